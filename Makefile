@@ -1,0 +1,41 @@
+# Posthorn: the two commands are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
+export CCACHE_DIR ?= $(HOME)/.cache/ccache
+PYTHON := /usr/bin/python3
+
+.PHONY: all deps build build-asan test unit e2e run clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+# Optimised binary at ./build/posthorn.
+build: deps
+	@cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build build --target posthorn
+
+# Everything (library, tests, binary) under AddressSanitizer and UBSan.
+build-asan: deps
+	@cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS="-O1 -g" \
+	  -DPOSTHORN_SANITIZE=ON >/dev/null
+	@cmake --build build-asan
+
+unit: build-asan
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j2
+
+e2e: build-asan
+	POSTHORN_BIN=$(CURDIR)/build-asan/posthorn $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+# Every test: unit and integration (ctest), then end-to-end with real clients (pytest). Non-zero on failure.
+test: build-asan
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory e2e
+
+# Builds, initialises ./dev on the first run, serves in the foreground.
+run: build
+	@scripts/dev-run
+
+clean:
+	rm -rf build build-asan

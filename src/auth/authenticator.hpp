@@ -1,0 +1,84 @@
+// Authenticator: checks credentials for every protocol. It owns the throttle and the verified-
+// credentials cache, does the Directory lookups and the hashing on the blocking pool, applies the
+// failure delay asynchronously, logs each outcome and counts it in Metrics. Thread-safe.
+//
+// Timing: an unknown user is checked against a dummy Argon2id hash, so it takes as long to reject as
+// a wrong password; both get the same reply.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "auth/directory.hpp"
+#include "auth/scram.hpp"
+#include "auth/throttle.hpp"
+#include "base/clock.hpp"
+#include "base/metrics.hpp"
+#include "base/result.hpp"
+#include "config/config.hpp"
+#include "net/blocking_pool.hpp"
+
+namespace posthorn::auth {
+
+// Who is asking, as the session knows it.
+struct AuthContext {
+  Proto protocol = Proto::kImap;
+  std::string connection_id;
+  std::string remote_ip;
+  bool tls = false;
+  bool loopback = false;
+  std::string tls_exporter;  // 32 bytes of tls-exporter channel binding when tls (RFC 9266)
+};
+
+// An authenticated identity.
+struct Principal {
+  AccountId account = 0;
+  std::string address;
+};
+
+class Authenticator {
+ public:
+  Authenticator(Directory& directory, net::BlockingPool& pool, const config::Auth& settings,
+                Clock& clock = Clock::system());
+
+  // True when plaintext mechanisms (PLAIN, LOGIN, IMAP LOGIN, POP3 USER/PASS) may be used here:
+  // over TLS, or from loopback when allow_plaintext_on_loopback is set.
+  bool plaintext_allowed(const AuthContext& ctx) const;
+
+  // Checks a username and password. authzid, when non-empty, must equal the username (no proxy auth).
+  // Errors: kDenied (wrong credentials or unknown user: same reply, same time), kUnavailable
+  // (temporarily blocked by throttling), kInternal (directory failure).
+  boost::asio::awaitable<Result<Principal>> verify_plain(const AuthContext& ctx, std::string authzid,
+                                                         std::string username, std::string password);
+
+  // SCRAM: the stored credentials for `username`. For an unknown user (or one without SCRAM
+  // secrets) returns made-up credentials derived from the name, so the exchange fails at the proof
+  // like a wrong password. kUnavailable when throttled.
+  struct ScramLookup {
+    ScramCredentials credentials;
+    bool real = false;
+    Principal principal;
+  };
+  boost::asio::awaitable<Result<ScramLookup>> scram_lookup(const AuthContext& ctx, std::string username);
+  // Records the outcome of a SCRAM proof (throttle, log, metrics); applies the failure delay.
+  boost::asio::awaitable<void> scram_finished(const AuthContext& ctx, const std::string& username, bool ok);
+
+  Directory& directory() { return directory_; }
+  const config::Auth& settings() const { return settings_; }
+
+ private:
+  boost::asio::awaitable<void> fail(const AuthContext& ctx, const std::string& username, std::string_view why);
+  void succeed(const AuthContext& ctx, const Principal& who, std::string_view how);
+
+  Directory& directory_;
+  net::BlockingPool& pool_;
+  config::Auth settings_;
+  Clock& clock_;
+  Throttle throttle_;
+  CredentialCache cache_;
+  std::string fake_salt_key_;
+};
+
+}  // namespace posthorn::auth

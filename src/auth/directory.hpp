@@ -1,0 +1,83 @@
+// The directory of domains, accounts (users), aliases and quotas, and the credentials to check.
+// Interface only; the embedded implementation is store/sqlite/SqliteDirectory, a PostgreSQL one may
+// follow. All calls are blocking and thread-safe: call them from the blocking pool.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+
+namespace posthorn::auth {
+
+using AccountId = int64_t;
+
+struct Account {
+  AccountId id = 0;
+  std::string address;            // "local@domain", lower-case domain, local part as added
+  std::string password_hash;      // "{SCHEME}..." as in password.hpp
+  std::string scram;              // ScramCredentials::serialize(), or empty when unknown
+  uint64_t quota_bytes = 0;       // 0 = unlimited
+  int64_t created_at = 0;         // unix seconds
+};
+
+struct Alias {
+  std::string address;                // "local@domain" or "@domain" (catch-all)
+  std::vector<std::string> targets;   // addresses, local or remote
+};
+
+// What an envelope address resolves to.
+struct Resolved {
+  std::vector<AccountId> accounts;    // local accounts to deliver to (deduplicated)
+  std::vector<std::string> remote;    // forwarding targets outside our domains
+};
+
+class Directory {
+ public:
+  virtual ~Directory() = default;
+
+  // Domains. Names are stored lower-case. add: Errc::kExists if present, kInvalid if not a domain name.
+  // del: Errc::kNotFound; Errc::kConflict while accounts or aliases still use it.
+  virtual Result<void> add_domain(std::string_view name) = 0;
+  virtual Result<void> delete_domain(std::string_view name) = 0;
+  virtual Result<std::vector<std::string>> list_domains() = 0;
+  virtual Result<bool> is_local_domain(std::string_view name) = 0;
+
+  // Accounts. add: Errc::kExists (account or alias with that address), kNotFound (domain unknown),
+  // kInvalid (malformed address).
+  virtual Result<Account> add_account(std::string_view address, std::string_view password_hash,
+                                      std::string_view scram, uint64_t quota_bytes) = 0;
+  virtual Result<void> delete_account(std::string_view address) = 0;
+  virtual Result<void> set_password(std::string_view address, std::string_view password_hash,
+                                    std::string_view scram) = 0;
+  virtual Result<void> set_scram(AccountId id, std::string_view scram) = 0;
+  virtual Result<void> set_quota(std::string_view address, uint64_t quota_bytes) = 0;
+  // Exact lookup by address (case-insensitive). Errc::kNotFound when absent.
+  virtual Result<Account> find_account(std::string_view address) = 0;
+  virtual Result<std::vector<Account>> list_accounts() = 0;
+
+  // Aliases. address "@domain" is the domain's catch-all. add: kExists if an account or alias has
+  // that address, kNotFound if the domain is not local, kInvalid if a target is malformed.
+  virtual Result<void> add_alias(std::string_view address, const std::vector<std::string>& targets) = 0;
+  virtual Result<void> delete_alias(std::string_view address) = 0;
+  virtual Result<std::vector<Alias>> list_aliases() = 0;
+
+  // Resolution for delivery: exact account, exact alias, sub-address ("user+tag" -> "user"),
+  // then the domain catch-all; aliases expand recursively (depth 10, cycles ignored).
+  // Errc::kNotFound when nothing matches in a local domain.
+  virtual Result<Resolved> resolve(std::string_view address) = 0;
+};
+
+// Splits and normalises "local@domain": domain lower-cased, both parts non-empty, no spaces or
+// control characters. nullopt when malformed.
+struct AddressParts {
+  std::string local;
+  std::string domain;
+};
+std::optional<AddressParts> split_address(std::string_view address);
+bool is_valid_domain(std::string_view name);
+
+}  // namespace posthorn::auth

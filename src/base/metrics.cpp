@@ -1,0 +1,52 @@
+#include "base/metrics.hpp"
+
+#include <fmt/format.h>
+
+namespace posthorn {
+
+std::string_view proto_name(Proto p) {
+  switch (p) {
+    case Proto::kSmtp: return "smtp";
+    case Proto::kSubmission: return "submission";
+    case Proto::kLmtp: return "lmtp";
+    case Proto::kImap: return "imap";
+    case Proto::kPop3: return "pop3";
+    case Proto::kAdmin: return "admin";
+    case Proto::kCount: break;
+  }
+  return "unknown";
+}
+
+Metrics& Metrics::global() {
+  static Metrics m;
+  return m;
+}
+
+std::string Metrics::render_prometheus() const {
+  std::string out;
+  auto family = [&](std::string_view name, std::string_view type, std::string_view help, const auto& arr,
+                    std::string_view extra_label = {}) {
+    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    for (size_t i = 0; i < size_t(Proto::kCount); ++i) {
+      fmt::format_to(std::back_inserter(out), "{}{{protocol=\"{}\"{}}} {}\n", name, proto_name(Proto(i)),
+                     extra_label, arr[i].load());
+    }
+  };
+  family("posthorn_connections_total", "counter", "Connections accepted.", conn_total_);
+  family("posthorn_connections_active", "gauge", "Connections open now.", conn_active_);
+  family("posthorn_connections_rejected_total", "counter", "Connections refused by a connection limit.",
+         conn_rejected_);
+  family("posthorn_auth_success_total", "counter", "Successful authentications.", auth_ok_);
+  family("posthorn_auth_failure_total", "counter", "Failed authentications.", auth_fail_);
+  family("posthorn_tls_handshakes_total", "counter", "Completed TLS handshakes.", tls_ok_);
+  family("posthorn_tls_handshake_failures_total", "counter", "Failed TLS handshakes.", tls_fail_);
+  fmt::format_to(std::back_inserter(out),
+                 "# HELP posthorn_credential_cache_total Verified-credentials cache lookups.\n"
+                 "# TYPE posthorn_credential_cache_total counter\n"
+                 "posthorn_credential_cache_total{{result=\"hit\"}} {}\n"
+                 "posthorn_credential_cache_total{{result=\"miss\"}} {}\n",
+                 cache_hits_.load(), cache_misses_.load());
+  return out;
+}
+
+}  // namespace posthorn

@@ -1,0 +1,115 @@
+// The configuration: one TOML file read into an immutable, validated snapshot. Reload builds a new
+// snapshot and swaps it in; sessions keep the shared_ptr they started with.
+// Depends on base/ only. A Config is immutable after load, so sharing it across threads is safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/metrics.hpp"
+#include "base/result.hpp"
+
+namespace posthorn::config {
+
+enum class TlsMode { kNone, kStartTls, kImplicit };
+std::string_view tls_mode_name(TlsMode m);
+
+struct Listener {
+  std::string name;            // unique label used in logs ("mx", "imaps", ...)
+  Proto protocol;              // smtp | submission | lmtp | imap | pop3 | admin
+  std::string address;         // IP literal as written ("127.0.0.1", "::1", "0.0.0.0", "::")
+  uint16_t port = 0;
+  TlsMode tls = TlsMode::kNone;
+};
+
+struct Certificate {
+  std::filesystem::path cert;  // PEM chain, leaf first (absolute after load)
+  std::filesystem::path key;   // PEM private key (absolute after load)
+};
+
+struct Tls {
+  std::vector<Certificate> certificates;  // the first is the default; others are chosen by SNI
+  std::string min_version = "1.2";        // "1.2" or "1.3"
+  std::string ciphers;                    // TLS 1.2 cipher list; empty = Posthorn's modern default
+  std::string ciphersuites;               // TLS 1.3 suites; empty = OpenSSL default
+};
+
+struct Limits {
+  uint32_t max_connections = 10000;        // all listeners together
+  uint32_t max_connections_per_ip = 100;   // per remote address, all listeners together
+  uint32_t max_line_length = 8192;         // bytes of one command line (SMTP, POP3, IMAP before literals)
+  uint32_t max_auth_line_length = 16384;   // bytes of one SASL response line
+  uint32_t max_commands_before_auth = 50;  // then the connection is closed
+};
+
+struct Timeouts {
+  std::chrono::seconds smtp{300};          // RFC 5321 §4.5.3.2 command timeout
+  std::chrono::seconds imap{1800};         // RFC 9051 §5.4: at least 30 minutes once authenticated
+  std::chrono::seconds imap_preauth{60};   // before authentication
+  std::chrono::seconds pop3{600};          // RFC 1939 §3: at least 10 minutes
+  std::chrono::seconds tls_handshake{30};
+  std::chrono::seconds shutdown_grace{10}; // SIGTERM: how long in-flight work may finish
+};
+
+struct Argon2 {
+  uint32_t memory_kib = 19456;  // OWASP 2023 minimum for Argon2id
+  uint32_t iterations = 2;
+  uint32_t parallelism = 1;
+};
+
+struct Auth {
+  bool allow_plaintext_on_loopback = false;  // PLAIN/LOGIN/USER without TLS from 127.0.0.0/8 and ::1
+  std::chrono::seconds cache_ttl{300};       // verified-credentials cache; 0 disables it
+  uint32_t scram_iterations = 10000;         // PBKDF2 rounds for new SCRAM-SHA-256 secrets
+  Argon2 argon2;
+  // Failed-auth throttling, per remote IP and per account.
+  uint32_t throttle_free_failures = 3;                  // failures before any delay
+  std::chrono::milliseconds throttle_base_delay{500};   // doubles with each further failure
+  std::chrono::milliseconds throttle_max_delay{8000};
+  uint32_t throttle_block_after = 10;                   // failures within the window -> blocked
+  std::chrono::seconds throttle_window{900};            // failures older than this are forgotten
+  std::chrono::seconds throttle_block_duration{900};
+};
+
+struct Workers {
+  uint32_t io_threads = 0;        // 0 = one per core
+  uint32_t blocking_threads = 0;  // 0 = 2 per core, at least 4
+};
+
+struct Config {
+  std::filesystem::path file;      // the file this was loaded from (absolute)
+  std::string hostname;            // this server's name, used in greetings and the default certificate
+  std::filesystem::path data_dir;  // absolute after load (relative paths are relative to the file)
+  std::string run_as_user;         // after binding, drop privileges to this user (only when root)
+  std::string log_level = "info";
+  std::vector<Listener> listeners;
+  Tls tls;
+  Limits limits;
+  Timeouts timeouts;
+  Auth auth;
+  Workers workers;
+};
+
+// Loads and validates `file`. Errors name the file, the line and the key:
+//   "posthorn.toml:12: listener[2].tls: expected one of none, starttls, implicit"
+// Unknown keys, wrong types, bad values and duplicate listener endpoints are errors (Errc::kInvalid);
+// an unreadable file is Errc::kNotFound. Does not touch certificates or sockets.
+Result<std::shared_ptr<const Config>> load(const std::filesystem::path& file);
+// Same, from text (for tests); `name` is used in error messages and relative paths resolve against `base_dir`.
+Result<std::shared_ptr<const Config>> parse(std::string_view text, std::string_view name,
+                                            const std::filesystem::path& base_dir);
+
+struct InitOptions {
+  std::string hostname = "localhost";
+  bool dev = false;           // listeners on 127.0.0.1 only, plaintext auth on loopback allowed
+  uint16_t port_base = 10000; // dev ports: base + 25, 587, 465, 143, 993, 110, 995, 24, 80
+};
+// The text of a new, commented posthorn.toml for `posthorn init` (data = "data", tls/cert.pem, tls/key.pem).
+std::string render_initial(const InitOptions& options);
+
+}  // namespace posthorn::config

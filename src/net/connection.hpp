@@ -1,0 +1,122 @@
+// Connection: one accepted TCP connection, plain or TLS, with bounded line and byte reads, timeouts,
+// STARTTLS and a shutdown hook. Sessions in server/ talk to the network only through this class; they
+// never see a socket. A Connection lives on its own strand: use it from the session coroutine only.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstdint>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <vector>
+#include <string>
+#include <string_view>
+
+#include "base/metrics.hpp"
+#include "config/config.hpp"
+
+namespace posthorn::net {
+
+class TlsContext;
+class ConnectionRegistry;
+
+struct ConnectionInfo {
+  std::string id;             // log id ("c1f")
+  std::string remote_ip;      // "127.0.0.1", "::1"
+  uint16_t remote_port = 0;
+  uint16_t local_port = 0;
+  bool loopback = false;
+  Proto protocol = Proto::kImap;
+  std::string listener;       // listener name from config
+};
+
+enum class ReadStatus {
+  kOk,
+  kEof,        // the peer closed
+  kTimeout,    // nothing arrived within the timeout
+  kTooLong,    // the line exceeded the limit (the rest of the line is not read)
+  kShutdown,   // the server is stopping and this was an interruptible read
+  kError,      // network or TLS error
+};
+
+struct ReadResult {
+  ReadStatus status = ReadStatus::kError;
+  std::string data;        // the line without its CRLF (or LF), or the bytes read
+  bool bare_lf = false;    // the line ended in LF without CR
+  explicit operator bool() const { return status == ReadStatus::kOk; }
+};
+
+struct ReadOptions {
+  size_t max = 8192;                      // bytes, not counting the line end
+  std::chrono::seconds timeout{300};
+  bool interruptible = true;              // a graceful shutdown may end this read (waiting for a command)
+};
+
+class Connection {
+ public:
+  Connection(boost::asio::ip::tcp::socket socket, ConnectionInfo info);
+  Connection(Connection&&) noexcept;
+  Connection& operator=(Connection&&) noexcept;
+  ~Connection();
+
+  const ConnectionInfo& info() const;
+  bool is_tls() const;
+
+  // Reads one line ending in LF; the CRLF or LF is stripped. Never buffers more than options.max.
+  boost::asio::awaitable<ReadResult> read_line(ReadOptions options);
+  // Reads exactly n bytes (IMAP literals, SMTP BDAT).
+  boost::asio::awaitable<ReadResult> read_exact(size_t n, std::chrono::seconds timeout);
+  // Writes everything or fails (false) within the timeout.
+  boost::asio::awaitable<bool> write(std::string_view data,
+                                     std::chrono::seconds timeout = std::chrono::seconds(120));
+
+  // Bytes already received but not yet consumed by a read (pipelined input).
+  size_t buffered() const;
+  // Drops buffered input: called before a TLS handshake so plaintext sent behind STARTTLS is never
+  // executed (Postfix smtpd: "there must not be any pending plaintext").
+  void discard_input();
+  // Server-side TLS handshake with the context's current certificates. Discards buffered plaintext
+  // first. Counts the handshake in Metrics. False on failure (the connection must then be closed).
+  boost::asio::awaitable<bool> start_tls(TlsContext& tls, std::chrono::seconds timeout);
+  // After TLS: the 32-byte tls-exporter channel binding [RFC 9266], empty when unavailable.
+  std::string tls_exporter() const;
+  // After TLS: "TLSv1.3 TLS_AES_256_GCM_SHA384".
+  std::string tls_description() const;
+
+  uint64_t bytes_in() const;
+  uint64_t bytes_out() const;
+
+  // Shuts down TLS (when up) and closes the socket.
+  boost::asio::awaitable<void> close();
+
+  // Lets a graceful shutdown interrupt this connection's interruptible reads.
+  void attach(std::shared_ptr<ConnectionRegistry> registry);
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+// Tracks live connections so SIGTERM can end idle ones at once (their interruptible read returns
+// kShutdown and the session says goodbye) while busy ones finish. Thread-safe.
+class ConnectionRegistry : public std::enable_shared_from_this<ConnectionRegistry> {
+ public:
+  void add(std::weak_ptr<void> handle, void (*interrupt)(const std::shared_ptr<void>&));
+  // Sets the stopping flag and interrupts every waiting read.
+  void begin_shutdown();
+  bool stopping() const;
+  size_t size();
+
+ private:
+  struct Item {
+    std::weak_ptr<void> handle;
+    void (*interrupt)(const std::shared_ptr<void>&);
+  };
+  mutable std::mutex mutex_;
+  std::vector<Item> items_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace posthorn::net

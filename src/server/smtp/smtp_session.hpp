@@ -1,0 +1,28 @@
+// The SMTP session: one connection's protocol state machine, on its own strand. Talks to the network
+// only through net::Connection and to accounts only through auth::Authenticator.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+
+#include "auth/authenticator.hpp"
+#include "config/config.hpp"
+#include "net/connection.hpp"
+#include "net/listener.hpp"
+#include "net/tls_context.hpp"
+
+namespace posthorn::server::smtp {
+
+// What a SMTP session may use; nothing else (no god context).
+struct SmtpContext {
+  std::shared_ptr<const config::Config> config;  // snapshot taken when the connection was accepted
+  config::Listener listener;                     // the listener this connection came in on
+  auth::Authenticator* auth = nullptr;           // outlives every session
+  std::shared_ptr<net::TlsContext> tls;          // certificates for STARTTLS
+};
+
+// Runs the session until the client leaves, a limit or timeout ends it, or the server stops.
+// Never throws for network trouble; exceptions mean bugs and are caught by the caller.
+boost::asio::awaitable<void> run_session(net::Accepted accepted, SmtpContext ctx);
+
+}  // namespace posthorn::server::smtp
