@@ -1,0 +1,131 @@
+"""End-to-end fixtures: the real posthorn binary, a fresh `posthorn init --dev` folder on free ports,
+a domain and a user, and `posthorn serve` running in the background. Real clients connect to it.
+
+POSTHORN_BIN names the binary (make e2e sets it to the ASan build)."""
+import os
+import random
+import socket
+import ssl
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+BIN = os.environ.get("POSTHORN_BIN", str(Path(__file__).resolve().parents[2] / "build-asan" / "posthorn"))
+OFFSETS = {"mx": 25, "submission": 587, "submissions": 465, "imap": 143, "imaps": 993,
+           "pop3": 110, "pop3s": 995, "lmtp": 24, "admin": 80}
+USER = "demo@example.test"
+PASSWORD = "correct horse battery"
+
+
+def _port_free(port):
+    for family, host in ((socket.AF_INET, "127.0.0.1"),):
+        s = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
+
+
+def free_port_base():
+    """A base N such that every N+offset port is free now (tests run side by side)."""
+    for _ in range(200):
+        base = random.randrange(20000, 60000 - 1000)
+        if all(_port_free(base + off) for off in OFFSETS.values()):
+            return base
+    raise RuntimeError("no free port range")
+
+
+def run_cli(config, *args, input=None, check=True):
+    proc = subprocess.run([BIN, "--config", str(config), *args], input=input, capture_output=True,
+                          text=True, timeout=60)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"posthorn {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc
+
+
+def wait_for_port(port, timeout=30.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"port {port} never opened")
+
+
+class Server:
+    def __init__(self, root: Path):
+        self.root = root
+        self.base = free_port_base()
+        self.ports = {name: self.base + off for name, off in OFFSETS.items()}
+        self.config = root / "posthorn.toml"
+        self.cert = root / "tls" / "cert.pem"
+        self.user = USER
+        self.password = PASSWORD
+        self.proc = None
+        self.log = root / "serve.log"
+
+    def init(self, extra_args=()):
+        proc = subprocess.run([BIN, "init", "--dir", str(self.root), "--dev", "--port-base", str(self.base),
+                               "--hostname", "localhost", *extra_args],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        self.cli("domain", "add", "example.test")
+        self.cli("user", "add", USER, "--password-stdin", input=PASSWORD + "\n")
+
+    def cli(self, *args, input=None, check=True):
+        return run_cli(self.config, *args, input=input, check=check)
+
+    def start(self):
+        self._logf = open(self.log, "ab")
+        self.proc = subprocess.Popen([BIN, "--config", str(self.config), "serve"], stdout=self._logf,
+                                     stderr=subprocess.STDOUT)
+        for name in ("mx", "imap", "pop3", "admin"):
+            wait_for_port(self.ports[name])
+
+    def stop(self, timeout=30):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self._logf.close()
+        rc = self.proc.returncode if self.proc else 0
+        self.proc = None
+        return rc
+
+    def log_text(self):
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def ssl_context(self):
+        """A client context that trusts this server's self-signed certificate (name: localhost)."""
+        ctx = ssl.create_default_context(cafile=str(self.cert))
+        ctx.check_hostname = True
+        return ctx
+
+
+@pytest.fixture
+def server(tmp_path):
+    s = Server(tmp_path / "srv")
+    s.init()
+    s.start()
+    yield s
+    rc = s.stop()
+    # The server must stop cleanly on SIGTERM; ASan reports would make it exit non-zero.
+    assert rc == 0, f"serve exited with {rc}; log:\n{s.log_text()[-4000:]}"
+
+
+@pytest.fixture
+def fresh(tmp_path):
+    """An initialised but not started server folder, for CLI tests."""
+    s = Server(tmp_path / "srv")
+    return s
