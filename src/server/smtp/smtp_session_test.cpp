@@ -38,7 +38,7 @@ bool contains(const std::vector<std::string>& lines, std::string_view needle) {
   return std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(needle) != std::string::npos; });
 }
 
-struct Setup {
+struct ListenerSetup {
   Proto protocol = Proto::kSubmission;
   config::TlsMode tls = config::TlsMode::kStartTls;
   std::chrono::seconds timeout{0};  // 0: the harness config's
@@ -50,7 +50,7 @@ class SmtpSessionTest : public ::testing::Test {
     harness_.add_user(kUser, kPassword);
   }
 
-  uint16_t listen(Setup setup = {}) {
+  uint16_t listen(ListenerSetup setup = {}) {
     auto cfg = std::make_shared<config::Config>(*harness_.config());
     if (setup.timeout.count() > 0) cfg->timeouts.smtp = setup.timeout;
     config::Listener listener;
