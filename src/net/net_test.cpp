@@ -7,7 +7,7 @@
 #include <boost/asio/detached.hpp>
 #include <future>
 
-#include "harness/harness.hpp"
+#include "tests/harness/harness.hpp"
 #include "net/connection.hpp"
 #include "net/listener.hpp"
 #include "net/tls_context.hpp"
