@@ -22,10 +22,6 @@
 #include "proto/smtp/command.hpp"
 #include "proto/smtp/reply.hpp"
 
-// g++ 12 at -O1+ reports a false -Wmismatched-new-delete for Asio's coroutine frame allocator
-// (awaitable_frame_base's operator new/delete pair) in longer coroutines; the pair does match.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
 namespace posthorn::server::smtp {
 namespace {
 
@@ -245,7 +241,7 @@ class Session {
       spdlog::debug("conn={} smtp: TLS handshake failed", id());
       co_return Next::kClose;
     }
-    spdlog::info("conn={} tls {}", id(), conn_.tls_description());
+    // Connection::start_tls logs "conn=<id> tls <version> <cipher>".
     // Forget everything learnt before TLS [RFC 3207 §4.2].
     extended_ = false;
     principal_.reset();
