@@ -162,7 +162,7 @@ def test_openssl_s_client_starttls(server):
     proc = subprocess.run(
         ["openssl", "s_client", "-starttls", "imap", "-connect", f"127.0.0.1:{server.ports['imap']}",
          "-servername", "localhost", "-verify_hostname", "localhost", "-CAfile", str(server.cert),
-         "-verify_return_error"],
+         "-verify_return_error", "-ign_eof"],
         input="z LOGOUT\r\n", capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Verify return code: 0 (ok)" in proc.stdout, proc.stdout
