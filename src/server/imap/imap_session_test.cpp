@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "base/base64.hpp"
-#include "harness/harness.hpp"
+#include "tests/harness/harness.hpp"
 
 namespace posthorn::server::imap {
 namespace {
