@@ -1,0 +1,247 @@
+// Connection implementation: a beast::tcp_stream (per-operation timeouts) with an optional
+// asio::ssl::stream layered on it after STARTTLS or for implicit TLS.
+#include "net/connection.hpp"
+
+#include <openssl/ssl.h>
+
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include "base/log.hpp"
+#include "net/tls_context.hpp"
+
+namespace posthorn::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using asio::as_tuple;
+using asio::use_awaitable;
+
+struct Connection::Impl {
+  Impl(asio::ip::tcp::socket socket, ConnectionInfo i)
+      : tcp(std::move(socket)), info(std::move(i)), started(std::chrono::steady_clock::now()) {}
+
+  ~Impl() {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    spdlog::info("conn={} disconnect in={} out={} duration_ms={}", info.id, bytes_in, bytes_out, ms.count());
+  }
+
+  // Reads whatever is available into `buf` (TLS or plain).
+  asio::awaitable<std::pair<boost::system::error_code, size_t>> read_some(asio::mutable_buffer buf) {
+    if (tls) {
+      auto [ec, n] = co_await tls->async_read_some(buf, as_tuple(use_awaitable));
+      co_return std::pair{ec, n};
+    }
+    auto [ec, n] = co_await tcp.async_read_some(buf, as_tuple(use_awaitable));
+    co_return std::pair{ec, n};
+  }
+
+  // Fills the input buffer with at least one more byte. Returns the status for the caller.
+  asio::awaitable<ReadStatus> fill(std::chrono::seconds timeout, bool interruptible) {
+    if (interruptible && registry && registry->stopping()) co_return ReadStatus::kShutdown;
+    if (start > 0 && start == input.size()) {
+      input.clear();
+      start = 0;
+    } else if (start > 4096 && start * 2 > input.size()) {
+      input.erase(0, start);
+      start = 0;
+    }
+    std::array<char, 16384> chunk;
+    tcp.expires_after(timeout);
+    waiting_interruptible = interruptible;
+    auto [ec, n] = co_await read_some(asio::buffer(chunk));
+    waiting_interruptible = false;
+    if (ec) {
+      if (interrupted && interruptible) co_return ReadStatus::kShutdown;
+      if (ec == beast::error::timeout) co_return ReadStatus::kTimeout;
+      if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
+          ec == asio::error::connection_reset) {
+        co_return ReadStatus::kEof;
+      }
+      co_return ReadStatus::kError;
+    }
+    bytes_in += n;
+    input.append(chunk.data(), n);
+    co_return ReadStatus::kOk;
+  }
+
+  beast::tcp_stream tcp;
+  std::unique_ptr<asio::ssl::stream<beast::tcp_stream&>> tls;
+  std::shared_ptr<TlsSet> tls_set;  // keeps the certificates of this connection alive
+  ConnectionInfo info;
+  std::string input;   // received bytes; [start, size) not consumed yet
+  size_t start = 0;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  bool waiting_interruptible = false;
+  bool interrupted = false;
+  std::shared_ptr<ConnectionRegistry> registry;
+  std::chrono::steady_clock::time_point started;
+};
+
+Connection::Connection(asio::ip::tcp::socket socket, ConnectionInfo info)
+    : impl_(std::make_shared<Impl>(std::move(socket), std::move(info))) {}
+Connection::Connection(Connection&&) noexcept = default;
+Connection& Connection::operator=(Connection&&) noexcept = default;
+Connection::~Connection() = default;
+
+const ConnectionInfo& Connection::info() const { return impl_->info; }
+bool Connection::is_tls() const { return impl_->tls != nullptr; }
+size_t Connection::buffered() const { return impl_->input.size() - impl_->start; }
+uint64_t Connection::bytes_in() const { return impl_->bytes_in; }
+uint64_t Connection::bytes_out() const { return impl_->bytes_out; }
+
+void Connection::discard_input() {
+  impl_->input.clear();
+  impl_->start = 0;
+}
+
+asio::awaitable<ReadResult> Connection::read_line(ReadOptions options) {
+  Impl& s = *impl_;
+  size_t scanned = s.start;
+  for (;;) {
+    size_t pos = s.input.find('\n', scanned);
+    if (pos != std::string::npos) {
+      size_t end = pos;
+      bool bare_lf = true;
+      if (end > s.start && s.input[end - 1] == '\r') {
+        --end;
+        bare_lf = false;
+      }
+      if (end - s.start > options.max) co_return ReadResult{ReadStatus::kTooLong, {}, false};
+      ReadResult r{ReadStatus::kOk, s.input.substr(s.start, end - s.start), bare_lf};
+      s.start = pos + 1;
+      co_return r;
+    }
+    // +1: a CR may be waiting for its LF.
+    if (s.input.size() - s.start > options.max + 1) co_return ReadResult{ReadStatus::kTooLong, {}, false};
+    scanned = s.input.size();
+    size_t before = s.start;
+    auto status = co_await s.fill(options.timeout, options.interruptible);
+    if (status != ReadStatus::kOk) co_return ReadResult{status, {}, false};
+    scanned -= before - s.start;  // fill() may have compacted the buffer
+  }
+}
+
+asio::awaitable<ReadResult> Connection::read_exact(size_t n, std::chrono::seconds timeout) {
+  Impl& s = *impl_;
+  while (s.input.size() - s.start < n) {
+    auto status = co_await s.fill(timeout, false);
+    if (status != ReadStatus::kOk) co_return ReadResult{status, {}, false};
+  }
+  ReadResult r{ReadStatus::kOk, s.input.substr(s.start, n), false};
+  s.start += n;
+  co_return r;
+}
+
+asio::awaitable<bool> Connection::write(std::string_view data, std::chrono::seconds timeout) {
+  Impl& s = *impl_;
+  s.tcp.expires_after(timeout);
+  boost::system::error_code ec;
+  if (s.tls) {
+    auto [e, n] = co_await asio::async_write(*s.tls, asio::buffer(data), as_tuple(use_awaitable));
+    ec = e;
+    s.bytes_out += n;
+  } else {
+    auto [e, n] = co_await asio::async_write(s.tcp, asio::buffer(data), as_tuple(use_awaitable));
+    ec = e;
+    s.bytes_out += n;
+  }
+  co_return !ec;
+}
+
+asio::awaitable<bool> Connection::start_tls(TlsContext& tls, std::chrono::seconds timeout) {
+  Impl& s = *impl_;
+  if (s.tls) co_return false;
+  discard_input();
+  s.tls_set = tls.current();
+  s.tls = std::make_unique<asio::ssl::stream<beast::tcp_stream&>>(s.tcp, s.tls_set->default_context());
+  s.tcp.expires_after(timeout);
+  auto [ec] = co_await s.tls->async_handshake(asio::ssl::stream_base::server, as_tuple(use_awaitable));
+  Metrics::global().tls_handshake(s.info.protocol, !ec);
+  if (ec) {
+    spdlog::info("conn={} tls handshake failed: {}", s.info.id, ec.message());
+    co_return false;
+  }
+  spdlog::info("conn={} tls {}", s.info.id, tls_description());
+  co_return true;
+}
+
+std::string Connection::tls_exporter() const {
+  if (!impl_->tls) return {};
+  SSL* ssl = impl_->tls->native_handle();
+  // RFC 9266 §2: tls-exporter needs TLS 1.3, or TLS 1.2 with the extended master secret.
+  if (SSL_version(ssl) < TLS1_3_VERSION && SSL_get_extms_support(ssl) != 1) return {};
+  static constexpr std::string_view kLabel = "EXPORTER-Channel-Binding";
+  std::string out(32, '\0');
+  if (SSL_export_keying_material(ssl, reinterpret_cast<unsigned char*>(out.data()), out.size(), kLabel.data(),
+                                 kLabel.size(), nullptr, 0, 0) != 1) {
+    return {};
+  }
+  return out;
+}
+
+std::string Connection::tls_description() const {
+  if (!impl_->tls) return {};
+  SSL* ssl = impl_->tls->native_handle();
+  return fmt::format("{} {}", SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+}
+
+asio::awaitable<void> Connection::close() {
+  Impl& s = *impl_;
+  if (s.tls) {
+    s.tcp.expires_after(std::chrono::seconds(1));
+    co_await s.tls->async_shutdown(as_tuple(use_awaitable));
+  }
+  boost::system::error_code ec;
+  s.tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  s.tcp.close();
+}
+
+void Connection::attach(std::shared_ptr<ConnectionRegistry> registry) {
+  impl_->registry = registry;
+  registry->add(impl_, [](const std::shared_ptr<void>& handle) {
+    auto impl = std::static_pointer_cast<Impl>(handle);
+    asio::post(impl->tcp.get_executor(), [impl] {
+      impl->interrupted = true;
+      if (impl->waiting_interruptible) impl->tcp.cancel();
+    });
+  });
+}
+
+void ConnectionRegistry::add(std::weak_ptr<void> handle, void (*interrupt)(const std::shared_ptr<void>&)) {
+  std::lock_guard lock(mutex_);
+  // Drop dead entries as we go so the list stays proportional to live connections.
+  if (items_.size() >= 64 && items_.size() % 64 == 0) {
+    std::erase_if(items_, [](const Item& i) { return i.handle.expired(); });
+  }
+  items_.push_back(Item{std::move(handle), interrupt});
+}
+
+void ConnectionRegistry::begin_shutdown() {
+  std::vector<Item> items;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    items = items_;
+  }
+  for (auto& item : items) {
+    if (auto h = item.handle.lock()) item.interrupt(h);
+  }
+}
+
+bool ConnectionRegistry::stopping() const { return stopping_.load(); }
+
+size_t ConnectionRegistry::size() {
+  std::lock_guard lock(mutex_);
+  std::erase_if(items_, [](const Item& i) { return i.handle.expired(); });
+  return items_.size();
+}
+
+}  // namespace posthorn::net
