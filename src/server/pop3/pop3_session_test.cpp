@@ -13,7 +13,7 @@
 
 #include "base/ascii.hpp"
 #include "base/base64.hpp"
-#include "harness/harness.hpp"
+#include "tests/harness/harness.hpp"
 
 namespace posthorn::server::pop3 {
 namespace {
