@@ -58,6 +58,7 @@ class ScramServer {
   std::string server_first_;
   std::string nonce_;
   ScramCredentials credentials_;
+  bool done_ = false;  // client_final was called (one attempt per exchange)
 };
 
 }  // namespace posthorn::auth

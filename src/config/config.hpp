@@ -98,7 +98,9 @@ struct Config {
 // Loads and validates `file`. Errors name the file, the line and the key:
 //   "posthorn.toml:12: listener[2].tls: expected one of none, starttls, implicit"
 // Unknown keys, wrong types, bad values and duplicate listener endpoints are errors (Errc::kInvalid);
-// an unreadable file is Errc::kNotFound. Does not touch certificates or sockets.
+// all problems are reported, one per line in line order. An unreadable file is Errc::kNotFound.
+// Durations are integer seconds, keys ending in _ms milliseconds (docs/configuration.md).
+// Does not touch certificates or sockets.
 Result<std::shared_ptr<const Config>> load(const std::filesystem::path& file);
 // Same, from text (for tests); `name` is used in error messages and relative paths resolve against `base_dir`.
 Result<std::shared_ptr<const Config>> parse(std::string_view text, std::string_view name,
@@ -110,6 +112,7 @@ struct InitOptions {
   uint16_t port_base = 10000; // dev ports: base + 25, 587, 465, 143, 993, 110, 995, 24, 80
 };
 // The text of a new, commented posthorn.toml for `posthorn init` (data = "data", tls/cert.pem, tls/key.pem).
+// With dev, the caller keeps port_base <= 64540 so every port fits (load() would reject the file).
 std::string render_initial(const InitOptions& options);
 
 }  // namespace posthorn::config

@@ -1,0 +1,120 @@
+// posthorn: entry point. Parses the command line (CLI11) and runs one subcommand.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "app/commands.hpp"
+#include "base/ascii.hpp"
+
+using namespace posthorn::app;
+
+namespace {
+
+void add_common_list(CLI::App* sub, AdminArgs& a) { sub->add_flag("--json", a.json, "Print JSON"); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Posthorn: an all-in-one mail server (SMTP, IMAP, POP3)", "posthorn"};
+  app.fallthrough();  // --config may come anywhere, before or after the subcommand
+  app.require_subcommand(1);
+  std::string config_opt;
+  app.add_option("--config", config_opt, "Configuration file (default ./posthorn.toml, then /etc/posthorn/posthorn.toml)");
+
+  InitArgs init;
+  auto* init_cmd = app.add_subcommand("init", "Create a new server folder: config, data, TLS certificate");
+  init_cmd->add_option("--dir", init.dir, "Folder to create")->required();
+  init_cmd->add_option("--hostname", init.hostname, "This server's host name (default: the machine's name)");
+  init_cmd->add_flag("--dev", init.dev, "Development setup: loopback only, plaintext auth on loopback allowed");
+  init_cmd->add_option("--port-base", init.port_base, "With --dev: ports are N+25, N+587, ... (default 10000)")
+      ->check(CLI::Range(1, 64535));
+
+  auto* serve_cmd = app.add_subcommand("serve", "Run the server in the foreground (SIGTERM stops, SIGHUP reloads)");
+  auto* check_cmd = app.add_subcommand("check-config", "Validate the configuration and certificates, then exit");
+  auto* version_cmd = app.add_subcommand("version", "Print the version");
+
+  AdminArgs dom, usr, ali;
+  auto* domain_cmd = app.add_subcommand("domain", "Manage local domains");
+  domain_cmd->require_subcommand(1);
+  for (const char* verb : {"add", "del"}) {
+    auto* s = domain_cmd->add_subcommand(verb, std::string(verb) == "add" ? "Add a domain" : "Delete a domain");
+    s->add_option("NAME", dom.name, "Domain name")->required();
+    s->callback([&dom, verb] { dom.verb = verb; });
+  }
+  {
+    auto* s = domain_cmd->add_subcommand("list", "List domains");
+    add_common_list(s, dom);
+    s->callback([&dom] { dom.verb = "list"; });
+  }
+
+  auto* user_cmd = app.add_subcommand("user", "Manage users (mail accounts)");
+  user_cmd->require_subcommand(1);
+  {
+    auto* s = user_cmd->add_subcommand("add", "Add a user; without --password-stdin a password is generated and printed");
+    s->add_option("ADDRESS", usr.name, "Mail address, user@domain")->required();
+    s->add_flag("--password-stdin", usr.password_stdin, "Read the password from the first line of stdin");
+    s->add_option("--quota", usr.quota, "Storage quota in bytes (suffixes K, M, G allowed; 0 = unlimited)");
+    s->callback([&usr] { usr.verb = "add"; });
+    auto* d = user_cmd->add_subcommand("del", "Delete a user");
+    d->add_option("ADDRESS", usr.name, "Mail address")->required();
+    d->callback([&usr] { usr.verb = "del"; });
+    auto* p = user_cmd->add_subcommand("passwd", "Set a user's password (and optionally quota)");
+    p->add_option("ADDRESS", usr.name, "Mail address")->required();
+    p->add_flag("--password-stdin", usr.password_stdin, "Read the password from the first line of stdin");
+    p->add_option("--quota", usr.quota, "Also set the quota in bytes (K, M, G suffixes allowed)");
+    p->callback([&usr] { usr.verb = "passwd"; });
+    auto* l = user_cmd->add_subcommand("list", "List users");
+    add_common_list(l, usr);
+    l->callback([&usr] { usr.verb = "list"; });
+  }
+
+  auto* alias_cmd = app.add_subcommand("alias", "Manage aliases (\"@domain\" is the domain's catch-all)");
+  alias_cmd->require_subcommand(1);
+  {
+    auto* s = alias_cmd->add_subcommand("add", "Add an alias");
+    s->add_option("ADDRESS", ali.name, "Alias address, or @domain for a catch-all")->required();
+    std::string* targets = new std::string;  // lives for the process
+    s->add_option("TARGET", *targets, "Target address(es), comma-separated")->required();
+    s->callback([&ali, targets] {
+      ali.verb = "add";
+      for (auto t : posthorn::ascii::split(*targets, ',')) {
+        t = posthorn::ascii::trim(t);
+        if (!t.empty()) ali.targets.emplace_back(t);
+      }
+    });
+    auto* d = alias_cmd->add_subcommand("del", "Delete an alias");
+    d->add_option("ADDRESS", ali.name, "Alias address")->required();
+    d->callback([&ali] { ali.verb = "del"; });
+    auto* l = alias_cmd->add_subcommand("list", "List aliases");
+    add_common_list(l, ali);
+    l->callback([&ali] { ali.verb = "list"; });
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  if (version_cmd->parsed()) {
+    std::printf("posthorn %s\n", POSTHORN_VERSION);
+    return 0;
+  }
+  if (init_cmd->parsed()) return cmd_init(init);
+  const auto config_file = resolve_config_path(config_opt);
+  if (serve_cmd->parsed()) return cmd_serve(config_file);
+  if (check_cmd->parsed()) return cmd_check_config(config_file);
+  if (domain_cmd->parsed()) {
+    dom.config_file = config_file;
+    return cmd_domain(dom);
+  }
+  if (user_cmd->parsed()) {
+    usr.config_file = config_file;
+    return cmd_user(usr);
+  }
+  if (alias_cmd->parsed()) {
+    ali.config_file = config_file;
+    return cmd_alias(ali);
+  }
+  return 2;
+}

@@ -1,0 +1,304 @@
+// posthorn serve and check-config: load the config, load certificates, open the directory, bind every
+// listener, drop privileges, then run the I/O threads until SIGTERM. SIGHUP reloads the config file:
+// certificates (new connections get them; existing ones keep theirs), limits and settings used by
+// new sessions. Listener, data_dir and run_as_user changes need a restart.
+#include <grp.h>
+#include <pwd.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "app/admin_http.hpp"
+#include "app/commands.hpp"
+#include "auth/authenticator.hpp"
+#include "base/log.hpp"
+#include "config/config.hpp"
+#include "net/blocking_pool.hpp"
+#include "net/listener.hpp"
+#include "net/tls_context.hpp"
+#include "server/imap/imap_session.hpp"
+#include "server/pop3/pop3_session.hpp"
+#include "server/smtp/smtp_session.hpp"
+#include "store/sqlite/sqlite_directory.hpp"
+
+namespace posthorn::app {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// The config snapshot new sessions start with; replaced on SIGHUP. Thread-safe.
+class ConfigHolder {
+ public:
+  explicit ConfigHolder(std::shared_ptr<const config::Config> c) : current_(std::move(c)) {}
+  std::shared_ptr<const config::Config> get() const {
+    std::lock_guard lock(mutex_);
+    return current_;
+  }
+  void set(std::shared_ptr<const config::Config> c) {
+    std::lock_guard lock(mutex_);
+    current_ = std::move(c);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const config::Config> current_;
+};
+
+unsigned io_thread_count(const config::Config& cfg) {
+  if (cfg.workers.io_threads > 0) return cfg.workers.io_threads;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+unsigned blocking_thread_count(const config::Config& cfg) {
+  if (cfg.workers.blocking_threads > 0) return cfg.workers.blocking_threads;
+  return std::max(4u, 2 * std::thread::hardware_concurrency());
+}
+
+// Changes the owner of the data folder (when it differs) and drops root for `user`.
+Result<void> drop_privileges(const std::string& user, const std::filesystem::path& data_dir) {
+  struct passwd* pw = getpwnam(user.c_str());
+  if (!pw) return make_error(Errc::kInvalid, "run_as_user: no such user: " + user);
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(data_dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (lchown(it->path().c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+      return make_error(Errc::kDenied, "cannot chown " + it->path().string());
+    }
+  }
+  if (lchown(data_dir.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+    return make_error(Errc::kDenied, "cannot chown " + data_dir.string());
+  }
+  if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+    return make_error(Errc::kDenied, "cannot switch to user " + user);
+  }
+  if (setuid(0) == 0) return make_error(Errc::kInternal, "privileges could be regained after dropping them");
+  return {};
+}
+
+class Server {
+ public:
+  Server(std::shared_ptr<const config::Config> cfg, std::shared_ptr<net::TlsContext> tls,
+         std::unique_ptr<auth::Directory> directory)
+      : config_(cfg),
+        tls_(std::move(tls)),
+        directory_(std::move(directory)),
+        pool_(blocking_thread_count(*cfg)),
+        auth_(*directory_, pool_, cfg->auth),
+        limiter_(std::make_shared<net::ConnectionLimiter>(cfg->limits.max_connections,
+                                                          cfg->limits.max_connections_per_ip)),
+        registry_(std::make_shared<net::ConnectionRegistry>()),
+        signals_(io_, SIGTERM, SIGINT, SIGHUP) {}
+
+  Result<void> bind_all() {
+    const auto cfg = config_.get();
+    for (const auto& l : cfg->listeners) {
+      net::Listener::Options options;
+      options.config = l;
+      options.limiter = limiter_;
+      options.tls = tls_;
+      options.registry = registry_;
+      options.tls_handshake_timeout = cfg->timeouts.tls_handshake;
+      options.handler = handler_for(l);
+      auto bound = net::Listener::bind(io_, std::move(options));
+      if (!bound) return bound.error();
+      listeners_.push_back(std::move(*bound));
+    }
+    return {};
+  }
+
+  int run() {
+    const auto cfg = config_.get();
+    for (auto& l : listeners_) l->start();
+    asio::co_spawn(io_, signal_loop(this), asio::detached);
+    const unsigned n = io_thread_count(*cfg);
+    spdlog::info("posthorn {} serving as {} with {} I/O threads; data in {}", POSTHORN_VERSION, cfg->hostname, n,
+                 cfg->data_dir.string());
+    std::vector<std::thread> threads;
+    for (unsigned i = 1; i < n; ++i) threads.emplace_back([this] { io_.run(); });
+    io_.run();
+    for (auto& t : threads) t.join();
+    pool_.stop();
+    spdlog::info("posthorn stopped");
+    return 0;
+  }
+
+ private:
+  net::SessionHandler handler_for(const config::Listener& l) {
+    switch (l.protocol) {
+      case Proto::kSmtp:
+      case Proto::kSubmission:
+      case Proto::kLmtp:
+        return [this, l](net::Accepted a) {
+          return server::smtp::run_session(std::move(a), server::smtp::SmtpContext{config_.get(), l, &auth_, tls_});
+        };
+      case Proto::kImap:
+        return [this, l](net::Accepted a) {
+          return server::imap::run_session(std::move(a), server::imap::ImapContext{config_.get(), l, &auth_, tls_});
+        };
+      case Proto::kPop3:
+        return [this, l](net::Accepted a) {
+          return server::pop3::run_session(std::move(a), server::pop3::Pop3Context{config_.get(), l, &auth_, tls_});
+        };
+      case Proto::kAdmin:
+      case Proto::kCount:
+        break;
+    }
+    return [](net::Accepted a) { return run_admin_session(std::move(a)); };
+  }
+
+  void reload() {
+    const auto old = config_.get();
+    auto fresh = config::load(old->file);
+    if (!fresh) {
+      spdlog::error("reload: {} (keeping the running configuration)", fresh.error().message);
+      return;
+    }
+    if (auto r = tls_->reload((*fresh)->tls); !r) {
+      spdlog::error("reload: {} (keeping the running configuration)", r.error().message);
+      return;
+    }
+    limiter_->set_limits((*fresh)->limits.max_connections, (*fresh)->limits.max_connections_per_ip);
+    bool listeners_changed = (*fresh)->listeners.size() != old->listeners.size();
+    for (size_t i = 0; !listeners_changed && i < old->listeners.size(); ++i) {
+      const auto &a = old->listeners[i], &b = (*fresh)->listeners[i];
+      listeners_changed = a.name != b.name || a.address != b.address || a.port != b.port ||
+                          a.protocol != b.protocol || a.tls != b.tls;
+    }
+    if (listeners_changed) spdlog::warn("reload: listener changes take effect after a restart");
+    if ((*fresh)->data_dir != old->data_dir) spdlog::warn("reload: data_dir changes take effect after a restart");
+    config_.set(*fresh);
+    spdlog::info("reload: configuration and certificates reloaded from {}", old->file.string());
+  }
+
+  static asio::awaitable<void> signal_loop(Server* self) {
+    for (;;) {
+      auto [ec, sig] = co_await self->signals_.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      if (sig == SIGHUP) {
+        spdlog::info("SIGHUP: reloading");
+        self->reload();
+        continue;
+      }
+      break;
+    }
+    co_await self->shutdown();
+  }
+
+  // Stop accepting, end idle sessions at once, let busy ones finish up to the grace period.
+  asio::awaitable<void> shutdown() {
+    const auto grace = config_.get()->timeouts.shutdown_grace;
+    spdlog::info("shutting down: stop accepting; up to {}s for {} open connections", grace.count(), limiter_->total());
+    for (auto& l : listeners_) l->stop();
+    registry_->begin_shutdown();
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    asio::steady_timer timer(io_);
+    while (limiter_->total() > 0 && std::chrono::steady_clock::now() < deadline) {
+      timer.expires_after(std::chrono::milliseconds(50));
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    if (limiter_->total() > 0) spdlog::warn("shutdown: closing {} connections still busy", limiter_->total());
+    signals_.cancel();
+    io_.stop();
+  }
+
+  ConfigHolder config_;
+  std::shared_ptr<net::TlsContext> tls_;
+  std::unique_ptr<auth::Directory> directory_;
+  asio::io_context io_;
+  net::BlockingPool pool_;
+  auth::Authenticator auth_;
+  std::shared_ptr<net::ConnectionLimiter> limiter_;
+  std::shared_ptr<net::ConnectionRegistry> registry_;
+  asio::signal_set signals_;
+  std::vector<std::unique_ptr<net::Listener>> listeners_;
+};
+
+Result<std::shared_ptr<const config::Config>> load_or_explain(const std::filesystem::path& file) {
+  auto cfg = config::load(file);
+  if (!cfg && cfg.error().code == Errc::kNotFound) {
+    return make_error(Errc::kNotFound, cfg.error().message +
+                                           "\nhint: create one with `posthorn init --dir DIR`, or pass --config FILE");
+  }
+  return cfg;
+}
+
+}  // namespace
+
+int cmd_check_config(const std::filesystem::path& config_file) {
+  auto cfg = load_or_explain(config_file);
+  if (!cfg) {
+    std::fprintf(stderr, "%s\n", cfg.error().message.c_str());
+    return 1;
+  }
+  auto tls = net::TlsContext::build((*cfg)->tls);
+  if (!tls) {
+    std::fprintf(stderr, "%s: %s\n", config_file.c_str(), tls.error().message.c_str());
+    return 1;
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_directory((*cfg)->data_dir, ec)) {
+    std::fprintf(stderr, "%s: data_dir %s does not exist (posthorn init creates it)\n", config_file.c_str(),
+                 (*cfg)->data_dir.c_str());
+    return 1;
+  }
+  std::printf("%s: configuration OK\n", config_file.c_str());
+  std::printf("%-12s %-11s %-28s %s\n", "LISTENER", "PROTOCOL", "ADDRESS", "TLS");
+  for (const auto& l : (*cfg)->listeners) {
+    const bool v6 = l.address.find(':') != std::string::npos;
+    std::string addr = v6 ? fmt::format("[{}]:{}", l.address, l.port) : fmt::format("{}:{}", l.address, l.port);
+    std::printf("%-12s %-11s %-28s %s\n", l.name.c_str(), std::string(proto_name(l.protocol)).c_str(), addr.c_str(),
+                std::string(config::tls_mode_name(l.tls)).c_str());
+  }
+  return 0;
+}
+
+int cmd_serve(const std::filesystem::path& config_file) {
+  auto cfg = load_or_explain(config_file);
+  if (!cfg) {
+    std::fprintf(stderr, "%s\n", cfg.error().message.c_str());
+    return 1;
+  }
+  log::init((*cfg)->log_level);
+  auto tls = net::TlsContext::load((*cfg)->tls);
+  if (!tls) {
+    std::fprintf(stderr, "%s: %s\n", config_file.c_str(), tls.error().message.c_str());
+    return 1;
+  }
+  auto directory = store::sqlite::SqliteDirectory::open((*cfg)->data_dir / "directory.db");
+  if (!directory) {
+    std::fprintf(stderr, "cannot open %s: %s\n", ((*cfg)->data_dir / "directory.db").c_str(),
+                 directory.error().message.c_str());
+    return 1;
+  }
+  Server server(*cfg, *tls, std::move(*directory));
+  if (auto r = server.bind_all(); !r) {
+    std::fprintf(stderr, "%s\n", r.error().message.c_str());
+    return 1;
+  }
+  if (!(*cfg)->run_as_user.empty()) {
+    if (geteuid() == 0) {
+      if (auto r = drop_privileges((*cfg)->run_as_user, (*cfg)->data_dir); !r) {
+        std::fprintf(stderr, "%s\n", r.error().message.c_str());
+        return 1;
+      }
+      spdlog::info("dropped privileges to {}", (*cfg)->run_as_user);
+    } else {
+      spdlog::warn("run_as_user {} ignored: not started as root", (*cfg)->run_as_user);
+    }
+  }
+  return server.run();
+}
+
+}  // namespace posthorn::app

@@ -1,0 +1,220 @@
+#include "auth/authenticator.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <stdexcept>
+
+#include "auth/password.hpp"
+#include "base/ascii.hpp"
+#include "base/random.hpp"
+
+// Implementation notes:
+// - Directory calls, Argon2/crypt and PBKDF2 run on the blocking pool; the coroutine only decides and
+//   waits. The lambdas handed to run_blocking capture values and pointers to members of this object,
+//   which outlives every exchange it serves.
+// - Unknown user and wrong password take the same path length (a full hash verification) and produce
+//   the same Errc::kDenied; only the log line says which it was.
+// - Names from clients are logged through printable(): control bytes cannot forge log lines.
+
+namespace posthorn::auth {
+namespace {
+
+constexpr size_t kScramSaltBytes = 16;
+constexpr size_t kMaxLoggedName = 128;
+
+std::string printable(std::string_view s) {
+  std::string out;
+  out.reserve(std::min(s.size(), kMaxLoggedName));
+  for (char c : s.substr(0, kMaxLoggedName)) out += (c >= 0x21 && c <= 0x7e) ? c : '?';
+  if (s.size() > kMaxLoggedName) out += "...";
+  return out;
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (HMAC(EVP_sha256(), key.data(), int(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+           data.size(), out, &len) == nullptr) {
+    throw std::runtime_error("HMAC-SHA-256 failed");
+  }
+  return std::string(reinterpret_cast<const char*>(out), len);
+}
+
+// What the blocking half of verify_plain found.
+struct PlainOutcome {
+  enum class Kind { kOk, kUnknownUser, kWrongPassword, kDirectoryError };
+  Kind kind = Kind::kWrongPassword;
+  Account account;
+  bool cache_hit = false;
+  std::string detail;  // log-only
+};
+
+}  // namespace
+
+Authenticator::Authenticator(Directory& directory, net::BlockingPool& pool, const config::Auth& settings,
+                             Clock& clock)
+    : directory_(directory),
+      pool_(pool),
+      settings_(settings),
+      clock_(clock),
+      throttle_(settings_, clock_),
+      cache_(settings_.cache_ttl, clock_),
+      fake_salt_key_(random_bytes(32)) {}
+
+bool Authenticator::plaintext_allowed(const AuthContext& ctx) const {
+  return ctx.tls || (ctx.loopback && settings_.allow_plaintext_on_loopback);
+}
+
+boost::asio::awaitable<Result<Principal>> Authenticator::verify_plain(const AuthContext& ctx, std::string authzid,
+                                                                      std::string username,
+                                                                      std::string password) {
+  if (throttle_.blocked(ctx.remote_ip, username)) {
+    co_await fail(ctx, username, "blocked");
+    co_return make_error(Errc::kUnavailable, "too many failed attempts, try again later");
+  }
+  if (username.empty() || (!authzid.empty() && authzid != username)) {
+    const std::string_view why = username.empty() ? "empty username" : "authzid differs from username";
+    co_await fail(ctx, username, why);
+    co_return make_error(Errc::kDenied, "authentication failed");
+  }
+
+  Directory* directory = &directory_;
+  CredentialCache* cache = &cache_;
+  const config::Argon2 argon2 = settings_.argon2;
+  const uint32_t scram_iterations = settings_.scram_iterations;
+  auto check = [directory, cache, argon2, scram_iterations, username, password]() -> PlainOutcome {
+    PlainOutcome out;
+    auto found = directory->find_account(username);
+    if (!found) {
+      if (found.error().code != Errc::kNotFound) {
+        out.kind = PlainOutcome::Kind::kDirectoryError;
+        out.detail = found.error().message;
+        return out;
+      }
+      verify_password(dummy_hash(argon2), password);  // same cost as a real check
+      out.kind = PlainOutcome::Kind::kUnknownUser;
+      return out;
+    }
+    out.account = std::move(*found);
+    out.cache_hit = cache->contains(out.account.address, out.account.password_hash, password);
+    if (!out.cache_hit && !verify_password(out.account.password_hash, password)) {
+      out.kind = PlainOutcome::Kind::kWrongPassword;
+      return out;
+    }
+    out.kind = PlainOutcome::Kind::kOk;
+    if (!out.cache_hit) cache->insert(out.account.address, out.account.password_hash, password);
+    // Imported hashes come without SCRAM secrets: derive them now that we know the password, so
+    // SCRAM-SHA-256 works from the next login on.
+    if (out.account.scram.empty() || !ScramCredentials::parse(out.account.scram)) {
+      const auto creds = make_scram_credentials(password, random_bytes(kScramSaltBytes), scram_iterations);
+      std::string serialized = creds.serialize();
+      auto stored = directory->set_scram(out.account.id, serialized);
+      if (stored) {
+        out.account.scram = std::move(serialized);
+      } else {
+        out.detail = "storing SCRAM secrets failed: " + stored.error().message;
+      }
+    }
+    return out;
+  };
+  PlainOutcome outcome = co_await net::run_blocking(pool_, std::move(check));
+
+  switch (outcome.kind) {
+    case PlainOutcome::Kind::kOk: {
+      Metrics::global().credential_cache(outcome.cache_hit);
+      if (!outcome.detail.empty()) {
+        spdlog::warn("conn={} user={} {}", ctx.connection_id, printable(outcome.account.address), outcome.detail);
+      }
+      Principal who{outcome.account.id, outcome.account.address};
+      succeed(ctx, who, "password");
+      co_return who;
+    }
+    case PlainOutcome::Kind::kDirectoryError:
+      spdlog::error("conn={} auth user={} ip={}: directory error: {}", ctx.connection_id, printable(username),
+                    ctx.remote_ip, outcome.detail);
+      co_return make_error(Errc::kInternal, "authentication temporarily unavailable");
+    case PlainOutcome::Kind::kUnknownUser:
+      co_await fail(ctx, username, "unknown user");
+      co_return make_error(Errc::kDenied, "authentication failed");
+    case PlainOutcome::Kind::kWrongPassword:
+      break;
+  }
+  co_await fail(ctx, username, "wrong password");
+  co_return make_error(Errc::kDenied, "authentication failed");
+}
+
+boost::asio::awaitable<Result<Authenticator::ScramLookup>> Authenticator::scram_lookup(const AuthContext& ctx,
+                                                                                       std::string username) {
+  if (throttle_.blocked(ctx.remote_ip, username)) {
+    co_await fail(ctx, username, "blocked");
+    co_return make_error(Errc::kUnavailable, "too many failed attempts, try again later");
+  }
+  Directory* directory = &directory_;
+  const std::string fake_key = fake_salt_key_;
+  const uint32_t iterations = settings_.scram_iterations;
+  auto lookup = [directory, fake_key, iterations, username]() -> Result<ScramLookup> {
+    ScramLookup out;
+    auto found = directory->find_account(username);
+    if (!found && found.error().code != Errc::kNotFound) return found.error();
+    if (found) {
+      if (auto creds = ScramCredentials::parse(found->scram)) {
+        out.credentials = std::move(*creds);
+        out.real = true;
+        out.principal = Principal{found->id, found->address};
+        return out;
+      }
+    }
+    // Unknown user, or no SCRAM secrets yet: a salt that is stable per name (so probing twice shows
+    // nothing) and keys nobody knows, so the proof fails exactly like a wrong password.
+    out.credentials.iterations = iterations;
+    out.credentials.salt = hmac_sha256(fake_key, ascii::lower(username)).substr(0, kScramSaltBytes);
+    out.credentials.stored_key = random_bytes(32);
+    out.credentials.server_key = random_bytes(32);
+    return out;
+  };
+  Result<ScramLookup> result = co_await net::run_blocking(pool_, std::move(lookup));
+  if (!result) {
+    spdlog::error("conn={} auth user={} ip={}: directory error: {}", ctx.connection_id, printable(username),
+                  ctx.remote_ip, result.error().message);
+    co_return make_error(Errc::kInternal, "authentication temporarily unavailable");
+  }
+  co_return result;
+}
+
+boost::asio::awaitable<void> Authenticator::scram_finished(const AuthContext& ctx, const std::string& username,
+                                                           bool ok) {
+  if (ok) {
+    succeed(ctx, Principal{0, username}, "SCRAM-SHA-256");
+    co_return;
+  }
+  co_await fail(ctx, username, "wrong password or unknown user (SCRAM proof)");
+}
+
+boost::asio::awaitable<void> Authenticator::fail(const AuthContext& ctx, const std::string& username,
+                                                 std::string_view why) {
+  const auto delay = throttle_.record_failure(ctx.remote_ip, username);
+  Metrics::global().auth_failed(ctx.protocol);
+  spdlog::warn("conn={} auth failed user={} ip={} reason={} delay_ms={}", ctx.connection_id, printable(username),
+               ctx.remote_ip, why, delay.count());
+  if (delay.count() > 0) {
+    auto executor = co_await boost::asio::this_coro::executor;
+    boost::asio::steady_timer timer(executor, delay);
+    auto [ec] = co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    (void)ec;  // cancelled: the session is going away; the reply no longer matters
+  }
+}
+
+void Authenticator::succeed(const AuthContext& ctx, const Principal& who, std::string_view how) {
+  throttle_.record_success(ctx.remote_ip, who.address);
+  Metrics::global().auth_succeeded(ctx.protocol);
+  spdlog::info("conn={} auth ok user={} mech={} ip={}", ctx.connection_id, printable(who.address), how,
+               ctx.remote_ip);
+}
+
+}  // namespace posthorn::auth

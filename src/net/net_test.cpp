@@ -1,0 +1,248 @@
+// Tests for the network runtime over real loopback sockets: bounded line reads, timeouts, STARTTLS
+// buffer discard, TLS policy and SNI, connection limits, graceful-shutdown interruption.
+#include <gtest/gtest.h>
+#include <openssl/ssl.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <future>
+
+#include "harness/harness.hpp"
+#include "net/connection.hpp"
+#include "net/listener.hpp"
+#include "net/tls_context.hpp"
+
+namespace posthorn::net {
+namespace {
+
+namespace asio = boost::asio;
+using posthorn::testing::Client;
+using posthorn::testing::Harness;
+
+TEST(ConnectionLimiter, EnforcesTotalAndPerIpAndReleases) {
+  auto limiter = std::make_shared<ConnectionLimiter>(3, 2);
+  auto a1 = limiter->try_acquire("10.0.0.1");
+  auto a2 = limiter->try_acquire("10.0.0.1");
+  auto a3 = limiter->try_acquire("10.0.0.1");
+  EXPECT_TRUE(a1);
+  EXPECT_TRUE(a2);
+  EXPECT_FALSE(a3);  // per-IP cap
+  auto b1 = limiter->try_acquire("10.0.0.2");
+  auto b2 = limiter->try_acquire("10.0.0.2");
+  EXPECT_TRUE(b1);
+  EXPECT_FALSE(b2);  // global cap
+  EXPECT_EQ(limiter->total(), 3u);
+  { auto drop = std::move(a1); }
+  EXPECT_EQ(limiter->total(), 2u);
+  EXPECT_TRUE(limiter->try_acquire("10.0.0.2"));
+}
+
+// A line echo session: "OK <line>" per line; "STARTTLS" upgrades; reports read failures by name.
+asio::awaitable<void> echo_session(Accepted a, std::shared_ptr<TlsContext> tls, size_t max,
+                                   std::chrono::seconds timeout) {
+  Connection& c = a.connection;
+  if (a.over_limit) {
+    co_await c.write("BUSY\r\n");
+    co_return;
+  }
+  co_await c.write("HELLO\r\n");
+  for (;;) {
+    auto line = co_await c.read_line({.max = max, .timeout = timeout, .interruptible = true});
+    if (!line) {
+      const char* why = line.status == ReadStatus::kTooLong   ? "TOOLONG\r\n"
+                        : line.status == ReadStatus::kTimeout  ? "TIMEOUT\r\n"
+                        : line.status == ReadStatus::kShutdown ? "SHUTDOWN\r\n"
+                                                               : nullptr;
+      if (why) co_await c.write(why);
+      co_return;
+    }
+    if (line.data == "STARTTLS") {
+      const std::string reply = "GO buffered=" + std::to_string(c.buffered()) + "\r\n";
+      co_await c.write(reply);
+      bool ok = co_await c.start_tls(*tls, std::chrono::seconds(5));
+      if (!ok) co_return;
+      continue;
+    }
+    if (line.data == "EXPORTER") {
+      const std::string reply = "EXP " + std::to_string(c.tls_exporter().size()) + "\r\n";
+      co_await c.write(reply);
+      continue;
+    }
+    const std::string reply = "OK " + line.data + (line.bare_lf ? " LF" : "") + "\r\n";
+    co_await c.write(reply);
+  }
+}
+
+struct EchoServer {
+  explicit EchoServer(size_t max = 100, std::chrono::seconds timeout = std::chrono::seconds(5),
+                      config::TlsMode mode = config::TlsMode::kStartTls) {
+    auto tls = h.tls();
+    port = h.listen(Proto::kImap, mode, [tls, max, timeout](Accepted a) {
+      return echo_session(std::move(a), tls, max, timeout);
+    });
+  }
+  Harness h;
+  uint16_t port;
+};
+
+TEST(Connection, ReadsPipelinedLinesAndFlagsBareLf) {
+  EchoServer s;
+  Client c(s.port);
+  EXPECT_EQ(c.read_line(), "HELLO");
+  c.send("a\r\nb\nc\r\n");
+  EXPECT_EQ(c.read_line(), "OK a");
+  EXPECT_EQ(c.read_line(), "OK b LF");
+  EXPECT_EQ(c.read_line(), "OK c");
+}
+
+TEST(Connection, LineAtLimitPassesOneOverIsCutOff) {
+  EchoServer s(100);
+  Client c(s.port);
+  c.read_line();
+  c.send_line(std::string(100, 'x'));
+  EXPECT_EQ(c.read_line(), "OK " + std::string(100, 'x'));
+  c.send_line(std::string(101, 'y'));
+  EXPECT_EQ(c.read_line(), "TOOLONG");
+  EXPECT_TRUE(c.closed_by_server());
+}
+
+TEST(Connection, TenMegabytesWithoutNewlineIsCutOffEarly) {
+  EchoServer s(8192);
+  Client c(s.port);
+  c.read_line();
+  // The server stops reading after ~8 KB, so a blocking 10 MB write would stall: send in pieces and
+  // stop when the server has answered and closed.
+  const std::string chunk(64 * 1024, 'z');
+  size_t sent = 0;
+  try {
+    while (sent < 10u * 1024 * 1024) {
+      c.send(chunk);
+      sent += chunk.size();
+    }
+  } catch (const std::exception&) {
+    // the server closed the connection: expected
+  }
+  EXPECT_EQ(c.read_line(), "TOOLONG");
+}
+
+TEST(Connection, IdleReadTimesOut) {
+  EchoServer s(100, std::chrono::seconds(1));
+  Client c(s.port);
+  c.read_line();
+  EXPECT_EQ(c.read_line(), "TIMEOUT");
+}
+
+TEST(Connection, StartTlsDiscardsPipelinedPlaintext) {
+  EchoServer s;
+  Client c(s.port);
+  c.read_line();
+  c.send("STARTTLS\r\nINJECTED\r\n");
+  auto go = c.read_line();
+  EXPECT_TRUE(go.starts_with("GO buffered=")) << go;
+  EXPECT_NE(go, "GO buffered=0");  // the injected line was in the server's buffer...
+  c.start_tls();
+  c.send_line("AFTER");
+  EXPECT_EQ(c.read_line(), "OK AFTER");  // ...and was never executed
+  c.send_line("EXPORTER");
+  EXPECT_EQ(c.read_line(), "EXP 32");
+}
+
+TEST(Connection, ImplicitTls) {
+  EchoServer s(100, std::chrono::seconds(5), config::TlsMode::kImplicit);
+  Client c(s.port, /*implicit_tls=*/true);
+  EXPECT_EQ(c.read_line(), "HELLO");
+  c.send_line("x");
+  EXPECT_EQ(c.read_line(), "OK x");
+}
+
+TEST(Connection, ShutdownInterruptsIdleReads) {
+  auto s = std::make_unique<EchoServer>(100, std::chrono::seconds(30));
+  Client c(s->port);
+  c.read_line();
+  s.reset();  // Harness destructor begins shutdown: the waiting read ends with kShutdown
+  EXPECT_EQ(c.read_line(), "SHUTDOWN");
+}
+
+// TLS policy: a client limited to TLS 1.1 cannot connect.
+TEST(TlsContext, RefusesTls11) {
+  EchoServer s(100, std::chrono::seconds(5), config::TlsMode::kImplicit);
+  asio::io_context io;
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_VERSION);
+  SSL_CTX_set_max_proto_version(ctx.native_handle(), TLS1_1_VERSION);
+  SSL_CTX_set_security_level(ctx.native_handle(), 0);
+  asio::ip::tcp::socket sock(io);
+  sock.connect({asio::ip::make_address("127.0.0.1"), s.port});
+  asio::ssl::stream<asio::ip::tcp::socket&> tls(sock, ctx);
+  boost::system::error_code ec;
+  tls.handshake(asio::ssl::stream_base::client, ec);
+  EXPECT_TRUE(ec);
+}
+
+TEST(TlsContext, SniSelectsCertificateAndReloadSwaps) {
+  auto dir = std::filesystem::temp_directory_path() / ("posthorn-sni-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  ASSERT_TRUE(write_self_signed("a.test", dir / "a.pem", dir / "a.key"));
+  ASSERT_TRUE(write_self_signed("b.test", dir / "b.pem", dir / "b.key"));
+  config::Tls settings;
+  settings.certificates = {{dir / "a.pem", dir / "a.key"}, {dir / "b.pem", dir / "b.key"}};
+  auto tls = TlsContext::load(settings);
+  ASSERT_TRUE(tls);
+
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  auto peer_cn = [&](const char* sni) {
+    asio::ip::tcp::socket client(io), server(io);
+    client.connect(acceptor.local_endpoint());
+    acceptor.accept(server);
+    auto set = (*tls)->current();
+    asio::ssl::stream<asio::ip::tcp::socket&> s(server, set->default_context());
+    asio::ssl::context cctx(asio::ssl::context::tls_client);
+    asio::ssl::stream<asio::ip::tcp::socket&> c(client, cctx);
+    if (sni) SSL_set_tlsext_host_name(c.native_handle(), sni);
+    auto server_side = std::async(std::launch::async, [&] {
+      boost::system::error_code ec;
+      s.handshake(asio::ssl::stream_base::server, ec);
+      return ec;
+    });
+    boost::system::error_code ec;
+    c.handshake(asio::ssl::stream_base::client, ec);
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_FALSE(server_side.get());
+    X509* cert = SSL_get1_peer_certificate(c.native_handle());
+    char cn[256] = {};
+    X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
+    X509_free(cert);
+    return std::string(cn);
+  };
+  EXPECT_EQ(peer_cn(nullptr), "a.test");
+  EXPECT_EQ(peer_cn("b.test"), "b.test");
+  EXPECT_EQ(peer_cn("unknown.test"), "a.test");
+
+  // Reload with b first: new handshakes get b by default.
+  settings.certificates = {{dir / "b.pem", dir / "b.key"}};
+  ASSERT_TRUE((*tls)->reload(settings));
+  EXPECT_EQ(peer_cn(nullptr), "b.test");
+  // A broken reload keeps the current certificates.
+  settings.certificates = {{dir / "a.pem", dir / "b.key"}};
+  EXPECT_FALSE((*tls)->reload(settings));
+  EXPECT_EQ(peer_cn(nullptr), "b.test");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Listener, OverLimitConnectionsAreToldSo) {
+  Harness::Options opt;
+  opt.limits.max_connections_per_ip = 1;
+  Harness h(opt);
+  auto tls = h.tls();
+  uint16_t port = h.listen(Proto::kImap, config::TlsMode::kNone, [tls](Accepted a) {
+    return echo_session(std::move(a), tls, 100, std::chrono::seconds(5));
+  });
+  Client first(port);
+  EXPECT_EQ(first.read_line(), "HELLO");
+  Client second(port);
+  EXPECT_EQ(second.read_line(), "BUSY");
+}
+
+}  // namespace
+}  // namespace posthorn::net

@@ -1,0 +1,197 @@
+#include "store/sqlite/sqlite_db.hpp"
+
+#include <sqlite3.h>
+
+#include <utility>
+
+#include "base/log.hpp"
+
+namespace posthorn::store::sqlite {
+
+namespace {
+
+Error db_error(sqlite3* db, int rc, std::string_view what) {
+  const char* detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  const Errc code = errc_from_sqlite(rc);
+  if (code == Errc::kConflict) {
+    spdlog::debug("sqlite {}: {} ({})", what, detail, rc);
+  } else {
+    spdlog::error("sqlite {}: {} ({})", what, detail, rc);
+  }
+  switch (code) {
+    case Errc::kConflict: return make_error(code, "conflicting change");
+    case Errc::kUnavailable: return make_error(code, "database temporarily unavailable");
+    default: return make_error(code, "database error");
+  }
+}
+
+}  // namespace
+
+Errc errc_from_sqlite(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT: return Errc::kConflict;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_NOTADB: return Errc::kUnavailable;
+    default: return Errc::kInternal;
+  }
+}
+
+// ---- Stmt ----
+
+Stmt::Stmt(Stmt&& other) noexcept
+    : db_(std::exchange(other.db_, nullptr)),
+      stmt_(std::exchange(other.stmt_, nullptr)),
+      bind_rc_(other.bind_rc_) {}
+
+Stmt& Stmt::operator=(Stmt&& other) noexcept {
+  if (this != &other) {
+    sqlite3_finalize(stmt_);
+    db_ = std::exchange(other.db_, nullptr);
+    stmt_ = std::exchange(other.stmt_, nullptr);
+    bind_rc_ = other.bind_rc_;
+  }
+  return *this;
+}
+
+Stmt::~Stmt() { sqlite3_finalize(stmt_); }
+
+void Stmt::note_bind(int rc) {
+  if (rc != SQLITE_OK && bind_rc_ == 0) bind_rc_ = rc;
+}
+
+Stmt& Stmt::bind(int index, int64_t value) {
+  note_bind(sqlite3_bind_int64(stmt_, index, value));
+  return *this;
+}
+
+Stmt& Stmt::bind(int index, std::string_view text) {
+  note_bind(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+  return *this;
+}
+
+Stmt& Stmt::bind_null(int index) {
+  note_bind(sqlite3_bind_null(stmt_, index));
+  return *this;
+}
+
+Result<bool> Stmt::step() {
+  if (bind_rc_ != 0) return db_error(db_, bind_rc_, "bind");
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  Error e = db_error(db_, rc, sqlite3_sql(stmt_));
+  sqlite3_reset(stmt_);
+  return e;
+}
+
+Result<void> Stmt::run() {
+  for (;;) {
+    auto r = step();
+    if (!r) return r.error();
+    if (!*r) return {};
+  }
+}
+
+void Stmt::reset() { sqlite3_reset(stmt_); }
+
+int64_t Stmt::column_int(int index) const { return sqlite3_column_int64(stmt_, index); }
+
+std::string Stmt::column_text(int index) const {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, index));
+  if (text == nullptr) return {};
+  return std::string(text, size_t(sqlite3_column_bytes(stmt_, index)));
+}
+
+bool Stmt::column_is_null(int index) const { return sqlite3_column_type(stmt_, index) == SQLITE_NULL; }
+
+// ---- Db ----
+
+Result<Db> Db::open(const std::filesystem::path& file, const DbOptions& options) {
+  sqlite3* raw = nullptr;
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  const int rc = sqlite3_open_v2(file.c_str(), &raw, flags, nullptr);
+  Db db(raw);  // owns the handle even on failure
+  if (rc != SQLITE_OK) {
+    spdlog::error("sqlite open {}: {}", file.string(), raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc));
+    return make_error(Errc::kUnavailable, "cannot open database");
+  }
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, int(options.busy_timeout.count()));
+  std::string pragmas;
+  if (options.foreign_keys) pragmas += "PRAGMA foreign_keys=ON;";
+  pragmas += options.synchronous_full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;";
+  if (auto r = db.exec(pragmas); !r) return r.error();
+  if (options.wal && file != ":memory:") {
+    auto st = db.prepare("PRAGMA journal_mode=WAL");
+    if (!st) return st.error();
+    auto row = st->step();
+    if (!row) return row.error();  // also reports "file is not a database"
+    if (!*row || st->column_text(0) != "wal") {
+      spdlog::warn("sqlite {}: could not switch to WAL mode", file.string());
+    }
+  }
+  return db;
+}
+
+Db::Db(Db&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+
+Db& Db::operator=(Db&& other) noexcept {
+  if (this != &other) {
+    sqlite3_close_v2(db_);
+    db_ = std::exchange(other.db_, nullptr);
+  }
+  return *this;
+}
+
+Db::~Db() { sqlite3_close_v2(db_); }
+
+Result<void> Db::exec(std::string_view sql) {
+  const std::string text(sql);
+  const int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return db_error(db_, rc, text);
+  return {};
+}
+
+Result<Stmt> Db::prepare(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  const int rc = sqlite3_prepare_v2(db_, sql.data(), int(sql.size()), &stmt, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    return db_error(db_, rc, sql);
+  }
+  return Stmt(db_, stmt);
+}
+
+int64_t Db::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+
+int64_t Db::changes() const { return sqlite3_changes64(db_); }
+
+// ---- Transaction ----
+
+Result<Transaction> Transaction::begin(Db& db, Kind kind) {
+  auto r = db.exec(kind == Kind::kImmediate ? "BEGIN IMMEDIATE" : "BEGIN");
+  if (!r) return r.error();
+  return Transaction(db);
+}
+
+Transaction::Transaction(Transaction&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+
+Transaction::~Transaction() {
+  if (db_ != nullptr && !sqlite3_get_autocommit(db_->handle())) {
+    (void)db_->exec("ROLLBACK");
+  }
+}
+
+Result<void> Transaction::commit() {
+  Db* db = std::exchange(db_, nullptr);
+  auto r = db->exec("COMMIT");
+  if (!r && !sqlite3_get_autocommit(db->handle())) (void)db->exec("ROLLBACK");
+  return r;
+}
+
+}  // namespace posthorn::store::sqlite
