@@ -1,0 +1,181 @@
+#include "proto/imap/reader.hpp"
+
+#include <limits>
+
+#include "base/ascii.hpp"
+
+namespace posthorn::proto::imap {
+
+namespace {
+
+bool is_ctl(char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_base64_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit(c) || c == '+' || c == '/' ||
+         c == '=';
+}
+
+}  // namespace
+
+bool is_atom_char(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  if (u >= 0x80 || is_ctl(c)) return false;  // CHAR is 7-bit; CTL excluded
+  switch (c) {
+    case '(': case ')': case '{': case ' ': case '%': case '*': case '"': case '\\': case ']':
+      return false;
+    default:
+      return true;
+  }
+}
+
+bool is_astring_char(char c) { return is_atom_char(c) || c == ']'; }
+
+bool is_tag_char(char c) { return is_astring_char(c) && c != '+'; }
+
+bool is_valid_tag(std::string_view tag) {
+  if (tag.empty()) return false;
+  for (char c : tag) {
+    if (!is_tag_char(c)) return false;
+  }
+  return true;
+}
+
+std::optional<std::string> leading_tag(std::string_view line) {
+  const size_t end = line.find(' ');
+  const std::string_view tag = line.substr(0, end);
+  if (!is_valid_tag(tag)) return std::nullopt;
+  return std::string(tag);
+}
+
+std::optional<LiteralAnnouncement> trailing_literal(std::string_view line) {
+  if (line.empty() || line.back() != '}') return std::nullopt;
+  size_t i = line.size() - 1;  // at '}'
+  LiteralAnnouncement result;
+  if (i > 0 && line[i - 1] == '+') {
+    result.synchronizing = false;
+    --i;
+  }
+  const size_t digits_end = i;
+  while (i > 0 && is_digit(line[i - 1])) --i;
+  if (i == digits_end || i == 0 || line[i - 1] != '{') return std::nullopt;
+  uint64_t size = 0;
+  constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+  for (size_t k = i; k < digits_end; ++k) {
+    const uint64_t digit = static_cast<uint64_t>(line[k] - '0');
+    if (size > (kMax - digit) / 10) {
+      size = kMax;  // saturate: far above any limit, refused as too big
+      break;
+    }
+    size = size * 10 + digit;
+  }
+  result.size = size;
+  return result;
+}
+
+Result<std::string> Reader::fail(std::string message) const {
+  return make_error(Errc::kInvalid, std::move(message));
+}
+
+Result<void> Reader::sp() {
+  if (peek() != ' ' || at_end()) return make_error(Errc::kInvalid, "Expected a space");
+  ++pos_;
+  return {};
+}
+
+Result<std::string> Reader::tag() {
+  const size_t start = pos_;
+  while (!at_end() && is_tag_char(input_[pos_])) ++pos_;
+  if (pos_ == start) return fail("Missing or invalid tag");
+  if (!at_end() && input_[pos_] != ' ') return fail("Invalid character in tag");
+  return std::string(input_.substr(start, pos_ - start));
+}
+
+Result<std::string> Reader::atom() {
+  const size_t start = pos_;
+  while (!at_end() && is_atom_char(input_[pos_])) ++pos_;
+  if (pos_ == start) return fail("Expected an atom");
+  return std::string(input_.substr(start, pos_ - start));
+}
+
+Result<std::string> Reader::astring() {
+  const char c = peek();
+  if (!at_end() && (c == '"' || c == '{')) return string();
+  const size_t start = pos_;
+  while (!at_end() && is_astring_char(input_[pos_])) ++pos_;
+  if (pos_ == start) return fail("Expected an atom or string");
+  return std::string(input_.substr(start, pos_ - start));
+}
+
+Result<std::string> Reader::string() {
+  if (at_end()) return fail("Expected a string");
+  if (peek() == '"') return quoted();
+  if (peek() == '{') return literal();
+  return fail("Expected a quoted string or literal");
+}
+
+Result<std::optional<std::string>> Reader::nstring() {
+  if (rest().size() >= 3 && ascii::iequals(rest().substr(0, 3), "NIL") &&
+      (rest().size() == 3 || !is_atom_char(rest()[3]))) {
+    pos_ += 3;
+    return std::optional<std::string>();
+  }
+  auto s = string();
+  if (!s) return s.error();
+  return std::optional<std::string>(std::move(*s));
+}
+
+Result<std::string> Reader::quoted() {
+  if (peek() != '"' || at_end()) return fail("Expected a quoted string");
+  size_t i = pos_ + 1;
+  std::string out;
+  for (;;) {
+    if (i >= input_.size()) return fail("Unterminated quoted string");
+    const char c = input_[i];
+    if (c == '"') break;
+    if (c == '\r' || c == '\n' || c == '\0') return fail("Invalid character in quoted string");
+    if (c == '\\') {
+      if (i + 1 >= input_.size()) return fail("Unterminated quoted string");
+      const char next = input_[i + 1];
+      if (next != '"' && next != '\\') return fail("Invalid escape in quoted string");
+      out.push_back(next);
+      i += 2;
+      continue;
+    }
+    out.push_back(c);
+    ++i;
+  }
+  pos_ = i + 1;
+  return out;
+}
+
+Result<std::string> Reader::literal() {
+  if (peek() != '{' || at_end()) return fail("Expected a literal");
+  size_t i = pos_ + 1;
+  const size_t digits_start = i;
+  uint64_t size = 0;
+  while (i < input_.size() && is_digit(input_[i])) {
+    if (size > (std::numeric_limits<uint64_t>::max() - 9) / 10) return fail("Literal too big");
+    size = size * 10 + static_cast<uint64_t>(input_[i] - '0');
+    ++i;
+  }
+  if (i == digits_start) return fail("Invalid literal size");
+  if (i < input_.size() && input_[i] == '+') ++i;
+  if (i >= input_.size() || input_[i] != '}') return fail("Invalid literal");
+  ++i;
+  if (input_.substr(i, 2) != "\r\n") return fail("Literal must be followed by CRLF");
+  i += 2;
+  if (size > input_.size() - i) return fail("Literal shorter than announced");
+  const std::string_view bytes = input_.substr(i, static_cast<size_t>(size));
+  if (bytes.find('\0') != std::string_view::npos) return fail("NUL in literal");
+  pos_ = i + static_cast<size_t>(size);
+  return std::string(bytes);
+}
+
+Result<std::string> Reader::base64_text() {
+  const size_t start = pos_;
+  while (!at_end() && is_base64_char(input_[pos_])) ++pos_;
+  if (pos_ == start) return fail("Expected base64 text");
+  return std::string(input_.substr(start, pos_ - start));
+}
+
+}  // namespace posthorn::proto::imap

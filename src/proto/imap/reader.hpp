@@ -1,0 +1,73 @@
+// IMAP tokenizer: reads the lexical pieces of one assembled command (tag, atoms, quoted strings,
+// literals, NIL) from the wire text that CommandAssembler produced, where a literal appears inline as
+// "{n}\r\n<n bytes>" or "{n+}\r\n<n bytes>" [RFC 9051 §4.3, RFC 7888]. Pure: no I/O, no Asio.
+// A Reader is a cursor over a string_view the caller keeps alive; thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/result.hpp"
+
+namespace posthorn::proto::imap {
+
+// Character classes of the formal syntax [RFC 9051 §9].
+// ATOM-CHAR: any CHAR except atom-specials: "(" ")" "{" SP CTL "%" "*" DQUOTE "\" "]".
+bool is_atom_char(char c);
+// ASTRING-CHAR: ATOM-CHAR or "]".
+bool is_astring_char(char c);
+// tag: 1*<any ASTRING-CHAR except "+">.
+bool is_tag_char(char c);
+bool is_valid_tag(std::string_view tag);
+
+// The tag at the start of a command line, when the line starts with a valid tag followed by SP or
+// the end of the line. Used to address error replies before the command is fully parsed.
+std::optional<std::string> leading_tag(std::string_view line);
+
+// A literal announcement at the end of a line: "{123}" or "{123+}" (also the tail of "~{123}").
+struct LiteralAnnouncement {
+  uint64_t size = 0;          // saturates at UINT64_MAX for absurdly long digit strings
+  bool synchronizing = true;  // false for "{n+}" (LITERAL+)
+};
+std::optional<LiteralAnnouncement> trailing_literal(std::string_view line);
+
+class Reader {
+ public:
+  explicit Reader(std::string_view input) : input_(input) {}
+
+  bool at_end() const { return pos_ >= input_.size(); }
+  size_t position() const { return pos_; }
+  std::string_view rest() const { return input_.substr(pos_); }
+  // The next byte without consuming it; '\0' at the end.
+  char peek() const { return at_end() ? '\0' : input_[pos_]; }
+
+  // Exactly one SP. Errc::kInvalid otherwise.
+  Result<void> sp();
+  // A tag (see is_tag_char).
+  Result<std::string> tag();
+  // 1*ATOM-CHAR.
+  Result<std::string> atom();
+  // astring = 1*ASTRING-CHAR / string.
+  Result<std::string> astring();
+  // string = quoted / literal.
+  Result<std::string> string();
+  // nstring = string / NIL; nullopt for NIL.
+  Result<std::optional<std::string>> nstring();
+  // quoted = DQUOTE *QUOTED-CHAR DQUOTE, with \" and \\ escapes; no CR, LF or NUL.
+  Result<std::string> quoted();
+  // literal = "{" number ["+"] "}" CRLF *CHAR8 (no NUL) [RFC 9051 §4.3, RFC 7888 §3].
+  Result<std::string> literal();
+  // 1*(ALPHA / DIGIT / "+" / "/" / "="): raw base64 text (SASL responses) [RFC 9051 §9 base64];
+  // decoding and padding checks are the caller's.
+  Result<std::string> base64_text();
+
+ private:
+  Result<std::string> fail(std::string message) const;
+
+  std::string_view input_;
+  size_t pos_ = 0;
+};
+
+}  // namespace posthorn::proto::imap
