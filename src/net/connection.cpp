@@ -1,5 +1,6 @@
-// Connection implementation: a beast::tcp_stream (per-operation timeouts) with an optional
-// asio::ssl::stream layered on it after STARTTLS or for implicit TLS.
+// Connection implementation: a TCP socket with an optional asio::ssl::stream layered on it after
+// STARTTLS or for implicit TLS. Timeouts are a watchdog timer that cancels the pending operation but
+// leaves the socket open, so the session can still say goodbye ("* BYE Autologout", "421 4.4.2").
 #include "net/connection.hpp"
 
 #include <openssl/ssl.h>
@@ -10,8 +11,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/error.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "base/log.hpp"
 #include "net/tls_context.hpp"
@@ -19,13 +19,33 @@
 namespace posthorn::net {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
 using asio::as_tuple;
 using asio::use_awaitable;
 
-struct Connection::Impl {
+struct Connection::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::ip::tcp::socket socket, ConnectionInfo i)
-      : tcp(std::move(socket)), info(std::move(i)), started(std::chrono::steady_clock::now()) {}
+      : tcp(std::move(socket)),
+        watchdog(tcp.get_executor()),
+        info(std::move(i)),
+        started(std::chrono::steady_clock::now()) {}
+
+  // Arms the watchdog for the next operation: on expiry it cancels that operation only.
+  void arm(std::chrono::seconds timeout) {
+    const uint64_t generation = ++op_generation;
+    timed_out = false;
+    watchdog.expires_after(timeout);
+    watchdog.async_wait([weak = weak_from_this(), generation](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->op_generation != generation) return;
+      self->timed_out = true;
+      boost::system::error_code ignored;
+      self->tcp.cancel(ignored);
+    });
+  }
+  void disarm() {
+    ++op_generation;
+    watchdog.cancel();
+  }
 
   ~Impl() {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
@@ -53,13 +73,14 @@ struct Connection::Impl {
       start = 0;
     }
     std::array<char, 16384> chunk;
-    tcp.expires_after(timeout);
+    arm(timeout);
     waiting_interruptible = interruptible;
     auto [ec, n] = co_await read_some(asio::buffer(chunk));
     waiting_interruptible = false;
+    disarm();
     if (ec) {
       if (interrupted && interruptible) co_return ReadStatus::kShutdown;
-      if (ec == beast::error::timeout) co_return ReadStatus::kTimeout;
+      if (timed_out) co_return ReadStatus::kTimeout;
       if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
           ec == asio::error::connection_reset) {
         co_return ReadStatus::kEof;
@@ -71,8 +92,11 @@ struct Connection::Impl {
     co_return ReadStatus::kOk;
   }
 
-  beast::tcp_stream tcp;
-  std::unique_ptr<asio::ssl::stream<beast::tcp_stream&>> tls;
+  asio::ip::tcp::socket tcp;
+  asio::steady_timer watchdog;
+  uint64_t op_generation = 0;
+  bool timed_out = false;
+  std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls;
   std::shared_ptr<TlsSet> tls_set;  // keeps the certificates of this connection alive
   ConnectionInfo info;
   std::string input;   // received bytes; [start, size) not consumed yet
@@ -142,7 +166,7 @@ asio::awaitable<ReadResult> Connection::read_exact(size_t n, std::chrono::second
 
 asio::awaitable<bool> Connection::write(std::string_view data, std::chrono::seconds timeout) {
   Impl& s = *impl_;
-  s.tcp.expires_after(timeout);
+  s.arm(timeout);
   boost::system::error_code ec;
   if (s.tls) {
     auto [e, n] = co_await asio::async_write(*s.tls, asio::buffer(data), as_tuple(use_awaitable));
@@ -153,6 +177,7 @@ asio::awaitable<bool> Connection::write(std::string_view data, std::chrono::seco
     ec = e;
     s.bytes_out += n;
   }
+  s.disarm();
   co_return !ec;
 }
 
@@ -161,9 +186,10 @@ asio::awaitable<bool> Connection::start_tls(TlsContext& tls, std::chrono::second
   if (s.tls) co_return false;
   discard_input();
   s.tls_set = tls.current();
-  s.tls = std::make_unique<asio::ssl::stream<beast::tcp_stream&>>(s.tcp, s.tls_set->default_context());
-  s.tcp.expires_after(timeout);
+  s.tls = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(s.tcp, s.tls_set->default_context());
+  s.arm(timeout);
   auto [ec] = co_await s.tls->async_handshake(asio::ssl::stream_base::server, as_tuple(use_awaitable));
+  s.disarm();
   Metrics::global().tls_handshake(s.info.protocol, !ec);
   if (ec) {
     spdlog::info("conn={} tls handshake failed: {}", s.info.id, ec.message());
@@ -196,21 +222,26 @@ std::string Connection::tls_description() const {
 asio::awaitable<void> Connection::close() {
   Impl& s = *impl_;
   if (s.tls) {
-    s.tcp.expires_after(std::chrono::seconds(1));
+    s.arm(std::chrono::seconds(1));
     co_await s.tls->async_shutdown(as_tuple(use_awaitable));
+    s.disarm();
   }
   boost::system::error_code ec;
-  s.tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  s.tcp.close();
+  s.tcp.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  s.tcp.close(ec);
 }
 
 void Connection::attach(std::shared_ptr<ConnectionRegistry> registry) {
   impl_->registry = registry;
   registry->add(impl_, [](const std::shared_ptr<void>& handle) {
     auto impl = std::static_pointer_cast<Impl>(handle);
-    asio::post(impl->tcp.get_executor(), [impl] {
-      impl->interrupted = true;
-      if (impl->waiting_interruptible) impl->tcp.cancel();
+    // Weak: a queued interrupt must not keep a finished connection alive.
+    asio::post(impl->tcp.get_executor(), [weak = std::weak_ptr<Impl>(impl)] {
+      auto self = weak.lock();
+      if (!self) return;
+      self->interrupted = true;
+      boost::system::error_code ignored;
+      if (self->waiting_interruptible) self->tcp.cancel(ignored);
     });
   });
 }

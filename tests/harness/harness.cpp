@@ -62,6 +62,11 @@ Harness::~Harness() {
   for (auto& l : listeners_) l->stop();
   registry_->begin_shutdown();
   work_.reset();
+  // Let sessions end by themselves (idle reads are interrupted), then force the rest.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!io_.stopped() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   io_.stop();
   for (auto& t : threads_) t.join();
   listeners_.clear();

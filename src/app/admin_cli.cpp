@@ -1,0 +1,535 @@
+// posthorn domain|user|alias: administration of the directory (DESIGN.md §7). Each command loads
+// the config, opens <data_dir>/directory.db (safe while `serve` runs: the directory's writes are
+// transactions), makes one change or prints one list, and exits. Runs once in the main thread.
+// Errors go to stderr as "posthorn user add: <what happened>; <what to do>" with exit status 1.
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "app/commands.hpp"
+#include "auth/directory.hpp"
+#include "auth/password.hpp"
+#include "auth/scram.hpp"
+#include "base/ascii.hpp"
+#include "base/random.hpp"
+#include "base/result.hpp"
+#include "config/config.hpp"
+#include "store/sqlite/sqlite_directory.hpp"
+
+namespace posthorn::app {
+
+namespace {
+
+constexpr size_t kGeneratedPasswordLength = 20;
+constexpr size_t kScramSaltBytes = 16;
+
+// ---- Output helpers ----
+
+// `s` as a JSON string literal [RFC 8259 §7]. Invalid UTF-8 bytes become U+FFFD, so the output is
+// always valid JSON even for odd local parts.
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+      ++i;
+    } else if (c < 0x20 || c == 0x7f) {
+      switch (c) {
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default: {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        }
+      }
+      ++i;
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i;
+    } else {
+      // A UTF-8 sequence: lead byte, continuation bytes, no overlongs, no surrogates, <= U+10FFFF.
+      size_t len = 0;
+      uint32_t cp = 0;
+      if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        cp = c & 0x1f;
+      } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        cp = c & 0x0f;
+      } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        cp = c & 0x07;
+      }
+      bool ok = len != 0 && i + len <= s.size();
+      for (size_t k = 1; ok && k < len; ++k) {
+        const auto cc = static_cast<unsigned char>(s[i + k]);
+        ok = (cc & 0xc0) == 0x80;
+        cp = (cp << 6) | (cc & 0x3f);
+      }
+      if (ok) {
+        const bool overlong = (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
+        ok = !overlong && !(cp >= 0xd800 && cp <= 0xdfff) && cp <= 0x10ffff;
+      }
+      if (ok) {
+        out.append(s.substr(i, len));
+        i += len;
+      } else {
+        out += "\\ufffd";
+        ++i;
+      }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+// "[\n  item,\n  item\n]\n", or "[]\n".
+void print_json_array(const std::vector<std::string>& items) {
+  if (items.empty()) {
+    std::printf("[]\n");
+    return;
+  }
+  std::string out = "[\n";
+  for (size_t i = 0; i < items.size(); ++i) {
+    out += "  " + items[i] + (i + 1 < items.size() ? ",\n" : "\n");
+  }
+  out += "]\n";
+  std::fputs(out.c_str(), stdout);
+}
+
+std::string utc_time(int64_t unix_seconds) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  if (::gmtime_r(&t, &tm) == nullptr) return std::to_string(unix_seconds);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+constexpr uint64_t kKiB = 1024;
+constexpr uint64_t kMiB = 1024 * kKiB;
+constexpr uint64_t kGiB = 1024 * kMiB;
+
+// The shortest exact form parse_quota reads back: "unlimited", "2G", "50M", "1536K", "1000".
+std::string format_quota(uint64_t bytes) {
+  if (bytes == 0) return "unlimited";
+  if (bytes % kGiB == 0) return std::to_string(bytes / kGiB) + "G";
+  if (bytes % kMiB == 0) return std::to_string(bytes / kMiB) + "M";
+  if (bytes % kKiB == 0) return std::to_string(bytes / kKiB) + "K";
+  return std::to_string(bytes);
+}
+
+// ---- Input helpers ----
+
+// "123" bytes, or with a K, M or G suffix (1024-based, either case); 0 means unlimited.
+Result<uint64_t> parse_quota(std::string_view text) {
+  const auto bad = [&] {
+    return make_error(Errc::kInvalid, "--quota \"" + std::string(text) +
+                                          "\" is not a size; use bytes or a number with K, M or G (e.g. 50M); "
+                                          "0 means unlimited");
+  };
+  if (text.empty()) return bad();
+  uint64_t unit = 1;
+  std::string_view digits = text;
+  switch (ascii::to_upper(text.back())) {
+    case 'K': unit = kKiB; break;
+    case 'M': unit = kMiB; break;
+    case 'G': unit = kGiB; break;
+    default: break;
+  }
+  if (unit != 1) digits.remove_suffix(1);
+  if (digits.empty() || digits.size() > 19) return bad();
+  uint64_t n = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return bad();
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  constexpr auto kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  if (n > kMax / unit) {
+    return make_error(Errc::kInvalid, "--quota \"" + std::string(text) + "\" is too large");
+  }
+  return n * unit;
+}
+
+// The first line of stdin without its line ending.
+Result<std::string> read_password_stdin() {
+  std::string line;
+  if (!std::getline(std::cin, line) && line.empty()) {
+    return make_error(Errc::kInvalid, "no password on stdin (--password-stdin reads its first line)");
+  }
+  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
+  if (line.empty()) return make_error(Errc::kInvalid, "the password on stdin is empty");
+  return line;
+}
+
+struct Credentials {
+  std::string password_hash;  // {ARGON2ID}...
+  std::string scram;          // SCRAM-SHA-256$...
+};
+
+Result<Credentials> make_credentials(std::string_view password, const config::Auth& auth) {
+  auto hash = auth::hash_password(password, auth.argon2);
+  if (!hash) return hash.error();
+  const auto scram =
+      auth::make_scram_credentials(password, random_bytes(kScramSaltBytes), auth.scram_iterations).serialize();
+  return Credentials{std::move(*hash), scram};
+}
+
+// ---- The open directory ----
+
+struct Admin {
+  std::string command;  // "posthorn user add", the prefix of every error
+  std::shared_ptr<const config::Config> cfg;
+  std::unique_ptr<store::sqlite::SqliteDirectory> dir;
+
+  int fail(std::string_view message) const {
+    std::fprintf(stderr, "%s: %s\n", command.c_str(), std::string(message).c_str());
+    return 1;
+  }
+  // A directory error with no better explanation in context.
+  int fail(const Error& e) const {
+    if (e.code == Errc::kUnavailable) {
+      return fail(e.message + " (" + (cfg->data_dir / "directory.db").string() + "); try again");
+    }
+    return fail(e.message);
+  }
+};
+
+std::string command_name(std::string_view noun, const AdminArgs& args) {
+  return "posthorn " + std::string(noun) + (args.verb.empty() ? "" : " " + args.verb);
+}
+
+// Loads the config and opens the directory; on failure prints why and returns nullopt.
+std::optional<Admin> open_admin(std::string_view noun, const AdminArgs& args) {
+  Admin a;
+  a.command = command_name(noun, args);
+  auto cfg = config::load(args.config_file);
+  if (!cfg) {
+    a.fail(cfg.error().message);
+    std::fprintf(stderr, "hint: run `posthorn init --dir DIR` to create a server, or pass --config FILE\n");
+    return std::nullopt;
+  }
+  a.cfg = *cfg;
+  const auto db_file = a.cfg->data_dir / "directory.db";
+  auto dir = store::sqlite::SqliteDirectory::open(db_file);
+  if (!dir) {
+    a.fail("cannot open " + db_file.string() + ": " + dir.error().message);
+    std::fprintf(stderr, "hint: check that data_dir in %s exists and is writable by this user\n",
+                 a.cfg->file.c_str());
+    return std::nullopt;
+  }
+  a.dir = std::move(*dir);
+  return a;
+}
+
+std::string domain_hint(std::string_view domain) {
+  return "domain " + std::string(domain) + " is not a local domain; add it with posthorn domain add " +
+         std::string(domain);
+}
+
+// ---- domain ----
+
+int domain_add(Admin& a, const std::string& name) {
+  if (!auth::is_valid_domain(name)) return a.fail("\"" + name + "\" is not a domain name");
+  const std::string domain = ascii::lower(name);
+  auto r = a.dir->add_domain(domain);
+  if (!r && r.error().code == Errc::kExists) return a.fail("domain " + domain + " already exists");
+  if (!r) return a.fail(r.error());
+  std::printf("added domain %s\n", domain.c_str());
+  return 0;
+}
+
+int domain_del(Admin& a, const std::string& name) {
+  const std::string domain = ascii::lower(name);
+  auto r = a.dir->delete_domain(domain);
+  if (!r && r.error().code == Errc::kNotFound) return a.fail("domain " + domain + " is not a local domain");
+  if (!r && r.error().code == Errc::kConflict) {
+    return a.fail("domain " + domain + " still has users or aliases; delete them first (see posthorn user list " +
+                  "and posthorn alias list)");
+  }
+  if (!r) return a.fail(r.error());
+  std::printf("deleted domain %s\n", domain.c_str());
+  return 0;
+}
+
+int domain_list(Admin& a, bool json) {
+  auto domains = a.dir->list_domains();
+  if (!domains) return a.fail(domains.error());
+  if (json) {
+    std::vector<std::string> items;
+    for (const auto& d : *domains) items.push_back("{\"name\": " + json_string(d) + "}");
+    print_json_array(items);
+  } else if (domains->empty()) {
+    std::fprintf(stderr, "no domains; add one with posthorn domain add NAME\n");
+  } else {
+    for (const auto& d : *domains) std::printf("%s\n", d.c_str());
+  }
+  return 0;
+}
+
+// ---- user ----
+
+// The address split and checked, or the message to print.
+Result<auth::AddressParts> parse_address(std::string_view address) {
+  auto parts = auth::split_address(address);
+  if (!parts) {
+    return make_error(Errc::kInvalid,
+                      "\"" + std::string(address) + "\" is not a mail address (expected user@domain)");
+  }
+  return *parts;
+}
+
+// The password from stdin, or a generated one (generated = true: the caller prints it).
+struct Password {
+  std::string text;
+  bool generated = false;
+};
+Result<Password> obtain_password(const AdminArgs& args) {
+  if (args.password_stdin) {
+    auto pw = read_password_stdin();
+    if (!pw) return pw.error();
+    return Password{std::move(*pw), false};
+  }
+  return Password{random_token(kGeneratedPasswordLength), true};
+}
+
+int user_add(Admin& a, const AdminArgs& args) {
+  auto parts = parse_address(args.name);
+  if (!parts) return a.fail(parts.error().message);
+  const std::string address = parts->local + "@" + parts->domain;
+  uint64_t quota = 0;
+  if (args.quota) {
+    auto q = parse_quota(*args.quota);
+    if (!q) return a.fail(q.error().message);
+    quota = *q;
+  }
+  // Check before the (deliberately slow) hashing; add_account checks again atomically.
+  auto local = a.dir->is_local_domain(parts->domain);
+  if (!local) return a.fail(local.error());
+  if (!*local) return a.fail(domain_hint(parts->domain));
+
+  auto password = obtain_password(args);
+  if (!password) return a.fail(password.error().message);
+  auto creds = make_credentials(password->text, a.cfg->auth);
+  if (!creds) return a.fail("cannot hash the password: " + creds.error().message);
+
+  auto added = a.dir->add_account(address, creds->password_hash, creds->scram, quota);
+  if (!added) {
+    const Error& e = added.error();
+    if (e.code == Errc::kExists) {
+      if (a.dir->find_account(address)) return a.fail("user " + address + " already exists");
+      return a.fail(address + " is already an alias; delete it first with posthorn alias del " + address);
+    }
+    if (e.code == Errc::kNotFound) return a.fail(domain_hint(parts->domain));
+    return a.fail(e);
+  }
+  std::printf("added user %s (quota %s)\n", added->address.c_str(), format_quota(quota).c_str());
+  if (password->generated) std::printf("password: %s\n", password->text.c_str());
+  return 0;
+}
+
+int user_del(Admin& a, const AdminArgs& args) {
+  auto r = a.dir->delete_account(args.name);
+  if (!r && r.error().code == Errc::kNotFound) return a.fail("no user " + args.name);
+  if (!r) return a.fail(r.error());
+  std::printf("deleted user %s\n", args.name.c_str());
+  return 0;
+}
+
+int user_passwd(Admin& a, const AdminArgs& args) {
+  std::optional<uint64_t> quota;
+  if (args.quota) {
+    auto q = parse_quota(*args.quota);
+    if (!q) return a.fail(q.error().message);
+    quota = *q;
+  }
+  auto account = a.dir->find_account(args.name);
+  if (!account && account.error().code == Errc::kNotFound) {
+    return a.fail("no user " + args.name + "; add it with posthorn user add " + args.name);
+  }
+  if (!account) return a.fail(account.error());
+
+  auto password = obtain_password(args);
+  if (!password) return a.fail(password.error().message);
+  auto creds = make_credentials(password->text, a.cfg->auth);
+  if (!creds) return a.fail("cannot hash the password: " + creds.error().message);
+  if (auto r = a.dir->set_password(account->address, creds->password_hash, creds->scram); !r) {
+    if (r.error().code == Errc::kNotFound) return a.fail("no user " + account->address);
+    return a.fail(r.error());
+  }
+  std::printf("changed the password of %s\n", account->address.c_str());
+  if (password->generated) std::printf("password: %s\n", password->text.c_str());
+  if (quota) {
+    if (auto r = a.dir->set_quota(account->address, *quota); !r) return a.fail(r.error());
+    std::printf("set the quota of %s to %s\n", account->address.c_str(), format_quota(*quota).c_str());
+  }
+  return 0;
+}
+
+int user_list(Admin& a, bool json) {
+  auto accounts = a.dir->list_accounts();
+  if (!accounts) return a.fail(accounts.error());
+  if (json) {
+    std::vector<std::string> items;
+    for (const auto& acc : *accounts) {
+      items.push_back("{\"address\": " + json_string(acc.address) +
+                      ", \"quota_bytes\": " + std::to_string(acc.quota_bytes) +
+                      ", \"created_at\": " + std::to_string(acc.created_at) + "}");
+    }
+    print_json_array(items);
+    return 0;
+  }
+  if (accounts->empty()) {
+    std::fprintf(stderr, "no users; add one with posthorn user add ADDRESS\n");
+    return 0;
+  }
+  size_t width = std::string_view("ADDRESS").size();
+  for (const auto& acc : *accounts) width = std::max(width, acc.address.size());
+  const int w = static_cast<int>(width);
+  std::printf("%-*s  %-10s  %s\n", w, "ADDRESS", "QUOTA", "CREATED");
+  for (const auto& acc : *accounts) {
+    std::printf("%-*s  %-10s  %s\n", w, acc.address.c_str(), format_quota(acc.quota_bytes).c_str(),
+                utc_time(acc.created_at).c_str());
+  }
+  return 0;
+}
+
+// ---- alias ----
+
+// "@domain" (catch-all) or "local@domain": the domain part, or nullopt when malformed.
+std::optional<std::string> alias_domain(std::string_view address) {
+  if (address.starts_with('@')) {
+    const std::string_view domain = address.substr(1);
+    if (!auth::is_valid_domain(domain)) return std::nullopt;
+    return ascii::lower(domain);
+  }
+  auto parts = auth::split_address(address);
+  if (!parts) return std::nullopt;
+  return parts->domain;
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (const auto& s : items) {
+    if (!out.empty()) out += sep;
+    out += s;
+  }
+  return out;
+}
+
+int alias_add(Admin& a, const AdminArgs& args) {
+  auto domain = alias_domain(args.name);
+  if (!domain) {
+    return a.fail("\"" + args.name + "\" is not an alias address (expected user@domain, or @domain for a catch-all)");
+  }
+  if (args.targets.empty()) return a.fail("no target address; give one or more, separated by commas");
+  for (const auto& t : args.targets) {
+    if (!auth::split_address(t)) return a.fail("target \"" + t + "\" is not a mail address (expected user@domain)");
+  }
+  auto r = a.dir->add_alias(args.name, args.targets);
+  if (!r) {
+    const Error& e = r.error();
+    if (e.code == Errc::kExists) {
+      if (a.dir->find_account(args.name)) return a.fail(args.name + " is a user; an alias cannot have the same address");
+      return a.fail("alias " + args.name + " already exists; delete it first with posthorn alias del " + args.name);
+    }
+    if (e.code == Errc::kNotFound) return a.fail(domain_hint(*domain));
+    return a.fail(e);
+  }
+  std::printf("added alias %s -> %s\n", args.name.c_str(), join(args.targets, ", ").c_str());
+  // A local target that matches nothing is silently dropped at delivery time; say so now.
+  for (const auto& t : args.targets) {
+    auto resolved = a.dir->resolve(t);
+    if (!resolved && resolved.error().code == Errc::kNotFound) {
+      std::fprintf(stderr, "warning: %s is not a user or alias yet; mail for it through this alias is dropped\n",
+                   t.c_str());
+    }
+  }
+  return 0;
+}
+
+int alias_del(Admin& a, const AdminArgs& args) {
+  auto r = a.dir->delete_alias(args.name);
+  if (!r && r.error().code == Errc::kNotFound) return a.fail("no alias " + args.name);
+  if (!r) return a.fail(r.error());
+  std::printf("deleted alias %s\n", args.name.c_str());
+  return 0;
+}
+
+int alias_list(Admin& a, bool json) {
+  auto aliases = a.dir->list_aliases();
+  if (!aliases) return a.fail(aliases.error());
+  if (json) {
+    std::vector<std::string> items;
+    for (const auto& al : *aliases) {
+      std::vector<std::string> targets;
+      for (const auto& t : al.targets) targets.push_back(json_string(t));
+      items.push_back("{\"address\": " + json_string(al.address) + ", \"targets\": [" + join(targets, ", ") + "]}");
+    }
+    print_json_array(items);
+    return 0;
+  }
+  if (aliases->empty()) {
+    std::fprintf(stderr, "no aliases; add one with posthorn alias add ADDRESS TARGET[,TARGET]\n");
+    return 0;
+  }
+  size_t width = 0;
+  for (const auto& al : *aliases) width = std::max(width, al.address.size());
+  for (const auto& al : *aliases) {
+    std::printf("%-*s -> %s\n", static_cast<int>(width), al.address.c_str(), join(al.targets, ", ").c_str());
+  }
+  return 0;
+}
+
+int unknown_verb(std::string_view noun, const AdminArgs& args) {
+  std::fprintf(stderr, "posthorn %s: unknown subcommand \"%s\"; see posthorn %s --help\n", std::string(noun).c_str(),
+               args.verb.c_str(), std::string(noun).c_str());
+  return 2;
+}
+
+}  // namespace
+
+int cmd_domain(const AdminArgs& args) {
+  if (args.verb != "add" && args.verb != "del" && args.verb != "list") return unknown_verb("domain", args);
+  auto a = open_admin("domain", args);
+  if (!a) return 1;
+  if (args.verb == "add") return domain_add(*a, args.name);
+  if (args.verb == "del") return domain_del(*a, args.name);
+  return domain_list(*a, args.json);
+}
+
+int cmd_user(const AdminArgs& args) {
+  if (args.verb != "add" && args.verb != "del" && args.verb != "passwd" && args.verb != "list") {
+    return unknown_verb("user", args);
+  }
+  auto a = open_admin("user", args);
+  if (!a) return 1;
+  if (args.verb == "add") return user_add(*a, args);
+  if (args.verb == "del") return user_del(*a, args);
+  if (args.verb == "passwd") return user_passwd(*a, args);
+  return user_list(*a, args.json);
+}
+
+int cmd_alias(const AdminArgs& args) {
+  if (args.verb != "add" && args.verb != "del" && args.verb != "list") return unknown_verb("alias", args);
+  auto a = open_admin("alias", args);
+  if (!a) return 1;
+  if (args.verb == "add") return alias_add(*a, args);
+  if (args.verb == "del") return alias_del(*a, args);
+  return alias_list(*a, args.json);
+}
+
+}  // namespace posthorn::app
