@@ -170,6 +170,7 @@ def test_openssl_s_client_starttls(server):
     assert "z OK LOGOUT completed" in proc.stdout, proc.stdout
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_tls_1_1_refused(server):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
