@@ -320,6 +320,7 @@ int user_add(Admin& a, const AdminArgs& args) {
   auto local = a.dir->is_local_domain(parts->domain);
   if (!local) return a.fail(local.error());
   if (!*local) return a.fail(domain_hint(parts->domain));
+  if (a.dir->find_account(address)) return a.fail("user " + address + " already exists");
 
   auto password = obtain_password(args);
   if (!password) return a.fail(password.error().message);

@@ -37,9 +37,10 @@ boost::asio::awaitable<void> run_admin_session(net::Accepted accepted) {
   }
   http::request_parser<http::empty_body> parser;
   parser.header_limit(kMaxHeaderBytes);
-  size_t total = 0;
+  // Beast's parser wants the whole header in one buffer: collect lines up to the empty one.
+  std::string header;
   std::string reply;
-  while (!parser.is_header_done()) {
+  for (;;) {
     auto line = co_await conn.read_line({.max = kMaxHeaderBytes, .timeout = kTimeout, .interruptible = true});
     if (!line) {
       if (line.status == net::ReadStatus::kTooLong) {
@@ -47,13 +48,16 @@ boost::asio::awaitable<void> run_admin_session(net::Accepted accepted) {
       }
       break;
     }
-    total += line.data.size() + 2;
-    line.data += "\r\n";
-    boost::beast::error_code ec;
-    parser.put(boost::asio::buffer(line.data), ec);
-    if (ec == http::error::need_more) ec = {};
-    if (ec || total > kMaxHeaderBytes) {
-      reply = render(http::status::bad_request, "text/plain", "bad request\n");
+    header += line.data;
+    header += "\r\n";
+    if (header.size() > kMaxHeaderBytes) {
+      reply = render(http::status::request_header_fields_too_large, "text/plain", "header too large\n");
+      break;
+    }
+    if (line.data.empty()) {
+      boost::beast::error_code ec;
+      parser.put(boost::asio::buffer(header), ec);
+      if (ec || !parser.is_header_done()) reply = render(http::status::bad_request, "text/plain", "bad request\n");
       break;
     }
   }

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
   AdminArgs dom, usr, ali;
+  std::string alias_targets;  // "a@x,b@y" as given; split into ali.targets once parsed
   auto* domain_cmd = app.add_subcommand("domain", "Manage local domains");
   domain_cmd->require_subcommand(1);
   for (const char* verb : {"add", "del"}) {
@@ -73,11 +74,10 @@ int main(int argc, char** argv) {
   {
     auto* s = alias_cmd->add_subcommand("add", "Add an alias");
     s->add_option("ADDRESS", ali.name, "Alias address, or @domain for a catch-all")->required();
-    std::string* targets = new std::string;  // lives for the process
-    s->add_option("TARGET", *targets, "Target address(es), comma-separated")->required();
-    s->callback([&ali, targets] {
+    s->add_option("TARGET", alias_targets, "Target address(es), comma-separated")->required();
+    s->callback([&ali, &alias_targets] {
       ali.verb = "add";
-      for (auto t : posthorn::ascii::split(*targets, ',')) {
+      for (auto t : posthorn::ascii::split(alias_targets, ',')) {
         t = posthorn::ascii::trim(t);
         if (!t.empty()) ali.targets.emplace_back(t);
       }
