@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "base/base64.hpp"
-#include "base/metrics.hpp"
 #include "tests/harness/harness.hpp"
 
 namespace posthorn::server::imap {
@@ -61,17 +60,6 @@ class ImapServer {
     EXPECT_TRUE(line.ends_with("] Posthorn ready.")) << line;
     if (greeting) *greeting = line;
     return c;
-  }
-
-  // Lets every session finish before the harness stops its io_context: destroying a session
-  // coroutine that is still suspended at io_context teardown trips a use-after-free in the strand
-  // shutdown (reported to the lead). Clients are declared after the server, so they are gone by now.
-  ~ImapServer() {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (Metrics::global().active_connections(Proto::kImap) > 0 &&
-           std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
   }
 
   static Harness::Options harness_options(const ServerSetup& setup) {
