@@ -298,7 +298,7 @@ class Session {
       spdlog::debug("conn={} pop3 STLS handshake failed", id());
       co_return false;
     }
-    spdlog::info("conn={} tls {}", id(), conn_.tls_description());
+    // Connection::start_tls logs "conn=<id> tls <description>".
     // Back to a fresh AUTHORIZATION state: nothing learnt in plaintext survives [RFC 2595 §4].
     user_.reset();
     state_ = State::kAuthorization;
