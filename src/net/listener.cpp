@@ -160,7 +160,9 @@ asio::awaitable<void> Listener::serve_one(tcp::socket socket, Listener* self) {
   }
   if (run) {
     try {
-      co_await self->options_.handler(Accepted{std::move(conn), over_limit});
+      // The awaitable is a named local: g++ 12 mishandles temporaries inside a co_await expression.
+      auto session = self->options_.handler(Accepted{std::move(conn), over_limit});
+      co_await std::move(session);
     } catch (const std::exception& e) {
       // A bug in a session: log it, drop this connection, leave every other one alone.
       spdlog::error("conn={} session failed: {}", id, e.what());
