@@ -172,7 +172,8 @@ def test_curl_login_over_stls(server):
     assert "< +OK Posthorn POP3 ready." in out
     assert "> STLS" in out
     assert "< +OK Begin TLS negotiation" in out
-    # curl prefers SASL when CAPA offers it (it picks PLAIN or LOGIN); USER/PASS when it does not.
+    # curl prefers SASL when CAPA offers it (curl 7.88 sends AUTH PLAIN here, so the reply is
+    # "+OK Authenticated"); it falls back to USER/PASS ("+OK Logged in.") without a usable mechanism.
     assert "< +OK Authenticated" in out or "< +OK Logged in." in out, out
     # The LIST that follows fails in this stage; the login itself must not (67 = login denied).
     assert proc.returncode != 67, out
@@ -202,6 +203,7 @@ def test_openssl_s_client_starttls(server):
     assert "+OK Bye" in proc.stdout
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_tls_1_1_refused(server):
     def context(maximum):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -213,12 +215,30 @@ def test_tls_1_1_refused(server):
         return ctx
 
     port = server.ports["pop3s"]
-    with pytest.raises((ssl.SSLError, ConnectionError)):
+    with pytest.raises(ssl.SSLError) as e:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
             with context(ssl.TLSVersion.TLSv1_1).wrap_socket(raw, server_hostname=HOST):
                 pass
+    # The server's "protocol version" alert, not a refusal by the client's own OpenSSL.
+    assert "ALERT_PROTOCOL_VERSION" in str(e.value)
     # The same client allowed TLS 1.2 gets in: the refusal above came from the server's policy.
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
         with context(ssl.TLSVersion.TLSv1_2).wrap_socket(raw, server_hostname=HOST) as tls:
             assert tls.version() == "TLSv1.2"
             assert tls.recv(100).startswith(b"+OK Posthorn POP3 ready.")
+
+
+def test_stls_pipelined_plaintext_is_discarded(server):
+    raw = socket.create_connection(("127.0.0.1", server.ports["pop3"]), timeout=10)
+    f = raw.makefile("rb")
+    assert f.readline() == b"+OK Posthorn POP3 ready.\r\n"
+    raw.sendall(b"STLS\r\nCAPA\r\n")  # CAPA rides along in plaintext: it must never run
+    assert f.readline() == b"+OK Begin TLS negotiation\r\n"
+    tls = server.ssl_context().wrap_socket(raw, server_hostname=HOST)
+    tf = tls.makefile("rb")
+    tls.sendall(b"NOOP\r\n")
+    assert tf.readline() == b"-ERR Not authenticated\r\n"  # not "+OK Capability list follows"
+    tls.sendall(b"QUIT\r\n")
+    assert tf.readline() == b"+OK Bye\r\n"
+    tls.close()
+    assert "discarded 6 bytes pipelined after STARTTLS" in server.log_text()

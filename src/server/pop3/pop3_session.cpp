@@ -65,7 +65,8 @@ class Session {
         outcome.reply = command.error().code == Errc::kNotFound ? std::string(p::kUnknownCommand)
                                                                  : p::err(command.error().message);
       } else {
-        outcome = co_await dispatch(*command);
+        Outcome handled = co_await dispatch(*command);  // plain initializer: see DESIGN.md §3
+        outcome = std::move(handled);
       }
       if (!outcome.reply.empty()) {
         bool written = co_await conn_.write(outcome.reply);
@@ -229,7 +230,8 @@ class Session {
   // Sends one challenge and reads the client's answer: "*" cancels, bad base64 ends the exchange.
   asio::awaitable<SaslResponse> sasl_round(const std::string& challenge) {
     SaslResponse out;
-    bool written = co_await conn_.write(p::continuation(base64::encode(challenge)));
+    const std::string prompt = p::continuation(base64::encode(challenge));  // named: owned by this frame
+    bool written = co_await conn_.write(prompt);
     if (!written) {
       out.ended.close = true;
       co_return out;
