@@ -90,7 +90,12 @@ std::string astring(std::string_view value) {
   }
   if (atom) return std::string(value);
   if (quotable) return quoted(value);
-  return "{" + std::to_string(value.size()) + "}\r\n" + std::string(value);
+  // Appended piecewise: g++ 12 at -O3 warns falsely (-Wrestrict, GCC PR 105329) on "literal" + string&&.
+  std::string out = "{";
+  out += std::to_string(value.size());
+  out += "}\r\n";
+  out += value;
+  return out;
 }
 
 std::string auth_failure(std::string_view tag, const Error& error) {
