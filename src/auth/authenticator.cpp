@@ -1,7 +1,6 @@
 #include "auth/authenticator.hpp"
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -11,6 +10,7 @@
 #include <stdexcept>
 
 #include "auth/password.hpp"
+#include "base/crypto.hpp"
 #include "base/ascii.hpp"
 #include "base/random.hpp"
 
@@ -36,16 +36,6 @@ std::string printable(std::string_view s) {
   return out;
 }
 
-std::string hmac_sha256(std::string_view key, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (HMAC(EVP_sha256(), key.data(), int(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-           data.size(), out, &len) == nullptr) {
-    throw std::runtime_error("HMAC-SHA-256 failed");
-  }
-  return std::string(reinterpret_cast<const char*>(out), len);
-}
-
 // What the blocking half of verify_plain found.
 struct PlainOutcome {
   enum class Kind { kOk, kUnknownUser, kWrongPassword, kDirectoryError };
@@ -56,6 +46,18 @@ struct PlainOutcome {
 };
 
 }  // namespace
+
+AuthContext context_for(const net::Connection& conn) {
+  const net::ConnectionInfo& info = conn.info();
+  AuthContext ctx;
+  ctx.protocol = info.protocol;
+  ctx.connection_id = info.id;
+  ctx.remote_ip = info.remote_ip;
+  ctx.tls = conn.is_tls();
+  ctx.loopback = info.loopback;
+  if (ctx.tls) ctx.tls_exporter = conn.tls_exporter();
+  return ctx;
+}
 
 Authenticator::Authenticator(Directory& directory, net::BlockingPool& pool, const config::Auth& settings,
                              Clock& clock)

@@ -19,6 +19,7 @@
 #include "base/result.hpp"
 #include "config/config.hpp"
 #include "net/blocking_pool.hpp"
+#include "net/connection.hpp"
 
 namespace posthorn::auth {
 
@@ -31,6 +32,9 @@ struct AuthContext {
   bool loopback = false;
   std::string tls_exporter;  // 32 bytes of tls-exporter channel binding when tls (RFC 9266)
 };
+
+// The AuthContext of a session's connection (TLS state and channel binding read now).
+AuthContext context_for(const net::Connection& conn);
 
 // An authenticated identity.
 struct Principal {

@@ -10,6 +10,7 @@
 
 #include "base/ascii.hpp"
 #include "base/base64.hpp"
+#include "base/crypto.hpp"
 #include "base/random.hpp"
 
 // Implementation notes:
@@ -23,16 +24,6 @@ namespace {
 
 constexpr size_t kKeyBytes = SHA256_DIGEST_LENGTH;
 constexpr std::string_view kPrefix = "SCRAM-SHA-256$";
-
-std::string hmac(std::string_view key, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (HMAC(EVP_sha256(), key.data(), int(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-           data.size(), out, &len) == nullptr) {
-    throw std::runtime_error("HMAC-SHA-256 failed");
-  }
-  return std::string(reinterpret_cast<const char*>(out), len);
-}
 
 std::string sha256(std::string_view data) {
   unsigned char out[SHA256_DIGEST_LENGTH];
@@ -136,9 +127,9 @@ ScramCredentials make_scram_credentials(std::string_view password, std::string_v
   ScramCredentials c;
   c.iterations = iterations;
   c.salt = std::string(salt);
-  std::string client_key = hmac(salted_password, "Client Key");
+  std::string client_key = hmac_sha256(salted_password, "Client Key");
   c.stored_key = sha256(client_key);
-  c.server_key = hmac(salted_password, "Server Key");
+  c.server_key = hmac_sha256(salted_password, "Server Key");
   OPENSSL_cleanse(client_key.data(), client_key.size());
   OPENSSL_cleanse(salted, sizeof(salted));
   return c;
@@ -246,7 +237,7 @@ Result<std::string> ScramServer::client_final(std::string_view message) {
   // [RFC 5802 §3]
   const std::string auth_message =
       client_first_bare_ + "," + server_first_ + "," + std::string(without_proof);
-  const std::string client_signature = hmac(credentials_.stored_key, auth_message);
+  const std::string client_signature = hmac_sha256(credentials_.stored_key, auth_message);
   std::string client_key(kKeyBytes, '\0');
   for (size_t i = 0; i < kKeyBytes; ++i) client_key[i] = char((*proof)[i] ^ client_signature[i]);
   const std::string computed = sha256(client_key);
@@ -255,7 +246,7 @@ Result<std::string> ScramServer::client_final(std::string_view message) {
       CRYPTO_memcmp(computed.data(), credentials_.stored_key.data(), kKeyBytes) != 0) {
     return make_error(Errc::kDenied, "authentication failed");
   }
-  return "v=" + base64::encode(hmac(credentials_.server_key, auth_message));
+  return "v=" + base64::encode(hmac_sha256(credentials_.server_key, auth_message));
 }
 
 }  // namespace posthorn::auth

@@ -6,10 +6,13 @@
 
 #include <algorithm>
 #include <stdexcept>
+
+#include "base/crypto.hpp"
 #include <vector>
 
 #include "base/ascii.hpp"
 #include "base/random.hpp"
+
 
 // Implementation notes:
 // - One Entry per key ("ip:<addr>", "acct:<lower-cased name>"). A failure bumps both keys; the delay
@@ -128,13 +131,9 @@ std::string CredentialCache::digest(std::string_view user, std::string_view stor
     input += ':';
     input += part;
   }
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  const auto* data = reinterpret_cast<const unsigned char*>(input.data());
-  const bool ok = HMAC(EVP_sha256(), key_.data(), int(key_.size()), data, input.size(), out, &len) != nullptr;
+  std::string digest = hmac_sha256(key_, input);
   OPENSSL_cleanse(input.data(), input.size());
-  if (!ok) throw std::runtime_error("HMAC-SHA-256 failed");
-  return std::string(reinterpret_cast<const char*>(out), len);
+  return digest;
 }
 
 bool CredentialCache::contains(std::string_view user, std::string_view stored_hash, std::string_view password) {

@@ -81,15 +81,7 @@ class Session {
     return ctx_.listener.tls == config::TlsMode::kStartTls && ctx_.tls != nullptr && !conn_.is_tls();
   }
 
-  auth::AuthContext auth_context() const {
-    const auto& info = conn_.info();
-    return auth::AuthContext{.protocol = info.protocol,
-                             .connection_id = info.id,
-                             .remote_ip = info.remote_ip,
-                             .tls = conn_.is_tls(),
-                             .loopback = info.loopback,
-                             .tls_exporter = conn_.tls_exporter()};
-  }
+  auth::AuthContext auth_context() const { return auth::context_for(conn_); }
 
   // [RFC 9051 §7.2.2]; only what this stage implements.
   std::string capabilities() const {

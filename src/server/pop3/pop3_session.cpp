@@ -100,17 +100,7 @@ class Session {
 
   const std::string& id() const { return conn_.info().id; }
 
-  auth::AuthContext auth_context() const {
-    const net::ConnectionInfo& info = conn_.info();
-    auth::AuthContext a;
-    a.protocol = info.protocol;
-    a.connection_id = info.id;
-    a.remote_ip = info.remote_ip;
-    a.tls = conn_.is_tls();
-    a.loopback = info.loopback;
-    a.tls_exporter = conn_.tls_exporter();
-    return a;
-  }
+  auth::AuthContext auth_context() const { return auth::context_for(conn_); }
 
   bool stls_offered() const {
     return ctx_.listener.tls == config::TlsMode::kStartTls && !conn_.is_tls() && ctx_.tls != nullptr;

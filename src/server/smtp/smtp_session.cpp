@@ -174,17 +174,7 @@ class Session {
     return ctx_.listener.tls == config::TlsMode::kStartTls && !conn_.is_tls() && ctx_.tls != nullptr;
   }
 
-  auth::AuthContext auth_context() const {
-    const auto& info = conn_.info();
-    auth::AuthContext actx;
-    actx.protocol = info.protocol;
-    actx.connection_id = info.id;
-    actx.remote_ip = info.remote_ip;
-    actx.tls = conn_.is_tls();
-    actx.loopback = info.loopback;
-    if (actx.tls) actx.tls_exporter = conn_.tls_exporter();
-    return actx;
-  }
+  auth::AuthContext auth_context() const { return auth::context_for(conn_); }
 
   // EHLO/HELO [RFC 5321 §4.1.1.1], LHLO [RFC 2033 §4.1].
   asio::awaitable<Next> on_hello(const wire::Hello& hello) {
