@@ -1,7 +1,8 @@
 // posthorn serve and check-config: load the config, load certificates, open the directory, bind every
 // listener, drop privileges, then run the I/O threads until SIGTERM. SIGHUP reloads the config file:
 // certificates (new connections get them; existing ones keep theirs), limits and settings used by
-// new sessions. Listener, data_dir and run_as_user changes need a restart.
+// new sessions (limits, timeouts), the log level. Listener, data_dir, run_as_user, [auth] and
+// [workers] changes need a restart (a warning says so).
 #include <grp.h>
 #include <pwd.h>
 #include <sys/types.h>
@@ -177,7 +178,15 @@ class Server {
                           a.protocol != b.protocol || a.tls != b.tls;
     }
     if (listeners_changed) spdlog::warn("reload: listener changes take effect after a restart");
-    if ((*fresh)->data_dir != old->data_dir) spdlog::warn("reload: data_dir changes take effect after a restart");
+    if ((*fresh)->data_dir != old->data_dir || (*fresh)->run_as_user != old->run_as_user) {
+      spdlog::warn("reload: data_dir and run_as_user changes take effect after a restart");
+    }
+    if (!((*fresh)->auth == old->auth) || !((*fresh)->workers == old->workers)) {
+      spdlog::warn("reload: [auth] and [workers] changes take effect after a restart");
+    }
+    if ((*fresh)->log_level != old->log_level) {
+      spdlog::set_level(spdlog::level::from_str((*fresh)->log_level));
+    }
     config_.set(*fresh);
     spdlog::info("reload: configuration and certificates reloaded from {}", old->file.string());
   }

@@ -60,6 +60,7 @@ struct Argon2 {
   uint32_t memory_kib = 19456;  // OWASP 2023 minimum for Argon2id
   uint32_t iterations = 2;
   uint32_t parallelism = 1;
+  bool operator==(const Argon2&) const = default;
 };
 
 struct Auth {
@@ -74,11 +75,13 @@ struct Auth {
   uint32_t throttle_block_after = 10;                   // failures within the window -> blocked
   std::chrono::seconds throttle_window{900};            // failures older than this are forgotten
   std::chrono::seconds throttle_block_duration{900};
+  bool operator==(const Auth&) const = default;
 };
 
 struct Workers {
   uint32_t io_threads = 0;        // 0 = one per core
   uint32_t blocking_threads = 0;  // 0 = 2 per core, at least 4
+  bool operator==(const Workers&) const = default;
 };
 
 struct Config {
