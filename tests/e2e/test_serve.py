@@ -226,6 +226,11 @@ def test_drops_privileges_after_binding(fresh):
     os.chmod(s.root, 0o755)
     s.start()
     try:
+        # The ports are open (listen) before the drop; wait for the server to say it dropped.
+        deadline = time.time() + 15
+        while time.time() < deadline and "dropped privileges" not in s.log_text():
+            time.sleep(0.05)
+        assert "dropped privileges to nobody" in s.log_text()
         uid = pwd.getpwnam(user).pw_uid
         status = open(f"/proc/{s.proc.pid}/status").read()
         m = re.search(r"^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", status, re.M)
