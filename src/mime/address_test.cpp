@@ -115,3 +115,35 @@ TEST(AddressList, HundredThousandAddressesLinearAndBounded) {
 
 }  // namespace
 }  // namespace posthorn::mime
+
+namespace posthorn::mime {
+namespace {
+
+TEST(AddressList, RandomInputsKeepGroupsBalanced) {
+  std::uint32_t state = 777;
+  auto rnd = [&state] {
+    state = state * 1664525u + 1013904223u;
+    return state >> 8;
+  };
+  const std::string alphabet = "ab@.<>:;,()\"\\[] \t=?q\xc3\xff";
+  for (int iter = 0; iter < 5'000; ++iter) {
+    std::string s;
+    std::size_t len = rnd() % 40;
+    for (std::size_t i = 0; i < len; ++i) s.push_back(alphabet[rnd() % alphabet.size()]);
+    AddressOptions options;
+    options.max_addresses = 1 + rnd() % 6;
+    AddressList l = parse_address_list(s, options);
+    int open = 0;
+    for (const Address& a : l.addresses) {
+      if (a.is_group_start) ++open;
+      if (a.is_group_end) --open;
+      ASSERT_GE(open, 0) << s;
+      ASSERT_LE(open, 1) << s;
+    }
+    ASSERT_EQ(open, 0) << s;
+    ASSERT_LE(l.addresses.size(), options.max_addresses + 1) << s;
+  }
+}
+
+}  // namespace
+}  // namespace posthorn::mime

@@ -7,6 +7,8 @@
 //   boundary ends where the parent's next delimiter starts.
 #include "mime/message.hpp"
 
+#include <algorithm>
+
 #include "base/ascii.hpp"
 
 namespace posthorn::mime {
@@ -101,7 +103,7 @@ class TreeParser {
     part.header_size = split.body_start;
     part.body_offset = begin + split.body_start;
     part.body_size = end - part.body_offset;
-    for (std::size_t i = part.body_offset; i < end; ++i) part.body_lines += msg_[i] == '\n';
+    part.body_lines = std::size_t(std::count(msg_.begin() + part.body_offset, msg_.begin() + end, '\n'));
 
     if (const HeaderField* f = header.find("Content-Type")) {
       part.content_type = parse_content_type(f->value);

@@ -256,3 +256,54 @@ TEST(Message, PartCapBoundsWideMessages) {
 
 }  // namespace
 }  // namespace posthorn::mime
+
+namespace posthorn::mime {
+namespace {
+
+// Every part lies inside its parent's body, and header + body tile the part.
+void check_invariants(std::string_view msg, const Part& p, std::size_t begin, std::size_t end) {
+  ASSERT_EQ(p.header_offset, begin);
+  ASSERT_EQ(p.header_offset + p.header_size, p.body_offset);
+  ASSERT_EQ(p.body_offset + p.body_size, end);
+  ASSERT_LE(end, msg.size());
+  std::size_t prev_end = p.body_offset;
+  for (const Part& c : p.children) {
+    ASSERT_GE(c.header_offset, prev_end);
+    std::size_t c_end = c.body_offset + c.body_size;
+    ASSERT_LE(c_end, end);
+    check_invariants(msg, c, c.header_offset, c_end);
+    prev_end = c_end;
+  }
+}
+
+TEST(Message, MutatedInputsKeepOffsetInvariants) {
+  std::uint32_t state = 12345;
+  auto rnd = [&state] {
+    state = state * 1664525u + 1013904223u;
+    return state >> 8;
+  };
+  const std::string pieces[] = {"\r\n", "\n", "--outer", "--inner--", "--m", "\r\n\r\n", ":", ";", "\"",
+                                "=?", "?=", "\xff", "Content-Type: message/rfc822\r\n", "boundary=x"};
+  for (int iter = 0; iter < 3'000; ++iter) {
+    std::string msg = kNested;
+    int edits = 1 + int(rnd() % 8);
+    for (int e = 0; e < edits && !msg.empty(); ++e) {
+      std::size_t at = rnd() % msg.size();
+      switch (rnd() % 3) {
+        case 0: msg.erase(at, 1 + rnd() % 16); break;
+        case 1: msg.insert(at, pieces[rnd() % std::size(pieces)]); break;
+        default: msg[at] = char(rnd()); break;
+      }
+    }
+    if (rnd() % 4 == 0) msg.resize(rnd() % (msg.size() + 1));
+    Part root = parse_message(msg);
+    check_invariants(msg, root, 0, msg.size());
+    if (HasFatalFailure()) {
+      ADD_FAILURE() << "iteration " << iter;
+      return;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace posthorn::mime
