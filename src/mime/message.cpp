@@ -68,20 +68,25 @@ std::vector<Delimiter> find_delimiters(std::string_view msg, std::size_t begin, 
   std::string dash = "--" + std::string(boundary);
   std::size_t pos = begin;
   while (pos < end) {
-    std::size_t lf = msg.find('\n', pos);
+    // Jump to the next occurrence of "--boundary"; only one at the start of a line counts.
+    std::size_t hit = msg.find(dash, pos);
+    if (hit == std::string_view::npos || hit + dash.size() > end) break;
+    std::size_t lf = msg.find('\n', hit);
     std::size_t next = (lf == std::string_view::npos || lf >= end) ? end : lf + 1;
-    std::size_t content_end = next;
-    if (content_end > pos && msg[content_end - 1] == '\n') --content_end;
-    if (content_end > pos && msg[content_end - 1] == '\r') --content_end;
-    if (content_end - pos >= dash.size() && msg.compare(pos, dash.size(), dash) == 0) {
-      std::size_t p = pos + dash.size();
-      bool close = content_end - p >= 2 && msg[p] == '-' && msg[p + 1] == '-';
-      if (close) p += 2;
-      bool only_wsp = true;
-      for (std::size_t i = p; i < content_end; ++i) only_wsp = only_wsp && is_wsp(msg[i]);
-      if (only_wsp) {
-        out.push_back(Delimiter{pos, next, close});
-        if (close) break;
+    if (hit == begin || msg[hit - 1] == '\n') {
+      std::size_t content_end = next;
+      if (content_end > hit && msg[content_end - 1] == '\n') --content_end;
+      if (content_end > hit && msg[content_end - 1] == '\r') --content_end;
+      std::size_t p = hit + dash.size();
+      if (p <= content_end) {
+        bool close = content_end - p >= 2 && msg[p] == '-' && msg[p + 1] == '-';
+        if (close) p += 2;
+        bool only_wsp = true;
+        for (std::size_t i = p; i < content_end; ++i) only_wsp = only_wsp && is_wsp(msg[i]);
+        if (only_wsp) {
+          out.push_back(Delimiter{hit, next, close});
+          if (close) break;
+        }
       }
     }
     pos = next;

@@ -307,3 +307,24 @@ TEST(Message, MutatedInputsKeepOffsetInvariants) {
 
 }  // namespace
 }  // namespace posthorn::mime
+
+namespace posthorn::mime {
+namespace {
+
+TEST(Message, BoundaryPrefixesAndMidLineDashes) {
+  std::string msg =
+      "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+      "--b\r\n"
+      "Content-Type: multipart/mixed; boundary=bb\r\n\r\n"
+      "--bb\r\n\r\nnot a delimiter: --b\r\n--bb--\r\n"
+      "--b\r\n\r\nsecond\r\n"
+      "--b--\r\n";
+  Part root = parse_message(msg);
+  ASSERT_EQ(root.children.size(), 2u);
+  ASSERT_EQ(root.children[0].children.size(), 1u);
+  EXPECT_EQ(body_of(msg, root.children[0].children[0]), "not a delimiter: --b");
+  EXPECT_EQ(body_of(msg, root.children[1]), "second");
+}
+
+}  // namespace
+}  // namespace posthorn::mime
