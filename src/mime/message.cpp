@@ -108,7 +108,6 @@ class TreeParser {
     part.header_size = split.body_start;
     part.body_offset = begin + split.body_start;
     part.body_size = end - part.body_offset;
-    part.body_lines = std::size_t(std::count(msg_.begin() + part.body_offset, msg_.begin() + end, '\n'));
 
     if (const HeaderField* f = header.find("Content-Type")) {
       part.content_type = parse_content_type(f->value);
@@ -133,6 +132,11 @@ class TreeParser {
       }
     }
 
+    // Lines matter to IMAP only for leaves and message/rfc822 [RFC 3501 §7.4.2]; skipping them for
+    // multiparts keeps deep multipart nesting from recounting the same bytes at every level.
+    if (!part.is_multipart()) {
+      part.body_lines = std::size_t(std::count(msg_.begin() + part.body_offset, msg_.begin() + end, '\n'));
+    }
     const ContentType& ct = part.content_type;
     bool message = ct.type == "message" && (ct.subtype == "rfc822" || ct.subtype == "global");
     if (!part.is_multipart() && !message) return part;

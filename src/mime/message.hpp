@@ -48,7 +48,7 @@ struct Part {
   std::size_t header_size = 0;
   std::size_t body_offset = 0;
   std::size_t body_size = 0;
-  std::size_t body_lines = 0;  // number of LF bytes in the body (IMAP size in text lines)
+  std::size_t body_lines = 0;  // LF bytes in the body (IMAP size in text lines); 0 for multipart
 
   ContentType content_type;
   MimeValue disposition;               // value empty when there is no Content-Disposition

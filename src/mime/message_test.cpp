@@ -136,6 +136,9 @@ TEST(Message, NestedMultipartsAndRfc822) {
   EXPECT_EQ(bin.body_lines, 0u);
   EXPECT_EQ(body_of(msg, rfc).substr(body_of(msg, rfc).size() - 7), "--m--\r\n");
   EXPECT_EQ(root.body_offset + root.body_size, msg.size());
+  EXPECT_EQ(root.body_lines, 0u);  // not counted for multiparts
+  EXPECT_EQ(rfc.body_lines, 9u);  // the CRLF before "--outer--" belongs to the delimiter
+  EXPECT_EQ(alt.children[1].body_lines, 0u);
 }
 
 TEST(Message, MissingFinalBoundaryAndBrokenBoundaries) {
