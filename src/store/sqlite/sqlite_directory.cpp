@@ -363,6 +363,23 @@ Result<bool> SqliteDirectory::is_local_domain(std::string_view name) {
 
 // ---- Accounts ----
 
+namespace {
+// For add_account/add_alias (inside their transaction): the domain is local and no account or alias
+// has the address yet. Errc::kNotFound for a foreign domain, Errc::kExists when taken.
+Result<void> address_free(Db& db, const Addr& addr) {
+  auto local = domain_exists(db, addr.domain);
+  if (!local) return local.error();
+  if (!*local) return make_error(Errc::kNotFound, "domain is not local");
+  const std::string full = addr.full();
+  auto account = account_exists(db, full);
+  if (!account) return account.error();
+  auto alias = alias_exists(db, full);
+  if (!alias) return alias.error();
+  if (*account || *alias) return make_error(Errc::kExists, "address already exists");
+  return {};
+}
+}  // namespace
+
 Result<Account> SqliteDirectory::add_account(std::string_view address, std::string_view password_hash,
                                              std::string_view scram, uint64_t quota_bytes) {
   auto addr = normalize_address(address);
@@ -372,15 +389,8 @@ Result<Account> SqliteDirectory::add_account(std::string_view address, std::stri
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_);
   if (!tx) return tx.error();
-  auto local = domain_exists(db_, addr->domain);
-  if (!local) return local.error();
-  if (!*local) return make_error(Errc::kNotFound, "domain is not local");
+  if (auto free = address_free(db_, *addr); !free) return free.error();
   const std::string full = addr->full();
-  auto account = account_exists(db_, full);
-  if (!account) return account.error();
-  auto alias = alias_exists(db_, full);
-  if (!alias) return alias.error();
-  if (*account || *alias) return make_error(Errc::kExists, "address already exists");
 
   Account a;
   a.address = full;
@@ -487,15 +497,8 @@ Result<void> SqliteDirectory::add_alias(std::string_view address, const std::vec
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_);
   if (!tx) return tx.error();
-  auto local = domain_exists(db_, addr->domain);
-  if (!local) return local.error();
-  if (!*local) return make_error(Errc::kNotFound, "domain is not local");
+  if (auto free = address_free(db_, *addr); !free) return free.error();
   const std::string full = addr->full();
-  auto account = account_exists(db_, full);
-  if (!account) return account.error();
-  auto alias = alias_exists(db_, full);
-  if (!alias) return alias.error();
-  if (*account || *alias) return make_error(Errc::kExists, "address already exists");
   auto st = db_.prepare("INSERT INTO aliases (address, domain, targets) VALUES (?1, ?2, ?3)");
   if (!st) return st.error();
   st->bind(1, full).bind(2, addr->domain).bind(3, joined);
