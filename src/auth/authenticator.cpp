@@ -145,6 +145,7 @@ boost::asio::awaitable<Result<Principal>> Authenticator::verify_plain(const Auth
       co_await fail(ctx, username, "unknown user");
       co_return make_error(Errc::kDenied, "authentication failed");
     case PlainOutcome::Kind::kWrongPassword:
+      Metrics::global().credential_cache(false);  // looked up, not found: a miss
       break;
   }
   co_await fail(ctx, username, "wrong password");
