@@ -1,0 +1,34 @@
+// The cached parse of one message (DESIGN.md §4): computed once when the message is stored, kept
+// in the index as bytes, and decoded when IMAP FETCH needs ENVELOPE, BODYSTRUCTURE, a section's
+// offsets or PREVIEW, so the message itself is not read for them.
+// Depends only on src/base and mime/*. Pure functions; thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+#include "mime/envelope.hpp"
+#include "mime/message.hpp"
+
+namespace posthorn::mime {
+
+struct MessageSummary {
+  Part root;            // the MIME tree; offsets are into the whole stored message
+  Envelope envelope;    // of the message itself
+  // Envelopes of the embedded messages (message/rfc822, message/global parts with a child), in
+  // depth-first pre-order of the tree, so BODYSTRUCTURE can be formatted without the bytes.
+  std::vector<Envelope> embedded;
+  std::string preview;  // [RFC 8970] up to 200 UTF-8 characters of the first text part, decoded
+};
+
+// Parses `message` (bounded in time and memory for any input, never fails).
+MessageSummary summarize(std::string_view message, const MessageOptions& options = {});
+
+// A compact, versioned byte encoding of a summary. decode(encode(s)) == s. decode_summary returns
+// Errc::kInvalid for bytes that are not an encoding of this or an older version (never crashes).
+std::string encode_summary(const MessageSummary& summary);
+Result<MessageSummary> decode_summary(std::string_view bytes);
+
+}  // namespace posthorn::mime

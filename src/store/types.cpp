@@ -1,0 +1,77 @@
+// Flags, keyword and mailbox-name validation for the store value types.
+#include "store/types.hpp"
+
+#include <algorithm>
+
+#include "base/ascii.hpp"
+
+namespace posthorn::store {
+
+bool Flags::has_keyword(std::string_view keyword) const {
+  return std::any_of(keywords.begin(), keywords.end(),
+                     [&](const std::string& k) { return ascii::iequals(k, keyword); });
+}
+
+void Flags::normalize() {
+  system &= kAllSystemFlags;
+  std::vector<std::string> unique;
+  unique.reserve(keywords.size());
+  for (auto& k : keywords) {
+    bool seen = std::any_of(unique.begin(), unique.end(),
+                            [&](const std::string& u) { return ascii::iequals(u, k); });
+    if (!seen) unique.push_back(std::move(k));
+  }
+  std::sort(unique.begin(), unique.end(),
+            [](const std::string& a, const std::string& b) { return ascii::lower(a) < ascii::lower(b); });
+  keywords = std::move(unique);
+}
+
+Result<void> check_keyword(std::string_view keyword) {
+  if (keyword.empty() || keyword.size() > kMaxKeywordLength) {
+    return make_error(Errc::kInvalid, "keyword length must be 1 to 100 bytes");
+  }
+  for (char c : keyword) {
+    auto u = static_cast<unsigned char>(c);
+    // atom-specials [RFC 9051 §9]: ( ) { SP CTL % * " \ ]  plus 8-bit
+    if (u <= 0x20 || u >= 0x7f || c == '(' || c == ')' || c == '{' || c == '%' || c == '*' ||
+        c == '"' || c == '\\' || c == ']') {
+      return make_error(Errc::kInvalid, "keyword contains a character that is not allowed");
+    }
+  }
+  return {};
+}
+
+std::string_view to_string(SpecialUse use) {
+  switch (use) {
+    case SpecialUse::kNone: return "";
+    case SpecialUse::kAll: return "\\All";
+    case SpecialUse::kArchive: return "\\Archive";
+    case SpecialUse::kDrafts: return "\\Drafts";
+    case SpecialUse::kFlagged: return "\\Flagged";
+    case SpecialUse::kJunk: return "\\Junk";
+    case SpecialUse::kSent: return "\\Sent";
+    case SpecialUse::kTrash: return "\\Trash";
+    case SpecialUse::kImportant: return "\\Important";
+  }
+  return "";
+}
+
+Result<std::string> canonical_mailbox_name(std::string_view name) {
+  if (name.empty()) return make_error(Errc::kInvalid, "empty mailbox name");
+  if (name.size() > kMaxNameBytes) return make_error(Errc::kInvalid, "mailbox name too long");
+  for (char c : name) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return make_error(Errc::kInvalid, "control character in mailbox name");
+  }
+  auto parts = ascii::split(name, kSeparator);
+  if (parts.size() > kMaxNameDepth) return make_error(Errc::kInvalid, "mailbox name nested too deep");
+  for (auto p : parts) {
+    if (p.empty()) return make_error(Errc::kInvalid, "empty level in mailbox name");
+    if (p == "." || p == "..") return make_error(Errc::kInvalid, "'.' and '..' are not mailbox names");
+  }
+  std::string out(name);
+  if (ascii::iequals(parts[0], "INBOX")) out.replace(0, 5, "INBOX");
+  return out;
+}
+
+}  // namespace posthorn::store

@@ -1,0 +1,166 @@
+// Value types of the mail store (DESIGN.md §2, §4): identifiers, flags, mailbox and message
+// metadata, and the results of store operations. Backend-neutral: no SQLite or PostgreSQL type
+// appears here, and nothing here formats protocol text. Plain values; thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+
+namespace posthorn::store {
+
+using AccountId = int64_t;  // the same numbers as auth::AccountId
+using MailboxId = int64_t;  // stable for a mailbox's life, survives renames; never reused
+using Uid = uint32_t;       // [RFC 9051 §2.3.1.1], 1-based, strictly ascending per mailbox
+using ModSeq = uint64_t;    // [RFC 7162], per mailbox, strictly ascending; 0 = never modified
+
+// System flags other than \Recent (which is a per-session notion, see Mailbox::select).
+enum SystemFlag : uint8_t {
+  kAnswered = 1 << 0,
+  kFlagged = 1 << 1,
+  kDeleted = 1 << 2,
+  kSeen = 1 << 3,
+  kDraft = 1 << 4,
+};
+inline constexpr uint8_t kAllSystemFlags = 0x1f;
+
+// A message's flags: the system flags as bits and any number of keywords. Keywords are compared
+// case-insensitively (IMAP flag names are); `normalize()` sorts them and removes duplicates,
+// keeping the first spelling seen.
+struct Flags {
+  uint8_t system = 0;
+  std::vector<std::string> keywords;
+
+  bool has(SystemFlag f) const { return (system & f) != 0; }
+  bool has_keyword(std::string_view keyword) const;
+  void normalize();
+  bool operator==(const Flags&) const = default;
+};
+
+// Validates a keyword [RFC 9051 atom, no '\\' prefix]: 1..kMaxKeywordLength printable ASCII bytes
+// without atom-specials. Errc::kInvalid otherwise.
+inline constexpr std::size_t kMaxKeywordLength = 100;
+Result<void> check_keyword(std::string_view keyword);
+
+// [RFC 6154] special-use attributes.
+enum class SpecialUse : uint8_t { kNone, kAll, kArchive, kDrafts, kFlagged, kJunk, kSent, kTrash, kImportant };
+std::string_view to_string(SpecialUse use);  // "\\Sent", ... ("" for kNone)
+
+// Mailbox names are UTF-8 with '/' as the hierarchy separator. "INBOX" is case-insensitive and
+// always spelled "INBOX". A name has 1..kMaxNameDepth non-empty components, none "." or "..",
+// no control characters (U+0000..U+001F, U+007F), at most kMaxNameBytes bytes in all.
+inline constexpr char kSeparator = '/';
+inline constexpr std::size_t kMaxNameBytes = 1000;
+inline constexpr std::size_t kMaxNameDepth = 32;
+// Returns the canonical name ("inbox/x" -> "INBOX/x") or Errc::kInvalid with a reason.
+Result<std::string> canonical_mailbox_name(std::string_view name);
+
+struct MailboxInfo {
+  MailboxId id = 0;
+  std::string name;           // canonical
+  uint32_t uid_validity = 0;  // never reused for a name within an account
+  Uid uid_next = 1;
+  ModSeq highest_modseq = 0;
+  SpecialUse special_use = SpecialUse::kNone;
+  bool subscribed = false;
+};
+
+struct MailboxStatus {
+  uint32_t messages = 0;
+  uint32_t unseen = 0;   // without \Seen
+  uint32_t recent = 0;   // UIDs at or above the mailbox's first-recent mark
+  uint32_t deleted = 0;  // with \Deleted
+  uint64_t size = 0;     // sum of message sizes (STATUS=SIZE)
+  uint64_t deleted_size = 0;
+  Uid uid_next = 1;
+  uint32_t uid_validity = 0;
+  ModSeq highest_modseq = 0;
+};
+
+struct MessageInfo {
+  Uid uid = 0;
+  ModSeq modseq = 0;
+  Flags flags;
+  int64_t internal_date = 0;  // Unix seconds (UTC)
+  int64_t save_date = 0;      // Unix seconds: when it was saved in this mailbox [RFC 8514]
+  uint64_t size = 0;          // bytes of the stored message (CRLF line ends), prefix included
+};
+
+// Everything IMAP FETCH needs without reading the message: the metadata and the cached parse
+// (mime::encode_summary bytes; decode with mime::decode_summary).
+struct MessageData {
+  MessageInfo info;
+  std::string summary;
+};
+
+// A mailbox as a session sees it on SELECT/EXAMINE.
+struct MailboxView {
+  MailboxInfo mailbox;
+  std::vector<MessageInfo> messages;  // ascending UID
+  Uid first_recent = 0;  // messages with uid >= first_recent are \Recent for this session (0: none)
+};
+
+enum class FlagOp { kAdd, kRemove, kReplace };
+
+struct StoreFlags {
+  std::vector<Uid> uids;  // ascending; UIDs that do not exist (any more) are ignored
+  FlagOp op = FlagOp::kAdd;
+  Flags flags;
+  std::optional<ModSeq> unchanged_since;  // [RFC 7162 §3.1.3]
+};
+
+struct StoreResult {
+  std::vector<MessageInfo> changed;  // messages whose flags changed, with their new modseq
+  std::vector<Uid> conflicts;        // UNCHANGEDSINCE failed: the MODIFIED set
+  ModSeq highest_modseq = 0;
+};
+
+struct AppendMessage {
+  std::string bytes;                    // the message; line ends are normalised to CRLF on store
+  Flags flags;
+  std::optional<int64_t> internal_date;  // Unix seconds; now when absent
+};
+
+struct AppendResult {
+  uint32_t uid_validity = 0;
+  Uid uid = 0;
+  ModSeq modseq = 0;
+};
+
+struct CopyResult {  // [RFC 4315] COPYUID
+  uint32_t uid_validity = 0;  // of the destination
+  std::vector<Uid> source;    // ascending, only UIDs that existed
+  std::vector<Uid> dest;      // dest[i] is the new UID of source[i]
+};
+
+struct ExpungeResult {
+  std::vector<Uid> expunged;  // ascending
+  ModSeq highest_modseq = 0;
+};
+
+// What changed in a mailbox after a modseq: for CONDSTORE/QRESYNC and for sessions catching up
+// after a ChangeFeed notification.
+struct Changes {
+  std::vector<MessageInfo> changed;  // messages (new or with new flags) with modseq > since, by UID
+  std::vector<Uid> vanished;         // expunged with modseq > since, ascending
+  ModSeq highest_modseq = 0;
+  Uid uid_next = 1;
+};
+
+// Per-account limits; 0 means unlimited.
+struct Limits {
+  uint64_t storage_bytes = 0;
+  uint64_t messages = 0;
+};
+
+struct QuotaUsage {  // [RFC 9208] STORAGE (bytes here; IMAP reports KiB) and MESSAGE
+  uint64_t storage_bytes = 0;
+  uint64_t messages = 0;
+  Limits limits;
+};
+
+}  // namespace posthorn::store
