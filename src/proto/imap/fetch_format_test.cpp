@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -272,6 +273,92 @@ TEST(FetchFormat, HandCheckedTable) {
     ASSERT_TRUE(decoded.has_value()) << c.name;
     EXPECT_EQ(format_body_structure(*decoded, true), c.bodystructure) << c.name;
   }
+}
+
+TEST(FetchFormat, StringValue) {
+  EXPECT_EQ(string_value(""), "\"\"");
+  EXPECT_EQ(string_value("NIL"), "\"NIL\"");
+  EXPECT_EQ(string_value("a \"b\" \\"), "\"a \\\"b\\\" \\\\\"");
+  EXPECT_EQ(string_value("caf\xc3\xa9"), "{5}\r\ncaf\xc3\xa9");
+  EXPECT_EQ(string_value("a\r\nb"), "{4}\r\na\r\nb");
+  EXPECT_EQ(string_value(std::string("a\0b", 3)), "\"ab\"");
+  EXPECT_EQ(string_value(std::string("\xc3\0\xa9", 3)), "{2}\r\n\xc3\xa9");
+  EXPECT_EQ(astring("atom"), "atom");
+}
+
+TEST(FetchFormat, NonAsciiParametersUseRfc2231) {
+  mime::MessageSummary s = mime::summarize(
+      "Content-Type: application/octet-stream; name=\"=?utf-8?q?=C3=A9t=C3=A9.txt?=\"; x=\"a%b\"\r\n"
+      "Content-Disposition: attachment; filename*=utf-8''line%0D%0Abreak\r\n"
+      "\r\nx");
+  EXPECT_EQ(format_body_structure(s, true),
+            "(\"application\" \"octet-stream\" (\"name*\" \"utf-8''%C3%A9t%C3%A9.txt\" \"x\" \"a%b\") NIL NIL \"7bit\" 1"
+            " NIL (\"attachment\" (\"filename*\" \"utf-8''line%0D%0Abreak\")) NIL NIL)");
+}
+
+TEST(FetchFormat, MultipartExtensionData) {
+  mime::MessageSummary s = mime::summarize(
+      "Content-Type: multipart/related; boundary=b; type=\"text/html\"\r\n"
+      "Content-Disposition: inline\r\n"
+      "Content-Language: en\r\n"
+      "Content-Location: http://example.com/\r\n"
+      "\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>x</p>\r\n--b--\r\n");
+  EXPECT_EQ(format_body_structure(s, true),
+            "((\"text\" \"html\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 8 0 NIL NIL NIL NIL) \"related\""
+            " (\"boundary\" \"b\" \"type\" \"text/html\") (\"inline\" NIL) (\"en\") \"http://example.com/\")");
+  EXPECT_EQ(format_body_structure(s, false),
+            "((\"text\" \"html\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 8 0) \"related\")");
+}
+
+// RFC 2046 §5.2.1 forbids encoding message/rfc822; the parser leaves it unparsed and the formatter
+// still writes the message/rfc822 grammar (NIL envelope, empty body) so clients can parse it.
+TEST(FetchFormat, OpaqueMessageAndEmptyMultipart) {
+  mime::MessageSummary s = mime::summarize(
+      "Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\nU3ViamVjdDogeA0KDQp5\r\n");
+  EXPECT_EQ(format_body_structure(s, false),
+            "(\"message\" \"rfc822\" NIL NIL NIL \"base64\" 22 (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"
+            " (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0) 1)");
+  // A multipart cut by the nesting cap: one empty text/plain child, as Dovecot writes.
+  mime::MessageOptions options;
+  options.max_depth = 1;
+  s = mime::summarize(
+      "Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+      "--b\r\n\r\nx\r\n--b--\r\n--a--\r\n",
+      options);
+  EXPECT_TRUE(s.root.children.at(0).opaque);
+  EXPECT_EQ(format_body_structure(s, true),
+            "(((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL) \"mixed\""
+            " (\"boundary\" \"b\") NIL NIL NIL) \"mixed\" (\"boundary\" \"a\") NIL NIL NIL)");
+}
+
+TEST(FetchFormat, EnvelopeEdgeCases) {
+  mime::Envelope e;
+  EXPECT_EQ(format_envelope(e), "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
+  e.subject = "";
+  e.date = "x";
+  mime::Address empty_group_start;
+  empty_group_start.is_group_start = true;
+  empty_group_start.mailbox = "g";
+  mime::Address group_end;
+  group_end.is_group_end = true;
+  e.to = {empty_group_start, group_end};
+  mime::Address odd;
+  odd.raw_name = "N\xc3\xa9";
+  odd.mailbox = "m";
+  e.cc = {odd};
+  EXPECT_EQ(format_envelope(e),
+            "(\"x\" \"\" NIL NIL NIL ((NIL NIL \"g\" NIL)(NIL NIL NIL NIL)) (({3}\r\nN\xc3\xa9 NIL \"m\" \"\")) NIL NIL NIL)");
+}
+
+TEST(FetchFormat, DeepNestingFormatsEveryLevel) {
+  std::string nested;
+  for (int i = 0; i < 1000; ++i) nested += "Content-Type: message/rfc822\r\n\r\n";
+  mime::MessageSummary s = mime::summarize(nested);
+  std::string bs = format_body_structure(s, true);
+  // 100 parsed levels open a body and an envelope each; the opaque 101st opens its body, a NIL
+  // envelope, the empty text/plain body and that body's charset parameter list.
+  EXPECT_EQ(std::count(bs.begin(), bs.end(), '('), 2 * 100 + 4);
+  EXPECT_EQ(std::count(bs.begin(), bs.end(), '('), std::count(bs.begin(), bs.end(), ')'));
 }
 
 }  // namespace
