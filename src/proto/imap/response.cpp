@@ -80,15 +80,21 @@ std::string quoted(std::string_view value) {
   return out;
 }
 
-std::string astring(std::string_view value) {
-  bool atom = !value.empty() && !ascii::iequals(value, "NIL");
+std::string string_value(std::string_view value) {
   bool quotable = true;
+  bool nul = false;
   for (char c : value) {
     const auto u = static_cast<unsigned char>(c);
-    if (!is_astring_char(c)) atom = false;
-    if (c == '\r' || c == '\n' || c == '\0' || u >= 0x80) quotable = false;
+    if (c == '\r' || c == '\n' || u >= 0x80) quotable = false;
+    if (c == '\0') nul = true;
   }
-  if (atom) return std::string(value);
+  if (nul) {
+    std::string clean;
+    for (char c : value) {
+      if (c != '\0') clean += c;
+    }
+    return string_value(clean);
+  }
   if (quotable) return quoted(value);
   // Appended piecewise: g++ 12 at -O3 warns falsely (-Wrestrict, GCC PR 105329) on "literal" + string&&.
   std::string out = "{";
@@ -96,6 +102,15 @@ std::string astring(std::string_view value) {
   out += "}\r\n";
   out += value;
   return out;
+}
+
+std::string astring(std::string_view value) {
+  bool atom = !value.empty() && !ascii::iequals(value, "NIL");
+  for (char c : value) {
+    if (!is_astring_char(c)) atom = false;
+  }
+  if (atom) return std::string(value);
+  return string_value(value);
 }
 
 std::string auth_failure(std::string_view tag, const Error& error) {

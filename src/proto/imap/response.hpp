@@ -42,11 +42,14 @@ std::string continuation(std::string_view text);
 // A reply to a SyntaxError: "<tag> BAD text" or, without a tag, "* BAD text".
 std::string bad(const std::optional<std::string>& tag, std::string_view text);
 
-// An astring for output: the bytes as an atom when they are one (and not "NIL"), else a quoted
-// string, else (CR, LF, NUL or 8-bit bytes) a literal "{n}\r\n<bytes>" [RFC 9051 §4.3].
+// An astring for output: the bytes as an atom when they are one (and not "NIL"), else
+// string_value(value).
 std::string astring(std::string_view value);
 // DQUOTE value DQUOTE with "\" and DQUOTE escaped. Only for values without CR, LF, NUL or 8-bit bytes.
 std::string quoted(std::string_view value);
+// A string for output: quoted, or a literal when the value has CR, LF or 8-bit bytes. NUL bytes,
+// which no IMAP string may carry [RFC 9051 §4.3], are dropped.
+std::string string_value(std::string_view value);
 
 // The single Errc -> reply mapping for LOGIN and AUTHENTICATE outcomes:
 //   kDenied "encryption required" -> NO [PRIVACYREQUIRED], kDenied -> NO [AUTHENTICATIONFAILED],

@@ -1,0 +1,29 @@
+// IMAP FETCH data items built from the cached message summary: ENVELOPE, BODY and BODYSTRUCTURE
+// [RFC 3501 §7.4.2, RFC 9051 §7.5.2]. Section byte ranges (BODY[1.2.MIME] ...) come from
+// mime/section.hpp, which works on the same cached tree.
+// Depends on mime (summary, envelope) and imap/response (string quoting). Pure; thread-safe.
+#pragma once
+
+#include <string>
+
+#include "mime/envelope.hpp"
+#include "mime/summary.hpp"
+
+namespace posthorn::proto::imap {
+
+// "(date subject (from) (sender) (reply-to) (to) (cc) (bcc) in-reply-to message-id)": NIL for an
+// absent field or empty list; addresses as (name adl mailbox host); a group as (NIL NIL "name" NIL)
+// ... (NIL NIL NIL NIL); names and subjects as written (encoded words kept). A non-group address
+// without a domain gets an empty host "" (never NIL, which would mark a group).
+std::string format_envelope(const mime::Envelope& envelope);
+
+// The body structure of the message: BODY when `extended` is false, BODYSTRUCTURE when true (with
+// MD5 / parameters, disposition, language and location extension data). Type, subtype, parameter
+// names and encoding are the parser's lower-case forms. A text part without a charset parameter
+// gets "charset" "us-ascii" [RFC 2045 §5.2]. Parameter values that are not printable ASCII after
+// RFC 2231/2047 decoding are written back in RFC 2231 form (name* = utf-8''%XX). A multipart
+// without parts and a message/rfc822 left unparsed (nesting cap, illegal encoding) get an empty
+// text/plain body (and a NIL envelope) so the result always matches the grammar.
+std::string format_body_structure(const mime::MessageSummary& summary, bool extended);
+
+}  // namespace posthorn::proto::imap
