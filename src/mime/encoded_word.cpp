@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "base/ascii.hpp"
+#include "mime/transfer_encoding.hpp"
 
 namespace posthorn::mime {
 namespace {
@@ -45,30 +46,6 @@ std::string normalize_charset(std::string_view charset) {
 
 bool is_utf8_compatible(std::string_view cs) {
   return cs.empty() || cs == "utf-8" || cs == "utf8" || cs == "us-ascii" || cs == "ascii";
-}
-
-// Decodes base64 leniently: characters outside the alphabet are skipped, padding is optional.
-std::string decode_b(std::string_view text) {
-  std::string out;
-  unsigned acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+') v = 62;
-    else if (c == '/') v = 63;
-    else if (c == '=') break;
-    else continue;
-    acc = (acc << 6) | unsigned(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(char((acc >> bits) & 0xff));
-    }
-  }
-  return out;
 }
 
 // "Q" encoding [RFC 2047 §4.2]: '_' is a space, =XX a byte; a malformed '=' stays literal.
@@ -249,7 +226,7 @@ std::string decode_words(std::string_view text) {
     std::string_view payload = text.substr(t_begin, t_end - t_begin);
     Word w;
     w.charset = std::string(text.substr(cs_begin, cs_end - cs_begin));
-    w.bytes = enc == 'b' ? decode_b(payload) : decode_q(payload);
+    w.bytes = enc == 'b' ? decode_base64_lenient(payload) : decode_q(payload);
     w.end = t_end + 2;
     return w;
   };

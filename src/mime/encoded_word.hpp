@@ -35,6 +35,8 @@ struct RawParameter {
 struct Parameter {
   std::string name;
   std::string value;
+
+  bool operator==(const Parameter&) const = default;
 };
 
 // Joins RFC 2231 continuations (name*0, name*1*, ... in numeric order, gaps end the value) and

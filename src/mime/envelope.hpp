@@ -28,6 +28,8 @@ struct Envelope {
   std::vector<Address> to;
   std::vector<Address> cc;
   std::vector<Address> bcc;
+
+  bool operator==(const Envelope&) const = default;
 };
 
 // Builds the envelope from a parsed header; the first occurrence of each field is used.

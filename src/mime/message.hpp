@@ -23,6 +23,7 @@ struct MimeValue {
 
   // The value of parameter `name` (lower-case), or nullptr.
   const std::string* param(std::string_view name) const;
+  bool operator==(const MimeValue&) const = default;
 };
 
 // Parses an unfolded field value. Comments are skipped, quoted values unquoted; at most
@@ -36,6 +37,7 @@ struct ContentType {
   std::vector<Parameter> params;  // the default text/plain has charset=us-ascii [RFC 2045 §5.2]
 
   const std::string* param(std::string_view name) const;
+  bool operator==(const ContentType&) const = default;
 };
 
 // A Content-Type value; missing or invalid (no "/") gives text/plain; charset=us-ascii.
@@ -68,6 +70,7 @@ struct Part {
 
   bool is_multipart() const { return content_type.type == "multipart"; }
   bool is_message() const;  // message/rfc822 or message/global with children
+  bool operator==(const Part&) const = default;
 };
 
 struct MessageOptions {

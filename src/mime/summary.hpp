@@ -4,6 +4,7 @@
 // Depends only on src/base and mime/*. Pure functions; thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,9 +22,19 @@ struct MessageSummary {
   // depth-first pre-order of the tree, so BODYSTRUCTURE can be formatted without the bytes.
   std::vector<Envelope> embedded;
   std::string preview;  // [RFC 8970] up to 200 UTF-8 characters of the first text part, decoded
+
+  bool operator==(const MessageSummary&) const = default;
 };
 
-// Parses `message` (bounded in time and memory for any input, never fails).
+inline constexpr std::size_t kPreviewChars = 200;        // [RFC 8970 §3]: at most 200 characters
+inline constexpr std::size_t kPreviewScanBytes = 8'192;  // encoded bytes of the text part read
+// summarize() clamps MessageOptions::max_depth to this, and decode_summary() rejects deeper trees,
+// so every summary that summarize() makes can be decoded.
+inline constexpr std::size_t kMaxSummaryDepth = 500;
+
+// Parses `message` (bounded in time and memory for any input, never fails). The preview comes from
+// the first text/plain part that is not an attachment (else the first text/html, tags stripped),
+// searched depth-first without entering embedded messages.
 MessageSummary summarize(std::string_view message, const MessageOptions& options = {});
 
 // A compact, versioned byte encoding of a summary. decode(encode(s)) == s. decode_summary returns

@@ -28,6 +28,16 @@ TEST(MailboxName, CanonicalisesInboxAndRejectsBadNames) {
   EXPECT_FALSE(canonical_mailbox_name(deep + "/a"));
 }
 
+TEST(NormalizeCrlf, LoneLfBecomesCrlfOthersKept) {
+  EXPECT_EQ(normalize_crlf(""), "");
+  EXPECT_EQ(normalize_crlf("a\nb\n"), "a\r\nb\r\n");
+  EXPECT_EQ(normalize_crlf("\n"), "\r\n");
+  EXPECT_EQ(normalize_crlf("a\r\nb"), "a\r\nb");
+  EXPECT_EQ(normalize_crlf("a\rb\r"), "a\rb\r");
+  EXPECT_EQ(normalize_crlf("a\r\r\n\n"), "a\r\r\n\r\n");
+  EXPECT_EQ(normalize_crlf(std::string_view("x\0\ny", 4)), std::string("x\0\r\ny", 5));
+}
+
 TEST(Flags, KeywordsAreCaseInsensitiveAndNormalised) {
   Flags f;
   f.system = kSeen | 0x80;

@@ -41,6 +41,22 @@ Result<void> check_keyword(std::string_view keyword) {
   return {};
 }
 
+std::string normalize_crlf(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size() + bytes.size() / 32 + 2);
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t lf = bytes.find('\n', start);
+    if (lf == std::string_view::npos) break;
+    out.append(bytes.substr(start, lf - start));
+    if (lf == 0 || bytes[lf - 1] != '\r') out.push_back('\r');
+    out.push_back('\n');
+    start = lf + 1;
+  }
+  out.append(bytes.substr(start));
+  return out;
+}
+
 std::string_view to_string(SpecialUse use) {
   switch (use) {
     case SpecialUse::kNone: return "";

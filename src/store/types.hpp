@@ -46,6 +46,11 @@ struct Flags {
 inline constexpr std::size_t kMaxKeywordLength = 100;
 Result<void> check_keyword(std::string_view keyword);
 
+// Message bytes as stored: every lone LF becomes CRLF; existing CRLF pairs and lone CR bytes are
+// kept as they are. Used before hashing and storing (store backends, import, SMTP) so one message
+// always has one stored form.
+std::string normalize_crlf(std::string_view bytes);
+
 // [RFC 6154] special-use attributes.
 enum class SpecialUse : uint8_t { kNone, kAll, kArchive, kDrafts, kFlagged, kJunk, kSent, kTrash, kImportant };
 std::string_view to_string(SpecialUse use);  // "\\Sent", ... ("" for kNone)

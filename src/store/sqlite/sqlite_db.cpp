@@ -79,6 +79,14 @@ Stmt& Stmt::bind_null(int index) {
   return *this;
 }
 
+Stmt& Stmt::bind_blob(int index, std::string_view bytes) {
+  // A zero-length blob needs a non-null pointer, or SQLite stores NULL.
+  static const char kEmpty = 0;
+  note_bind(sqlite3_bind_blob64(stmt_, index, bytes.empty() ? &kEmpty : bytes.data(), bytes.size(),
+                                SQLITE_TRANSIENT));
+  return *this;
+}
+
 Result<bool> Stmt::step() {
   if (bind_rc_ != 0) return db_error(db_, bind_rc_, "bind");
   const int rc = sqlite3_step(stmt_);
@@ -105,6 +113,12 @@ std::string Stmt::column_text(int index) const {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, index));
   if (text == nullptr) return {};
   return std::string(text, size_t(sqlite3_column_bytes(stmt_, index)));
+}
+
+std::string Stmt::column_blob(int index) const {
+  const auto* bytes = static_cast<const char*>(sqlite3_column_blob(stmt_, index));
+  if (bytes == nullptr) return {};
+  return std::string(bytes, size_t(sqlite3_column_bytes(stmt_, index)));
 }
 
 bool Stmt::column_is_null(int index) const { return sqlite3_column_type(stmt_, index) == SQLITE_NULL; }

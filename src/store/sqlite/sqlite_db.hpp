@@ -42,6 +42,7 @@ class Stmt {
   Stmt& bind(int index, int64_t value);
   Stmt& bind(int index, std::string_view text);  // copied by SQLite
   Stmt& bind_null(int index);
+  Stmt& bind_blob(int index, std::string_view bytes);  // copied by SQLite; any bytes
 
   // Advances: true when a row is available, false when the statement is done.
   // Errc::kConflict on a constraint violation, kUnavailable when the database is busy or the disk is full.
@@ -53,6 +54,7 @@ class Stmt {
 
   int64_t column_int(int index) const;
   std::string column_text(int index) const;  // "" for NULL
+  std::string column_blob(int index) const;  // BLOB bytes, embedded NULs included; "" for NULL
   bool column_is_null(int index) const;
 
  private:

@@ -1,0 +1,88 @@
+// The per-account index <data_dir>/accounts/<id>/index.db (DESIGN.md §4): the SQL schema and every
+// query and change the embedded mail store makes. Pure blocking SQL over one Db; no threads, no
+// files besides the database, no protocol text.
+//
+// Schema (version 1):
+//   schema_version(version)
+//   account(id=1, last_uid_validity, storage_bytes, messages)  quota totals, kept in the same
+//                                                             transactions as the messages
+//   mailboxes(id AUTOINCREMENT, name UNIQUE, uid_validity, uid_next, highest_modseq, special_use,
+//             first_recent)                                   ids are never reused
+//   subscriptions(name)
+//   messages(mailbox_id, uid, modseq, flags, keywords, internal_date, save_date, size, blob,
+//            prefix, summary)  PRIMARY KEY(mailbox_id, uid)   keywords: space-separated
+//   expunged(mailbox_id, uid, modseq)                         the QRESYNC expunge log
+//
+// Writers (the functions documented "in a transaction") expect the caller to hold a write
+// transaction (BEGIN IMMEDIATE or a savepoint inside one) and never commit themselves. Readers run
+// their statements in whatever transaction the caller holds (a deferred one gives a consistent view).
+// Thread-compatible: one Db per thread at a time.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/sqlite/sqlite_db.hpp"
+#include "store/types.hpp"
+
+namespace posthorn::store::sqlite::index {
+
+inline constexpr int64_t kSchemaVersion = 1;
+
+// A message ready for the index: its blob is already durable and its summary computed.
+struct NewMessage {
+  std::string blob_id;
+  uint64_t size = 0;     // prefix + blob bytes
+  std::string prefix;    // header lines added at delivery, stored before the blob
+  std::string summary;   // mime::encode_summary of prefix + blob
+  Flags flags;           // normalised, keywords checked
+  int64_t internal_date = 0;
+};
+
+// Where the bytes of one message are.
+struct MessageLocation {
+  std::string blob_id;
+  std::string prefix;
+};
+
+// Creates or checks the schema; a new index gets the default mailboxes (INBOX, Sent, Drafts, Trash,
+// Junk, Archive with special-use), all subscribed. kInvalid when the index is newer than this code.
+// Runs its own transaction.
+Result<void> init(Db& db, int64_t now);
+
+Result<std::vector<MailboxInfo>> list_mailboxes(Db& db);
+Result<MailboxInfo> find_mailbox(Db& db, std::string_view canonical_name);  // kNotFound
+Result<MailboxInfo> mailbox_by_id(Db& db, MailboxId id);                    // kNotFound
+
+// In a transaction. Creates missing parents; kExists when `name` exists.
+Result<MailboxInfo> create_mailbox(Db& db, std::string_view canonical_name, SpecialUse use, int64_t now);
+// In a transaction. Returns the ids of every mailbox that changed (for change events).
+Result<std::vector<MailboxId>> rename_mailbox(Db& db, std::string_view from, std::string_view to, int64_t now);
+// In a transaction. Returns the id of the deleted mailbox.
+Result<MailboxId> delete_mailbox(Db& db, std::string_view canonical_name);
+Result<void> set_subscribed(Db& db, std::string_view canonical_name, bool subscribed);  // in a transaction
+Result<std::vector<std::string>> list_subscriptions(Db& db);
+
+// In a transaction when `claim_recent` (moves the mailbox's first-recent mark to uid_next).
+Result<MailboxView> select(Db& db, MailboxId mailbox, bool claim_recent);
+Result<MailboxStatus> status(Db& db, MailboxId mailbox);
+Result<std::vector<MessageData>> fetch(Db& db, MailboxId mailbox, const std::vector<Uid>& uids, bool with_summary);
+Result<MessageLocation> locate(Db& db, MailboxId mailbox, Uid uid);  // kNotFound
+
+// In a transaction. All or nothing; kOverQuota when the totals would exceed `limits`.
+Result<std::vector<AppendResult>> append(Db& db, MailboxId mailbox, const std::vector<NewMessage>& messages,
+                                         const Limits& limits, int64_t now);
+// In a transaction. `request` has normalised flags.
+Result<StoreResult> store_flags(Db& db, MailboxId mailbox, const StoreFlags& request);
+// In a transaction. move: the sources are expunged too.
+Result<CopyResult> copy(Db& db, MailboxId source, const std::vector<Uid>& uids, MailboxId dest,
+                        const Limits& limits, bool move, int64_t now);
+// In a transaction.
+Result<ExpungeResult> expunge(Db& db, MailboxId mailbox, const std::optional<std::vector<Uid>>& uids);
+Result<Changes> changes_since(Db& db, MailboxId mailbox, ModSeq since);
+Result<QuotaUsage> usage(Db& db);  // limits left 0: the caller knows them
+// Every blob id the index refers to (for garbage collection).
+Result<std::vector<std::string>> referenced_blobs(Db& db);
+
+}  // namespace posthorn::store::sqlite::index

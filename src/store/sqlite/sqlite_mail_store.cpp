@@ -1,0 +1,713 @@
+// Implementation notes
+// - SqliteAccount holds two connections to its index.db: write_db_ (used only by the one active
+//   writer, see drain()) and read_db_ (reads, under read_mu_, each in a deferred transaction so a
+//   read sees one snapshot).
+// - Group commit: submit() appends a WriteTicket to queue_; when no writer is active it posts
+//   drain() to the pool. drain() takes the whole queue, runs each ticket in a SAVEPOINT of one
+//   BEGIN IMMEDIATE transaction, commits once, publishes the events and signals every ticket. It
+//   loops until the queue is empty, so a ticket queued while a writer runs is never stranded.
+// - A ticket signals its waiter through a one-slot concurrent_channel bound to the waiter's
+//   executor, so the coroutine resumes on its own executor, never on a pool thread.
+// - Blob bytes are written (and fsync'd) by the caller's own run_blocking step before its ticket is
+//   queued: blob fsyncs are per blob, the index fsync is shared.
+#include "store/sqlite/sqlite_mail_store.hpp"
+
+#include <sys/stat.h>
+
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <optional>
+#include <set>
+#include <system_error>
+
+#include "base/log.hpp"
+#include "mime/summary.hpp"
+#include "store/sqlite/account_index.hpp"
+#include "store/sqlite/sqlite_db.hpp"
+
+namespace posthorn::store::sqlite {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+Error account_gone() { return make_error(Errc::kNotFound, "no such account"); }
+
+Result<void> make_private_dir(const fs::path& dir) {
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    spdlog::error("mail store: mkdir {}: {}", dir.string(), std::strerror(errno));
+    return make_error(Errc::kUnavailable, "mail storage unavailable");
+  }
+  return {};
+}
+
+// Keywords valid, flags normalised (kInvalid otherwise).
+Result<Flags> checked_flags(Flags flags) {
+  for (const auto& k : flags.keywords) {
+    if (auto r = check_keyword(k); !r) return r.error();
+  }
+  flags.normalize();
+  return flags;
+}
+
+// Blocking: everything the index needs besides the blob id, for bytes already CRLF-normalised.
+index::NewMessage describe(std::string blob_id, std::string_view bytes, std::string prefix, Flags flags,
+                           std::optional<int64_t> internal_date, int64_t now) {
+  index::NewMessage m;
+  m.blob_id = std::move(blob_id);
+  m.size = prefix.size() + bytes.size();
+  std::string whole = prefix;
+  whole.append(bytes);
+  m.summary = mime::encode_summary(mime::summarize(whole));
+  m.prefix = std::move(prefix);
+  m.flags = std::move(flags);
+  m.internal_date = internal_date.value_or(now);
+  return m;
+}
+
+// Blocking: normalises, stores the blob durably and describes the message.
+Result<index::NewMessage> prepare(BlobStore& blobs, const AppendMessage& message, Flags flags, int64_t now) {
+  const std::string bytes = normalize_crlf(message.bytes);
+  auto id = blobs.put(bytes);
+  if (!id) return id.error();
+  return describe(std::move(*id), bytes, "", std::move(flags), message.internal_date, now);
+}
+
+using Signal = boost::asio::experimental::concurrent_channel<void(boost::system::error_code)>;
+
+// One queued write: `apply` runs inside the group transaction and returns false when it failed
+// (its savepoint is then rolled back). `commit_error` is set when the whole transaction failed.
+struct WriteTicket {
+  explicit WriteTicket(const boost::asio::any_io_executor& ex) : signal(ex, 1) {}
+  std::function<bool(Db&, std::vector<ChangeEvent>&)> apply;
+  std::optional<Error> commit_error;
+  Signal signal;
+};
+
+template <class T>
+struct Pending {
+  std::shared_ptr<WriteTicket> ticket;
+  std::shared_ptr<std::optional<Result<T>>> out;
+};
+
+template <class T>
+Task<T> finish(Pending<T> pending) {
+  co_await pending.ticket->signal.async_receive(boost::asio::use_awaitable);
+  if (pending.ticket->commit_error) co_return *pending.ticket->commit_error;
+  co_return std::move(**pending.out);
+}
+
+}  // namespace
+
+// ---- SqliteAccount ----
+
+class SqliteAccount final : public Account, public std::enable_shared_from_this<SqliteAccount> {
+ public:
+  SqliteAccount(AccountId id, std::shared_ptr<StoreShared> shared, Db write_db, Db read_db)
+      : id_(id), shared_(std::move(shared)), write_db_(std::move(write_db)), read_db_(std::move(read_db)) {}
+
+  // Blocking: opens (creating) accounts/<id>/index.db.
+  static Result<std::shared_ptr<SqliteAccount>> open_blocking(std::shared_ptr<StoreShared> shared, AccountId id) {
+    const fs::path dir = shared->data_dir / "accounts" / std::to_string(id);
+    if (auto r = make_private_dir(dir); !r) return r.error();
+    const fs::path file = dir / "index.db";
+    auto write_db = Db::open(file, DbOptions{});
+    if (!write_db) return write_db.error();
+    if (auto r = index::init(*write_db, now_seconds()); !r) return r.error();
+    auto read_db = Db::open(file, DbOptions{});
+    if (!read_db) return read_db.error();
+    return std::make_shared<SqliteAccount>(id, std::move(shared), std::move(*write_db), std::move(*read_db));
+  }
+
+  AccountId id() const override { return id_; }
+  StoreShared& shared() { return *shared_; }
+
+  void set_limits(const Limits& limits) {
+    std::lock_guard lock(limits_mu_);
+    limits_ = limits;
+  }
+  Limits limits() {
+    std::lock_guard lock(limits_mu_);
+    return limits_;
+  }
+  void mark_deleted() { deleted_ = true; }
+
+  // Runs fn(Db&) -> Result<T> on the pool with the read connection, in one read transaction.
+  template <class T, class Fn>
+  Task<T> read(Fn fn) {
+    auto self = shared_from_this();
+    auto result = co_await net::run_blocking(shared_->pool, [self, fn = std::move(fn)]() mutable -> Result<T> {
+      if (self->deleted_) return account_gone();
+      std::lock_guard lock(self->read_mu_);
+      auto tx = Transaction::begin(self->read_db_, Transaction::Kind::kDeferred);
+      if (!tx) return tx.error();
+      return fn(self->read_db_);  // the transaction only reads: its destructor ends it
+    });
+    co_return result;
+  }
+
+  // Queues fn(Db&, events) -> Result<T> for the group transaction; finish() waits for it.
+  template <class T, class Fn>
+  Pending<T> submit(const boost::asio::any_io_executor& ex, Fn fn) {
+    Pending<T> pending{std::make_shared<WriteTicket>(ex), std::make_shared<std::optional<Result<T>>>()};
+    auto self = shared_from_this();
+    pending.ticket->apply = [self, fn = std::move(fn), out = pending.out](Db& db, std::vector<ChangeEvent>& events) mutable {
+      if (self->deleted_) {
+        *out = Result<T>(account_gone());
+      } else {
+        *out = fn(db, events);
+      }
+      return bool(**out);
+    };
+    bool start = false;
+    {
+      std::lock_guard lock(queue_mu_);
+      queue_.push_back(pending.ticket);
+      if (!writer_active_) writer_active_ = start = true;
+    }
+    if (start) boost::asio::post(shared_->pool.pool(), [self] { self->drain(); });
+    return pending;
+  }
+
+  template <class T, class Fn>
+  Task<T> write(Fn fn) {
+    auto ex = co_await boost::asio::this_coro::executor;
+    auto pending = submit<T>(ex, std::move(fn));
+    auto result = co_await finish(std::move(pending));
+    co_return result;
+  }
+
+  Task<std::vector<MailboxInfo>> list_mailboxes() override {
+    return read<std::vector<MailboxInfo>>([](Db& db) { return index::list_mailboxes(db); });
+  }
+
+  Task<MailboxInfo> find_mailbox(std::string name) override {
+    auto canonical = canonical_mailbox_name(name);
+    if (!canonical) co_return canonical.error();
+    auto r = co_await read<MailboxInfo>([n = std::move(*canonical)](Db& db) { return index::find_mailbox(db, n); });
+    co_return r;
+  }
+
+  Task<MailboxInfo> create_mailbox(std::string name, SpecialUse use) override {
+    auto canonical = canonical_mailbox_name(name);
+    if (!canonical) co_return canonical.error();
+    const AccountId account = id_;
+    auto r = co_await write<MailboxInfo>(
+        [n = std::move(*canonical), use, account](Db& db, std::vector<ChangeEvent>& events) -> Result<MailboxInfo> {
+          auto info = index::create_mailbox(db, n, use, now_seconds());
+          if (info) events.push_back(ChangeEvent{account, 0, ChangeEvent::Kind::kMailboxes, 0});
+          return info;
+        });
+    co_return r;
+  }
+
+  Task<void> rename_mailbox(std::string from, std::string to) override {
+    auto f = canonical_mailbox_name(from);
+    if (!f) co_return f.error();
+    auto t = canonical_mailbox_name(to);
+    if (!t) co_return t.error();
+    const AccountId account = id_;
+    auto r = co_await write<void>(
+        [f = std::move(*f), t = std::move(*t), account](Db& db, std::vector<ChangeEvent>& events) -> Result<void> {
+          auto changed = index::rename_mailbox(db, f, t, now_seconds());
+          if (!changed) return changed.error();
+          events.push_back(ChangeEvent{account, 0, ChangeEvent::Kind::kMailboxes, 0});
+          if (f == "INBOX" && !changed->empty()) {  // INBOX lost its messages
+            auto inbox = index::mailbox_by_id(db, changed->front());
+            if (!inbox) return inbox.error();
+            events.push_back(ChangeEvent{account, inbox->id, ChangeEvent::Kind::kExpunged, inbox->highest_modseq});
+          }
+          return {};
+        });
+    co_return r;
+  }
+
+  Task<void> delete_mailbox(std::string name) override {
+    auto canonical = canonical_mailbox_name(name);
+    if (!canonical) co_return canonical.error();
+    const AccountId account = id_;
+    auto r = co_await write<void>(
+        [n = std::move(*canonical), account](Db& db, std::vector<ChangeEvent>& events) -> Result<void> {
+          auto id = index::delete_mailbox(db, n);
+          if (!id) return id.error();
+          events.push_back(ChangeEvent{account, 0, ChangeEvent::Kind::kMailboxes, 0});
+          return {};
+        });
+    co_return r;
+  }
+
+  Task<void> set_subscribed(std::string name, bool subscribed) override {
+    auto canonical = canonical_mailbox_name(name);
+    if (!canonical) co_return canonical.error();
+    auto r = co_await write<void>([n = std::move(*canonical), subscribed](Db& db, std::vector<ChangeEvent>&) {
+      return index::set_subscribed(db, n, subscribed);
+    });
+    co_return r;
+  }
+
+  Task<std::vector<std::string>> list_subscriptions() override {
+    return read<std::vector<std::string>>([](Db& db) { return index::list_subscriptions(db); });
+  }
+
+  Task<std::unique_ptr<Mailbox>> open(std::string name) override;
+  Task<std::unique_ptr<Mailbox>> open_id(MailboxId id) override;
+
+  Task<QuotaUsage> quota() override {
+    auto usage = co_await read<QuotaUsage>([](Db& db) { return index::usage(db); });
+    if (usage) usage->limits = limits();
+    co_return usage;
+  }
+
+ private:
+  void drain() {
+    for (;;) {
+      std::vector<std::shared_ptr<WriteTicket>> batch;
+      {
+        std::lock_guard lock(queue_mu_);
+        if (queue_.empty()) {
+          writer_active_ = false;
+          return;
+        }
+        batch.swap(queue_);
+      }
+      run_batch(batch);
+    }
+  }
+
+  void run_batch(const std::vector<std::shared_ptr<WriteTicket>>& batch) {
+    std::vector<ChangeEvent> events;
+    std::optional<Error> failure;
+    {
+      auto tx = Transaction::begin(write_db_);
+      if (!tx) failure = tx.error();
+      for (std::size_t i = 0; !failure && i < batch.size(); ++i) {
+        if (auto r = write_db_.exec("SAVEPOINT request"); !r) {
+          failure = r.error();
+          break;
+        }
+        std::vector<ChangeEvent> mine;
+        bool ok = false;
+        try {
+          ok = batch[i]->apply(write_db_, mine);
+        } catch (const std::exception& e) {  // a bug in one request must not strand the others
+          spdlog::error("mail store: write request failed: {}", e.what());
+          batch[i]->commit_error = make_error(Errc::kInternal, "internal error");
+        }
+        auto end = ok ? write_db_.exec("RELEASE request")
+                      : write_db_.exec("ROLLBACK TO request; RELEASE request");
+        if (!end) {
+          failure = end.error();
+        } else if (ok) {
+          events.insert(events.end(), mine.begin(), mine.end());
+        }
+      }
+      if (!failure) {
+        if (auto r = tx->commit(); !r) {
+          failure = r.error();
+        } else {
+          shared_->transactions.fetch_add(1);
+        }
+      }
+    }
+    if (!failure) {
+      for (const auto& e : events) shared_->feed.publish(e);
+    }
+    for (const auto& t : batch) {
+      if (failure) t->commit_error = *failure;
+      t->signal.try_send(boost::system::error_code());
+    }
+  }
+
+  const AccountId id_;
+  std::shared_ptr<StoreShared> shared_;
+  std::atomic<bool> deleted_{false};
+
+  std::mutex limits_mu_;
+  Limits limits_;  // guarded by limits_mu_
+
+  Db write_db_;  // only the active writer (writer_active_) uses it
+
+  std::mutex read_mu_;
+  Db read_db_;  // guarded by read_mu_
+
+  std::mutex queue_mu_;
+  std::vector<std::shared_ptr<WriteTicket>> queue_;  // guarded by queue_mu_
+  bool writer_active_ = false;                       // guarded by queue_mu_
+};
+
+// ---- SqliteMessageBlob ----
+
+namespace {
+
+class SqliteMessageBlob final : public MessageBlob {
+ public:
+  SqliteMessageBlob(std::string prefix, std::unique_ptr<BlobReader> reader, net::BlockingPool& pool)
+      : prefix_(std::move(prefix)), reader_(std::move(reader)), pool_(pool) {}
+
+  uint64_t size() const override { return prefix_.size() + reader_->size(); }
+
+  Result<std::string> read_blocking(uint64_t offset, std::size_t length) override {
+    std::string out;
+    if (offset < prefix_.size()) {
+      const std::size_t take = std::size_t(std::min<uint64_t>(length, prefix_.size() - offset));
+      out.append(prefix_, std::size_t(offset), take);
+      offset += take;
+      length -= take;
+    }
+    if (length == 0) return out;
+    auto rest = reader_->read(offset - prefix_.size(), length);
+    if (!rest) return rest.error();
+    out += *rest;
+    return out;
+  }
+
+  Task<std::string> read(uint64_t offset, std::size_t length) override {
+    auto r = co_await net::run_blocking(pool_, [this, offset, length] { return read_blocking(offset, length); });
+    co_return r;
+  }
+
+ private:
+  std::string prefix_;
+  std::unique_ptr<BlobReader> reader_;
+  net::BlockingPool& pool_;
+};
+
+// ---- SqliteMailbox ----
+
+class SqliteMailbox final : public Mailbox {
+ public:
+  SqliteMailbox(std::shared_ptr<SqliteAccount> account, MailboxId id) : account_(std::move(account)), id_(id) {}
+  MailboxId id() const override { return id_; }
+
+  Task<MailboxView> select(bool read_write) override {
+    const MailboxId box = id_;
+    if (read_write) {
+      auto r = co_await account_->write<MailboxView>(
+          [box](Db& db, std::vector<ChangeEvent>&) { return index::select(db, box, true); });
+      co_return r;
+    }
+    auto r = co_await account_->read<MailboxView>([box](Db& db) { return index::select(db, box, false); });
+    co_return r;
+  }
+
+  Task<MailboxStatus> status() override {
+    const MailboxId box = id_;
+    return account_->read<MailboxStatus>([box](Db& db) { return index::status(db, box); });
+  }
+
+  Task<std::vector<MessageData>> fetch(std::vector<Uid> uids, bool with_summary) override {
+    const MailboxId box = id_;
+    return account_->read<std::vector<MessageData>>(
+        [box, uids = std::move(uids), with_summary](Db& db) { return index::fetch(db, box, uids, with_summary); });
+  }
+
+  Task<std::unique_ptr<MessageBlob>> open_message(Uid uid) override {
+    const MailboxId box = id_;
+    StoreShared* shared = &account_->shared();
+    return account_->read<std::unique_ptr<MessageBlob>>(
+        [box, uid, shared](Db& db) -> Result<std::unique_ptr<MessageBlob>> {
+          auto where = index::locate(db, box, uid);
+          if (!where) return where.error();
+          auto reader = shared->blobs->open_blob(where->blob_id);
+          if (!reader) return reader.error();
+          return std::unique_ptr<MessageBlob>(
+              std::make_unique<SqliteMessageBlob>(std::move(where->prefix), std::move(*reader), shared->pool));
+        });
+  }
+
+  Task<AppendResult> append(AppendMessage message) override {
+    std::vector<AppendMessage> one;
+    one.push_back(std::move(message));
+    auto many = co_await append_many(std::move(one));
+    if (!many) co_return many.error();
+    co_return many->front();
+  }
+
+  Task<std::vector<AppendResult>> append_many(std::vector<AppendMessage> messages) override {
+    std::vector<Flags> flags;
+    for (auto& m : messages) {
+      auto f = checked_flags(std::move(m.flags));
+      if (!f) co_return f.error();
+      flags.push_back(std::move(*f));
+    }
+    StoreShared* shared = &account_->shared();
+    auto prepared = co_await net::run_blocking(
+        shared->pool,
+        [shared, messages = std::move(messages), flags = std::move(flags)]() mutable -> Result<std::vector<index::NewMessage>> {
+          std::vector<index::NewMessage> out;
+          const int64_t now = now_seconds();
+          for (std::size_t i = 0; i < messages.size(); ++i) {
+            auto m = prepare(*shared->blobs, messages[i], std::move(flags[i]), now);
+            if (!m) return m.error();
+            out.push_back(std::move(*m));
+          }
+          return out;
+        });
+    if (!prepared) co_return prepared.error();
+    const MailboxId box = id_;
+    const AccountId account = account_->id();
+    const Limits limits = account_->limits();
+    auto r = co_await account_->write<std::vector<AppendResult>>(
+        [box, account, limits, prepared = std::move(*prepared)](Db& db, std::vector<ChangeEvent>& events)
+            -> Result<std::vector<AppendResult>> {
+          auto appended = index::append(db, box, prepared, limits, now_seconds());
+          if (appended && !appended->empty()) {
+            events.push_back(ChangeEvent{account, box, ChangeEvent::Kind::kAppended, appended->back().modseq});
+          }
+          return appended;
+        });
+    co_return r;
+  }
+
+  Task<StoreResult> store_flags(StoreFlags request) override {
+    auto flags = checked_flags(std::move(request.flags));
+    if (!flags) co_return flags.error();
+    request.flags = std::move(*flags);
+    const MailboxId box = id_;
+    const AccountId account = account_->id();
+    auto r = co_await account_->write<StoreResult>(
+        [box, account, request = std::move(request)](Db& db, std::vector<ChangeEvent>& events) -> Result<StoreResult> {
+          auto stored = index::store_flags(db, box, request);
+          if (stored && !stored->changed.empty()) {
+            events.push_back(ChangeEvent{account, box, ChangeEvent::Kind::kFlags, stored->highest_modseq});
+          }
+          return stored;
+        });
+    co_return r;
+  }
+
+  Task<CopyResult> copy(std::vector<Uid> uids, MailboxId dest) override { return copy_or_move(std::move(uids), dest, false); }
+  Task<CopyResult> move(std::vector<Uid> uids, MailboxId dest) override { return copy_or_move(std::move(uids), dest, true); }
+
+  Task<ExpungeResult> expunge(std::optional<std::vector<Uid>> uids) override {
+    const MailboxId box = id_;
+    const AccountId account = account_->id();
+    auto r = co_await account_->write<ExpungeResult>(
+        [box, account, uids = std::move(uids)](Db& db, std::vector<ChangeEvent>& events) -> Result<ExpungeResult> {
+          auto done = index::expunge(db, box, uids);
+          if (done && !done->expunged.empty()) {
+            events.push_back(ChangeEvent{account, box, ChangeEvent::Kind::kExpunged, done->highest_modseq});
+          }
+          return done;
+        });
+    co_return r;
+  }
+
+  Task<Changes> changes_since(ModSeq since) override {
+    const MailboxId box = id_;
+    return account_->read<Changes>([box, since](Db& db) { return index::changes_since(db, box, since); });
+  }
+
+ private:
+  Task<CopyResult> copy_or_move(std::vector<Uid> uids, MailboxId dest, bool move) {
+    const MailboxId box = id_;
+    const AccountId account = account_->id();
+    const Limits limits = account_->limits();
+    auto r = co_await account_->write<CopyResult>(
+        [box, account, limits, dest, move, uids = std::move(uids)](Db& db, std::vector<ChangeEvent>& events)
+            -> Result<CopyResult> {
+          auto copied = index::copy(db, box, uids, dest, limits, move, now_seconds());
+          if (!copied || copied->source.empty()) return copied;
+          auto to = index::mailbox_by_id(db, dest);
+          if (!to) return to.error();
+          events.push_back(ChangeEvent{account, dest, ChangeEvent::Kind::kAppended, to->highest_modseq});
+          if (move) {
+            auto from = index::mailbox_by_id(db, box);
+            if (!from) return from.error();
+            events.push_back(ChangeEvent{account, box, ChangeEvent::Kind::kExpunged, from->highest_modseq});
+          }
+          return copied;
+        });
+    co_return r;
+  }
+
+  std::shared_ptr<SqliteAccount> account_;
+  const MailboxId id_;
+};
+
+}  // namespace
+
+Task<std::unique_ptr<Mailbox>> SqliteAccount::open(std::string name) {
+  auto canonical = canonical_mailbox_name(name);
+  if (!canonical) co_return canonical.error();
+  auto info = co_await read<MailboxInfo>([n = std::move(*canonical)](Db& db) { return index::find_mailbox(db, n); });
+  if (!info) co_return info.error();
+  co_return std::unique_ptr<Mailbox>(std::make_unique<SqliteMailbox>(shared_from_this(), info->id));
+}
+
+Task<std::unique_ptr<Mailbox>> SqliteAccount::open_id(MailboxId id) {
+  auto info = co_await read<MailboxInfo>([id](Db& db) { return index::mailbox_by_id(db, id); });
+  if (!info) co_return info.error();
+  co_return std::unique_ptr<Mailbox>(std::make_unique<SqliteMailbox>(shared_from_this(), info->id));
+}
+
+// ---- SqliteMailStore ----
+
+Result<std::unique_ptr<SqliteMailStore>> SqliteMailStore::open(const fs::path& data_dir, net::BlockingPool& pool) {
+  auto shared = std::make_shared<StoreShared>(data_dir, pool);
+  auto blobs = BlobStore::open(data_dir);  // creates data_dir too
+  if (!blobs) return blobs.error();
+  shared->blobs = std::move(*blobs);
+  if (auto r = make_private_dir(data_dir / "accounts"); !r) return r.error();
+  return std::unique_ptr<SqliteMailStore>(new SqliteMailStore(std::move(shared)));
+}
+
+SqliteMailStore::~SqliteMailStore() = default;
+
+Task<std::shared_ptr<SqliteAccount>> SqliteMailStore::account_impl(AccountId id, Limits limits) {
+  if (id <= 0) co_return account_gone();
+  {
+    std::lock_guard lock(mu_);
+    if (auto cached = accounts_[id].lock()) {
+      cached->set_limits(limits);
+      co_return cached;
+    }
+  }
+  auto opened = co_await net::run_blocking(shared_->pool, [shared = shared_, id] { return SqliteAccount::open_blocking(shared, id); });
+  if (!opened) co_return opened.error();
+  std::lock_guard lock(mu_);
+  auto& slot = accounts_[id];
+  std::shared_ptr<SqliteAccount> account = slot.lock();
+  if (!account) {  // else another caller opened it meanwhile: use theirs, drop ours
+    account = std::move(*opened);
+    slot = account;
+  }
+  account->set_limits(limits);
+  co_return account;
+}
+
+Task<std::shared_ptr<Account>> SqliteMailStore::account(AccountId id, Limits limits) {
+  auto r = co_await account_impl(id, limits);
+  if (!r) co_return r.error();
+  co_return std::shared_ptr<Account>(std::move(*r));
+}
+
+Task<std::vector<Result<AppendResult>>> SqliteMailStore::deliver(Delivery delivery) {
+  // One blob for every target; each target's summary covers its own prefix.
+  StoreShared* shared = shared_.get();
+  std::vector<std::pair<std::string, Flags>> per_target;
+  std::vector<Result<AppendResult>> results;
+  for (auto& t : delivery.targets) {
+    auto flags = checked_flags(t.flags);
+    results.push_back(flags ? Result<AppendResult>(AppendResult{}) : Result<AppendResult>(flags.error()));
+    per_target.emplace_back(t.prefix, flags ? std::move(*flags) : Flags{});
+  }
+  auto prepared = co_await net::run_blocking(
+      shared->pool,
+      [shared, message = std::move(delivery.message),
+       per_target = std::move(per_target)]() mutable -> Result<std::vector<index::NewMessage>> {
+        const std::string bytes = normalize_crlf(message);
+        auto id = shared->blobs->put(bytes);
+        if (!id) return id.error();
+        std::vector<index::NewMessage> out;
+        const int64_t now = now_seconds();
+        for (auto& [prefix, flags] : per_target) {
+          out.push_back(describe(*id, bytes, std::move(prefix), std::move(flags), std::nullopt, now));
+        }
+        return out;
+      });
+  if (!prepared) {
+    for (auto& r : results) r = prepared.error();
+    co_return results;
+  }
+
+  // Queue every target's index change first, then wait: different accounts commit in parallel.
+  auto ex = co_await boost::asio::this_coro::executor;
+  std::vector<std::optional<Pending<AppendResult>>> pending(delivery.targets.size());
+  for (std::size_t i = 0; i < delivery.targets.size(); ++i) {
+    if (!results[i]) continue;
+    const DeliveryTarget& target = delivery.targets[i];
+    auto account = co_await account_impl(target.account, target.limits);
+    if (!account) {
+      results[i] = account.error();
+      continue;
+    }
+    const AccountId account_id = target.account;
+    pending[i] = (*account)->submit<AppendResult>(
+        ex, [account_id, limits = target.limits, mailbox = target.mailbox, message = std::move((*prepared)[i])](
+                Db& db, std::vector<ChangeEvent>& events) -> Result<AppendResult> {
+          auto canonical = canonical_mailbox_name(mailbox);
+          Result<MailboxInfo> box = canonical ? index::find_mailbox(db, *canonical) : Result<MailboxInfo>(canonical.error());
+          if (!box) box = index::find_mailbox(db, "INBOX");
+          if (!box) return box.error();
+          auto appended = index::append(db, box->id, {message}, limits, now_seconds());
+          if (!appended) return appended.error();
+          events.push_back(ChangeEvent{account_id, box->id, ChangeEvent::Kind::kAppended, appended->front().modseq});
+          return appended->front();
+        });
+  }
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    if (!pending[i]) continue;
+    auto r = co_await finish(std::move(*pending[i]));
+    results[i] = std::move(r);
+  }
+  co_return results;
+}
+
+Task<void> SqliteMailStore::delete_account(AccountId id) {
+  if (id <= 0) co_return account_gone();
+  {
+    std::lock_guard lock(mu_);
+    auto it = accounts_.find(id);
+    if (it != accounts_.end()) {
+      if (auto alive = it->second.lock()) alive->mark_deleted();
+      accounts_.erase(it);
+    }
+  }
+  const fs::path dir = shared_->data_dir / "accounts" / std::to_string(id);
+  auto r = co_await net::run_blocking(shared_->pool, [dir]() -> Result<void> {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    if (ec) {
+      spdlog::error("mail store: remove {}: {}", dir.string(), ec.message());
+      return make_error(Errc::kUnavailable, "could not remove the account's mail");
+    }
+    return {};
+  });
+  co_return r;
+}
+
+Result<SqliteMailStore::GcStats> SqliteMailStore::collect_garbage() {
+  std::set<std::string> referenced;
+  std::error_code ec;
+  for (fs::directory_iterator it(shared_->data_dir / "accounts", ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::path file = it->path() / "index.db";
+    if (!fs::exists(file)) continue;
+    auto db = Db::open(file, DbOptions{});
+    if (!db) return db.error();
+    auto blobs = index::referenced_blobs(*db);
+    if (!blobs) return blobs.error();
+    referenced.insert(blobs->begin(), blobs->end());
+  }
+  if (ec) {
+    spdlog::error("mail store gc: list accounts: {}", ec.message());
+    return make_error(Errc::kUnavailable, "could not list accounts");
+  }
+  GcStats stats;
+  auto tmp = shared_->blobs->clear_tmp();
+  if (!tmp) return tmp.error();
+  stats.tmp_removed = *tmp;
+  auto ids = shared_->blobs->list();
+  if (!ids) return ids.error();
+  for (const auto& id : *ids) {
+    if (referenced.count(id) != 0) {
+      ++stats.blobs_kept;
+      continue;
+    }
+    if (auto r = shared_->blobs->remove(id); !r) return r.error();
+    ++stats.blobs_removed;
+  }
+  spdlog::info("mail store gc: removed {} blobs and {} temp files, kept {}", stats.blobs_removed, stats.tmp_removed,
+               stats.blobs_kept);
+  return stats;
+}
+
+}  // namespace posthorn::store::sqlite

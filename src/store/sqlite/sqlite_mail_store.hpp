@@ -1,0 +1,85 @@
+// SqliteMailStore: the embedded MailStore (DESIGN.md §4) over a data folder:
+//   <data_dir>/blobs/ab/cd/<sha256>     message bytes (BlobStore), shared by every message with them
+//   <data_dir>/accounts/<id>/index.db   one SQLite index per account (account_index.hpp)
+//
+// Every SQLite and file call runs on the blocking pool (net::run_blocking); no call blocks the
+// caller's thread. Writes to one account go through that account's queue: the first writer drains
+// every queued request into ONE transaction (group commit: one WAL fsync for many appends), each
+// request in its own savepoint so one request's error (over quota, no such mailbox) rolls back only
+// that request. Message bytes are made durable (blob fsync + directory fsync) before their index
+// transaction starts. After a commit the changes are published on feed(), then the callers resume.
+// Writers of different accounts never wait for each other; reads use a second connection per account
+// (WAL readers do not wait for the writer).
+//
+// Depends on store/ (interfaces, types, LocalChangeFeed), mime/summary (the cached parse),
+// store/sqlite (Db, BlobStore, index), net/blocking_pool.hpp (header-only) and Asio.
+// Thread-safe: every call may come from any thread or coroutine.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "net/blocking_pool.hpp"
+#include "store/change_feed.hpp"
+#include "store/sqlite/blob_store.hpp"
+#include "store/store.hpp"
+
+namespace posthorn::store::sqlite {
+
+class SqliteAccount;
+
+// What the account objects share with the store; outlives the store while accounts are in use.
+struct StoreShared {
+  StoreShared(std::filesystem::path dir, net::BlockingPool& p) : data_dir(std::move(dir)), pool(p) {}
+  std::filesystem::path data_dir;
+  net::BlockingPool& pool;
+  std::unique_ptr<BlobStore> blobs;
+  LocalChangeFeed feed;
+  std::atomic<uint64_t> transactions{0};  // committed write transactions (group commits), all accounts
+};
+
+class SqliteMailStore final : public MailStore {
+ public:
+  // Creates <data_dir>, blobs/ and accounts/ when missing. `pool` must outlive the store and every
+  // Account or Mailbox obtained from it.
+  static Result<std::unique_ptr<SqliteMailStore>> open(const std::filesystem::path& data_dir, net::BlockingPool& pool);
+  ~SqliteMailStore() override;
+
+  // Account objects are cached while anyone holds them; each call updates the cached limits.
+  // kNotFound for an id <= 0; kUnavailable when the index cannot be opened.
+  Task<std::shared_ptr<Account>> account(AccountId id, Limits limits) override;
+  // One blob for all targets; an unknown or invalid mailbox name falls back to INBOX.
+  Task<std::vector<Result<AppendResult>>> deliver(Delivery delivery) override;
+  // Removes accounts/<id>/ (a missing account is not an error). Objects of that account still held
+  // elsewhere return kNotFound afterwards. Blobs are freed by the next collect_garbage().
+  Task<void> delete_account(AccountId id) override;
+  ChangeFeed& feed() override { return shared_->feed; }
+
+  struct GcStats {
+    std::size_t blobs_removed = 0;
+    std::size_t blobs_kept = 0;
+    std::size_t tmp_removed = 0;
+  };
+  // Removes every file in blobs/tmp and every blob no account index refers to. Blocking. It MUST run
+  // when no writer is active (at start-up, before listeners open): a delivery in progress has a
+  // durable blob that its index does not name yet. Removes nothing when any index cannot be read.
+  Result<GcStats> collect_garbage();
+
+  // Committed write transactions since open (all accounts): with group commit this grows slower
+  // than the number of concurrent writes. For tests and metrics.
+  uint64_t transactions() const { return shared_->transactions.load(); }
+  BlobStore& blobs() { return *shared_->blobs; }
+
+ private:
+  explicit SqliteMailStore(std::shared_ptr<StoreShared> shared) : shared_(std::move(shared)) {}
+  Task<std::shared_ptr<SqliteAccount>> account_impl(AccountId id, Limits limits);
+
+  std::shared_ptr<StoreShared> shared_;
+  std::mutex mu_;
+  std::map<AccountId, std::weak_ptr<SqliteAccount>> accounts_;  // guarded by mu_
+};
+
+}  // namespace posthorn::store::sqlite
