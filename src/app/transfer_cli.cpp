@@ -33,12 +33,8 @@
 #include "mailfile/maildir.hpp"
 #include "mailfile/mbox.hpp"
 #include "net/blocking_pool.hpp"
-#include "store/store.hpp"
-// The SQLite MailStore is written on another branch; until it is merged the commands say so.
-#if __has_include("store/sqlite/sqlite_mail_store.hpp")
 #include "store/sqlite/sqlite_mail_store.hpp"
-#define POSTHORN_HAVE_MAIL_STORE 1
-#endif
+#include "store/store.hpp"
 
 namespace posthorn::app {
 
@@ -363,7 +359,7 @@ asio::awaitable<Result<void>> export_maildir(std::shared_ptr<store::Account> acc
 }
 
 // The job of one run, on an open account.
-[[maybe_unused]] asio::awaitable<Result<void>> run_job(store::MailStore* store, auth::Account user, TransferArgs args, Report* report) {
+asio::awaitable<Result<void>> run_job(store::MailStore* store, auth::Account user, TransferArgs args, Report* report) {
   store::Limits limits;
   limits.storage_bytes = user.quota_bytes;
   auto account_task = store->account(user.id, limits);
@@ -402,9 +398,6 @@ int cmd_transfer(const TransferArgs& args) {
   }
   if (!user) return a->fail(user.error());
 
-#ifndef POSTHORN_HAVE_MAIL_STORE
-  return a->fail("this build has no mail store yet (the SQLite store is not merged)");
-#else
   net::BlockingPool pool(kPoolThreads);
   auto store = store::sqlite::SqliteMailStore::open(a->cfg->data_dir, pool);
   if (!store) return a->fail("cannot open the mail store in " + a->cfg->data_dir.string() + ": " + store.error().message);
@@ -423,7 +416,6 @@ int cmd_transfer(const TransferArgs& args) {
   report.print(verb == "import" ? "imported" : "exported", where);
   if (!result) return a->fail(result.error().message);
   return 0;
-#endif
 }
 
 }  // namespace posthorn::app
