@@ -100,7 +100,8 @@ struct Pending {
 
 template <class T>
 Task<T> finish(Pending<T> pending) {
-  co_await pending.ticket->signal.async_receive(boost::asio::use_awaitable);
+  auto signalled = pending.ticket->signal.async_receive(boost::asio::use_awaitable);
+  co_await std::move(signalled);
   if (pending.ticket->commit_error) co_return *pending.ticket->commit_error;
   co_return std::move(**pending.out);
 }
@@ -144,13 +145,14 @@ class SqliteAccount final : public Account, public std::enable_shared_from_this<
   template <class T, class Fn>
   Task<T> read(Fn fn) {
     auto self = shared_from_this();
-    auto result = co_await net::run_blocking(shared_->pool, [self, fn = std::move(fn)]() mutable -> Result<T> {
+    auto result_task = net::run_blocking(shared_->pool, [self, fn = std::move(fn)]() mutable -> Result<T> {
       if (self->deleted_) return account_gone();
       std::lock_guard lock(self->read_mu_);
       auto tx = Transaction::begin(self->read_db_, Transaction::Kind::kDeferred);
       if (!tx) return tx.error();
       return fn(self->read_db_);  // the transaction only reads: its destructor ends it
     });
+    auto result = co_await std::move(result_task);
     co_return result;
   }
 
@@ -181,7 +183,8 @@ class SqliteAccount final : public Account, public std::enable_shared_from_this<
   Task<T> write(Fn fn) {
     auto ex = co_await boost::asio::this_coro::executor;
     auto pending = submit<T>(ex, std::move(fn));
-    auto result = co_await finish(std::move(pending));
+    auto result_task = finish(std::move(pending));
+    auto result = co_await std::move(result_task);
     co_return result;
   }
 
@@ -192,7 +195,8 @@ class SqliteAccount final : public Account, public std::enable_shared_from_this<
   Task<MailboxInfo> find_mailbox(std::string name) override {
     auto canonical = canonical_mailbox_name(name);
     if (!canonical) co_return canonical.error();
-    auto r = co_await read<MailboxInfo>([n = std::move(*canonical)](Db& db) { return index::find_mailbox(db, n); });
+    auto r_task = read<MailboxInfo>([n = std::move(*canonical)](Db& db) { return index::find_mailbox(db, n); });
+    auto r = co_await std::move(r_task);
     co_return r;
   }
 
@@ -200,12 +204,13 @@ class SqliteAccount final : public Account, public std::enable_shared_from_this<
     auto canonical = canonical_mailbox_name(name);
     if (!canonical) co_return canonical.error();
     const AccountId account = id_;
-    auto r = co_await write<MailboxInfo>(
+    auto r_task = write<MailboxInfo>(
         [n = std::move(*canonical), use, account](Db& db, std::vector<ChangeEvent>& events) -> Result<MailboxInfo> {
           auto info = index::create_mailbox(db, n, use, now_seconds());
           if (info) events.push_back(ChangeEvent{account, 0, ChangeEvent::Kind::kMailboxes, 0});
           return info;
         });
+    auto r = co_await std::move(r_task);
     co_return r;
   }
 
@@ -215,7 +220,7 @@ class SqliteAccount final : public Account, public std::enable_shared_from_this<
     auto t = canonical_mailbox_name(to);
     if (!t) co_return t.error();
     const AccountId account = id_;
-    auto r = co_await write<void>(
+    auto r_task = write<void>(
         [f = std::move(*f), t = std::move(*t), account](Db& db, std::vector<ChangeEvent>& events) -> Result<void> {
           auto changed = index::rename_mailbox(db, f, t, now_seconds());
           if (!changed) return changed.error();
@@ -227,6 +232,7 @@ class SqliteAccount final : public Account, public std::enable_shared_from_this<
           }
           return {};
         });
+    auto r = co_await std::move(r_task);
     co_return r;
   }
 
@@ -234,22 +240,24 @@ class SqliteAccount final : public Account, public std::enable_shared_from_this<
     auto canonical = canonical_mailbox_name(name);
     if (!canonical) co_return canonical.error();
     const AccountId account = id_;
-    auto r = co_await write<void>(
+    auto r_task = write<void>(
         [n = std::move(*canonical), account](Db& db, std::vector<ChangeEvent>& events) -> Result<void> {
           auto id = index::delete_mailbox(db, n);
           if (!id) return id.error();
           events.push_back(ChangeEvent{account, 0, ChangeEvent::Kind::kMailboxes, 0});
           return {};
         });
+    auto r = co_await std::move(r_task);
     co_return r;
   }
 
   Task<void> set_subscribed(std::string name, bool subscribed) override {
     auto canonical = canonical_mailbox_name(name);
     if (!canonical) co_return canonical.error();
-    auto r = co_await write<void>([n = std::move(*canonical), subscribed](Db& db, std::vector<ChangeEvent>&) {
+    auto r_task = write<void>([n = std::move(*canonical), subscribed](Db& db, std::vector<ChangeEvent>&) {
       return index::set_subscribed(db, n, subscribed);
     });
+    auto r = co_await std::move(r_task);
     co_return r;
   }
 
@@ -261,7 +269,8 @@ class SqliteAccount final : public Account, public std::enable_shared_from_this<
   Task<std::unique_ptr<Mailbox>> open_id(MailboxId id) override;
 
   Task<QuotaUsage> quota() override {
-    auto usage = co_await read<QuotaUsage>([](Db& db) { return index::usage(db); });
+    auto usage_task = read<QuotaUsage>([](Db& db) { return index::usage(db); });
+    auto usage = co_await std::move(usage_task);
     if (usage) usage->limits = limits();
     co_return usage;
   }
@@ -370,7 +379,8 @@ class SqliteMessageBlob final : public MessageBlob {
   }
 
   Task<std::string> read(uint64_t offset, std::size_t length) override {
-    auto r = co_await net::run_blocking(pool_, [this, offset, length] { return read_blocking(offset, length); });
+    auto r_task = net::run_blocking(pool_, [this, offset, length] { return read_blocking(offset, length); });
+    auto r = co_await std::move(r_task);
     co_return r;
   }
 
@@ -390,11 +400,13 @@ class SqliteMailbox final : public Mailbox {
   Task<MailboxView> select(bool read_write) override {
     const MailboxId box = id_;
     if (read_write) {
-      auto r = co_await account_->write<MailboxView>(
+      auto r_task = account_->write<MailboxView>(
           [box](Db& db, std::vector<ChangeEvent>&) { return index::select(db, box, true); });
+      auto r = co_await std::move(r_task);
       co_return r;
     }
-    auto r = co_await account_->read<MailboxView>([box](Db& db) { return index::select(db, box, false); });
+    auto r_task = account_->read<MailboxView>([box](Db& db) { return index::select(db, box, false); });
+    auto r = co_await std::move(r_task);
     co_return r;
   }
 
@@ -426,7 +438,8 @@ class SqliteMailbox final : public Mailbox {
   Task<AppendResult> append(AppendMessage message) override {
     std::vector<AppendMessage> one;
     one.push_back(std::move(message));
-    auto many = co_await append_many(std::move(one));
+    auto many_task = append_many(std::move(one));
+    auto many = co_await std::move(many_task);
     if (!many) co_return many.error();
     co_return many->front();
   }
@@ -439,7 +452,7 @@ class SqliteMailbox final : public Mailbox {
       flags.push_back(std::move(*f));
     }
     StoreShared* shared = &account_->shared();
-    auto prepared = co_await net::run_blocking(
+    auto prepared_task = net::run_blocking(
         shared->pool,
         [shared, messages = std::move(messages), flags = std::move(flags)]() mutable -> Result<std::vector<index::NewMessage>> {
           std::vector<index::NewMessage> out;
@@ -451,11 +464,12 @@ class SqliteMailbox final : public Mailbox {
           }
           return out;
         });
+    auto prepared = co_await std::move(prepared_task);
     if (!prepared) co_return prepared.error();
     const MailboxId box = id_;
     const AccountId account = account_->id();
     const Limits limits = account_->limits();
-    auto r = co_await account_->write<std::vector<AppendResult>>(
+    auto r_task = account_->write<std::vector<AppendResult>>(
         [box, account, limits, prepared = std::move(*prepared)](Db& db, std::vector<ChangeEvent>& events)
             -> Result<std::vector<AppendResult>> {
           auto appended = index::append(db, box, prepared, limits, now_seconds());
@@ -464,6 +478,7 @@ class SqliteMailbox final : public Mailbox {
           }
           return appended;
         });
+    auto r = co_await std::move(r_task);
     co_return r;
   }
 
@@ -473,7 +488,7 @@ class SqliteMailbox final : public Mailbox {
     request.flags = std::move(*flags);
     const MailboxId box = id_;
     const AccountId account = account_->id();
-    auto r = co_await account_->write<StoreResult>(
+    auto r_task = account_->write<StoreResult>(
         [box, account, request = std::move(request)](Db& db, std::vector<ChangeEvent>& events) -> Result<StoreResult> {
           auto stored = index::store_flags(db, box, request);
           if (stored && !stored->changed.empty()) {
@@ -481,6 +496,7 @@ class SqliteMailbox final : public Mailbox {
           }
           return stored;
         });
+    auto r = co_await std::move(r_task);
     co_return r;
   }
 
@@ -490,7 +506,7 @@ class SqliteMailbox final : public Mailbox {
   Task<ExpungeResult> expunge(std::optional<std::vector<Uid>> uids) override {
     const MailboxId box = id_;
     const AccountId account = account_->id();
-    auto r = co_await account_->write<ExpungeResult>(
+    auto r_task = account_->write<ExpungeResult>(
         [box, account, uids = std::move(uids)](Db& db, std::vector<ChangeEvent>& events) -> Result<ExpungeResult> {
           auto done = index::expunge(db, box, uids);
           if (done && !done->expunged.empty()) {
@@ -498,6 +514,7 @@ class SqliteMailbox final : public Mailbox {
           }
           return done;
         });
+    auto r = co_await std::move(r_task);
     co_return r;
   }
 
@@ -511,7 +528,7 @@ class SqliteMailbox final : public Mailbox {
     const MailboxId box = id_;
     const AccountId account = account_->id();
     const Limits limits = account_->limits();
-    auto r = co_await account_->write<CopyResult>(
+    auto r_task = account_->write<CopyResult>(
         [box, account, limits, dest, move, uids = std::move(uids)](Db& db, std::vector<ChangeEvent>& events)
             -> Result<CopyResult> {
           auto copied = index::copy(db, box, uids, dest, limits, move, now_seconds());
@@ -526,6 +543,7 @@ class SqliteMailbox final : public Mailbox {
           }
           return copied;
         });
+    auto r = co_await std::move(r_task);
     co_return r;
   }
 
@@ -538,13 +556,15 @@ class SqliteMailbox final : public Mailbox {
 Task<std::unique_ptr<Mailbox>> SqliteAccount::open(std::string name) {
   auto canonical = canonical_mailbox_name(name);
   if (!canonical) co_return canonical.error();
-  auto info = co_await read<MailboxInfo>([n = std::move(*canonical)](Db& db) { return index::find_mailbox(db, n); });
+  auto info_task = read<MailboxInfo>([n = std::move(*canonical)](Db& db) { return index::find_mailbox(db, n); });
+  auto info = co_await std::move(info_task);
   if (!info) co_return info.error();
   co_return std::unique_ptr<Mailbox>(std::make_unique<SqliteMailbox>(shared_from_this(), info->id));
 }
 
 Task<std::unique_ptr<Mailbox>> SqliteAccount::open_id(MailboxId id) {
-  auto info = co_await read<MailboxInfo>([id](Db& db) { return index::mailbox_by_id(db, id); });
+  auto info_task = read<MailboxInfo>([id](Db& db) { return index::mailbox_by_id(db, id); });
+  auto info = co_await std::move(info_task);
   if (!info) co_return info.error();
   co_return std::unique_ptr<Mailbox>(std::make_unique<SqliteMailbox>(shared_from_this(), info->id));
 }
@@ -571,7 +591,8 @@ Task<std::shared_ptr<SqliteAccount>> SqliteMailStore::account_impl(AccountId id,
       co_return cached;
     }
   }
-  auto opened = co_await net::run_blocking(shared_->pool, [shared = shared_, id] { return SqliteAccount::open_blocking(shared, id); });
+  auto opened_task = net::run_blocking(shared_->pool, [shared = shared_, id] { return SqliteAccount::open_blocking(shared, id); });
+  auto opened = co_await std::move(opened_task);
   if (!opened) co_return opened.error();
   std::lock_guard lock(mu_);
   auto& slot = accounts_[id];
@@ -585,7 +606,8 @@ Task<std::shared_ptr<SqliteAccount>> SqliteMailStore::account_impl(AccountId id,
 }
 
 Task<std::shared_ptr<Account>> SqliteMailStore::account(AccountId id, Limits limits) {
-  auto r = co_await account_impl(id, limits);
+  auto r_task = account_impl(id, limits);
+  auto r = co_await std::move(r_task);
   if (!r) co_return r.error();
   co_return std::shared_ptr<Account>(std::move(*r));
 }
@@ -600,7 +622,7 @@ Task<std::vector<Result<AppendResult>>> SqliteMailStore::deliver(Delivery delive
     results.push_back(flags ? Result<AppendResult>(AppendResult{}) : Result<AppendResult>(flags.error()));
     per_target.emplace_back(t.prefix, flags ? std::move(*flags) : Flags{});
   }
-  auto prepared = co_await net::run_blocking(
+  auto prepared_task = net::run_blocking(
       shared->pool,
       [shared, message = std::move(delivery.message),
        per_target = std::move(per_target)]() mutable -> Result<std::vector<index::NewMessage>> {
@@ -614,6 +636,7 @@ Task<std::vector<Result<AppendResult>>> SqliteMailStore::deliver(Delivery delive
         }
         return out;
       });
+  auto prepared = co_await std::move(prepared_task);
   if (!prepared) {
     for (auto& r : results) r = prepared.error();
     co_return results;
@@ -625,7 +648,8 @@ Task<std::vector<Result<AppendResult>>> SqliteMailStore::deliver(Delivery delive
   for (std::size_t i = 0; i < delivery.targets.size(); ++i) {
     if (!results[i]) continue;
     const DeliveryTarget& target = delivery.targets[i];
-    auto account = co_await account_impl(target.account, target.limits);
+    auto account_task = account_impl(target.account, target.limits);
+    auto account = co_await std::move(account_task);
     if (!account) {
       results[i] = account.error();
       continue;
@@ -646,7 +670,8 @@ Task<std::vector<Result<AppendResult>>> SqliteMailStore::deliver(Delivery delive
   }
   for (std::size_t i = 0; i < pending.size(); ++i) {
     if (!pending[i]) continue;
-    auto r = co_await finish(std::move(*pending[i]));
+    auto r_task = finish(std::move(*pending[i]));
+    auto r = co_await std::move(r_task);
     results[i] = std::move(r);
   }
   co_return results;
@@ -663,7 +688,7 @@ Task<void> SqliteMailStore::delete_account(AccountId id) {
     }
   }
   const fs::path dir = shared_->data_dir / "accounts" / std::to_string(id);
-  auto r = co_await net::run_blocking(shared_->pool, [dir]() -> Result<void> {
+  auto r_task = net::run_blocking(shared_->pool, [dir]() -> Result<void> {
     std::error_code ec;
     fs::remove_all(dir, ec);
     if (ec) {
@@ -672,6 +697,7 @@ Task<void> SqliteMailStore::delete_account(AccountId id) {
     }
     return {};
   });
+  auto r = co_await std::move(r_task);
   co_return r;
 }
 

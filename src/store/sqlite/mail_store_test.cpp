@@ -1,0 +1,700 @@
+// Tests of SqliteMailStore and BlobStore against a real data folder in a temp directory: mailbox
+// tree, messages, flags, UIDPLUS, QRESYNC changes, \Recent, quota at N and N+1, delivery with one
+// blob, chunked reads, reopening from disk, change events, group commit and garbage collection.
+#include "store/sqlite/sqlite_mail_store.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <fstream>
+#include <future>
+#include <set>
+
+#include "mime/summary.hpp"
+
+namespace posthorn::store::sqlite {
+namespace {
+
+namespace fs = std::filesystem;
+namespace asio = boost::asio;
+
+std::string message(std::string_view subject, std::string_view body = "hello\n") {
+  return "From: a@example.test\nTo: b@example.test\nSubject: " + std::string(subject) + "\n\n" + std::string(body);
+}
+
+AppendMessage msg(std::string_view subject, Flags flags = {}, std::optional<int64_t> date = std::nullopt) {
+  return AppendMessage{message(subject), std::move(flags), date};
+}
+
+std::vector<Uid> uids_of(const std::vector<MessageInfo>& infos) {
+  std::vector<Uid> out;
+  for (const auto& i : infos) out.push_back(i.uid);
+  return out;
+}
+
+// Coroutines spawned by the tests take their arguments by value (DESIGN.md §3).
+asio::awaitable<Result<std::vector<Uid>>> append_n(std::shared_ptr<Account> account, int worker, int n) {
+  auto open = account->open("INBOX");
+  auto box = co_await std::move(open);
+  if (!box) co_return box.error();
+  std::vector<Uid> uids;
+  for (int i = 0; i < n; ++i) {
+    auto task = (*box)->append(msg("w" + std::to_string(worker) + "m" + std::to_string(i)));
+    auto r = co_await std::move(task);
+    if (!r) co_return r.error();
+    uids.push_back(r->uid);
+  }
+  co_return uids;
+}
+
+class MailStoreTest : public ::testing::Test {
+ protected:
+  MailStoreTest() {
+    static std::atomic<int> n{0};
+    dir_ = fs::temp_directory_path() / ("posthorn_mail_store_test_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
+    fs::remove_all(dir_);
+  }
+  ~MailStoreTest() override {
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  void SetUp() override { reopen(); }
+
+  void reopen() {
+    store_.reset();
+    auto s = SqliteMailStore::open(dir_, pool_);
+    ASSERT_TRUE(s) << s.error().message;
+    store_ = std::move(*s);
+  }
+
+  template <class T>
+  T run(asio::awaitable<T> op) {
+    auto result = asio::co_spawn(io_, std::move(op), asio::use_future);
+    while (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      io_.restart();
+      io_.run_for(std::chrono::milliseconds(2));
+    }
+    return result.get();
+  }
+
+  std::shared_ptr<Account> account(AccountId id, Limits limits = {}) {
+    auto a = run(store_->account(id, limits));
+    EXPECT_TRUE(a) << a.error().message;
+    return *a;
+  }
+  std::unique_ptr<Mailbox> open(Account& a, std::string name) {
+    auto m = run(a.open(std::move(name)));
+    EXPECT_TRUE(m) << m.error().message;
+    return std::move(*m);
+  }
+  AppendResult append(Mailbox& box, AppendMessage m) {
+    auto r = run(box.append(std::move(m)));
+    EXPECT_TRUE(r) << r.error().message;
+    return r ? *r : AppendResult{};
+  }
+  std::size_t blob_count() { return store_->blobs().list().value().size(); }
+
+  fs::path dir_;
+  net::BlockingPool pool_{4};
+  asio::io_context io_;
+  std::unique_ptr<SqliteMailStore> store_;
+};
+
+TEST_F(MailStoreTest, NewAccountHasDefaultMailboxesSubscribed) {
+  auto a = account(1);
+  auto boxes = run(a->list_mailboxes()).value();
+  std::vector<std::string> names;
+  for (const auto& b : boxes) names.push_back(b.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"}));
+  std::map<std::string, SpecialUse> uses;
+  for (const auto& b : boxes) {
+    uses[b.name] = b.special_use;
+    EXPECT_TRUE(b.subscribed) << b.name;
+    EXPECT_GT(b.uid_validity, 0u);
+    EXPECT_EQ(b.uid_next, 1u);
+  }
+  EXPECT_EQ(uses["Sent"], SpecialUse::kSent);
+  EXPECT_EQ(uses["Drafts"], SpecialUse::kDrafts);
+  EXPECT_EQ(uses["Trash"], SpecialUse::kTrash);
+  EXPECT_EQ(uses["Junk"], SpecialUse::kJunk);
+  EXPECT_EQ(uses["Archive"], SpecialUse::kArchive);
+  EXPECT_EQ(uses["INBOX"], SpecialUse::kNone);
+  EXPECT_EQ(run(a->list_subscriptions()).value().size(), 6u);
+  EXPECT_EQ(run(a->find_mailbox("inbox")).value().name, "INBOX");
+  EXPECT_EQ(run(store_->account(0, {})).error().code, Errc::kNotFound);
+}
+
+TEST_F(MailStoreTest, CreateRenameDeleteMailboxes) {
+  auto a = account(1);
+  auto c = run(a->create_mailbox("Work/2024/Q1", SpecialUse::kNone));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_TRUE(run(a->find_mailbox("Work")));
+  EXPECT_TRUE(run(a->find_mailbox("Work/2024")));
+  EXPECT_EQ(run(a->create_mailbox("Work/2024", SpecialUse::kNone)).error().code, Errc::kExists);
+  const auto q1 = run(a->find_mailbox("Work/2024/Q1")).value();
+
+  // Children follow a rename and keep their id and UIDVALIDITY.
+  ASSERT_TRUE(run(a->rename_mailbox("Work", "Job")));
+  EXPECT_EQ(run(a->find_mailbox("Work")).error().code, Errc::kNotFound);
+  auto moved = run(a->find_mailbox("Job/2024/Q1")).value();
+  EXPECT_EQ(moved.id, q1.id);
+  EXPECT_EQ(moved.uid_validity, q1.uid_validity);
+  EXPECT_EQ(run(a->rename_mailbox("Job", "Sent")).error().code, Errc::kExists);
+  EXPECT_EQ(run(a->rename_mailbox("Nope", "X")).error().code, Errc::kNotFound);
+  EXPECT_EQ(run(a->rename_mailbox("Job", "Job/inner")).error().code, Errc::kInvalid);
+  // Rename creates missing parents of the target.
+  ASSERT_TRUE(run(a->rename_mailbox("Job/2024", "Old/Years/2024")));
+  EXPECT_TRUE(run(a->find_mailbox("Old/Years")));
+  EXPECT_EQ(run(a->find_mailbox("Old/Years/2024/Q1")).value().id, q1.id);
+
+  // Delete: INBOX denied, parent with children conflicts, leaf works.
+  EXPECT_EQ(run(a->delete_mailbox("INBOX")).error().code, Errc::kDenied);
+  EXPECT_EQ(run(a->delete_mailbox("Old/Years")).error().code, Errc::kConflict);
+  EXPECT_EQ(run(a->delete_mailbox("Missing")).error().code, Errc::kNotFound);
+  ASSERT_TRUE(run(a->delete_mailbox("Old/Years/2024/Q1")));
+  EXPECT_EQ(run(a->find_mailbox("Old/Years/2024/Q1")).error().code, Errc::kNotFound);
+
+  // UIDVALIDITY of a re-created name is new (and larger), even within one second.
+  auto first = run(a->create_mailbox("Again", SpecialUse::kNone)).value();
+  ASSERT_TRUE(run(a->delete_mailbox("Again")));
+  auto second = run(a->create_mailbox("Again", SpecialUse::kNone)).value();
+  EXPECT_GT(second.uid_validity, first.uid_validity);
+  EXPECT_NE(second.id, first.id);
+
+  // A Mailbox handle of a deleted mailbox reports kNotFound.
+  auto box = open(*a, "Again");
+  ASSERT_TRUE(run(a->delete_mailbox("Again")));
+  EXPECT_EQ(run(box->status()).error().code, Errc::kNotFound);
+  EXPECT_EQ(run(box->append(msg("x"))).error().code, Errc::kNotFound);
+}
+
+TEST_F(MailStoreTest, InvalidMailboxNamesAreRejected) {
+  auto a = account(1);
+  for (std::string bad : std::vector<std::string>{"", "a//b", "/a", "a/", "..", "a/./b", std::string("a\x01")}) {
+    EXPECT_EQ(run(a->create_mailbox(bad, SpecialUse::kNone)).error().code, Errc::kInvalid) << bad;
+    EXPECT_EQ(run(a->open(bad)).error().code, Errc::kInvalid) << bad;
+    EXPECT_EQ(run(a->rename_mailbox("Sent", bad)).error().code, Errc::kInvalid) << bad;
+    EXPECT_EQ(run(a->set_subscribed(bad, true)).error().code, Errc::kInvalid) << bad;
+  }
+  EXPECT_EQ(run(a->create_mailbox(std::string(kMaxNameBytes + 1, 'a'), SpecialUse::kNone)).error().code, Errc::kInvalid);
+  EXPECT_TRUE(run(a->create_mailbox(std::string(kMaxNameBytes, 'a'), SpecialUse::kNone)));
+}
+
+TEST_F(MailStoreTest, RenameInboxMovesMessagesAndLeavesInboxEmpty) {
+  auto a = account(1);
+  auto inbox = open(*a, "INBOX");
+  append(*inbox, msg("one"));
+  append(*inbox, msg("two"));
+  ASSERT_TRUE(run(a->create_mailbox("INBOX/child", SpecialUse::kNone)));
+  ASSERT_TRUE(run(a->rename_mailbox("INBOX", "Old Inbox")));
+  auto status = run(inbox->status()).value();
+  EXPECT_EQ(status.messages, 0u);
+  EXPECT_EQ(status.uid_next, 3u);  // UIDs are not reused
+  auto old = open(*a, "Old Inbox");
+  auto view = run(old->select(false)).value();
+  EXPECT_EQ(uids_of(view.messages), (std::vector<Uid>{1, 2}));
+  EXPECT_TRUE(run(a->find_mailbox("INBOX/child")));  // INBOX's children stay
+  EXPECT_EQ(run(a->quota()).value().messages, 2u);
+  auto changes = run(inbox->changes_since(1)).value();
+  EXPECT_EQ(changes.vanished, (std::vector<Uid>{1, 2}));
+}
+
+TEST_F(MailStoreTest, Subscriptions) {
+  auto a = account(1);
+  ASSERT_TRUE(run(a->set_subscribed("Not/There", true)));  // need not exist
+  ASSERT_TRUE(run(a->set_subscribed("Junk", false)));
+  ASSERT_TRUE(run(a->set_subscribed("inbox", true)));  // already subscribed, canonical name
+  auto subs = run(a->list_subscriptions()).value();
+  EXPECT_EQ(subs, (std::vector<std::string>{"Archive", "Drafts", "INBOX", "Not/There", "Sent", "Trash"}));
+  EXPECT_FALSE(run(a->find_mailbox("Junk")).value().subscribed);
+  // Subscriptions follow a rename.
+  ASSERT_TRUE(run(a->rename_mailbox("Drafts", "Entwürfe")));
+  subs = run(a->list_subscriptions()).value();
+  EXPECT_EQ(std::count(subs.begin(), subs.end(), "Entwürfe"), 1);
+  EXPECT_EQ(std::count(subs.begin(), subs.end(), "Drafts"), 0);
+}
+
+TEST_F(MailStoreTest, AppendKeepsFlagsKeywordsDateAndSummary) {
+  auto a = account(1);
+  auto box = open(*a, "INBOX");
+  Flags f;
+  f.system = kSeen | kFlagged | 0x80;  // unknown bit dropped
+  f.keywords = {"$Label1", "work", "WORK"};
+  auto r = append(*box, msg("Hello there", f, 1'700'000'000));
+  EXPECT_EQ(r.uid, 1u);
+  EXPECT_GT(r.modseq, 1u);
+  auto data = run(box->fetch({1}, true)).value();
+  ASSERT_EQ(data.size(), 1u);
+  const auto& info = data[0].info;
+  EXPECT_EQ(info.flags.system, kSeen | kFlagged);
+  EXPECT_EQ(info.flags.keywords, (std::vector<std::string>{"$Label1", "work"}));
+  EXPECT_EQ(info.internal_date, 1'700'000'000);
+  EXPECT_NEAR(double(info.save_date), double(std::time(nullptr)), 60);
+  EXPECT_EQ(info.size, normalize_crlf(message("Hello there")).size());
+  auto summary = mime::decode_summary(data[0].summary);
+  ASSERT_TRUE(summary);
+  EXPECT_EQ(summary->envelope.subject, "Hello there");
+
+  // Default internal date is now; fetch without summary leaves it empty.
+  append(*box, msg("two"));
+  auto both = run(box->fetch({1, 2, 99}, false)).value();
+  ASSERT_EQ(both.size(), 2u);
+  EXPECT_TRUE(both[1].summary.empty());
+  EXPECT_NEAR(double(both[1].info.internal_date), double(std::time(nullptr)), 60);
+
+  // A bad keyword fails the whole append.
+  Flags bad;
+  bad.keywords = {"a b"};
+  EXPECT_EQ(run(box->append(msg("x", bad))).error().code, Errc::kInvalid);
+  bad.keywords = {std::string(kMaxKeywordLength + 1, 'k')};
+  EXPECT_EQ(run(box->append(msg("x", bad))).error().code, Errc::kInvalid);
+  Flags longest;
+  longest.keywords = {std::string(kMaxKeywordLength, 'k')};
+  EXPECT_EQ(append(*box, msg("x", longest)).uid, 3u);
+}
+
+TEST_F(MailStoreTest, UidsGrowAndAreNeverReused) {
+  auto a = account(1);
+  auto box = open(*a, "INBOX");
+  for (Uid expect = 1; expect <= 3; ++expect) EXPECT_EQ(append(*box, msg("m")).uid, expect);
+  Flags del;
+  del.system = kDeleted;
+  ASSERT_TRUE(run(box->store_flags(StoreFlags{{2, 3}, FlagOp::kAdd, del, std::nullopt})));
+  EXPECT_EQ(run(box->expunge(std::nullopt)).value().expunged, (std::vector<Uid>{2, 3}));
+  EXPECT_EQ(append(*box, msg("m")).uid, 4u);
+  reopen();
+  a = account(1);
+  box = open(*a, "INBOX");
+  EXPECT_EQ(append(*box, msg("m")).uid, 5u);
+}
+
+TEST_F(MailStoreTest, AppendManyIsAllOrNothing) {
+  auto a = account(1, Limits{0, 3});
+  auto box = open(*a, "INBOX");
+  std::vector<AppendMessage> two{msg("a"), msg("b")};
+  auto r = run(box->append_many(two)).value();
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].uid, 1u);
+  EXPECT_EQ(r[1].uid, 2u);
+  auto over = run(box->append_many(two));
+  EXPECT_EQ(over.error().code, Errc::kOverQuota);
+  EXPECT_EQ(run(box->status()).value().messages, 2u);
+}
+
+TEST_F(MailStoreTest, StoreFlagsAddRemoveReplaceWithModseq) {
+  auto a = account(1);
+  auto box = open(*a, "INBOX");
+  for (int i = 0; i < 3; ++i) append(*box, msg("m"));
+  const ModSeq base = run(box->status()).value().highest_modseq;
+
+  Flags seen;
+  seen.system = kSeen;
+  auto r = run(box->store_flags(StoreFlags{{1, 2}, FlagOp::kAdd, seen, std::nullopt})).value();
+  EXPECT_EQ(uids_of(r.changed), (std::vector<Uid>{1, 2}));
+  EXPECT_GT(r.highest_modseq, base);
+  EXPECT_EQ(r.changed[0].modseq, r.highest_modseq);
+  const ModSeq after_seen = r.highest_modseq;
+
+  // No change: no modseq bump.
+  r = run(box->store_flags(StoreFlags{{1}, FlagOp::kAdd, seen, std::nullopt})).value();
+  EXPECT_TRUE(r.changed.empty());
+  EXPECT_EQ(r.highest_modseq, after_seen);
+
+  Flags kw;
+  kw.keywords = {"Important"};
+  r = run(box->store_flags(StoreFlags{{1, 2, 3}, FlagOp::kAdd, kw, std::nullopt})).value();
+  EXPECT_EQ(r.changed.size(), 3u);
+  Flags remove;
+  remove.system = kSeen;
+  remove.keywords = {"important"};  // case-insensitive
+  r = run(box->store_flags(StoreFlags{{2}, FlagOp::kRemove, remove, std::nullopt})).value();
+  ASSERT_EQ(r.changed.size(), 1u);
+  EXPECT_EQ(r.changed[0].flags, Flags{});
+  Flags replace;
+  replace.system = kAnswered | kDraft;
+  r = run(box->store_flags(StoreFlags{{3}, FlagOp::kReplace, replace, std::nullopt})).value();
+  ASSERT_EQ(r.changed.size(), 1u);
+  EXPECT_EQ(r.changed[0].flags, replace);
+
+  // UNCHANGEDSINCE: message 1 last changed at an older modseq than 3's last change.
+  const auto infos = run(box->fetch({1, 2, 3}, false)).value();
+  const ModSeq m1 = infos[0].info.modseq;
+  const ModSeq m3 = infos[2].info.modseq;
+  ASSERT_LT(m1, m3);
+  Flags flagged;
+  flagged.system = kFlagged;
+  r = run(box->store_flags(StoreFlags{{1, 3}, FlagOp::kAdd, flagged, m1})).value();
+  EXPECT_EQ(uids_of(r.changed), (std::vector<Uid>{1}));
+  EXPECT_EQ(r.conflicts, (std::vector<Uid>{3}));
+
+  Flags bad;
+  bad.keywords = {"bad(kw"};
+  EXPECT_EQ(run(box->store_flags(StoreFlags{{1}, FlagOp::kAdd, bad, std::nullopt})).error().code, Errc::kInvalid);
+}
+
+TEST_F(MailStoreTest, CopyAndMoveReportUidplusMappingAndShareBlobs) {
+  auto a = account(1);
+  auto inbox = open(*a, "INBOX");
+  auto archive = open(*a, "Archive");
+  append(*archive, msg("occupies uid 1"));
+  Flags f;
+  f.system = kSeen;
+  f.keywords = {"kept"};
+  append(*inbox, msg("a", f, 1000));
+  append(*inbox, msg("b"));
+  append(*inbox, msg("c"));
+  const std::size_t blobs = blob_count();
+
+  auto c = run(inbox->copy({1, 3, 7}, archive->id())).value();
+  EXPECT_EQ(c.source, (std::vector<Uid>{1, 3}));
+  EXPECT_EQ(c.dest, (std::vector<Uid>{2, 3}));
+  EXPECT_EQ(c.uid_validity, run(archive->status()).value().uid_validity);
+  auto copied = run(archive->fetch({2}, false)).value();
+  EXPECT_EQ(copied[0].info.flags, f);
+  EXPECT_EQ(copied[0].info.internal_date, 1000);
+  EXPECT_EQ(blob_count(), blobs);  // shared
+  EXPECT_EQ(run(a->quota()).value().messages, 6u);
+
+  auto m = run(inbox->move({2, 3}, archive->id())).value();
+  EXPECT_EQ(m.source, (std::vector<Uid>{2, 3}));
+  EXPECT_EQ(m.dest, (std::vector<Uid>{4, 5}));
+  EXPECT_EQ(uids_of(run(inbox->select(false)).value().messages), (std::vector<Uid>{1}));
+  EXPECT_EQ(run(a->quota()).value().messages, 6u);  // a move does not change the totals
+
+  // The moved message's bytes are readable from the destination.
+  auto blob = run(archive->open_message(5)).value();
+  EXPECT_EQ(blob->read_blocking(0, 1 << 20).value(), normalize_crlf(message("c")));
+  EXPECT_EQ(run(inbox->copy({1}, 9999)).error().code, Errc::kNotFound);
+}
+
+TEST_F(MailStoreTest, ExpungeAllDeletedOrOnlyGivenUids) {
+  auto a = account(1);
+  auto box = open(*a, "INBOX");
+  for (int i = 0; i < 5; ++i) append(*box, msg("m"));
+  Flags del;
+  del.system = kDeleted;
+  ASSERT_TRUE(run(box->store_flags(StoreFlags{{1, 2, 4}, FlagOp::kAdd, del, std::nullopt})));
+  auto some = run(box->expunge(std::vector<Uid>{2, 3, 4})).value();  // 3 is not \Deleted
+  EXPECT_EQ(some.expunged, (std::vector<Uid>{2, 4}));
+  auto rest = run(box->expunge(std::nullopt)).value();
+  EXPECT_EQ(rest.expunged, (std::vector<Uid>{1}));
+  EXPECT_GT(rest.highest_modseq, some.highest_modseq);
+  auto none = run(box->expunge(std::nullopt)).value();
+  EXPECT_TRUE(none.expunged.empty());
+  EXPECT_EQ(none.highest_modseq, rest.highest_modseq);
+  EXPECT_EQ(uids_of(run(box->select(false)).value().messages), (std::vector<Uid>{3, 5}));
+  EXPECT_EQ(run(a->quota()).value().messages, 2u);
+}
+
+TEST_F(MailStoreTest, ChangesSinceListsChangedAndVanished) {
+  auto a = account(1);
+  auto box = open(*a, "INBOX");
+  for (int i = 0; i < 4; ++i) append(*box, msg("m"));
+  const ModSeq since = run(box->status()).value().highest_modseq;
+  Flags del;
+  del.system = kDeleted;
+  ASSERT_TRUE(run(box->store_flags(StoreFlags{{2}, FlagOp::kAdd, del, std::nullopt})));
+  ASSERT_TRUE(run(box->expunge(std::nullopt)));
+  Flags seen;
+  seen.system = kSeen;
+  ASSERT_TRUE(run(box->store_flags(StoreFlags{{3}, FlagOp::kAdd, seen, std::nullopt})));
+  append(*box, msg("new"));
+  auto ch = run(box->changes_since(since)).value();
+  EXPECT_EQ(uids_of(ch.changed), (std::vector<Uid>{3, 5}));
+  EXPECT_EQ(ch.vanished, (std::vector<Uid>{2}));
+  EXPECT_EQ(ch.uid_next, 6u);
+  EXPECT_EQ(ch.highest_modseq, run(box->status()).value().highest_modseq);
+  auto all = run(box->changes_since(0)).value();
+  EXPECT_EQ(uids_of(all.changed), (std::vector<Uid>{1, 3, 4, 5}));
+  auto nothing = run(box->changes_since(ch.highest_modseq)).value();
+  EXPECT_TRUE(nothing.changed.empty());
+  EXPECT_TRUE(nothing.vanished.empty());
+}
+
+TEST_F(MailStoreTest, StatusCountersAndRecentClaimedOnce) {
+  auto a = account(1);
+  auto box = open(*a, "INBOX");
+  Flags seen;
+  seen.system = kSeen;
+  Flags deleted;
+  deleted.system = kDeleted;
+  append(*box, msg("a", seen));
+  append(*box, msg("bb"));
+  append(*box, msg("ccc", deleted));
+  auto s = run(box->status()).value();
+  EXPECT_EQ(s.messages, 3u);
+  EXPECT_EQ(s.unseen, 2u);
+  EXPECT_EQ(s.recent, 3u);
+  EXPECT_EQ(s.deleted, 1u);
+  const uint64_t size = normalize_crlf(message("a")).size() + normalize_crlf(message("bb")).size() +
+                        normalize_crlf(message("ccc")).size();
+  EXPECT_EQ(s.size, size);
+  EXPECT_EQ(s.deleted_size, normalize_crlf(message("ccc")).size());
+  EXPECT_EQ(s.uid_next, 4u);
+
+  // EXAMINE sees \Recent but does not claim it.
+  EXPECT_EQ(run(box->select(false)).value().first_recent, 1u);
+  auto other = open(*a, "INBOX");
+  auto first = run(box->select(true)).value();
+  EXPECT_EQ(first.first_recent, 1u);
+  EXPECT_EQ(first.messages.size(), 3u);
+  auto second = run(other->select(true)).value();
+  EXPECT_EQ(second.first_recent, 0u);
+  EXPECT_EQ(run(box->status()).value().recent, 0u);
+  append(*box, msg("later"));
+  EXPECT_EQ(run(box->status()).value().recent, 1u);
+  EXPECT_EQ(run(other->select(true)).value().first_recent, 4u);
+  EXPECT_EQ(run(box->select(true)).value().first_recent, 0u);
+}
+
+TEST_F(MailStoreTest, QuotaBytesAndMessagesAtNAndNPlusOne) {
+  const uint64_t one = normalize_crlf(message("q")).size();
+  {  // bytes: exactly 2 messages fit
+    auto a = account(1, Limits{2 * one, 0});
+    auto box = open(*a, "INBOX");
+    append(*box, msg("q"));
+    append(*box, msg("q"));
+    EXPECT_EQ(run(box->append(msg("q"))).error().code, Errc::kOverQuota);
+    auto q = run(a->quota()).value();
+    EXPECT_EQ(q.storage_bytes, 2 * one);
+    EXPECT_EQ(q.limits.storage_bytes, 2 * one);
+    // Copy counts too; raising the limit by one byte less than a message still refuses it.
+    a = account(1, Limits{3 * one - 1, 0});
+    EXPECT_EQ(run(box->copy({1}, run(a->find_mailbox("Archive")).value().id)).error().code, Errc::kOverQuota);
+    a = account(1, Limits{3 * one, 0});
+    EXPECT_TRUE(run(box->copy({1}, run(a->find_mailbox("Archive")).value().id)));
+    // Move does not add usage.
+    EXPECT_TRUE(run(box->move({2}, run(a->find_mailbox("Archive")).value().id)));
+  }
+  {  // messages
+    auto a = account(2, Limits{0, 2});
+    auto box = open(*a, "INBOX");
+    append(*box, msg("q"));
+    append(*box, msg("q"));
+    EXPECT_EQ(run(box->append(msg("q"))).error().code, Errc::kOverQuota);
+    EXPECT_EQ(run(box->copy({1}, box->id())).error().code, Errc::kOverQuota);
+    a = account(2, Limits{0, 3});
+    EXPECT_TRUE(run(box->copy({1}, box->id())));
+    EXPECT_EQ(run(a->quota()).value().messages, 3u);
+  }
+  {  // delivery: the target at its limit fails alone
+    Delivery d;
+    d.message = message("q");
+    d.targets.push_back(DeliveryTarget{3, Limits{one, 0}, "INBOX", {}, ""});
+    d.targets.push_back(DeliveryTarget{4, Limits{one - 1, 0}, "INBOX", {}, ""});
+    d.targets.push_back(DeliveryTarget{5, Limits{0, 1}, "INBOX", {}, ""});
+    auto r = run(store_->deliver(d)).value();
+    ASSERT_EQ(r.size(), 3u);
+    EXPECT_TRUE(r[0]);
+    EXPECT_EQ(r[1].error().code, Errc::kOverQuota);
+    EXPECT_TRUE(r[2]);
+    auto again = run(store_->deliver(Delivery{message("q"), {DeliveryTarget{5, Limits{0, 1}, "INBOX", {}, ""}}})).value();
+    EXPECT_EQ(again[0].error().code, Errc::kOverQuota);
+  }
+}
+
+TEST_F(MailStoreTest, DeliverToThreeAccountsWritesOneBlob) {
+  Delivery d;
+  d.message = message("for all", "body\nline\n");
+  Flags f;
+  f.keywords = {"$Junk"};
+  d.targets.push_back(DeliveryTarget{1, {}, "INBOX", {}, "Return-Path: <x@y>\r\n"});
+  d.targets.push_back(DeliveryTarget{2, {}, "No/Such/Box", f, ""});
+  d.targets.push_back(DeliveryTarget{3, {}, "Junk", {}, ""});
+  auto r = run(store_->deliver(d)).value();
+  ASSERT_EQ(r.size(), 3u);
+  for (const auto& x : r) ASSERT_TRUE(x) << x.error().message;
+  EXPECT_EQ(blob_count(), 1u);
+
+  auto a1 = account(1);
+  auto inbox1 = open(*a1, "INBOX");
+  auto blob = run(inbox1->open_message(r[0]->uid)).value();
+  EXPECT_EQ(blob->read_blocking(0, 1 << 20).value(), "Return-Path: <x@y>\r\n" + normalize_crlf(d.message));
+  auto data = run(inbox1->fetch({1}, true)).value();
+  EXPECT_EQ(data[0].info.size, blob->size());
+  auto summary = mime::decode_summary(data[0].summary).value();
+  EXPECT_EQ(summary.envelope.subject, "for all");
+
+  auto a2 = account(2);  // unknown mailbox -> INBOX
+  auto fetched = run(open(*a2, "INBOX")->fetch({1}, false)).value();
+  ASSERT_EQ(fetched.size(), 1u);
+  EXPECT_EQ(fetched[0].info.flags.keywords, (std::vector<std::string>{"$Junk"}));
+  auto a3 = account(3);
+  EXPECT_EQ(run(open(*a3, "Junk")->status()).value().messages, 1u);
+}
+
+TEST_F(MailStoreTest, OpenMessageReadsPrefixAndBlobAcrossChunkBoundaries) {
+  std::string body;
+  for (int i = 0; i < 3000; ++i) body += "line " + std::to_string(i) + "\n";
+  Delivery d;
+  d.message = message("big", body);
+  d.targets.push_back(DeliveryTarget{1, {}, "INBOX", {}, "X-Prefix: 1\r\n"});
+  auto r = run(store_->deliver(d)).value();
+  ASSERT_TRUE(r[0]);
+  const std::string expected = "X-Prefix: 1\r\n" + normalize_crlf(d.message);
+  auto a = account(1);
+  auto box = open(*a, "INBOX");
+  auto blob = run(box->open_message(1)).value();
+  ASSERT_EQ(blob->size(), expected.size());
+  for (std::size_t chunk : {std::size_t(1), std::size_t(7), std::size_t(13), std::size_t(4096), expected.size()}) {
+    std::string all;
+    for (uint64_t off = 0; off < blob->size(); off += chunk) {
+      auto part = run(blob->read(off, chunk)).value();
+      ASSERT_EQ(part.size(), std::min<uint64_t>(chunk, blob->size() - off));
+      all += part;
+    }
+    EXPECT_EQ(all, expected) << chunk;
+  }
+  EXPECT_EQ(blob->read_blocking(10, 6).value(), expected.substr(10, 6));  // spans prefix and blob
+  EXPECT_EQ(blob->read_blocking(expected.size(), 10).value(), "");
+  EXPECT_EQ(blob->read_blocking(expected.size() - 1, 10).value(), expected.substr(expected.size() - 1));
+  EXPECT_EQ(run(box->open_message(2)).error().code, Errc::kNotFound);
+}
+
+TEST_F(MailStoreTest, EverythingSurvivesReopeningFromDisk) {
+  auto a = account(1);
+  auto box = open(*a, "INBOX");
+  Flags f;
+  f.system = kAnswered;
+  f.keywords = {"kw"};
+  auto r = append(*box, msg("durable", f, 12345));
+  ASSERT_TRUE(run(a->create_mailbox("Kept", SpecialUse::kNone)));
+  const std::string id = blob_id_for(normalize_crlf(message("durable")));
+  EXPECT_TRUE(fs::exists(store_->blobs().path_for(id)));
+  EXPECT_EQ(fs::status(store_->blobs().path_for(id)).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(fs::status(dir_ / "accounts" / "1").permissions() & fs::perms::all, fs::perms::owner_all);
+  box.reset();
+  a.reset();
+  reopen();
+  a = account(1);
+  EXPECT_TRUE(run(a->find_mailbox("Kept")));
+  box = open(*a, "INBOX");
+  auto data = run(box->fetch({r.uid}, true)).value();
+  ASSERT_EQ(data.size(), 1u);
+  EXPECT_EQ(data[0].info.flags, f);
+  EXPECT_EQ(data[0].info.internal_date, 12345);
+  EXPECT_EQ(data[0].info.modseq, r.modseq);
+  EXPECT_EQ(run(box->open_message(r.uid)).value()->read_blocking(0, 1 << 16).value(), normalize_crlf(message("durable")));
+  EXPECT_EQ(run(a->quota()).value().messages, 1u);
+}
+
+TEST_F(MailStoreTest, ChangeFeedEventsReachAnotherSubscriber) {
+  auto a = account(1);
+  auto box = open(*a, "INBOX");
+  std::mutex mu;
+  std::vector<ChangeEvent> events;
+  auto sub = store_->feed().subscribe(1, [&](const ChangeEvent& e) {
+    std::lock_guard lock(mu);
+    events.push_back(e);
+  });
+  auto r = append(*box, msg("m"));
+  Flags del;
+  del.system = kDeleted;
+  auto st = run(box->store_flags(StoreFlags{{1}, FlagOp::kAdd, del, std::nullopt})).value();
+  auto ex = run(box->expunge(std::nullopt)).value();
+  ASSERT_TRUE(run(a->create_mailbox("New", SpecialUse::kNone)));
+  std::lock_guard lock(mu);
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[0].kind, ChangeEvent::Kind::kAppended);
+  EXPECT_EQ(events[0].mailbox, box->id());
+  EXPECT_EQ(events[0].modseq, r.modseq);
+  EXPECT_EQ(events[1].kind, ChangeEvent::Kind::kFlags);
+  EXPECT_EQ(events[1].modseq, st.highest_modseq);
+  EXPECT_EQ(events[2].kind, ChangeEvent::Kind::kExpunged);
+  EXPECT_EQ(events[2].modseq, ex.highest_modseq);
+  EXPECT_EQ(events[3].kind, ChangeEvent::Kind::kMailboxes);
+  for (const auto& e : events) EXPECT_EQ(e.account, 1);
+}
+
+TEST_F(MailStoreTest, ConcurrentAppendsGetDistinctUidsAndShareTransactions) {
+  auto a = account(1);
+  constexpr int kWorkers = 8;
+  constexpr int kEach = 25;
+  const uint64_t before = store_->transactions();
+  std::vector<std::future<Result<std::vector<Uid>>>> futures;
+  for (int w = 0; w < kWorkers; ++w) futures.push_back(asio::co_spawn(io_, append_n(a, w, kEach), asio::use_future));
+  for (auto& f : futures) {
+    while (f.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      io_.restart();
+      io_.run_for(std::chrono::milliseconds(2));
+    }
+  }
+  std::set<Uid> all;
+  for (auto& f : futures) {
+    auto uids = f.get();
+    ASSERT_TRUE(uids) << uids.error().message;
+    all.insert(uids->begin(), uids->end());
+  }
+  EXPECT_EQ(all.size(), std::size_t(kWorkers * kEach));
+  EXPECT_EQ(*all.begin(), 1u);
+  EXPECT_EQ(*all.rbegin(), Uid(kWorkers * kEach));
+  const uint64_t transactions = store_->transactions() - before;
+  EXPECT_LT(transactions, uint64_t(kWorkers * kEach));
+  std::cout << "group commit: " << kWorkers * kEach << " appends in " << transactions << " transactions\n";
+}
+
+TEST_F(MailStoreTest, GarbageCollectionRemovesOrphansAndTempFilesOnly) {
+  auto a = account(1);
+  auto box = open(*a, "INBOX");
+  append(*box, msg("kept"));
+  append(*box, msg("dropped"));
+  auto b = account(2);
+  append(*open(*b, "INBOX"), msg("other account"));
+  Flags del;
+  del.system = kDeleted;
+  ASSERT_TRUE(run(box->store_flags(StoreFlags{{2}, FlagOp::kAdd, del, std::nullopt})));
+  ASSERT_TRUE(run(box->expunge(std::nullopt)));
+  const auto orphan = store_->blobs().put("orphan bytes").value();
+  std::ofstream(dir_ / "blobs" / "tmp" / "leftover.tmp") << "partial";
+  EXPECT_EQ(blob_count(), 4u);
+
+  auto stats = store_->collect_garbage().value();
+  EXPECT_EQ(stats.blobs_removed, 2u);  // "dropped" and the orphan
+  EXPECT_EQ(stats.tmp_removed, 1u);
+  EXPECT_EQ(stats.blobs_kept, 2u);
+  EXPECT_FALSE(store_->blobs().exists(orphan));
+  EXPECT_FALSE(fs::exists(dir_ / "blobs" / "tmp" / "leftover.tmp"));
+  EXPECT_EQ(run(box->open_message(1)).value()->read_blocking(0, 1 << 16).value(), normalize_crlf(message("kept")));
+
+  // Deleting an account removes its folder; its blobs go at the next collection.
+  ASSERT_TRUE(run(store_->delete_account(2)));
+  EXPECT_FALSE(fs::exists(dir_ / "accounts" / "2"));
+  EXPECT_EQ(run(b->list_mailboxes()).error().code, Errc::kNotFound);
+  EXPECT_EQ(store_->collect_garbage().value().blobs_removed, 1u);
+  EXPECT_EQ(blob_count(), 1u);
+  // The account comes back empty on next use.
+  auto fresh = account(2);
+  EXPECT_EQ(run(open(*fresh, "INBOX")->status()).value().messages, 0u);
+}
+
+TEST(BlobStore, PutIsIdempotentAndListsAndRemoves) {
+  const fs::path dir = fs::temp_directory_path() / ("posthorn_blob_test_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  auto blobs = BlobStore::open(dir).value();
+  const auto id = blobs->put("abc").value();
+  EXPECT_EQ(id, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");  // SHA-256("abc")
+  EXPECT_EQ(blobs->path_for(id), dir / "blobs" / "ba" / "78" / id);
+  const auto mtime = fs::last_write_time(blobs->path_for(id));
+  EXPECT_EQ(blobs->put("abc").value(), id);
+  EXPECT_EQ(fs::last_write_time(blobs->path_for(id)), mtime);
+  EXPECT_TRUE(fs::is_empty(dir / "blobs" / "tmp"));
+  EXPECT_EQ(fs::status(dir / "blobs" / "ba").permissions() & fs::perms::all, fs::perms::owner_all);
+  const auto empty = blobs->put("").value();
+  auto reader = blobs->open_blob(empty).value();
+  EXPECT_EQ(reader->size(), 0u);
+  auto ids = blobs->list().value();
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::string>{id, empty}));
+  ASSERT_TRUE(blobs->remove(id));
+  EXPECT_FALSE(blobs->exists(id));
+  EXPECT_TRUE(blobs->remove(id));  // already gone: fine
+  EXPECT_EQ(blobs->remove("../x").error().code, Errc::kInvalid);
+  EXPECT_EQ(blobs->open_blob(id).error().code, Errc::kInternal);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace posthorn::store::sqlite
