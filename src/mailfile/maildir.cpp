@@ -461,14 +461,15 @@ Result<MaildirWriter> MaildirWriter::create(const fs::path& root) {
 }
 
 Result<fs::path> MaildirWriter::folder(std::string_view mailbox) {
-  const fs::path dir = root_ / encode_maildirpp_folder(mailbox);
+  const std::string encoded = encode_maildirpp_folder(mailbox);
+  const fs::path dir = encoded.empty() ? root_ : root_ / encoded;
   for (const char* sub : {"cur", "new", "tmp"}) {
     std::error_code ec;
     fs::create_directories(dir / sub, ec);
     if (ec) return make_error(Errc::kUnavailable, "cannot create " + (dir / sub).string() + ": " + ec.message());
   }
   // Dovecot marks Maildir++ subfolders with an empty maildirfolder file.
-  if (dir != root_ && !fs::exists(dir / "maildirfolder")) {
+  if (!encoded.empty() && !fs::exists(dir / "maildirfolder")) {
     std::ofstream touch(dir / "maildirfolder");
     if (!touch) return io_error("cannot create", dir / "maildirfolder", errno);
   }

@@ -257,6 +257,7 @@ TEST(MaildirWriter, WritesThenReadsBack) {
   EXPECT_TRUE(fs::exists(root / ".Work.v1~2e0" / "maildirfolder"));
   EXPECT_TRUE(fs::exists(root / ".Empty" / "new"));
   EXPECT_TRUE(fs::is_empty(root / "tmp"));
+  EXPECT_FALSE(fs::exists(root / "maildirfolder"));  // only subfolders carry it
 
   auto tree = read_maildir_tree(root);
   ASSERT_TRUE(tree);
