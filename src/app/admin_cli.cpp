@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "app/admin_context.hpp"
 #include "app/commands.hpp"
 #include "auth/directory.hpp"
 #include "auth/password.hpp"
@@ -192,49 +193,12 @@ Result<Credentials> make_credentials(std::string_view password, const config::Au
 
 // ---- The open directory ----
 
-struct Admin {
-  std::string command;  // "posthorn user add", the prefix of every error
-  std::shared_ptr<const config::Config> cfg;
-  std::unique_ptr<store::sqlite::SqliteDirectory> dir;
-
-  int fail(std::string_view message) const {
-    std::fprintf(stderr, "%s: %s\n", command.c_str(), std::string(message).c_str());
-    return 1;
-  }
-  // A directory error with no better explanation in context.
-  int fail(const Error& e) const {
-    if (e.code == Errc::kUnavailable) {
-      return fail(e.message + " (" + (cfg->data_dir / "directory.db").string() + "); try again");
-    }
-    return fail(e.message);
-  }
-};
-
 std::string command_name(std::string_view noun, const AdminArgs& args) {
   return "posthorn " + std::string(noun) + (args.verb.empty() ? "" : " " + args.verb);
 }
 
-// Loads the config and opens the directory; on failure prints why and returns nullopt.
-std::optional<Admin> open_admin(std::string_view noun, const AdminArgs& args) {
-  Admin a;
-  a.command = command_name(noun, args);
-  auto cfg = config::load(args.config_file);
-  if (!cfg) {
-    a.fail(cfg.error().message);
-    std::fprintf(stderr, "hint: run `posthorn init --dir DIR` to create a server, or pass --config FILE\n");
-    return std::nullopt;
-  }
-  a.cfg = *cfg;
-  const auto db_file = a.cfg->data_dir / "directory.db";
-  auto dir = store::sqlite::SqliteDirectory::open(db_file);
-  if (!dir) {
-    a.fail("cannot open " + db_file.string() + ": " + dir.error().message);
-    std::fprintf(stderr, "hint: check that data_dir in %s exists and is writable by this user\n",
-                 a.cfg->file.c_str());
-    return std::nullopt;
-  }
-  a.dir = std::move(*dir);
-  return a;
+std::optional<Admin> open_admin_for(std::string_view noun, const AdminArgs& args) {
+  return open_admin(command_name(noun, args), args.config_file);
 }
 
 std::string domain_hint(std::string_view domain) {
@@ -505,9 +469,43 @@ int unknown_verb(std::string_view noun, const AdminArgs& args) {
 
 }  // namespace
 
+int Admin::fail(std::string_view message) const {
+  std::fprintf(stderr, "%s: %s\n", command.c_str(), std::string(message).c_str());
+  return 1;
+}
+
+int Admin::fail(const Error& e) const {
+  if (e.code == Errc::kUnavailable) {
+    return fail(e.message + " (" + (cfg->data_dir / "directory.db").string() + "); try again");
+  }
+  return fail(e.message);
+}
+
+std::optional<Admin> open_admin(std::string command, const std::filesystem::path& config_file) {
+  Admin a;
+  a.command = std::move(command);
+  auto cfg = config::load(config_file);
+  if (!cfg) {
+    a.fail(cfg.error().message);
+    std::fprintf(stderr, "hint: run `posthorn init --dir DIR` to create a server, or pass --config FILE\n");
+    return std::nullopt;
+  }
+  a.cfg = *cfg;
+  const auto db_file = a.cfg->data_dir / "directory.db";
+  auto dir = store::sqlite::SqliteDirectory::open(db_file);
+  if (!dir) {
+    a.fail("cannot open " + db_file.string() + ": " + dir.error().message);
+    std::fprintf(stderr, "hint: check that data_dir in %s exists and is writable by this user\n",
+                 a.cfg->file.c_str());
+    return std::nullopt;
+  }
+  a.dir = std::move(*dir);
+  return a;
+}
+
 int cmd_domain(const AdminArgs& args) {
   if (args.verb != "add" && args.verb != "del" && args.verb != "list") return unknown_verb("domain", args);
-  auto a = open_admin("domain", args);
+  auto a = open_admin_for("domain", args);
   if (!a) return 1;
   if (args.verb == "add") return domain_add(*a, args.name);
   if (args.verb == "del") return domain_del(*a, args.name);
@@ -518,7 +516,7 @@ int cmd_user(const AdminArgs& args) {
   if (args.verb != "add" && args.verb != "del" && args.verb != "passwd" && args.verb != "list") {
     return unknown_verb("user", args);
   }
-  auto a = open_admin("user", args);
+  auto a = open_admin_for("user", args);
   if (!a) return 1;
   if (args.verb == "add") return user_add(*a, args);
   if (args.verb == "del") return user_del(*a, args);
@@ -528,7 +526,7 @@ int cmd_user(const AdminArgs& args) {
 
 int cmd_alias(const AdminArgs& args) {
   if (args.verb != "add" && args.verb != "del" && args.verb != "list") return unknown_verb("alias", args);
-  auto a = open_admin("alias", args);
+  auto a = open_admin_for("alias", args);
   if (!a) return 1;
   if (args.verb == "add") return alias_add(*a, args);
   if (args.verb == "del") return alias_del(*a, args);

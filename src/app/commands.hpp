@@ -34,6 +34,20 @@ int cmd_domain(const AdminArgs& args);
 int cmd_user(const AdminArgs& args);
 int cmd_alias(const AdminArgs& args);
 
+// posthorn import maildir ADDRESS DIR | import mbox ADDRESS FILE [--mailbox NAME] |
+// export maildir ADDRESS DIR. Exit 0 when the run finished (skipped entries are listed in the
+// summary), 1 on a fatal error.
+struct TransferArgs {
+  enum Direction { kImport, kExport };
+  std::filesystem::path config_file;
+  Direction direction = kImport;
+  std::string format;          // maildir | mbox
+  std::string address;
+  std::filesystem::path path;  // the maildir folder or the mbox file
+  std::string mailbox;         // import mbox: the target mailbox ("" = INBOX)
+};
+int cmd_transfer(const TransferArgs& args);
+
 // --config FILE, else ./posthorn.toml, else /etc/posthorn/posthorn.toml.
 std::filesystem::path resolve_config_path(const std::string& given);
 

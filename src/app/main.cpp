@@ -90,6 +90,42 @@ int main(int argc, char** argv) {
     l->callback([&ali] { ali.verb = "list"; });
   }
 
+  // import/export: exit 0 with a summary even when entries were skipped; non-zero on fatal errors.
+  TransferArgs xfer;
+  const char* kTransferFooter =
+      "Exit status: 0 when the run finished; skipped entries (malformed mbox entries, unreadable files) are "
+      "listed with their reason in the summary. 1 on a fatal error (no such user, unreadable source, store "
+      "unavailable, over quota); messages imported before it stay.";
+  auto* import_cmd = app.add_subcommand("import", "Import mail into an account from a Maildir or an mbox file");
+  import_cmd->require_subcommand(1);
+  import_cmd->footer(kTransferFooter);
+  {
+    auto* m = import_cmd->add_subcommand("maildir", "Import a Maildir/Maildir++ tree (Dovecot layout; folders, flags, keywords)");
+    m->add_option("ADDRESS", xfer.address, "The account's address")->required();
+    m->add_option("DIR", xfer.path, "The maildir (the folder holding cur/ and new/)")->required();
+    m->footer(kTransferFooter);
+    m->callback([&xfer] { xfer.format = "maildir"; });
+    auto* b = import_cmd->add_subcommand("mbox", "Import an mbox file (mboxrd; Status/X-Status/X-Keywords become flags)");
+    b->add_option("ADDRESS", xfer.address, "The account's address")->required();
+    b->add_option("FILE", xfer.path, "The mbox file")->required();
+    b->add_option("--mailbox", xfer.mailbox, "Target mailbox, created if missing (default INBOX)");
+    b->footer(kTransferFooter);
+    b->callback([&xfer] { xfer.format = "mbox"; });
+  }
+  auto* export_cmd = app.add_subcommand("export", "Export an account's mail");
+  export_cmd->require_subcommand(1);
+  {
+    auto* m = export_cmd->add_subcommand("maildir", "Write every mailbox as a Maildir++ tree (LF line ends) into DIR, "
+                                                    "which must not exist or be empty");
+    m->add_option("ADDRESS", xfer.address, "The account's address")->required();
+    m->add_option("DIR", xfer.path, "The new maildir")->required();
+    m->footer("Exit status: 0 when every message was written, 1 on a fatal error.");
+    m->callback([&xfer] {
+      xfer.format = "maildir";
+      xfer.direction = TransferArgs::kExport;
+    });
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -115,6 +151,10 @@ int main(int argc, char** argv) {
   if (alias_cmd->parsed()) {
     ali.config_file = config_file;
     return cmd_alias(ali);
+  }
+  if (import_cmd->parsed() || export_cmd->parsed()) {
+    xfer.config_file = config_file;
+    return cmd_transfer(xfer);
   }
   return 2;
 }
