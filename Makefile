@@ -4,7 +4,7 @@ export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_f
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps build build-asan test unit e2e run clean
+.PHONY: all deps build build-asan test unit e2e run torture clean
 
 all: build
 
@@ -32,6 +32,10 @@ e2e: build-asan
 test: build-asan
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory e2e
+
+# The long crash torture: 300 SIGKILLs of a store writer (make test runs 12).
+torture: build-asan
+	POSTHORN_CRASH_ROUNDS=300 build-asan/tests/durability/crash_test
 
 # Builds, initialises ./dev on the first run, serves in the foreground.
 run: build

@@ -32,6 +32,7 @@
 #include "server/pop3/pop3_session.hpp"
 #include "server/smtp/smtp_session.hpp"
 #include "store/sqlite/sqlite_directory.hpp"
+#include "store/sqlite/sqlite_mail_store.hpp"
 
 namespace posthorn::app {
 
@@ -116,6 +117,19 @@ class Server {
       if (!bound) return bound.error();
       listeners_.push_back(std::move(*bound));
     }
+    return {};
+  }
+
+  // Opens the mail store and collects what a crash left behind (orphaned blobs, temp files) before
+  // any listener accepts: collection must not race a delivery of this process (see
+  // SqliteMailStore::collect_garbage).
+  Result<void> open_store() {
+    const auto cfg = config_.get();
+    auto opened = store::sqlite::SqliteMailStore::open(cfg->data_dir, pool_);
+    if (!opened) return opened.error();
+    store_ = std::move(*opened);
+    auto gc = store_->collect_garbage();
+    if (!gc) spdlog::warn("mail store garbage collection failed: {}", gc.error().message);
     return {};
   }
 
@@ -227,6 +241,7 @@ class Server {
   std::unique_ptr<auth::Directory> directory_;
   asio::io_context io_;
   net::BlockingPool pool_;
+  std::unique_ptr<store::sqlite::SqliteMailStore> store_;  // after pool_: destroyed before it
   auth::Authenticator auth_;
   std::shared_ptr<net::ConnectionLimiter> limiter_;
   std::shared_ptr<net::ConnectionRegistry> registry_;
@@ -306,6 +321,10 @@ int cmd_serve(const std::filesystem::path& config_file) {
     } else {
       spdlog::warn("run_as_user {} ignored: not started as root", (*cfg)->run_as_user);
     }
+  }
+  if (auto r = server.open_store(); !r) {
+    std::fprintf(stderr, "cannot open the mail store in %s: %s\n", (*cfg)->data_dir.c_str(), r.error().message.c_str());
+    return 1;
   }
   return server.run();
 }

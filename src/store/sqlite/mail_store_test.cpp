@@ -670,6 +670,23 @@ TEST_F(MailStoreTest, GarbageCollectionRemovesOrphansAndTempFilesOnly) {
   EXPECT_EQ(run(open(*fresh, "INBOX")->status()).value().messages, 0u);
 }
 
+TEST_F(MailStoreTest, GarbageCollectionIsSkippedWhileAnotherStoreHasTheFolderOpen) {
+  const auto orphan = store_->blobs().put("orphan bytes").value();
+  {
+    // Like a `posthorn import` running beside the server: its blobs may not be indexed yet.
+    auto other = SqliteMailStore::open(dir_, pool_).value();
+    auto stats = store_->collect_garbage().value();
+    EXPECT_TRUE(stats.skipped);
+    EXPECT_TRUE(store_->blobs().exists(orphan));
+  }
+  auto stats = store_->collect_garbage().value();
+  EXPECT_FALSE(stats.skipped);
+  EXPECT_FALSE(store_->blobs().exists(orphan));
+  // Our own shared lock came back: a second opener now blocks collection again.
+  auto again = SqliteMailStore::open(dir_, pool_).value();
+  EXPECT_TRUE(store_->collect_garbage().value().skipped);
+}
+
 TEST(BlobStore, PutIsIdempotentAndListsAndRemoves) {
   const fs::path dir = fs::temp_directory_path() / ("posthorn_blob_test_" + std::to_string(::getpid()));
   fs::remove_all(dir);

@@ -12,7 +12,10 @@
 //   queued: blob fsyncs are per blob, the index fsync is shared.
 #include "store/sqlite/sqlite_mail_store.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -577,10 +580,19 @@ Result<std::unique_ptr<SqliteMailStore>> SqliteMailStore::open(const fs::path& d
   if (!blobs) return blobs.error();
   shared->blobs = std::move(*blobs);
   if (auto r = make_private_dir(data_dir / "accounts"); !r) return r.error();
-  return std::unique_ptr<SqliteMailStore>(new SqliteMailStore(std::move(shared)));
+  const fs::path lock_file = data_dir / "store.lock";
+  int fd = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0 || ::flock(fd, LOCK_SH) != 0) {
+    spdlog::error("mail store: cannot lock {}: {}", lock_file.string(), std::strerror(errno));
+    if (fd >= 0) ::close(fd);
+    return make_error(Errc::kUnavailable, "cannot lock the mail store");
+  }
+  return std::unique_ptr<SqliteMailStore>(new SqliteMailStore(std::move(shared), fd));
 }
 
-SqliteMailStore::~SqliteMailStore() = default;
+SqliteMailStore::~SqliteMailStore() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
 
 Task<std::shared_ptr<SqliteAccount>> SqliteMailStore::account_impl(AccountId id, Limits limits) {
   if (id <= 0) co_return account_gone();
@@ -702,6 +714,18 @@ Task<void> SqliteMailStore::delete_account(AccountId id) {
 }
 
 Result<SqliteMailStore::GcStats> SqliteMailStore::collect_garbage() {
+  // Converting our shared lock to an exclusive one succeeds only when no other process holds it.
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::flock(lock_fd_, LOCK_SH);  // a failed conversion may have dropped the shared lock
+    spdlog::info("mail store gc: skipped, another process has the store open");
+    GcStats skipped;
+    skipped.skipped = true;
+    return skipped;
+  }
+  struct Relock {  // back to shared on every path out
+    int fd;
+    ~Relock() { ::flock(fd, LOCK_SH); }
+  } relock{lock_fd_};
   std::set<std::string> referenced;
   std::error_code ec;
   for (fs::directory_iterator it(shared_->data_dir / "accounts", ec), end; !ec && it != end; it.increment(ec)) {

@@ -62,10 +62,14 @@ class SqliteMailStore final : public MailStore {
     std::size_t blobs_removed = 0;
     std::size_t blobs_kept = 0;
     std::size_t tmp_removed = 0;
+    bool skipped = false;  // another process had the store open: nothing was removed
   };
   // Removes every file in blobs/tmp and every blob no account index refers to. Blocking. It MUST run
-  // when no writer is active (at start-up, before listeners open): a delivery in progress has a
-  // durable blob that its index does not name yet. Removes nothing when any index cannot be read.
+  // when no writer of this process is active (at start-up, before listeners open): a delivery in
+  // progress has a durable blob that its index does not name yet. Other processes are excluded by
+  // <data_dir>/store.lock: every open store holds a shared flock on it and collection needs it
+  // exclusively, so while a `posthorn import` (or a second server) has the store open, collection
+  // is skipped (stats.skipped) instead of racing it. Removes nothing when any index cannot be read.
   Result<GcStats> collect_garbage();
 
   // Committed write transactions since open (all accounts): with group commit this grows slower
@@ -74,10 +78,11 @@ class SqliteMailStore final : public MailStore {
   BlobStore& blobs() { return *shared_->blobs; }
 
  private:
-  explicit SqliteMailStore(std::shared_ptr<StoreShared> shared) : shared_(std::move(shared)) {}
+  SqliteMailStore(std::shared_ptr<StoreShared> shared, int lock_fd) : shared_(std::move(shared)), lock_fd_(lock_fd) {}
   Task<std::shared_ptr<SqliteAccount>> account_impl(AccountId id, Limits limits);
 
   std::shared_ptr<StoreShared> shared_;
+  int lock_fd_ = -1;  // <data_dir>/store.lock, flock(LOCK_SH) while open
   std::mutex mu_;
   std::map<AccountId, std::weak_ptr<SqliteAccount>> accounts_;  // guarded by mu_
 };
