@@ -4,7 +4,7 @@ export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_f
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps build build-asan test unit e2e run clean
+.PHONY: all deps build build-asan test unit e2e run bench clean
 
 all: build
 
@@ -32,6 +32,13 @@ e2e: build-asan
 test: build-asan
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory e2e
+
+# Posthorn side by side with Dovecot and Postfix (bench/README.md): release binary, load generator, then
+# bench/run (installs the anchors with apt if missing). Arguments: make bench BENCH_ARGS="--quick login".
+bench: deps
+	@cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build build --target posthorn bench_load
+	$(PYTHON) bench/run $(BENCH_ARGS)
 
 # Builds, initialises ./dev on the first run, serves in the foreground.
 run: build

@@ -7,7 +7,7 @@
 //   imap-idle    open --connections authenticated connections that SELECT and IDLE (or only LOGIN with
 //                --no-idle), print one "ready" JSON line, hold them until stdin reaches EOF, then close
 //   imap-bigbox  one connection: LOGIN, then --iterations times SELECT + FETCH 1:* (FLAGS) and a SEARCH
-//   pop3         per connection: USER/PASS, STAT, LIST, RETR x3, DELE 1, RSET, QUIT
+//   pop3         per connection: USER/PASS, STAT, LIST, RETR x --retr (10), DELE 1, RSET, QUIT
 //   smtp         --messages messages of --size bytes over --connections connections, PIPELINING
 // Plain TCP or implicit TLS (--tls; certificates are not verified: the servers use self-signed ones).
 // Output: one JSON object on stdout (ops/s, p50/p99 latency in ms, errors, per-operation figures).
@@ -60,6 +60,7 @@ struct Options {
   int size = 10240;
   std::string rcpt_domain = "bench.test";
   int iterations = 3;
+  int retr = 10;  // RETRs per POP3 session
   std::string search = "FROM \"alice\"";
   unsigned seed = 1;
 };
@@ -69,7 +70,7 @@ struct Options {
             << "usage: bench_load {login|imap-mix|imap-idle|imap-bigbox|pop3|smtp} --port N [--host H] [--tls]\n"
                "  [--proto imap|pop3] [--clients C] [--duration S] [--users N] [--user-base B]\n"
                "  [--user-fmt 'bench%d@bench.test'] [--password P] [--connections C] [--ramp R] [--no-idle]\n"
-               "  [--messages M] [--size BYTES] [--rcpt-domain D] [--iterations K] [--search CRITERIA] [--seed S]\n";
+               "  [--messages M] [--size BYTES] [--rcpt-domain D] [--iterations K] [--search CRITERIA] [--retr N] [--seed S]\n";
   std::exit(2);
 }
 
@@ -100,6 +101,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--size") o.size = std::stoi(val());
     else if (a == "--rcpt-domain") o.rcpt_domain = val();
     else if (a == "--iterations") o.iterations = std::stoi(val());
+    else if (a == "--retr") o.retr = std::stoi(val());
     else if (a == "--search") o.search = val();
     else if (a == "--seed") o.seed = static_cast<unsigned>(std::stoul(val()));
     else usage("unknown option " + a);
@@ -540,7 +542,7 @@ awaitable<void> pop3_client(Env& e, int id) {
       co_await pop3_expect(c, "LIST");
       co_await pop3_multiline(c);
       e.st.add("LIST", t0);
-      for (int i = 0; i < 3; ++i) {
+      for (int i = 0; i < e.o.retr; ++i) {
         long msg = 1 + static_cast<long>(rng() % static_cast<unsigned long>(count));
         t0 = Clock::now();
         co_await c.write("RETR " + std::to_string(msg) + "\r\n");
