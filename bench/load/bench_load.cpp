@@ -26,6 +26,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -683,7 +684,14 @@ struct IdleState {
 };
 
 awaitable<void> idle_conn(Env& e, IdleState& s, int id) {
-  Conn c(e.io, e.ctx, e.o.tls);
+  auto conn = std::make_shared<Conn>(e.io, e.ctx, e.o.tls);
+  Conn& c = *conn;
+  // A connection not set up within 120 s is closed (its pending read fails) and counted as failed, so
+  // one stuck connection cannot keep the "ready" line from ever being printed.
+  auto watchdog = std::make_shared<asio::steady_timer>(e.io, std::chrono::seconds(120));
+  watchdog->async_wait([conn](const boost::system::error_code& ec) {
+    if (!ec) conn->close();
+  });
   bool ok = false;
   try {
     auto t0 = Clock::now();
@@ -697,6 +705,7 @@ awaitable<void> idle_conn(Env& e, IdleState& s, int id) {
       co_await imap.idle_start();
     }
     e.st.add("setup", t0);
+    watchdog->cancel();
     ok = true;
     ++s.ready;
     --s.in_setup;
@@ -706,6 +715,7 @@ awaitable<void> idle_conn(Env& e, IdleState& s, int id) {
     e.st.error(ex.what());
   }
   if (!ok) {
+    watchdog->cancel();
     ++s.failed;
     --s.in_setup;
   }
