@@ -172,8 +172,10 @@ def w_imap_mix(bench, ph, anchor, sz):
                 "--users", n, "--seed", 7))
             check(res, "imap-mix")
             v = {"ops": res["ops_per_s"], "p50": res["p50_ms"], "p99": res["p99_ms"]}
+            slow = sorted(res["ops_by"].items(), key=lambda kv: -kv[1]["p99_ms"])[:3]
             return v, peak, f"ops/s {v['ops']:.1f} p50 {v['p50']:.2f} ms p99 {v['p99']:.2f} ms err {res['errors']}" + \
-                (f" ({res['first_error']})" if res["errors"] else "")
+                (f" ({res['first_error']})" if res["errors"] else "") + \
+                "; slowest p99: " + ", ".join(f"{k} {o['p99_ms']:.0f} ms" for k, o in slow)
         run.log(f"  imap-mix, {n} clients")
         results = bench.alternate(sd, measure)
         bench.row(f"imap-mix, {n} clients", "ops/s", True, results, na, key="ops")
