@@ -4,7 +4,7 @@ export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_f
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps build build-asan test unit e2e run torture clean
+.PHONY: all deps build build-asan test unit e2e run torture bench clean
 
 all: build
 
@@ -36,6 +36,13 @@ test: build-asan
 # The long crash torture: 300 SIGKILLs of a store writer (make test runs 12).
 torture: build-asan
 	POSTHORN_CRASH_ROUNDS=300 build-asan/tests/durability/crash_test
+
+# Posthorn side by side with Dovecot and Postfix (bench/README.md): release binary, load generator, then
+# bench/run (installs the anchors with apt if missing). Arguments: make bench BENCH_ARGS="--quick login".
+bench: deps
+	@cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build build --target posthorn bench_load
+	$(PYTHON) bench/run $(BENCH_ARGS)
 
 # Builds, initialises ./dev on the first run, serves in the foreground.
 run: build
