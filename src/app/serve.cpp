@@ -311,6 +311,12 @@ int cmd_serve(const std::filesystem::path& config_file) {
     std::fprintf(stderr, "%s\n", r.error().message.c_str());
     return 1;
   }
+  // Opened (and crash leftovers collected) before the privilege drop, whose chown then covers the
+  // store's files too.
+  if (auto r = server.open_store(); !r) {
+    std::fprintf(stderr, "cannot open the mail store in %s: %s\n", (*cfg)->data_dir.c_str(), r.error().message.c_str());
+    return 1;
+  }
   if (!(*cfg)->run_as_user.empty()) {
     if (geteuid() == 0) {
       if (auto r = drop_privileges((*cfg)->run_as_user, (*cfg)->data_dir); !r) {
@@ -318,13 +324,14 @@ int cmd_serve(const std::filesystem::path& config_file) {
         return 1;
       }
       spdlog::info("dropped privileges to {}", (*cfg)->run_as_user);
+      if (::access((*cfg)->data_dir.c_str(), R_OK | W_OK | X_OK) != 0) {
+        spdlog::error("{} cannot reach data_dir {} (check the permissions of its parent folders): new "
+                      "accounts and mail cannot be stored",
+                      (*cfg)->run_as_user, (*cfg)->data_dir.string());
+      }
     } else {
       spdlog::warn("run_as_user {} ignored: not started as root", (*cfg)->run_as_user);
     }
-  }
-  if (auto r = server.open_store(); !r) {
-    std::fprintf(stderr, "cannot open the mail store in %s: %s\n", (*cfg)->data_dir.c_str(), r.error().message.c_str());
-    return 1;
   }
   return server.run();
 }
