@@ -480,15 +480,7 @@ Result<void> set_subscribed(Db& db, std::string_view name, bool subscribed) {
 }
 
 Result<std::vector<std::string>> list_subscriptions(Db& db) {
-  auto st = db.prepare("SELECT name FROM subscriptions ORDER BY name");
-  if (!st) return st.error();
-  std::vector<std::string> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return row.error();
-    if (!*row) return out;
-    out.push_back(st->column_text(0));
-  }
+  return db.column_texts("SELECT name FROM subscriptions ORDER BY name");
 }
 
 Result<MailboxView> select(Db& db, MailboxId mailbox, bool claim_recent) {
@@ -738,15 +730,7 @@ Result<QuotaUsage> usage(Db& db) {
 }
 
 Result<std::vector<std::string>> referenced_blobs(Db& db) {
-  auto st = db.prepare("SELECT DISTINCT blob FROM messages");
-  if (!st) return st.error();
-  std::vector<std::string> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return row.error();
-    if (!*row) return out;
-    out.push_back(st->column_text(0));
-  }
+  return db.column_texts("SELECT DISTINCT blob FROM messages");
 }
 
 }  // namespace posthorn::store::sqlite::index

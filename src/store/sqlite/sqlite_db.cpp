@@ -208,4 +208,16 @@ Result<void> Transaction::commit() {
   return r;
 }
 
+Result<std::vector<std::string>> Db::column_texts(std::string_view sql) {
+  auto st = prepare(sql);
+  if (!st) return st.error();
+  std::vector<std::string> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) return out;
+    out.push_back(st->column_text(0));
+  }
+}
+
 }  // namespace posthorn::store::sqlite

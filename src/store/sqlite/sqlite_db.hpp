@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.hpp"
 
@@ -83,6 +84,8 @@ class Db {
   // Runs one or more statements without parameters (schema, pragmas).
   Result<void> exec(std::string_view sql);
   Result<Stmt> prepare(std::string_view sql);
+  // Runs a query without parameters and returns column 0 of every row as text.
+  Result<std::vector<std::string>> column_texts(std::string_view sql);
 
   int64_t last_insert_rowid() const;
   int64_t changes() const;  // rows changed by the last INSERT/UPDATE/DELETE

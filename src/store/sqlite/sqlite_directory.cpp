@@ -344,15 +344,7 @@ Result<void> SqliteDirectory::delete_domain(std::string_view name) {
 
 Result<std::vector<std::string>> SqliteDirectory::list_domains() {
   std::lock_guard lock(mu_);
-  auto st = db_.prepare("SELECT name FROM domains ORDER BY name");
-  if (!st) return st.error();
-  std::vector<std::string> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return row.error();
-    if (!*row) return out;
-    out.push_back(st->column_text(0));
-  }
+  return db_.column_texts("SELECT name FROM domains ORDER BY name");
 }
 
 Result<bool> SqliteDirectory::is_local_domain(std::string_view name) {
