@@ -49,9 +49,16 @@ CREATE TABLE messages (
   save_date INTEGER NOT NULL,
   size INTEGER NOT NULL,
   blob TEXT NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+-- The large per-message values live apart, so SELECT of a big mailbox scans only small rows.
+CREATE TABLE message_bytes (
+  mailbox_id INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
   prefix BLOB NOT NULL,
   summary BLOB NOT NULL,
-  PRIMARY KEY (mailbox_id, uid)
+  PRIMARY KEY (mailbox_id, uid),
+  FOREIGN KEY (mailbox_id, uid) REFERENCES messages (mailbox_id, uid) ON DELETE CASCADE
 ) WITHOUT ROWID;
 CREATE INDEX messages_modseq ON messages (mailbox_id, modseq);
 CREATE TABLE expunged (
@@ -74,9 +81,12 @@ constexpr DefaultMailbox kDefaults[] = {
 constexpr std::string_view kMailboxColumns =
     "SELECT m.id, m.name, m.uid_validity, m.uid_next, m.highest_modseq, m.special_use, m.first_recent, "
     "EXISTS (SELECT 1 FROM subscriptions s WHERE s.name = m.name) FROM mailboxes m ";
+// kInfoColumns: the metadata only; kMessageColumns: also the prefix and the cached parse.
+constexpr std::string_view kInfoColumns =
+    "SELECT uid, modseq, flags, keywords, internal_date, save_date, size, blob FROM messages ";
 constexpr std::string_view kMessageColumns =
     "SELECT uid, modseq, flags, keywords, internal_date, save_date, size, blob, prefix, summary "
-    "FROM messages ";
+    "FROM messages JOIN message_bytes USING (mailbox_id, uid) ";
 
 Error no_mailbox() { return make_error(Errc::kNotFound, "no such mailbox"); }
 
@@ -114,7 +124,7 @@ std::vector<std::string> split_keywords(std::string_view text) {
   return out;
 }
 
-// One messages row with every column of kMessageColumns.
+// One messages row: kInfoColumns, and with_bytes also the prefix and summary of kMessageColumns.
 struct MessageRow {
   MessageInfo info;
   std::string blob;
@@ -131,8 +141,8 @@ MessageRow read_message(const Stmt& st, bool with_bytes) {
   row.info.internal_date = st.column_int(4);
   row.info.save_date = st.column_int(5);
   row.info.size = uint64_t(st.column_int(6));
+  row.blob = st.column_text(7);
   if (with_bytes) {
-    row.blob = st.column_text(7);
     row.prefix = st.column_blob(8);
     row.summary = st.column_blob(9);
   }
@@ -143,7 +153,8 @@ MessageRow read_message(const Stmt& st, bool with_bytes) {
 Result<std::vector<MessageRow>> rows_for(Db& db, MailboxId mailbox, const std::vector<Uid>& uids, bool with_bytes) {
   std::vector<MessageRow> out;
   if (uids.empty()) return out;
-  auto st = db.prepare(std::string(kMessageColumns) + "WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid");
+  auto st = db.prepare(std::string(with_bytes ? kMessageColumns : kInfoColumns) +
+                       "WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid");
   if (!st) return st.error();
   const auto [lo, hi] = std::minmax_element(uids.begin(), uids.end());
   st->bind(1, mailbox).bind(2, int64_t(*lo)).bind(3, int64_t(*hi));
@@ -274,20 +285,32 @@ Result<void> check_uid_room(Uid uid_next, std::size_t count) {
   return {};
 }
 
-Result<Stmt> insert_message_stmt(Db& db) {
-  return db.prepare(
-      "INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, save_date, size, blob, "
-      "prefix, summary) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+struct InsertStmts {
+  Stmt message;
+  Stmt bytes;
+};
+
+Result<InsertStmts> insert_message_stmt(Db& db) {
+  auto message = db.prepare(
+      "INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, save_date, size, blob) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  if (!message) return message.error();
+  auto bytes = db.prepare("INSERT INTO message_bytes (mailbox_id, uid, prefix, summary) VALUES (?1, ?2, ?3, ?4)");
+  if (!bytes) return bytes.error();
+  return InsertStmts{std::move(*message), std::move(*bytes)};
 }
 
-Result<void> insert_message(Stmt& st, MailboxId mailbox, Uid uid, ModSeq modseq, const Flags& flags,
+Result<void> insert_message(InsertStmts& st, MailboxId mailbox, Uid uid, ModSeq modseq, const Flags& flags,
                             int64_t internal_date, int64_t save_date, uint64_t size, std::string_view blob,
                             std::string_view prefix, std::string_view summary) {
-  st.reset();
-  st.bind(1, mailbox).bind(2, int64_t(uid)).bind(3, int64_t(modseq)).bind(4, int64_t(flags.system));
-  st.bind(5, join_keywords(flags.keywords)).bind(6, internal_date).bind(7, save_date).bind(8, int64_t(size));
-  st.bind(9, blob).bind_blob(10, prefix).bind_blob(11, summary);
-  return st.run();
+  st.message.reset();
+  st.message.bind(1, mailbox).bind(2, int64_t(uid)).bind(3, int64_t(modseq)).bind(4, int64_t(flags.system));
+  st.message.bind(5, join_keywords(flags.keywords)).bind(6, internal_date).bind(7, save_date).bind(8, int64_t(size));
+  st.message.bind(9, blob);
+  if (auto r = st.message.run(); !r) return r;
+  st.bytes.reset();
+  st.bytes.bind(1, mailbox).bind(2, int64_t(uid)).bind_blob(3, prefix).bind_blob(4, summary);
+  return st.bytes.run();
 }
 
 // Deletes `uids` (which exist) from `mailbox`, logs them as expunged at `modseq` and updates the totals.
@@ -488,7 +511,7 @@ Result<MailboxView> select(Db& db, MailboxId mailbox, bool claim_recent) {
   if (!box) return box.error();
   MailboxView view;
   view.mailbox = box->info;
-  auto st = db.prepare(std::string(kMessageColumns) + "WHERE mailbox_id = ?1 ORDER BY uid");
+  auto st = db.prepare(std::string(kInfoColumns) + "WHERE mailbox_id = ?1 ORDER BY uid");
   if (!st) return st.error();
   st->bind(1, mailbox);
   for (;;) {
@@ -542,7 +565,8 @@ Result<std::vector<MessageData>> fetch(Db& db, MailboxId mailbox, const std::vec
 }
 
 Result<MessageLocation> locate(Db& db, MailboxId mailbox, Uid uid) {
-  auto st = db.prepare("SELECT blob, prefix FROM messages WHERE mailbox_id = ?1 AND uid = ?2");
+  auto st = db.prepare("SELECT blob, prefix FROM messages JOIN message_bytes USING (mailbox_id, uid) "
+                       "WHERE mailbox_id = ?1 AND uid = ?2");
   if (!st) return st.error();
   st->bind(1, mailbox).bind(2, int64_t(uid));
   auto row = st->step();
@@ -667,7 +691,7 @@ Result<ExpungeResult> expunge(Db& db, MailboxId mailbox, const std::optional<std
     if (!found) return found.error();
     rows = std::move(*found);
   } else {
-    auto st = db.prepare(std::string(kMessageColumns) + "WHERE mailbox_id = ?1 AND (flags & ?2) != 0 ORDER BY uid");
+    auto st = db.prepare(std::string(kInfoColumns) + "WHERE mailbox_id = ?1 AND (flags & ?2) != 0 ORDER BY uid");
     if (!st) return st.error();
     st->bind(1, mailbox).bind(2, int64_t(kDeleted));
     for (;;) {
@@ -695,7 +719,7 @@ Result<Changes> changes_since(Db& db, MailboxId mailbox, ModSeq since) {
   Changes out;
   out.highest_modseq = box->info.highest_modseq;
   out.uid_next = box->info.uid_next;
-  auto st = db.prepare(std::string(kMessageColumns) + "WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid");
+  auto st = db.prepare(std::string(kInfoColumns) + "WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid");
   if (!st) return st.error();
   st->bind(1, mailbox).bind(2, int64_t(since));
   for (;;) {

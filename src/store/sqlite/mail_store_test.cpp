@@ -1,6 +1,7 @@
 // Tests of SqliteMailStore and BlobStore against a real data folder in a temp directory: mailbox
 // tree, messages, flags, UIDPLUS, QRESYNC changes, \Recent, quota at N and N+1, delivery with one
 // blob, chunked reads, reopening from disk, change events, group commit and garbage collection.
+#include "store/sqlite/sqlite_db.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
 
 #include <gtest/gtest.h>
@@ -647,6 +648,11 @@ TEST_F(MailStoreTest, GarbageCollectionRemovesOrphansAndTempFilesOnly) {
   del.system = kDeleted;
   ASSERT_TRUE(run(box->store_flags(StoreFlags{{2}, FlagOp::kAdd, del, std::nullopt})));
   ASSERT_TRUE(run(box->expunge(std::nullopt)));
+  {  // the expunged message's prefix and cached parse went with it (foreign key cascade)
+    auto db = Db::open(dir_ / "accounts" / "1" / "index.db", DbOptions{}).value();
+    EXPECT_EQ(db.column_texts("SELECT count(*) FROM message_bytes").value(), std::vector<std::string>{"1"});
+    EXPECT_EQ(db.column_texts("SELECT count(*) FROM messages").value(), std::vector<std::string>{"1"});
+  }
   const auto orphan = store_->blobs().put("orphan bytes").value();
   std::ofstream(dir_ / "blobs" / "tmp" / "leftover.tmp") << "partial";
   EXPECT_EQ(blob_count(), 4u);
