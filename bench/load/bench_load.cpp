@@ -388,6 +388,12 @@ struct Env {
   Clock::time_point measure_start;
 };
 
+// After a failed session: a refusing server must not be hammered in a tight loop.
+awaitable<void> back_off(Env& e) {
+  asio::steady_timer t(e.io, std::chrono::milliseconds(50));
+  co_await t.async_wait(use_awaitable);
+}
+
 bool time_left(Env& e) { return !e.measuring || Clock::now() < e.deadline; }
 
 void record(Env& e, const std::string& op, Clock::time_point t0) {
@@ -524,10 +530,7 @@ awaitable<void> mix_client(Env& e, int id) {
       failed = true;
     }
     c.close();
-    if (failed) {  // back off a little: a refusing server must not be hammered in a tight loop
-      asio::steady_timer t(e.io, std::chrono::milliseconds(50));
-      co_await t.async_wait(use_awaitable);
-    }
+    if (failed) co_await back_off(e);
   }
 }
 
@@ -597,10 +600,7 @@ awaitable<void> pop3_client(Env& e, int id) {
       failed = true;
     }
     c.close();
-    if (failed) {  // back off a little: a refusing server must not be hammered in a tight loop
-      asio::steady_timer t(e.io, std::chrono::milliseconds(50));
-      co_await t.async_wait(use_awaitable);
-    }
+    if (failed) co_await back_off(e);
   }
 }
 
