@@ -96,6 +96,13 @@ class MailStoreTest : public ::testing::Test {
     EXPECT_TRUE(r) << r.error().message;
     return r ? *r : AppendResult{};
   }
+  // Adds \Deleted to `uids`; the store's answer must be a success.
+  void mark_deleted(Mailbox& box, std::vector<Uid> uids) {
+    Flags del;
+    del.system = kDeleted;
+    auto r = run(box.store_flags(StoreFlags{std::move(uids), FlagOp::kAdd, del, std::nullopt}));
+    ASSERT_TRUE(r) << r.error().message;
+  }
   std::size_t blob_count() { return store_->blobs().list().value().size(); }
 
   fs::path dir_;
@@ -261,9 +268,7 @@ TEST_F(MailStoreTest, UidsGrowAndAreNeverReused) {
   auto a = account(1);
   auto box = open(*a, "INBOX");
   for (Uid expect = 1; expect <= 3; ++expect) EXPECT_EQ(append(*box, msg("m")).uid, expect);
-  Flags del;
-  del.system = kDeleted;
-  ASSERT_TRUE(run(box->store_flags(StoreFlags{{2, 3}, FlagOp::kAdd, del, std::nullopt})));
+  ASSERT_NO_FATAL_FAILURE(mark_deleted(*box, {2, 3}));
   EXPECT_EQ(run(box->expunge(std::nullopt)).value().expunged, (std::vector<Uid>{2, 3}));
   EXPECT_EQ(append(*box, msg("m")).uid, 4u);
   reopen();
@@ -375,9 +380,7 @@ TEST_F(MailStoreTest, ExpungeAllDeletedOrOnlyGivenUids) {
   auto a = account(1);
   auto box = open(*a, "INBOX");
   for (int i = 0; i < 5; ++i) append(*box, msg("m"));
-  Flags del;
-  del.system = kDeleted;
-  ASSERT_TRUE(run(box->store_flags(StoreFlags{{1, 2, 4}, FlagOp::kAdd, del, std::nullopt})));
+  ASSERT_NO_FATAL_FAILURE(mark_deleted(*box, {1, 2, 4}));
   auto some = run(box->expunge(std::vector<Uid>{2, 3, 4})).value();  // 3 is not \Deleted
   EXPECT_EQ(some.expunged, (std::vector<Uid>{2, 4}));
   auto rest = run(box->expunge(std::nullopt)).value();
@@ -395,9 +398,7 @@ TEST_F(MailStoreTest, ChangesSinceListsChangedAndVanished) {
   auto box = open(*a, "INBOX");
   for (int i = 0; i < 4; ++i) append(*box, msg("m"));
   const ModSeq since = run(box->status()).value().highest_modseq;
-  Flags del;
-  del.system = kDeleted;
-  ASSERT_TRUE(run(box->store_flags(StoreFlags{{2}, FlagOp::kAdd, del, std::nullopt})));
+  ASSERT_NO_FATAL_FAILURE(mark_deleted(*box, {2}));
   ASSERT_TRUE(run(box->expunge(std::nullopt)));
   Flags seen;
   seen.system = kSeen;
@@ -644,9 +645,7 @@ TEST_F(MailStoreTest, GarbageCollectionRemovesOrphansAndTempFilesOnly) {
   append(*box, msg("dropped"));
   auto b = account(2);
   append(*open(*b, "INBOX"), msg("other account"));
-  Flags del;
-  del.system = kDeleted;
-  ASSERT_TRUE(run(box->store_flags(StoreFlags{{2}, FlagOp::kAdd, del, std::nullopt})));
+  ASSERT_NO_FATAL_FAILURE(mark_deleted(*box, {2}));
   ASSERT_TRUE(run(box->expunge(std::nullopt)));
   {  // the expunged message's prefix and cached parse went with it (foreign key cascade)
     auto db = Db::open(dir_ / "accounts" / "1" / "index.db", DbOptions{}).value();
