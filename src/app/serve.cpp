@@ -157,15 +157,15 @@ class Server {
       case Proto::kSubmission:
       case Proto::kLmtp:
         return [this, l](net::Accepted a) {
-          return server::smtp::run_session(std::move(a), server::smtp::SmtpContext{config_.get(), l, &auth_, tls_});
+          return server::smtp::run_session(std::move(a), server::smtp::SmtpContext{config_.get(), l, &auth_, tls_, store_.get()});
         };
       case Proto::kImap:
         return [this, l](net::Accepted a) {
-          return server::imap::run_session(std::move(a), server::imap::ImapContext{config_.get(), l, &auth_, tls_});
+          return server::imap::run_session(std::move(a), server::imap::ImapContext{config_.get(), l, &auth_, tls_, store_.get()});
         };
       case Proto::kPop3:
         return [this, l](net::Accepted a) {
-          return server::pop3::run_session(std::move(a), server::pop3::Pop3Context{config_.get(), l, &auth_, tls_});
+          return server::pop3::run_session(std::move(a), server::pop3::Pop3Context{config_.get(), l, &auth_, tls_, store_.get()});
         };
       case Proto::kAdmin:
       case Proto::kCount:

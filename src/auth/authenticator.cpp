@@ -133,7 +133,7 @@ boost::asio::awaitable<Result<Principal>> Authenticator::verify_plain(const Auth
       if (!outcome.detail.empty()) {
         spdlog::warn("conn={} user={} {}", ctx.connection_id, printable(outcome.account.address), outcome.detail);
       }
-      Principal who{outcome.account.id, outcome.account.address};
+      Principal who{outcome.account.id, outcome.account.address, outcome.account.quota_bytes};
       succeed(ctx, who, "password");
       co_return who;
     }
@@ -169,7 +169,7 @@ boost::asio::awaitable<Result<Authenticator::ScramLookup>> Authenticator::scram_
       if (auto creds = ScramCredentials::parse(found->scram)) {
         out.credentials = std::move(*creds);
         out.real = true;
-        out.principal = Principal{found->id, found->address};
+        out.principal = Principal{found->id, found->address, found->quota_bytes};
         return out;
       }
     }

@@ -40,6 +40,7 @@ AuthContext context_for(const net::Connection& conn);
 struct Principal {
   AccountId account = 0;
   std::string address;
+  uint64_t quota_bytes = 0;  // the account's storage quota (0 = unlimited), for store::Limits
 };
 
 class Authenticator {

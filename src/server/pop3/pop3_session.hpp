@@ -1,5 +1,6 @@
 // The POP3 session: one connection's protocol state machine, on its own strand. Talks to the network
-// only through net::Connection and to accounts only through auth::Authenticator.
+// only through net::Connection and to accounts only through auth::Authenticator,
+// and to mail only through store::MailStore.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -10,6 +11,7 @@
 #include "net/connection.hpp"
 #include "net/listener.hpp"
 #include "net/tls_context.hpp"
+#include "store/store.hpp"
 
 namespace posthorn::server::pop3 {
 
@@ -19,6 +21,7 @@ struct Pop3Context {
   config::Listener listener;                     // the listener this connection came in on
   auth::Authenticator* auth = nullptr;           // outlives every session
   std::shared_ptr<net::TlsContext> tls;          // certificates for STARTTLS
+  store::MailStore* store = nullptr;             // the mail store; outlives every session
 };
 
 // Runs the session until the client leaves, a limit or timeout ends it, or the server stops.
