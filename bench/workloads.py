@@ -25,7 +25,7 @@ def sizes(quick):
                     mix_clients=[20], mix_duration=3, pop3_clients=10, pop3_duration=3, idle=[200],
                     smtp_messages=200, smtp_conns=10, smtp_users=5, settle=7)
     return dict(users=200, mailbox=100, max_size=5_000_000, bigbox=100_000, login_duration=5, login_clients=[1, 50],
-                mix_clients=[20, 200], mix_duration=10, pop3_clients=20, pop3_duration=8, idle=[1000, 10000],
+                mix_clients=[20, 200], mix_duration=10, pop3_clients=10, pop3_duration=8, idle=[1000, 10000],
                 smtp_messages=2000, smtp_conns=20, smtp_users=10, settle=8)
 
 
@@ -35,18 +35,21 @@ def make_corpus(tmp, ph, anchor, sz):
     c = tmp / "corpus"
     t0 = time.time()
     nbytes = corpus.write_maildir(c / "pool", seed=1, count=sz["mailbox"], max_size=sz["max_size"])
-    corpus.write_maildir(c / "bigpool", seed=2, count=min(1000, sz["bigbox"]), max_size=16384)
+    corpus.write_maildir(c / "bigpool", seed=2, count=max(run.POP3_MAILBOX, min(1000, sz["bigbox"])), max_size=16384)
     for i in range(1, sz["users"] + 1):
         corpus.write_maildir(anchor.maildir(run.user(i)), seed=1, count=sz["mailbox"], link_from=c / "pool")
     corpus.write_maildir(anchor.maildir(run.BIGBOX), seed=2, count=sz["bigbox"], link_from=c / "bigpool")
+    for i in range(1, run.POP3_USERS + 1):
+        corpus.write_maildir(anchor.maildir(run.pop3_user(i)), seed=2, count=run.POP3_MAILBOX, link_from=c / "bigpool")
     anchor.fix_owners()
     run.log(f"  corpus written in {time.time() - t0:.1f} s ({nbytes / 1e6:.1f} MB per mailbox, hard-linked)")
     t0 = time.time()
     for i in range(1, sz["users"] + 1):
         if not ph.import_maildir(run.user(i), anchor.maildir(run.user(i))):
             break
-    if not ph.import_problem:
-        ph.import_maildir(run.BIGBOX, anchor.maildir(run.BIGBOX))
+    for extra in [run.BIGBOX] + [run.pop3_user(i) for i in range(1, run.POP3_USERS + 1)]:
+        if not ph.import_problem:
+            ph.import_maildir(extra, anchor.maildir(extra))
     if ph.import_problem:
         run.log(f"  Posthorn import: n/a ({ph.import_problem})")
     else:
@@ -141,20 +144,20 @@ def probe_pop3_login(port, tls):
 # ------------------------------------------------------------------------------------------ pop3
 
 def w_pop3(bench, ph, anchor, sz):
-    sd, na = sides(ph, anchor, lambda s: run.probe_pop3(s.port("pop3"), run.user(1)))
+    sd, na = sides(ph, anchor, lambda s: run.probe_pop3(s.port("pop3"), run.pop3_user(1)))
     n = sz["pop3_clients"]
 
     def measure(server):
         res, peak = measured(bench, server, lambda: bench.gen(
             server, "pop3", "--port", server.port("pop3"), "--clients", n, "--duration", sz["pop3_duration"],
-            "--users", n))
+            "--users", min(n, run.POP3_USERS), "--user-fmt", run.POP3_USER_FMT))
         check(res, "pop3")
         by = res["ops_by"]
         v = {"logins": by.get("login", {}).get("per_s", 0), "retr": by.get("RETR", {}).get("per_s", 0),
              "retr_p99": by.get("RETR", {}).get("p99_ms", 0)}
         return v, peak, f"logins/s {v['logins']:.1f} RETR/s {v['retr']:.1f} RETR p99 {v['retr_p99']:.2f} ms " \
                         f"err {res['errors']}"
-    run.log(f"  pop3, {n} clients")
+    run.log(f"  pop3, {n} clients on {run.POP3_USERS} mailboxes of {run.POP3_MAILBOX} messages")
     results = bench.alternate(sd, measure)
     bench.row(f"pop3 sessions, {n} clients", "sessions/s", True, results, na, key="logins")
     bench.row(f"pop3 RETR, {n} clients", "RETR/s", True, results, na, key="retr")

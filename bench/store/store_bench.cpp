@@ -57,8 +57,9 @@ struct Env {
     work.reset();
     for (auto& t : runners) t.join();
   }
-  posthorn::net::BlockingPool pool;
+  // io outlives pool: pool threads may drop completions bound to it until the pool has joined.
   boost::asio::io_context io;
+  posthorn::net::BlockingPool pool;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
   std::vector<std::thread> runners;
   std::unique_ptr<posthorn::store::sqlite::SqliteMailStore> store;

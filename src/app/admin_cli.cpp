@@ -4,6 +4,9 @@
 // Errors go to stderr as "posthorn user add: <what happened>; <what to do>" with exit status 1.
 #include <fmt/format.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -25,7 +28,9 @@
 #include "base/random.hpp"
 #include "base/result.hpp"
 #include "config/config.hpp"
+#include "net/blocking_pool.hpp"
 #include "store/sqlite/sqlite_directory.hpp"
+#include "store/sqlite/sqlite_mail_store.hpp"
 
 namespace posthorn::app {
 
@@ -346,6 +351,41 @@ int user_passwd(Admin& a, const AdminArgs& args) {
   return 0;
 }
 
+boost::asio::awaitable<Result<void>> set_pop3_policy(store::MailStore* store, auth::Account account,
+                                                     std::string policy) {
+  auto open = store->account(account.id, store::Limits{account.quota_bytes, 0});
+  auto opened = co_await std::move(open);
+  if (!opened) co_return opened.error();
+  auto set = (*opened)->set_pop3_policy(std::move(policy));
+  auto done = co_await std::move(set);
+  co_return done;
+}
+
+// posthorn user pop3 ADDRESS delete|keep|keep:DAYS|default: the account's own POP3 policy.
+int user_pop3(Admin& a, const AdminArgs& args) {
+  std::string policy;
+  if (args.policy != "default") {
+    auto parsed = config::parse_pop3_policy(args.policy);
+    if (!parsed) return a.fail("\"" + args.policy + "\" is not a POP3 policy; use delete, keep, keep:DAYS or default");
+    policy = config::pop3_policy_name(*parsed);
+  }
+  auto account = a.dir->find_account(args.name);
+  if (!account && account.error().code == Errc::kNotFound) {
+    return a.fail("no user " + args.name + "; add it with posthorn user add " + args.name);
+  }
+  if (!account) return a.fail(account.error());
+  const auth::Account who = *account;
+  auto r = run_on_store(a, [who, policy](store::MailStore* store) { return set_pop3_policy(store, who, policy); });
+  if (!r) return a.fail(r.error().message);
+  if (policy.empty()) {
+    std::printf("%s now follows the server's POP3 policy (%s)\n", who.address.c_str(),
+                config::pop3_policy_name(a.cfg->pop3.policy).c_str());
+  } else {
+    std::printf("set the POP3 policy of %s to %s\n", who.address.c_str(), policy.c_str());
+  }
+  return 0;
+}
+
 int user_list(Admin& a, bool json) {
   auto accounts = a.dir->list_accounts();
   if (!accounts) return a.fail(accounts.error());
@@ -481,6 +521,26 @@ int Admin::fail(const Error& e) const {
   return fail(e.message);
 }
 
+Result<void> run_on_store(const Admin& a, StoreJob job) {
+  constexpr std::size_t kPoolThreads = 2;
+  // Declared first so it is destroyed last: a pool thread may still drop the store's last reference
+  // to a completion bound to this io_context after run() returned (the pool joins them first).
+  boost::asio::io_context io;
+  net::BlockingPool pool(kPoolThreads);
+  auto store = store::sqlite::SqliteMailStore::open(a.cfg->data_dir, pool);
+  if (!store) {
+    return make_error(store.error().code,
+                      "cannot open the mail store in " + a.cfg->data_dir.string() + ": " + store.error().message);
+  }
+  auto done = boost::asio::co_spawn(io, job(store->get()), boost::asio::use_future);
+  io.run();
+  try {
+    return done.get();
+  } catch (const std::exception& e) {
+    return make_error(Errc::kInternal, e.what());
+  }
+}
+
 std::optional<Admin> open_admin(std::string command, const std::filesystem::path& config_file) {
   Admin a;
   a.command = std::move(command);
@@ -513,7 +573,8 @@ int cmd_domain(const AdminArgs& args) {
 }
 
 int cmd_user(const AdminArgs& args) {
-  if (args.verb != "add" && args.verb != "del" && args.verb != "passwd" && args.verb != "list") {
+  if (args.verb != "add" && args.verb != "del" && args.verb != "passwd" && args.verb != "list" &&
+      args.verb != "pop3") {
     return unknown_verb("user", args);
   }
   auto a = open_admin_for("user", args);
@@ -521,6 +582,7 @@ int cmd_user(const AdminArgs& args) {
   if (args.verb == "add") return user_add(*a, args);
   if (args.verb == "del") return user_del(*a, args);
   if (args.verb == "passwd") return user_passwd(*a, args);
+  if (args.verb == "pop3") return user_pop3(*a, args);
   return user_list(*a, args.json);
 }
 

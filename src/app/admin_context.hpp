@@ -4,7 +4,9 @@
 // Used from the main thread of a command-line run only.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +15,7 @@
 #include "base/result.hpp"
 #include "config/config.hpp"
 #include "store/sqlite/sqlite_directory.hpp"
+#include "store/store.hpp"
 
 namespace posthorn::app {
 
@@ -25,6 +28,11 @@ struct Admin {
   // A directory error with no better explanation in context.
   int fail(const Error& e) const;
 };
+
+// Opens the mail store of the configured data folder and runs `job` on it to the end, on this
+// thread (the store's blocking work runs on a small pool). Errors: the store's, or the job's.
+using StoreJob = std::function<boost::asio::awaitable<Result<void>>(store::MailStore*)>;
+Result<void> run_on_store(const Admin& a, StoreJob job);
 
 // Loads the config and opens <data_dir>/directory.db; on failure prints why (with a hint) and
 // returns nullopt.

@@ -23,12 +23,13 @@ int cmd_check_config(const std::filesystem::path& config_file);
 
 struct AdminArgs {
   std::filesystem::path config_file;
-  std::string verb;                 // add | del | list | passwd
+  std::string verb;                 // add | del | list | passwd | pop3
   std::string name;                 // domain name or address
   std::vector<std::string> targets; // alias targets
   bool json = false;
   bool password_stdin = false;
   std::optional<std::string> quota; // "1000000", "50M", "2G"
+  std::string policy;               // user pop3: delete | keep | keep:DAYS | default
 };
 int cmd_domain(const AdminArgs& args);
 int cmd_user(const AdminArgs& args);

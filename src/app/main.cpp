@@ -64,6 +64,11 @@ int main(int argc, char** argv) {
     p->add_flag("--password-stdin", usr.password_stdin, "Read the password from the first line of stdin");
     p->add_option("--quota", usr.quota, "Also set the quota in bytes (K, M, G suffixes allowed)");
     p->callback([&usr] { usr.verb = "passwd"; });
+    auto* p3 = user_cmd->add_subcommand("pop3", "Set a user's own POP3 policy (what DELE then QUIT does)");
+    p3->add_option("ADDRESS", usr.name, "Mail address")->required();
+    p3->add_option("POLICY", usr.policy, "delete | keep | keep:DAYS | default (the server's [pop3] policy)")
+        ->required();
+    p3->callback([&usr] { usr.verb = "pop3"; });
     auto* l = user_cmd->add_subcommand("list", "List users");
     add_common_list(l, usr);
     l->callback([&usr] { usr.verb = "list"; });

@@ -165,7 +165,8 @@ class Server {
         };
       case Proto::kPop3:
         return [this, l](net::Accepted a) {
-          return server::pop3::run_session(std::move(a), server::pop3::Pop3Context{config_.get(), l, &auth_, tls_, store_.get()});
+          return server::pop3::run_session(
+              std::move(a), server::pop3::Pop3Context{config_.get(), l, &auth_, tls_, store_.get(), &maildrop_locks_});
         };
       case Proto::kAdmin:
       case Proto::kCount:
@@ -243,6 +244,7 @@ class Server {
   asio::io_context io_;
   net::BlockingPool pool_;
   std::unique_ptr<store::sqlite::SqliteMailStore> store_;  // after pool_: destroyed before it
+  server::pop3::MaildropLocks maildrop_locks_;
   auth::Authenticator auth_;
   std::shared_ptr<net::ConnectionLimiter> limiter_;
   std::shared_ptr<net::ConnectionRegistry> registry_;

@@ -13,15 +13,11 @@
 // fatal error (no such user, unreadable source, store unavailable, over quota); 2 on bad usage.
 // A run interrupted by a fatal error leaves the messages already imported in place.
 //
-// Runs in the main thread: one io_context drives the store's awaitables, whose blocking work runs
-// on a small BlockingPool. Reading the source files happens on the main thread (it is this tool's
-// only job).
+// Runs in the main thread through run_on_store (admin_context.hpp). Reading the source files
+// happens on the main thread (it is this tool's only job).
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -33,7 +29,6 @@
 #include "mailfile/maildir.hpp"
 #include "mailfile/mbox.hpp"
 #include "net/blocking_pool.hpp"
-#include "store/sqlite/sqlite_mail_store.hpp"
 #include "store/store.hpp"
 
 namespace posthorn::app {
@@ -48,7 +43,6 @@ constexpr std::size_t kBatchMessages = 100;
 constexpr std::size_t kBatchBytes = 32 * 1024 * 1024;
 constexpr uint64_t kMaxMessageBytes = 256ull * 1024 * 1024;  // larger source messages are skipped
 constexpr std::size_t kBlobReadChunk = 1024 * 1024;
-constexpr std::size_t kPoolThreads = 2;
 constexpr auto kProgressInterval = std::chrono::milliseconds(250);
 
 // "12,345"
@@ -398,20 +392,11 @@ int cmd_transfer(const TransferArgs& args) {
   }
   if (!user) return a->fail(user.error());
 
-  net::BlockingPool pool(kPoolThreads);
-  auto store = store::sqlite::SqliteMailStore::open(a->cfg->data_dir, pool);
-  if (!store) return a->fail("cannot open the mail store in " + a->cfg->data_dir.string() + ": " + store.error().message);
-
   Report report;
-  asio::io_context io;
-  auto done = asio::co_spawn(io, run_job(store->get(), *user, job, &report), asio::use_future);
-  io.run();
-  Result<void> result = make_error(Errc::kInternal, "the job did not finish");
-  try {
-    result = done.get();
-  } catch (const std::exception& e) {
-    result = make_error(Errc::kInternal, e.what());
-  }
+  const auth::Account account = *user;
+  Result<void> result = run_on_store(*a, [account, job, &report](store::MailStore* store) {
+    return run_job(store, account, job, &report);
+  });
   const std::string where = (verb == "import" ? "into " : "from ") + user->address;
   report.print(verb == "import" ? "imported" : "exported", where);
   if (!result) return a->fail(result.error().message);

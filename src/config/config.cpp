@@ -377,6 +377,23 @@ void read_workers(TableReader& root, Problems& problems, Workers& w) {
   t.finish();
 }
 
+void read_pop3(TableReader& root, Problems& problems, Pop3& p) {
+  const toml::table* table = root.table("pop3");
+  if (table == nullptr) return;
+  TableReader t(problems, *table, "pop3");
+  if (auto v = t.string("policy")) {
+    if (auto policy = parse_pop3_policy(*v)) {
+      p.policy = *policy;
+    } else {
+      t.problem("policy", "expected delete, keep or keep:DAYS (1 to 36500)");
+    }
+  }
+  if (auto v = t.one_of("uidl_format", {"posthorn", "dovecot"})) {
+    p.uidl_format = *v == 0 ? UidlFormat::kPosthorn : UidlFormat::kDovecot;
+  }
+  t.finish();
+}
+
 // A listener that parsed cleanly, with the lines needed for cross-listener checks.
 struct ParsedListener {
   Listener listener;
@@ -522,6 +539,7 @@ Result<std::shared_ptr<const Config>> parse_text(std::string_view text, const st
   read_timeouts(t, problems, cfg->timeouts);
   read_auth(t, problems, cfg->auth);
   read_workers(t, problems, cfg->workers);
+  read_pop3(t, problems, cfg->pop3);
   read_listeners(t, problems, *cfg);
   t.finish();
 
@@ -662,7 +680,32 @@ std::string render_initial(const InitOptions& options) {
   s += "# [workers]\n";
   s += "# io_threads = 0                  # 0 = one per core\n";
   s += "# blocking_threads = 0            # 0 = two per core, at least 4\n";
+  s += "\n";
+  s += "# [pop3]\n";
+  s += "# policy = \"delete\"               # delete | keep | keep:DAYS; per user: posthorn user pop3\n";
+  s += "# uidl_format = \"posthorn\"        # posthorn | dovecot (%08Xu%08Xv, after a migration)\n";
   return s;
+}
+
+std::optional<Pop3Policy> parse_pop3_policy(std::string_view text) {
+  if (text == "delete") return Pop3Policy{Pop3Policy::Kind::kDelete, 0};
+  if (text == "keep") return Pop3Policy{Pop3Policy::Kind::kKeep, 0};
+  if (!text.starts_with("keep:")) return std::nullopt;
+  const std::string_view digits = text.substr(5);
+  if (digits.empty() || digits.size() > 5) return std::nullopt;
+  uint32_t days = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    days = days * 10 + uint32_t(c - '0');
+  }
+  if (days < 1 || days > 36500) return std::nullopt;
+  return Pop3Policy{Pop3Policy::Kind::kKeep, days};
+}
+
+std::string pop3_policy_name(const Pop3Policy& policy) {
+  if (policy.kind == Pop3Policy::Kind::kDelete) return "delete";
+  if (policy.keep_days == 0) return "keep";
+  return "keep:" + std::to_string(policy.keep_days);
 }
 
 }  // namespace posthorn::config

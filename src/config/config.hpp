@@ -84,6 +84,29 @@ struct Workers {
   bool operator==(const Workers&) const = default;
 };
 
+// What POP3's DELE then QUIT does with a message [issue 6]. The server default comes from [pop3];
+// an account may override it (the directory's per-user setting).
+struct Pop3Policy {
+  enum class Kind { kDelete, kKeep };
+  Kind kind = Kind::kDelete;  // kDelete: removed; kKeep: hidden from later POP3 sessions only
+  uint32_t keep_days = 0;     // kKeep: removed this many days after the first download; 0 = never
+  bool operator==(const Pop3Policy&) const = default;
+};
+// "delete", "keep" or "keep:N" with 1 <= N <= 36500 days; nullopt otherwise.
+std::optional<Pop3Policy> parse_pop3_policy(std::string_view text);
+std::string pop3_policy_name(const Pop3Policy& policy);  // the form parse_pop3_policy reads
+
+// The UIDL a message gets: Posthorn's (from the message content: the same across restarts, and
+// across an export and an import) or Dovecot's default "%08Xu%08Xv" (UID and UIDVALIDITY in hex)
+// for maildrops whose users migrated from Dovecot with UIDs kept.
+enum class UidlFormat { kPosthorn, kDovecot };
+
+struct Pop3 {
+  Pop3Policy policy;
+  UidlFormat uidl_format = UidlFormat::kPosthorn;
+  bool operator==(const Pop3&) const = default;
+};
+
 struct Config {
   std::filesystem::path file;      // the file this was loaded from (absolute)
   std::string hostname;            // this server's name, used in greetings and the default certificate
@@ -96,6 +119,7 @@ struct Config {
   Timeouts timeouts;
   Auth auth;
   Workers workers;
+  Pop3 pop3;
 };
 
 // Loads and validates `file`. Errors name the file, the line and the key:

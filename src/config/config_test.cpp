@@ -366,6 +366,29 @@ TEST(ConfigInit, CommentedDefaultsMatchCode) {
     EXPECT_EQ(c->timeouts.shutdown_grace, t.shutdown_grace);
     EXPECT_EQ(c->workers.io_threads, Workers{}.io_threads);
     EXPECT_EQ(c->workers.blocking_threads, Workers{}.blocking_threads);
+    EXPECT_EQ(c->pop3, Pop3{});
+  }
+}
+
+TEST(Config, Pop3PolicyAndUidlFormat) {
+  auto c = ok(std::string(kMinimal) + "[pop3]\npolicy = \"keep:30\"\nuidl_format = \"dovecot\"\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->pop3.policy, (Pop3Policy{Pop3Policy::Kind::kKeep, 30}));
+  EXPECT_EQ(c->pop3.uidl_format, UidlFormat::kDovecot);
+  EXPECT_EQ(ok(kMinimal)->pop3.policy.kind, Pop3Policy::Kind::kDelete);
+  EXPECT_EQ(error_of(std::string(kMinimal) + "[pop3]\npolicy = \"keep:0\"\n"),
+            "posthorn.toml:13: pop3.policy: expected delete, keep or keep:DAYS (1 to 36500)");
+  EXPECT_NE(error_of(std::string(kMinimal) + "[pop3]\nuidl_format = \"x\"\n"), "(accepted)");
+}
+
+TEST(Config, Pop3PolicyNames) {
+  for (std::string_view text : {"delete", "keep", "keep:1", "keep:36500"}) {
+    auto p = parse_pop3_policy(text);
+    ASSERT_TRUE(p) << text;
+    EXPECT_EQ(pop3_policy_name(*p), text);
+  }
+  for (std::string_view text : {"", "Delete", "keep:", "keep:0", "keep:36501", "keep:1d", "keep:-1", "keep 3"}) {
+    EXPECT_FALSE(parse_pop3_policy(text)) << text;
   }
 }
 

@@ -102,6 +102,11 @@ class Mailbox {
   // What changed after `since` (QRESYNC, catching up after a ChangeFeed event). `since` older
   // than the kept expunge log still works: vanished then lists every expunged UID that is known.
   virtual Task<Changes> changes_since(ModSeq since) = 0;
+
+  // POP3 [RFC 1939]: the messages not hidden from POP3, and the UPDATE state's commit, atomic
+  // (a session that never commits changes nothing). Expunges reach other sessions as expunges.
+  virtual Task<MaildropView> maildrop() = 0;
+  virtual Task<MaildropResult> commit_maildrop(MaildropUpdate update) = 0;
 };
 
 // One account's mailbox tree and quota.
@@ -127,6 +132,9 @@ class Account {
   virtual Task<std::unique_ptr<Mailbox>> open(std::string name) = 0;
   virtual Task<std::unique_ptr<Mailbox>> open_id(MailboxId id) = 0;
   virtual Task<QuotaUsage> quota() = 0;
+  // The account's own POP3 policy (text the application validates, e.g. "keep:30"); "" = the
+  // server's. Read back with Mailbox::maildrop().
+  virtual Task<void> set_pop3_policy(std::string policy) = 0;
 };
 
 // One local recipient of a delivery.

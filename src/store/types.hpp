@@ -156,6 +156,40 @@ struct Changes {
   Uid uid_next = 1;
 };
 
+// POP3's view of one mailbox [RFC 1939]: the messages not hidden from POP3, ascending UID.
+struct MaildropEntry {
+  Uid uid = 0;
+  uint64_t size = 0;          // octets as stored (CRLF line ends), what RETR sends before dot-stuffing
+  std::string content_hash;   // lower-case hex SHA-256 of the message bytes (delivery prefix included):
+                              // the same bytes give the same hash, after an export and import too
+  int64_t retrieved_at = 0;   // Unix seconds of the first POP3 RETR; 0 when never retrieved
+  bool seen = false;          // has \Seen
+};
+
+struct MaildropView {
+  uint32_t uid_validity = 0;
+  std::string pop3_policy;  // the account's own POP3 policy (Account::set_pop3_policy); "" = the server's
+  std::vector<MaildropEntry> messages;
+};
+
+// What a POP3 session commits at QUIT (the UPDATE state [RFC 1939 §6]), in one transaction.
+struct MaildropUpdate {
+  std::vector<Uid> retrieved;  // RETR'd this session: first-retrieval time set where not yet set
+  bool mark_seen = true;       // and \Seen added to them, as IMAP clients expect after a download
+  std::vector<Uid> deleted;    // DELE'd this session
+  bool remove_deleted = true;  // true: expunge them; false: hide them from later POP3 sessions only
+  // When set: also expunge every message first retrieved before this time (the "keep N days"
+  // policy, RFC 2449 EXPIRE), hidden or not.
+  std::optional<int64_t> expire_retrieved_before;
+  int64_t now = 0;
+};
+
+struct MaildropResult {
+  std::vector<Uid> removed;  // expunged, ascending
+  std::vector<Uid> hidden;   // hidden from POP3 only, ascending
+  std::vector<Uid> seen;     // \Seen newly added, ascending
+};
+
 // Per-account limits; 0 means unlimited.
 struct Limits {
   uint64_t storage_bytes = 0;

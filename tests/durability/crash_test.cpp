@@ -90,8 +90,9 @@ class StoreFixture {
   store::sqlite::SqliteMailStore& store() { return *store_; }
 
  private:
-  net::BlockingPool pool_;
+  // io_ outlives pool_: pool threads may drop completions bound to it until the pool has joined.
   boost::asio::io_context io_;
+  net::BlockingPool pool_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::thread thread_;
   std::unique_ptr<store::sqlite::SqliteMailStore> store_;

@@ -63,13 +63,13 @@ int main(int argc, char** argv) {
   }
   next_n = std::stoull(argv[2]);
   int writers = std::stoi(argv[3]);
+  boost::asio::io_context io;  // outlives the pool, whose threads may drop completions bound to it
   posthorn::net::BlockingPool pool(2);
   auto store = posthorn::store::sqlite::SqliteMailStore::open(argv[1], pool);
   if (!store) {
     std::fprintf(stderr, "open: %s\n", store.error().message.c_str());
     return 1;
   }
-  boost::asio::io_context io;
   boost::asio::co_spawn(io, start(**store, writers), boost::asio::detached);
   io.run();
   return 0;

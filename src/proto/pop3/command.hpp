@@ -8,6 +8,7 @@
 // them would lock real users out, so USER is bounded by the 255-octet line only.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,16 +56,43 @@ struct Noop {
 struct Rset {
   bool operator==(const Rset&) const = default;
 };
-// STAT, LIST, RETR, DELE, TOP, UIDL, APOP: recognised, but they belong to the maildrop stage that
-// comes later; the session answers them honestly as not implemented. Arguments are only checked
-// against the RFC 2449 length limits here.
-struct NotInThisStage {
-  std::string keyword;    // upper-cased: "STAT", "RETR", ...
-  std::string arguments;  // the rest of the line after the keyword and one space, verbatim
-  bool operator==(const NotInThisStage&) const = default;
+// The maildrop commands [RFC 1939 §5, §7]. Message numbers are decimal, at most 9 digits (a
+// number beyond the maildrop gets "no such message" from the session).
+struct Stat {
+  bool operator==(const Stat&) const = default;
+};
+struct List {
+  std::optional<uint32_t> message;
+  bool operator==(const List&) const = default;
+};
+struct Retr {
+  uint32_t message = 0;
+  bool operator==(const Retr&) const = default;
+};
+struct Dele {
+  uint32_t message = 0;
+  bool operator==(const Dele&) const = default;
+};
+struct Top {
+  uint32_t message = 0;
+  uint64_t lines = 0;
+  bool operator==(const Top&) const = default;
+};
+struct Uidl {
+  std::optional<uint32_t> message;
+  bool operator==(const Uidl&) const = default;
+};
+// APOP is recognised only to be refused: it needs plaintext passwords on the server [RFC 1939 §7].
+struct Apop {
+  bool operator==(const Apop&) const = default;
+};
+// UTF8 [RFC 6856 §2]
+struct Utf8 {
+  bool operator==(const Utf8&) const = default;
 };
 
-using Command = std::variant<User, Pass, Auth, Capa, Stls, Quit, Noop, Rset, NotInThisStage>;
+using Command = std::variant<User, Pass, Auth, Capa, Stls, Quit, Noop, Rset, Stat, List, Retr, Dele, Top, Uidl,
+                             Apop, Utf8>;
 
 // Parses one command line (CRLF already stripped). Errors:
 //   Errc::kNotFound  unknown or empty keyword (reply "-ERR Unknown command")

@@ -4,6 +4,8 @@
 // thread-safe.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,9 +36,36 @@ std::string continuation(std::string_view base64_text);
 std::string multiline(std::string_view first, const std::vector<std::string>& lines);
 
 // Turns message text into the body of a multi-line reply [RFC 1939 §3]: every line ends in CRLF
-// (a bare LF becomes CRLF; a final line without a newline gets one), and a line that begins with
-// "." gets one more ".". The terminating ".\r\n" is not included. Empty input gives empty output.
+// (a bare LF or a bare CR becomes CRLF; a final line without a newline gets one), and a line that
+// begins with "." gets one more ".". The terminating ".\r\n" is not included. Empty input gives
+// empty output.
 std::string dot_stuff(std::string_view text);
+
+// dot_stuff for text that arrives in pieces (RETR and TOP stream a message from storage, so a
+// large message never sits in memory whole). Optionally stops after the header, the empty line
+// and `body_lines` lines of the body (TOP [RFC 1939 §7]). Not thread-safe; one per reply.
+class DotStuffer {
+ public:
+  explicit DotStuffer(std::optional<uint64_t> body_lines = std::nullopt) : body_lines_(body_lines) {}
+
+  // Appends the wire form of `piece` to `out`. Returns false once the TOP limit is reached: the
+  // rest of the text is not wanted (further pieces are ignored).
+  bool feed(std::string_view piece, std::string& out);
+  // Ends the text: completes a last line that has no line end.
+  void finish(std::string& out);
+  bool done() const { return done_; }
+
+ private:
+  void end_line(std::string& out);
+
+  std::optional<uint64_t> body_lines_;
+  bool line_start_ = true;
+  bool pending_cr_ = false;   // a CR was written; its LF is not seen yet
+  bool in_body_ = false;
+  bool line_empty_ = true;    // the current line has no characters yet
+  uint64_t body_seen_ = 0;
+  bool done_ = false;
+};
 
 // The single mapping from a domain error to a POP3 reply line (with CRLF) [DESIGN.md §5]:
 //   kDenied "encryption required" -> "-ERR [AUTH] Encryption required"
@@ -47,12 +76,18 @@ std::string dot_stuff(std::string_view text);
 //   kInternal and the rest -> "-ERR [SYS/TEMP] Internal error, try again later" (never the detail)
 std::string to_reply(const Error& error);
 
+// The mapping from a mail store error to a POP3 reply line in TRANSACTION (and when opening the
+// maildrop) [DESIGN.md §5]:
+//   kNotFound    -> "-ERR Message was removed by another session" (expunged over IMAP meanwhile)
+//   kUnavailable -> "-ERR [SYS/TEMP] Mail storage temporarily unavailable"
+//   the rest     -> "-ERR [SYS/TEMP] Internal error, try again later" (never the detail)
+std::string maildrop_reply(const Error& error);
+
 // Fixed replies, with CRLF.
 inline constexpr std::string_view kGreeting = "+OK Posthorn POP3 ready.\r\n";
 inline constexpr std::string_view kUnknownCommand = "-ERR Unknown command\r\n";
 inline constexpr std::string_view kNotAuthenticated = "-ERR Not authenticated\r\n";
 inline constexpr std::string_view kAlreadyAuthenticated = "-ERR Already authenticated\r\n";
-inline constexpr std::string_view kNotImplemented = "-ERR [SYS/PERM] Command not implemented\r\n";
 inline constexpr std::string_view kApopNotSupported = "-ERR APOP not supported\r\n";
 inline constexpr std::string_view kPassWithoutUser = "-ERR USER first\r\n";
 inline constexpr std::string_view kUserAccepted = "+OK Send PASS\r\n";
@@ -65,6 +100,12 @@ inline constexpr std::string_view kInvalidBase64 = "-ERR Invalid base64 data\r\n
 inline constexpr std::string_view kBeginTls = "+OK Begin TLS negotiation\r\n";
 inline constexpr std::string_view kTlsNotAvailable = "-ERR STLS not available\r\n";
 inline constexpr std::string_view kNoop = "+OK\r\n";
+inline constexpr std::string_view kInUse = "-ERR [IN-USE] Maildrop is locked by another session\r\n";
+inline constexpr std::string_view kNoSuchMessage = "-ERR No such message\r\n";
+inline constexpr std::string_view kMessageDeleted = "-ERR Message is deleted\r\n";
+inline constexpr std::string_view kMarkedDeleted = "+OK Marked to be deleted\r\n";
+inline constexpr std::string_view kNotRemoved = "-ERR [SYS/TEMP] Some deleted messages not removed\r\n";
+inline constexpr std::string_view kUtf8Enabled = "+OK UTF8 enabled\r\n";
 inline constexpr std::string_view kBye = "+OK Bye\r\n";
 inline constexpr std::string_view kLineTooLong = "-ERR Line too long\r\n";
 inline constexpr std::string_view kAutologout = "-ERR Autologout; idle for too long\r\n";

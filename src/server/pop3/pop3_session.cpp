@@ -1,19 +1,25 @@
-// Implementation notes (POP3 session, pre-login half) [RFC 1939, RFC 2449, RFC 2595, RFC 5034]:
-// - States: AUTHORIZATION, then TRANSACTION after USER/PASS or AUTH. The UPDATE state (QUIT commits
-//   deletions) and the maildrop commands (STAT, LIST, RETR, DELE, TOP, UIDL, RSET) come with the
-//   maildrop stage; until then they are answered "-ERR [SYS/PERM] Command not implemented" in
-//   TRANSACTION and QUIT just says goodbye.
+// Implementation notes (POP3 session) [RFC 1939, RFC 2449, RFC 2595, RFC 5034, RFC 6856]:
+// - States: AUTHORIZATION, then TRANSACTION once the credentials are right AND the maildrop (INBOX)
+//   is locked and listed; UPDATE is QUIT in TRANSACTION: the session's DELEs, its retrievals
+//   (\Seen, first-retrieval time) and the policy's expiry go to the store in one transaction.
+//   A connection that ends any other way commits nothing; the lock guard releases the maildrop.
+// - Message numbers are this session's: the list taken at login does not change, even when an
+//   IMAP session expunges a message meanwhile (RETR of it then answers -ERR).
+// - RETR and TOP stream the message from the store in kChunk pieces through a DotStuffer: a
+//   50 MB message never sits in memory whole.
 // - Every read is bounded (config limits) and timed (config timeouts.pop3). Only the read that waits
 //   for a command is interruptible by a graceful shutdown; reads inside an AUTH exchange are not.
 // - STLS: after "+OK Begin TLS negotiation" any plaintext the client pipelined is discarded (never
 //   executed) by Connection::start_tls; then the session is back to a fresh AUTHORIZATION state.
-// - All Errc -> reply text goes through proto::pop3::to_reply.
+// - All Errc -> reply text goes through proto::pop3::to_reply / maildrop_reply.
 #include "server/pop3/pop3_session.hpp"
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -27,6 +33,53 @@ namespace {
 
 namespace asio = boost::asio;
 namespace p = proto::pop3;
+
+// Bytes read from the store per step of RETR/TOP.
+constexpr std::size_t kChunk = 128 * 1024;
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// "%08X" of a 32-bit value.
+std::string hex8(uint32_t v) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out(8, '0');
+  for (int i = 7; i >= 0; --i, v >>= 4) out[size_t(i)] = kHex[v & 0xf];
+  return out;
+}
+
+// One message as this session numbers it.
+struct Message {
+  store::Uid uid = 0;
+  uint64_t size = 0;
+  std::string uidl;
+  bool deleted = false;    // DELE in this session (RSET undoes it)
+  bool retrieved = false;  // RETR in this session
+  bool recorded = false;   // retrieved before and \Seen already: a RETR changes nothing in the store
+};
+
+// UIDLs [RFC 1939 §7]: 1-70 characters 0x21-0x7E, unique in the maildrop and the same in every
+// session. Posthorn's: the first 32 hex digits of the content hash; a message whose bytes equal an
+// earlier one's (an IMAP copy back into INBOX) gets ".<uid>" so the two stay apart. Dovecot's default
+// pop3_uidl_format "%08Xu%08Xv" for migrated maildrops.
+std::vector<Message> number_messages(const store::MaildropView& view, config::UidlFormat format) {
+  std::vector<Message> out;
+  out.reserve(view.messages.size());
+  std::unordered_map<std::string, int> seen;
+  for (const auto& m : view.messages) {
+    Message msg{m.uid, m.size, {}};
+    msg.recorded = m.retrieved_at > 0 && m.seen;
+    if (format == config::UidlFormat::kDovecot) {
+      msg.uidl = hex8(m.uid) + hex8(view.uid_validity);
+    } else {
+      msg.uidl = m.content_hash.substr(0, 32);
+      if (seen[msg.uidl]++ > 0) msg.uidl += "." + std::to_string(m.uid);
+    }
+    out.push_back(std::move(msg));
+  }
+  return out;
+}
 
 class Session {
  public:
@@ -138,27 +191,165 @@ class Session {
     if (std::holds_alternative<p::Capa>(command)) co_return on_capa();
     if (std::holds_alternative<p::Stls>(command)) co_return on_stls();
     if (std::holds_alternative<p::Quit>(command)) {
-      // In TRANSACTION the UPDATE state [RFC 1939 §6] comes with the maildrop stage: nothing to
-      // commit yet.
-      Outcome o = say(p::kBye);
-      o.close = true;
+      Outcome o = co_await on_quit();
       co_return o;
     }
-    if (std::holds_alternative<p::Noop>(command)) {
-      if (state_ != State::kTransaction) co_return say(p::kNotAuthenticated);
-      co_return say(p::kNoop);
-    }
-    if (std::holds_alternative<p::Rset>(command)) {
-      if (state_ != State::kTransaction) co_return say(p::kNotAuthenticated);
-      co_return say(p::kNotImplemented);
-    }
-    const auto& later = std::get<p::NotInThisStage>(command);
-    if (later.keyword == "APOP") {
+    if (std::holds_alternative<p::Apop>(command)) {
       if (state_ != State::kAuthorization) co_return say(p::kAlreadyAuthenticated);
       co_return say(p::kApopNotSupported);  // no timestamp in the greeting [RFC 1939 §7]
     }
+    if (std::holds_alternative<p::Utf8>(command)) {  // [RFC 6856 §2]
+      if (state_ != State::kAuthorization) co_return say(p::kAlreadyAuthenticated);
+      co_return say(p::kUtf8Enabled);
+    }
+    // Everything else needs the maildrop.
     if (state_ != State::kTransaction) co_return say(p::kNotAuthenticated);
-    co_return say(p::kNotImplemented);
+    if (std::holds_alternative<p::Noop>(command)) co_return say(p::kNoop);
+    if (std::holds_alternative<p::Rset>(command)) co_return on_rset();
+    if (std::holds_alternative<p::Stat>(command)) co_return on_stat();
+    if (const auto* c = std::get_if<p::List>(&command)) co_return on_list(c->message, false);
+    if (const auto* c = std::get_if<p::Uidl>(&command)) co_return on_list(c->message, true);
+    if (const auto* c = std::get_if<p::Dele>(&command)) co_return on_dele(c->message);
+    if (const auto* c = std::get_if<p::Retr>(&command)) {
+      Outcome o = co_await send_message(c->message, std::nullopt);
+      co_return o;
+    }
+    const auto& top = std::get<p::Top>(command);
+    Outcome o = co_await send_message(top.message, top.lines);
+    co_return o;
+  }
+
+  // ---- TRANSACTION [RFC 1939 §5] ----
+
+  // The message numbered n (1-based) that is not deleted, or the reply that says why not.
+  struct Lookup {
+    Message* message = nullptr;
+    std::string_view error;
+  };
+  Lookup find(uint32_t n) {
+    if (n == 0 || n > messages_.size()) return {nullptr, p::kNoSuchMessage};
+    Message& m = messages_[n - 1];
+    if (m.deleted) return {nullptr, p::kMessageDeleted};
+    return {&m, {}};
+  }
+
+  Outcome on_stat() const {
+    uint64_t count = 0;
+    uint64_t octets = 0;
+    for (const auto& m : messages_) {
+      if (m.deleted) continue;
+      ++count;
+      octets += m.size;
+    }
+    return Outcome{p::ok(std::to_string(count) + " " + std::to_string(octets))};
+  }
+
+  // LIST / UIDL [RFC 1939 §5, §7]: one message, or every message not deleted.
+  Outcome on_list(std::optional<uint32_t> n, bool uidl) {
+    auto value = [uidl](const Message& m) { return uidl ? m.uidl : std::to_string(m.size); };
+    if (n) {
+      Lookup found = find(*n);
+      if (found.message == nullptr) return say(found.error);
+      return Outcome{p::ok(std::to_string(*n) + " " + value(*found.message))};
+    }
+    std::vector<std::string> lines;
+    lines.reserve(messages_.size());
+    for (size_t i = 0; i < messages_.size(); ++i) {
+      if (!messages_[i].deleted) lines.push_back(std::to_string(i + 1) + " " + value(messages_[i]));
+    }
+    return Outcome{p::multiline(uidl ? "Unique-ID listing follows" : "Scan listing follows", lines)};
+  }
+
+  Outcome on_dele(uint32_t n) {
+    Lookup found = find(n);
+    if (found.message == nullptr) return say(found.error);
+    found.message->deleted = true;
+    return say(p::kMarkedDeleted);
+  }
+
+  Outcome on_rset() {
+    for (auto& m : messages_) m.deleted = false;
+    return Outcome{p::ok("Maildrop has " + std::to_string(messages_.size()) + " messages")};
+  }
+
+  // RETR n, or TOP n lines: streamed from the store, dot-stuffed as it goes. Once "+OK" is out a
+  // failure cannot be reported in the protocol: the connection is closed instead (a client then
+  // knows the listing is incomplete, and nothing is deleted).
+  asio::awaitable<Outcome> send_message(uint32_t n, std::optional<uint64_t> top_lines) {
+    Lookup found = find(n);
+    if (found.message == nullptr) co_return say(found.error);
+    const store::Uid uid = found.message->uid;
+    auto open_task = inbox_->open_message(uid);
+    auto opened = co_await std::move(open_task);
+    if (!opened) co_return Outcome{p::maildrop_reply(opened.error())};
+    std::unique_ptr<store::MessageBlob> blob = std::move(*opened);
+    std::string out = top_lines ? std::string(p::ok("")) : p::ok(std::to_string(blob->size()) + " octets");
+    p::DotStuffer stuffer(top_lines);
+    const uint64_t size = blob->size();
+    for (uint64_t offset = 0; offset < size && !stuffer.done(); offset += kChunk) {
+      auto read_task = blob->read(offset, kChunk);
+      auto chunk = co_await std::move(read_task);
+      if (!chunk) {
+        spdlog::error("conn={} pop3 reading message uid={} failed: {}", id(), uid, chunk.error().message);
+        Outcome broken;
+        broken.close = true;
+        co_return broken;
+      }
+      stuffer.feed(*chunk, out);
+      if (out.size() >= kChunk) {
+        bool written = co_await conn_.write(out);
+        if (!written) {
+          Outcome gone;
+          gone.close = true;
+          co_return gone;
+        }
+        out.clear();
+      }
+    }
+    stuffer.finish(out);
+    out += ".\r\n";
+    if (!top_lines) {
+      // Looked up again: the message vector does not change during the session, the pointer would
+      // do, but the index is what the rest of the session uses.
+      messages_[n - 1].retrieved = true;
+    }
+    co_return Outcome{std::move(out)};
+  }
+
+  // QUIT: in TRANSACTION the UPDATE state [RFC 1939 §6] commits this session's changes at once.
+  asio::awaitable<Outcome> on_quit() {
+    Outcome o = say(p::kBye);
+    o.close = true;
+    if (state_ != State::kTransaction) co_return o;
+    // The maildrop is free once the UPDATE is done, before the reply: a client that reconnects the
+    // moment it reads "+OK" must not find it locked.
+    struct Unlock {
+      std::optional<MaildropLocks::Guard>& lock;
+      ~Unlock() { lock.reset(); }
+    } unlock{lock_};
+    store::MaildropUpdate update;
+    update.now = unix_now();
+    update.remove_deleted = policy_.kind == config::Pop3Policy::Kind::kDelete;
+    if (policy_.kind == config::Pop3Policy::Kind::kKeep && policy_.keep_days > 0) {
+      update.expire_retrieved_before = update.now - int64_t(policy_.keep_days) * 86400;
+    }
+    for (const auto& m : messages_) {
+      if (m.deleted) update.deleted.push_back(m.uid);
+      if (m.retrieved && !m.recorded) update.retrieved.push_back(m.uid);
+    }
+    // Nothing new to record (the common case of a client that leaves mail on the server and
+    // fetches what it already has): no write at all.
+    if (update.deleted.empty() && update.retrieved.empty()) co_return o;
+    auto commit_task = inbox_->commit_maildrop(std::move(update));
+    auto done = co_await std::move(commit_task);
+    if (!done) {
+      spdlog::error("conn={} pop3 UPDATE failed: {}", id(), done.error().message);
+      o.reply = std::string(p::kNotRemoved);
+      co_return o;
+    }
+    spdlog::info("conn={} pop3 user={} removed={} hidden={}", id(), principal_->address, done->removed.size(),
+                 done->hidden.size());
+    co_return o;
   }
 
   // USER name [RFC 1939 §7]
@@ -180,8 +371,8 @@ class Session {
     if (!ctx_.auth->plaintext_allowed(actx)) co_return say(p::kEncryptionRequired);
     auto who = co_await ctx_.auth->verify_plain(actx, std::string(), std::move(user), c.password);
     if (!who) co_return Outcome{p::to_reply(who.error())};
-    logged_in(*who);
-    co_return say(p::kLoggedIn);
+    Outcome o = co_await open_maildrop(*who, p::kLoggedIn);
+    co_return o;
   }
 
   // AUTH [mechanism [initial-response]] [RFC 5034 §4]
@@ -208,8 +399,8 @@ class Session {
       if (!response.text) co_return response.ended;
       if (!response.text->empty()) co_return say(p::kAuthFailed);
     }
-    logged_in(step.principal);
-    co_return say(p::kAuthenticated);
+    Outcome o = co_await open_maildrop(step.principal, p::kAuthenticated);
+    co_return o;
   }
 
   struct SaslResponse {
@@ -250,9 +441,14 @@ class Session {
     co_return out;
   }
 
-  // CAPA [RFC 2449 §5]. After login only the session-wide capabilities remain.
+  // CAPA [RFC 2449 §5]. After login only the session-wide capabilities remain, and EXPIRE is the
+  // user's own: before login it is the server's, marked USER because accounts may differ
+  // [RFC 2449 §6.7]. DELE-then-QUIT is the client's choice under every policy; only keep:N makes
+  // the server remove downloaded messages on its own, so that is the one with a number.
   Outcome on_capa() const {
     std::vector<std::string> caps;
+    caps.emplace_back("TOP");
+    caps.emplace_back("UIDL");
     if (state_ == State::kAuthorization) {
       const auth::AuthContext actx = auth_context();
       if (ctx_.auth->plaintext_allowed(actx)) caps.emplace_back("USER");
@@ -266,7 +462,15 @@ class Session {
     caps.emplace_back("RESP-CODES");
     caps.emplace_back("AUTH-RESP-CODE");  // [RFC 3206 §6]
     caps.emplace_back("PIPELINING");
-    if (state_ == State::kAuthorization && stls_offered()) caps.emplace_back("STLS");
+    const bool before_login = state_ == State::kAuthorization;
+    const config::Pop3Policy& policy = before_login ? ctx_.config->pop3.policy : policy_;
+    std::string expire = "EXPIRE ";
+    expire += policy.kind == config::Pop3Policy::Kind::kKeep && policy.keep_days > 0 ? std::to_string(policy.keep_days)
+                                                                                    : std::string("NEVER");
+    if (before_login) expire += " USER";
+    caps.push_back(std::move(expire));
+    if (before_login) caps.emplace_back("UTF8 USER");  // [RFC 6856 §2]
+    if (before_login && stls_offered()) caps.emplace_back("STLS");
     caps.emplace_back("IMPLEMENTATION Posthorn");
     return Outcome{p::multiline("Capability list follows", caps)};
   }
@@ -297,10 +501,57 @@ class Session {
     co_return true;
   }
 
-  void logged_in(const auth::Principal& who) {
+  // After the credentials: lock the maildrop, list INBOX, apply the policy's expiry. On failure the
+  // session stays in AUTHORIZATION [RFC 1939 §7: "-ERR ... unable to lock maildrop"].
+  asio::awaitable<Outcome> open_maildrop(const auth::Principal& who, std::string_view welcome) {
+    user_.reset();
+    auto guard = ctx_.locks->try_lock(who.account);
+    if (!guard) {
+      spdlog::info("conn={} pop3 user={} maildrop in use", id(), who.address);
+      co_return say(p::kInUse);
+    }
+    auto account_task = ctx_.store->account(who.account, store::Limits{who.quota_bytes, 0});
+    auto account = co_await std::move(account_task);
+    if (!account) co_return Outcome{p::maildrop_reply(account.error())};
+    auto open_task = (*account)->open("INBOX");
+    auto inbox = co_await std::move(open_task);
+    if (!inbox) co_return Outcome{p::maildrop_reply(inbox.error())};
+    auto view_task = (*inbox)->maildrop();
+    auto view = co_await std::move(view_task);
+    if (!view) co_return Outcome{p::maildrop_reply(view.error())};
+    policy_ = ctx_.config->pop3.policy;
+    if (!view->pop3_policy.empty()) {
+      if (auto own = config::parse_pop3_policy(view->pop3_policy)) {
+        policy_ = *own;
+      } else {
+        spdlog::warn("conn={} pop3 user={} has an invalid POP3 policy {:?}; using the server's", id(), who.address,
+                     view->pop3_policy);
+      }
+    }
+    // keep:N: what was first downloaded more than N days ago goes now, before the listing.
+    if (policy_.kind == config::Pop3Policy::Kind::kKeep && policy_.keep_days > 0) {
+      const int64_t cutoff = unix_now() - int64_t(policy_.keep_days) * 86400;
+      const size_t before = view->messages.size();
+      std::erase_if(view->messages,
+                    [cutoff](const store::MaildropEntry& m) { return m.retrieved_at > 0 && m.retrieved_at < cutoff; });
+      if (view->messages.size() != before) {
+        store::MaildropUpdate expire;
+        expire.now = unix_now();
+        expire.remove_deleted = false;
+        expire.expire_retrieved_before = cutoff;
+        auto expire_task = (*inbox)->commit_maildrop(std::move(expire));
+        auto expired = co_await std::move(expire_task);
+        if (!expired) co_return Outcome{p::maildrop_reply(expired.error())};
+        spdlog::info("conn={} pop3 user={} expired {} messages (keep:{})", id(), who.address,
+                     expired->removed.size(), policy_.keep_days);
+      }
+    }
+    messages_ = number_messages(*view, ctx_.config->pop3.uidl_format);
+    inbox_ = std::move(*inbox);
+    lock_.emplace(std::move(*guard));
     principal_ = who;
     state_ = State::kTransaction;
-    user_.reset();
+    co_return say(welcome);
   }
 
   net::Connection& conn_;
@@ -309,6 +560,11 @@ class Session {
   std::optional<std::string> user_;  // from USER, waiting for PASS
   std::optional<auth::Principal> principal_;
   uint32_t commands_before_auth_ = 0;
+  // TRANSACTION state: the locked maildrop.
+  std::optional<MaildropLocks::Guard> lock_;
+  std::unique_ptr<store::Mailbox> inbox_;
+  std::vector<Message> messages_;
+  config::Pop3Policy policy_;
 };
 
 }  // namespace

@@ -69,6 +69,20 @@ CREATE TABLE expunged (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 2: the content hash (POP3 UIDL, stable across export and import) and POP3's own state.
+constexpr std::string_view kSchemaV2 = R"sql(
+ALTER TABLE message_bytes ADD COLUMN content_hash TEXT;
+ALTER TABLE account ADD COLUMN pop3_policy TEXT NOT NULL DEFAULT '';
+CREATE TABLE pop3_state (
+  mailbox_id INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  retrieved_at INTEGER NOT NULL DEFAULT 0,
+  hidden INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (mailbox_id, uid),
+  FOREIGN KEY (mailbox_id, uid) REFERENCES messages (mailbox_id, uid) ON DELETE CASCADE
+) WITHOUT ROWID;
+)sql";
+
 struct DefaultMailbox {
   std::string_view name;
   SpecialUse use;
@@ -85,7 +99,7 @@ constexpr std::string_view kMailboxColumns =
 constexpr std::string_view kInfoColumns =
     "SELECT uid, modseq, flags, keywords, internal_date, save_date, size, blob FROM messages ";
 constexpr std::string_view kMessageColumns =
-    "SELECT uid, modseq, flags, keywords, internal_date, save_date, size, blob, prefix, summary "
+    "SELECT uid, modseq, flags, keywords, internal_date, save_date, size, blob, prefix, summary, content_hash "
     "FROM messages JOIN message_bytes USING (mailbox_id, uid) ";
 
 Error no_mailbox() { return make_error(Errc::kNotFound, "no such mailbox"); }
@@ -130,6 +144,7 @@ struct MessageRow {
   std::string blob;
   std::string prefix;
   std::string summary;
+  std::string content_hash;  // "" when not known yet (messages stored by schema version 1)
 };
 
 MessageRow read_message(const Stmt& st, bool with_bytes) {
@@ -145,6 +160,7 @@ MessageRow read_message(const Stmt& st, bool with_bytes) {
   if (with_bytes) {
     row.prefix = st.column_blob(8);
     row.summary = st.column_blob(9);
+    row.content_hash = st.column_text(10);
   }
   return row;
 }
@@ -295,14 +311,15 @@ Result<InsertStmts> insert_message_stmt(Db& db) {
       "INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, save_date, size, blob) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
   if (!message) return message.error();
-  auto bytes = db.prepare("INSERT INTO message_bytes (mailbox_id, uid, prefix, summary) VALUES (?1, ?2, ?3, ?4)");
+  auto bytes = db.prepare(
+      "INSERT INTO message_bytes (mailbox_id, uid, prefix, summary, content_hash) VALUES (?1, ?2, ?3, ?4, ?5)");
   if (!bytes) return bytes.error();
   return InsertStmts{std::move(*message), std::move(*bytes)};
 }
 
 Result<void> insert_message(InsertStmts& st, MailboxId mailbox, Uid uid, ModSeq modseq, const Flags& flags,
                             int64_t internal_date, int64_t save_date, uint64_t size, std::string_view blob,
-                            std::string_view prefix, std::string_view summary) {
+                            std::string_view prefix, std::string_view summary, std::string_view content_hash) {
   st.message.reset();
   st.message.bind(1, mailbox).bind(2, int64_t(uid)).bind(3, int64_t(modseq)).bind(4, int64_t(flags.system));
   st.message.bind(5, join_keywords(flags.keywords)).bind(6, internal_date).bind(7, save_date).bind(8, int64_t(size));
@@ -310,6 +327,11 @@ Result<void> insert_message(InsertStmts& st, MailboxId mailbox, Uid uid, ModSeq 
   if (auto r = st.message.run(); !r) return r;
   st.bytes.reset();
   st.bytes.bind(1, mailbox).bind(2, int64_t(uid)).bind_blob(3, prefix).bind_blob(4, summary);
+  if (content_hash.empty()) {
+    st.bytes.bind_null(5);
+  } else {
+    st.bytes.bind(5, content_hash);
+  }
   return st.bytes.run();
 }
 
@@ -370,12 +392,20 @@ Result<void> init(Db& db, int64_t now) {
     return make_error(Errc::kInvalid, "mail index is from a newer Posthorn version");
   }
   if (current == kSchemaVersion) return {};
-  if (auto r = db.exec(kSchema); !r) return r;
-  for (const auto& d : kDefaults) {
-    if (auto r = insert_mailbox(db, d.name, d.use, now); !r) return r.error();
-    if (auto r = set_subscribed(db, d.name, true); !r) return r;
+  if (current < 1) {
+    if (auto r = db.exec(kSchema); !r) return r;
+    for (const auto& d : kDefaults) {
+      if (auto r = insert_mailbox(db, d.name, d.use, now); !r) return r.error();
+      if (auto r = set_subscribed(db, d.name, true); !r) return r;
+    }
   }
-  if (auto r = db.exec("INSERT INTO schema_version (version) VALUES (1)"); !r) return r;
+  if (current < 2) {
+    if (auto r = db.exec(kSchemaV2); !r) return r;
+  }
+  auto version = db.prepare("INSERT INTO schema_version (version) VALUES (?1)");
+  if (!version) return version.error();
+  version->bind(1, kSchemaVersion);
+  if (auto r = version->run(); !r) return r;
   return tx->commit();
 }
 
@@ -591,7 +621,7 @@ Result<std::vector<AppendResult>> append(Db& db, MailboxId mailbox, const std::v
   if (!ins) return ins.error();
   for (const auto& m : messages) {
     if (auto r = insert_message(*ins, mailbox, uid, modseq, m.flags, m.internal_date, now, m.size, m.blob_id,
-                                m.prefix, m.summary);
+                                m.prefix, m.summary, m.content_hash);
         !r) {
       return r.error();
     }
@@ -658,7 +688,7 @@ Result<CopyResult> copy(Db& db, MailboxId source, const std::vector<Uid>& uids, 
   if (!ins) return ins.error();
   for (const auto& r : *rows) {
     if (auto ok = insert_message(*ins, dest, uid, dest_modseq, r.info.flags, r.info.internal_date, now, r.info.size,
-                                 r.blob, r.prefix, r.summary);
+                                 r.blob, r.prefix, r.summary, r.content_hash);
         !ok) {
       return ok.error();
     }
@@ -755,6 +785,119 @@ Result<QuotaUsage> usage(Db& db) {
 
 Result<std::vector<std::string>> referenced_blobs(Db& db) {
   return db.column_texts("SELECT DISTINCT blob FROM messages");
+}
+
+Result<MaildropView> maildrop(Db& db, MailboxId mailbox) {
+  auto box = mailbox_row(db, mailbox);
+  if (!box) return box.error();
+  auto st = db.prepare(
+      "SELECT m.uid, m.size, b.content_hash, coalesce(p.retrieved_at, 0), m.flags FROM messages m "
+      "JOIN message_bytes b ON b.mailbox_id = m.mailbox_id AND b.uid = m.uid "
+      "LEFT JOIN pop3_state p ON p.mailbox_id = m.mailbox_id AND p.uid = m.uid "
+      "WHERE m.mailbox_id = ?1 AND coalesce(p.hidden, 0) = 0 ORDER BY m.uid");
+  if (!st) return st.error();
+  st->bind(1, mailbox);
+  MaildropView view;
+  view.uid_validity = box->info.uid_validity;
+  auto policy = db.column_texts("SELECT pop3_policy FROM account WHERE id = 1");
+  if (!policy) return policy.error();
+  if (!policy->empty()) view.pop3_policy = policy->front();
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    view.messages.push_back(MaildropEntry{Uid(st->column_int(0)), uint64_t(st->column_int(1)), st->column_text(2),
+                                          st->column_int(3), (st->column_int(4) & kSeen) != 0});
+  }
+  return view;
+}
+
+Result<void> set_pop3_policy(Db& db, std::string_view policy) {
+  auto st = db.prepare("UPDATE account SET pop3_policy = ?1 WHERE id = 1");
+  if (!st) return st.error();
+  st->bind(1, policy);
+  return st->run();
+}
+
+Result<void> set_content_hash(Db& db, MailboxId mailbox, Uid uid, std::string_view hash) {
+  auto st = db.prepare("UPDATE message_bytes SET content_hash = ?3 WHERE mailbox_id = ?1 AND uid = ?2");
+  if (!st) return st.error();
+  st->bind(1, mailbox).bind(2, int64_t(uid)).bind(3, hash);
+  return st->run();
+}
+
+Result<MaildropCommit> commit_maildrop(Db& db, MailboxId mailbox, const MaildropUpdate& update) {
+  auto box = mailbox_row(db, mailbox);
+  if (!box) return box.error();
+  MaildropCommit out;
+  out.highest_modseq = box->info.highest_modseq;
+  // Messages another session expunged meanwhile are skipped: the SELECT finds no row to mark.
+  auto mark = db.prepare(
+      "INSERT INTO pop3_state (mailbox_id, uid, retrieved_at, hidden) "
+      "SELECT mailbox_id, uid, ?3, ?4 FROM messages WHERE mailbox_id = ?1 AND uid = ?2 "
+      "ON CONFLICT (mailbox_id, uid) DO UPDATE SET "
+      "retrieved_at = CASE WHEN retrieved_at = 0 THEN excluded.retrieved_at ELSE retrieved_at END, "
+      "hidden = max(hidden, excluded.hidden)");
+  if (!mark) return mark.error();
+  auto run_mark = [&](Uid uid, int64_t retrieved_at, bool hidden) -> Result<void> {
+    mark->reset();
+    mark->bind(1, mailbox).bind(2, int64_t(uid)).bind(3, retrieved_at).bind(4, int64_t(hidden ? 1 : 0));
+    return mark->run();
+  };
+  for (Uid uid : update.retrieved) {
+    if (auto r = run_mark(uid, update.now, false); !r) return r.error();
+  }
+  std::vector<Uid> remove;
+  if (update.remove_deleted) {
+    remove = update.deleted;
+  } else {
+    for (Uid uid : update.deleted) {
+      if (auto r = run_mark(uid, 0, true); !r) return r.error();
+    }
+  }
+  if (update.expire_retrieved_before) {
+    auto expired = db.prepare(
+        "SELECT uid FROM pop3_state WHERE mailbox_id = ?1 AND retrieved_at > 0 AND retrieved_at < ?2");
+    if (!expired) return expired.error();
+    expired->bind(1, mailbox).bind(2, *update.expire_retrieved_before);
+    for (;;) {
+      auto row = expired->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      remove.push_back(Uid(expired->column_int(0)));
+    }
+  }
+  std::sort(remove.begin(), remove.end());
+  remove.erase(std::unique(remove.begin(), remove.end()), remove.end());
+  if (update.mark_seen && !update.retrieved.empty()) {
+    StoreFlags seen;
+    for (Uid uid : update.retrieved) {
+      if (!std::binary_search(remove.begin(), remove.end(), uid)) seen.uids.push_back(uid);
+    }
+    std::sort(seen.uids.begin(), seen.uids.end());
+    seen.flags.system = kSeen;
+    auto flagged = store_flags(db, mailbox, seen);
+    if (!flagged) return flagged.error();
+    for (const auto& m : flagged->changed) out.result.seen.push_back(m.uid);
+    out.highest_modseq = flagged->highest_modseq;
+    box = mailbox_row(db, mailbox);  // the modseq moved on
+    if (!box) return box.error();
+  }
+  auto rows = rows_for(db, mailbox, remove, false);
+  if (!rows) return rows.error();
+  if (!update.remove_deleted) {
+    for (Uid uid : update.deleted) {
+      if (!std::binary_search(remove.begin(), remove.end(), uid)) out.result.hidden.push_back(uid);
+    }
+    std::sort(out.result.hidden.begin(), out.result.hidden.end());
+  }
+  if (rows->empty()) return out;
+  const ModSeq modseq = box->info.highest_modseq + 1;
+  if (auto r = remove_messages(db, mailbox, *rows, modseq, true); !r) return r.error();
+  if (auto r = update_mailbox_counters(db, mailbox, box->info.uid_next, modseq); !r) return r.error();
+  for (const auto& r : *rows) out.result.removed.push_back(r.info.uid);
+  out.highest_modseq = modseq;
+  return out;
 }
 
 }  // namespace posthorn::store::sqlite::index

@@ -2,15 +2,20 @@
 // query and change the embedded mail store makes. Pure blocking SQL over one Db; no threads, no
 // files besides the database, no protocol text.
 //
-// Schema (version 1):
+// Schema (version 2; version 1 indexes are upgraded in place by init()):
 //   schema_version(version)
 //   account(id=1, last_uid_validity, storage_bytes, messages)  quota totals, kept in the same
 //                                                             transactions as the messages
+//          (v2: pop3_policy, the account's own POP3 policy text; '' = the server's)
 //   mailboxes(id AUTOINCREMENT, name UNIQUE, uid_validity, uid_next, highest_modseq, special_use,
 //             first_recent)                                   ids are never reused
 //   subscriptions(name)
-//   messages(mailbox_id, uid, modseq, flags, keywords, internal_date, save_date, size, blob,
-//            prefix, summary)  PRIMARY KEY(mailbox_id, uid)   keywords: space-separated
+//   messages(mailbox_id, uid, modseq, flags, keywords, internal_date, save_date, size, blob)
+//            PRIMARY KEY(mailbox_id, uid)                     keywords: space-separated
+//   message_bytes(mailbox_id, uid, prefix, summary, content_hash)  the large values, apart (v2:
+//            content_hash, NULL for messages stored by version 1 until POP3 computes it)
+//   pop3_state(mailbox_id, uid, retrieved_at, hidden)         v2: POP3's first RETR and "keep"
+//                                                             deletions; cascades with messages
 //   expunged(mailbox_id, uid, modseq)                         the QRESYNC expunge log
 //
 // Writers (the functions documented "in a transaction") expect the caller to hold a write
@@ -28,7 +33,7 @@
 
 namespace posthorn::store::sqlite::index {
 
-inline constexpr int64_t kSchemaVersion = 1;
+inline constexpr int64_t kSchemaVersion = 2;
 
 // A message ready for the index: its blob is already durable and its summary computed.
 struct NewMessage {
@@ -36,6 +41,7 @@ struct NewMessage {
   uint64_t size = 0;     // prefix + blob bytes
   std::string prefix;    // header lines added at delivery, stored before the blob
   std::string summary;   // mime::encode_summary of prefix + blob
+  std::string content_hash;  // sha256_hex of prefix + blob
   Flags flags;           // normalised, keywords checked
   int64_t internal_date = 0;
 };
@@ -82,6 +88,18 @@ Result<CopyResult> copy(Db& db, MailboxId source, const std::vector<Uid>& uids, 
 Result<ExpungeResult> expunge(Db& db, MailboxId mailbox, const std::optional<std::vector<Uid>>& uids);
 Result<Changes> changes_since(Db& db, MailboxId mailbox, ModSeq since);
 Result<QuotaUsage> usage(Db& db);  // limits left 0: the caller knows them
+// POP3: the messages of `mailbox` not hidden from POP3 (content_hash "" where not yet known).
+Result<MaildropView> maildrop(Db& db, MailboxId mailbox);
+Result<void> set_pop3_policy(Db& db, std::string_view policy);  // in a transaction
+// In a transaction: records a content hash computed later (messages of schema version 1).
+Result<void> set_content_hash(Db& db, MailboxId mailbox, Uid uid, std::string_view hash);
+struct MaildropCommit {
+  MaildropResult result;
+  ModSeq highest_modseq = 0;  // after the commit (changed when something was removed)
+};
+// In a transaction: the POP3 UPDATE state (see store::MaildropUpdate).
+Result<MaildropCommit> commit_maildrop(Db& db, MailboxId mailbox, const MaildropUpdate& update);
+
 // Every blob id the index refers to (for garbage collection).
 Result<std::vector<std::string>> referenced_blobs(Db& db);
 

@@ -4,7 +4,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "base/crypto.hpp"
 #include "base/log.hpp"
 #include "base/random.hpp"
 
@@ -74,21 +74,7 @@ Result<std::vector<std::string>> entries(const fs::path& dir) {
 
 }  // namespace
 
-std::string blob_id_for(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("SHA-256 failed");  // only on OpenSSL misconfiguration: a bug
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 0xf]);
-  }
-  return out;
-}
+std::string blob_id_for(std::string_view bytes) { return sha256_hex(bytes); }
 
 bool is_blob_id(std::string_view id) {
   if (id.size() != 64) return false;

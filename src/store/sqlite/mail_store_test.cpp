@@ -14,6 +14,7 @@
 #include <future>
 #include <set>
 
+#include "base/crypto.hpp"
 #include "mime/summary.hpp"
 
 namespace posthorn::store::sqlite {
@@ -106,8 +107,9 @@ class MailStoreTest : public ::testing::Test {
   std::size_t blob_count() { return store_->blobs().list().value().size(); }
 
   fs::path dir_;
-  net::BlockingPool pool_{4};
+  // io_ outlives pool_: pool threads may drop completions bound to it until the pool has joined.
   asio::io_context io_;
+  net::BlockingPool pool_{4};
   std::unique_ptr<SqliteMailStore> store_;
 };
 
@@ -716,6 +718,168 @@ TEST(BlobStore, PutIsIdempotentAndListsAndRemoves) {
   EXPECT_EQ(blobs->remove("../x").error().code, Errc::kInvalid);
   EXPECT_EQ(blobs->open_blob(id).error().code, Errc::kInternal);
   fs::remove_all(dir);
+}
+
+// ---- POP3 maildrop ----
+
+TEST_F(MailStoreTest, MaildropListsMessagesWithContentHashes) {
+  auto a = account(1);
+  auto inbox = open(*a, "INBOX");
+  append(*inbox, msg("one"));
+  append(*inbox, msg("two"));
+  append(*inbox, msg("one"));  // the same bytes again: the same hash
+  Delivery d;
+  d.message = message("delivered");
+  d.targets.push_back(DeliveryTarget{1, {}, "INBOX", {}, "Return-Path: <x@y>\r\n"});
+  ASSERT_TRUE(run(store_->deliver(d)).value()[0]);
+
+  auto view = run(inbox->maildrop()).value();
+  ASSERT_EQ(view.messages.size(), 4u);
+  EXPECT_EQ(view.uid_validity, run(inbox->status()).value().uid_validity);
+  EXPECT_EQ(view.messages[0].content_hash, sha256_hex(normalize_crlf(message("one"))));
+  EXPECT_EQ(view.messages[0].content_hash, view.messages[2].content_hash);
+  EXPECT_NE(view.messages[0].content_hash, view.messages[1].content_hash);
+  // The delivery prefix is part of the content, as an export writes it.
+  EXPECT_EQ(view.messages[3].content_hash, sha256_hex("Return-Path: <x@y>\r\n" + normalize_crlf(message("delivered"))));
+  EXPECT_EQ(view.messages[3].size, run(inbox->open_message(4)).value()->size());
+  for (const auto& m : view.messages) EXPECT_EQ(m.retrieved_at, 0);
+
+  // A copy keeps the hash (UIDL stays the same when IMAP moves mail back into INBOX).
+  auto archive = run(a->find_mailbox("Archive")).value();
+  ASSERT_TRUE(run(inbox->copy({2}, archive.id)));
+  auto copied = run(open(*a, "Archive")->maildrop()).value();
+  ASSERT_EQ(copied.messages.size(), 1u);
+  EXPECT_EQ(copied.messages[0].content_hash, view.messages[1].content_hash);
+}
+
+TEST_F(MailStoreTest, MaildropCommitRemovesAtomicallyAndPublishesExpunge) {
+  auto a = account(1);
+  auto inbox = open(*a, "INBOX");
+  for (int i = 0; i < 3; ++i) append(*inbox, msg("m" + std::to_string(i)));
+  std::vector<ChangeEvent> seen;
+  auto sub = store_->feed().subscribe(1, [&](const ChangeEvent& e) { seen.push_back(e); });
+
+  MaildropUpdate up;
+  up.retrieved = {1, 2};
+  up.deleted = {1, 3};
+  up.remove_deleted = true;
+  up.now = 1000;
+  auto r = run(inbox->commit_maildrop(up)).value();
+  EXPECT_EQ(r.removed, (std::vector<Uid>{1, 3}));
+  EXPECT_TRUE(r.hidden.empty());
+  auto view = run(inbox->maildrop()).value();
+  ASSERT_EQ(view.messages.size(), 1u);
+  EXPECT_EQ(view.messages[0].uid, 2u);
+  EXPECT_EQ(view.messages[0].retrieved_at, 1000);
+  EXPECT_TRUE(view.messages[0].seen);
+  EXPECT_EQ(r.seen, (std::vector<Uid>{2}));  // retrieved and kept: \Seen for IMAP
+  EXPECT_TRUE(run(inbox->fetch({2}, false)).value()[0].info.flags.has(kSeen));
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].kind, ChangeEvent::Kind::kFlags);
+  EXPECT_EQ(seen[1].kind, ChangeEvent::Kind::kExpunged);
+  // IMAP sees the removal through the QRESYNC log.
+  auto changes = run(inbox->changes_since(0)).value();
+  EXPECT_EQ(changes.vanished, (std::vector<Uid>{1, 3}));
+  EXPECT_EQ(run(a->quota()).value().messages, 1u);
+
+  // The first retrieval time is kept; a later RETR does not move it.
+  up = MaildropUpdate{};
+  up.retrieved = {2};
+  up.now = 5000;
+  ASSERT_TRUE(run(inbox->commit_maildrop(up)));
+  EXPECT_EQ(run(inbox->maildrop()).value().messages[0].retrieved_at, 1000);
+}
+
+TEST_F(MailStoreTest, MaildropKeepHidesFromPop3Only) {
+  auto a = account(1);
+  auto inbox = open(*a, "INBOX");
+  for (int i = 0; i < 3; ++i) append(*inbox, msg("m" + std::to_string(i)));
+  MaildropUpdate up;
+  up.deleted = {2};
+  up.remove_deleted = false;
+  up.now = 10;
+  auto r = run(inbox->commit_maildrop(up)).value();
+  EXPECT_TRUE(r.removed.empty());
+  EXPECT_EQ(r.hidden, (std::vector<Uid>{2}));
+  auto view = run(inbox->maildrop()).value();
+  ASSERT_EQ(view.messages.size(), 2u);
+  EXPECT_EQ(view.messages[0].uid, 1u);
+  EXPECT_EQ(view.messages[1].uid, 3u);
+  EXPECT_EQ(run(inbox->select(false)).value().messages.size(), 3u);  // IMAP still has all three
+}
+
+TEST_F(MailStoreTest, AccountKeepsItsPop3Policy) {
+  auto a = account(1);
+  EXPECT_EQ(run(open(*a, "INBOX")->maildrop()).value().pop3_policy, "");
+  ASSERT_TRUE(run(a->set_pop3_policy("keep:7")));
+  a.reset();
+  reopen();
+  EXPECT_EQ(run(open(*account(1), "INBOX")->maildrop()).value().pop3_policy, "keep:7");
+}
+
+TEST_F(MailStoreTest, MaildropExpiresMessagesRetrievedBeforeTheCutoff) {
+  auto a = account(1);
+  auto inbox = open(*a, "INBOX");
+  for (int i = 0; i < 4; ++i) append(*inbox, msg("m" + std::to_string(i)));
+  MaildropUpdate first;
+  first.retrieved = {1, 2};
+  first.deleted = {2};
+  first.remove_deleted = false;
+  first.now = 100;
+  ASSERT_TRUE(run(inbox->commit_maildrop(first)));
+  MaildropUpdate later;
+  later.retrieved = {3};
+  later.now = 200;
+  ASSERT_TRUE(run(inbox->commit_maildrop(later)));
+
+  MaildropUpdate sweep;
+  sweep.now = 300;
+  sweep.remove_deleted = false;
+  sweep.expire_retrieved_before = 150;  // 1 and 2 (hidden or not) are older; 3 is not; 4 never retrieved
+  auto r = run(inbox->commit_maildrop(sweep)).value();
+  EXPECT_EQ(r.removed, (std::vector<Uid>{1, 2}));
+  EXPECT_EQ(run(inbox->select(false)).value().messages.size(), 2u);
+}
+
+TEST_F(MailStoreTest, MaildropComputesMissingHashesOnceForOldMessages) {
+  auto a = account(1);
+  auto inbox = open(*a, "INBOX");
+  append(*inbox, msg("old"));
+  append(*inbox, msg("new"));
+  a.reset();
+  inbox.reset();
+  store_.reset();
+  {  // what a schema-version-1 index holds: no content hash
+    auto db = Db::open(dir_ / "accounts" / "1" / "index.db", DbOptions{}).value();
+    ASSERT_TRUE(db.exec("UPDATE message_bytes SET content_hash = NULL WHERE uid = 1"));
+  }
+  reopen();
+  a = account(1);
+  inbox = open(*a, "INBOX");
+  auto view = run(inbox->maildrop()).value();
+  ASSERT_EQ(view.messages.size(), 2u);
+  EXPECT_EQ(view.messages[0].content_hash, sha256_hex(normalize_crlf(message("old"))));
+  auto db = Db::open(dir_ / "accounts" / "1" / "index.db", DbOptions{}).value();
+  EXPECT_EQ(db.column_texts("SELECT content_hash FROM message_bytes WHERE uid = 1").value(),
+            (std::vector<std::string>{view.messages[0].content_hash}));
+}
+
+TEST_F(MailStoreTest, SchemaVersionOneIndexIsUpgraded) {
+  account(1);
+  store_.reset();
+  {
+    auto db = Db::open(dir_ / "accounts" / "1" / "index.db", DbOptions{}).value();
+    ASSERT_TRUE(db.exec("DROP TABLE pop3_state; ALTER TABLE message_bytes DROP COLUMN content_hash; "
+                        "ALTER TABLE account DROP COLUMN pop3_policy; "
+                        "DELETE FROM schema_version; INSERT INTO schema_version VALUES (1);"));
+  }
+  reopen();
+  auto a = account(1);
+  auto inbox = open(*a, "INBOX");
+  append(*inbox, msg("after upgrade"));
+  auto view = run(inbox->maildrop()).value();
+  ASSERT_EQ(view.messages.size(), 1u);
+  EXPECT_EQ(view.messages[0].content_hash, sha256_hex(normalize_crlf(message("after upgrade"))));
 }
 
 }  // namespace

@@ -27,6 +27,7 @@
 #include <set>
 #include <system_error>
 
+#include "base/crypto.hpp"
 #include "base/log.hpp"
 #include "mime/summary.hpp"
 #include "store/sqlite/account_index.hpp"
@@ -70,6 +71,7 @@ index::NewMessage describe(std::string blob_id, std::string_view bytes, std::str
   std::string whole = prefix;
   whole.append(bytes);
   m.summary = mime::encode_summary(mime::summarize(whole));
+  m.content_hash = prefix.empty() ? m.blob_id : sha256_hex(whole);  // the blob id is the bytes' SHA-256
   m.prefix = std::move(prefix);
   m.flags = std::move(flags);
   m.internal_date = internal_date.value_or(now);
@@ -270,6 +272,14 @@ class SqliteAccount final : public Account, public std::enable_shared_from_this<
 
   Task<std::unique_ptr<Mailbox>> open(std::string name) override;
   Task<std::unique_ptr<Mailbox>> open_id(MailboxId id) override;
+
+  Task<void> set_pop3_policy(std::string policy) override {
+    auto r_task = write<void>([policy = std::move(policy)](Db& db, std::vector<ChangeEvent>&) {
+      return index::set_pop3_policy(db, policy);
+    });
+    auto r = co_await std::move(r_task);
+    co_return r;
+  }
 
   Task<QuotaUsage> quota() override {
     auto usage_task = read<QuotaUsage>([](Db& db) { return index::usage(db); });
@@ -526,7 +536,79 @@ class SqliteMailbox final : public Mailbox {
     return account_->read<Changes>([box, since](Db& db) { return index::changes_since(db, box, since); });
   }
 
+  Task<MaildropView> maildrop() override {
+    const MailboxId box = id_;
+    auto view_task = account_->read<MaildropView>([box](Db& db) { return index::maildrop(db, box); });
+    auto view = co_await std::move(view_task);
+    if (!view) co_return view;
+    bool complete = true;
+    for (const auto& m : view->messages) complete = complete && !m.content_hash.empty();
+    if (complete) co_return view;
+    auto filled_task = fill_content_hashes(std::move(*view));
+    auto filled = co_await std::move(filled_task);
+    co_return filled;
+  }
+
+  Task<MaildropResult> commit_maildrop(MaildropUpdate update) override {
+    const MailboxId box = id_;
+    const AccountId account = account_->id();
+    auto r_task = account_->write<MaildropResult>(
+        [box, account, update = std::move(update)](Db& db, std::vector<ChangeEvent>& events) -> Result<MaildropResult> {
+          auto done = index::commit_maildrop(db, box, update);
+          if (!done) return done.error();
+          if (!done->result.seen.empty()) {
+            events.push_back(ChangeEvent{account, box, ChangeEvent::Kind::kFlags, done->highest_modseq});
+          }
+          if (!done->result.removed.empty()) {
+            events.push_back(ChangeEvent{account, box, ChangeEvent::Kind::kExpunged, done->highest_modseq});
+          }
+          return std::move(done->result);
+        });
+    auto r = co_await std::move(r_task);
+    co_return r;
+  }
+
  private:
+  // Messages stored by schema version 1 have no content hash: read their bytes once, hash them and
+  // keep the hashes (one read of each old message, the first time POP3 lists it).
+  Task<MaildropView> fill_content_hashes(MaildropView view) {
+    const MailboxId box = id_;
+    StoreShared* shared = &account_->shared();
+    auto hashed_task = account_->read<MaildropView>([box, shared, view = std::move(view)](Db& db) mutable
+                                                        -> Result<MaildropView> {
+      constexpr std::size_t kChunk = 1 << 20;
+      for (auto& m : view.messages) {
+        if (!m.content_hash.empty()) continue;
+        auto where = index::locate(db, box, m.uid);
+        if (!where) return where.error();
+        auto reader = shared->blobs->open_blob(where->blob_id);
+        if (!reader) return reader.error();
+        Sha256 hash;
+        hash.update(where->prefix);
+        for (uint64_t offset = 0; offset < (*reader)->size(); offset += kChunk) {
+          auto chunk = (*reader)->read(offset, kChunk);
+          if (!chunk) return chunk.error();
+          hash.update(*chunk);
+        }
+        m.content_hash = hash.hex();
+      }
+      return view;
+    });
+    auto hashed = co_await std::move(hashed_task);
+    if (!hashed) co_return hashed;
+    std::vector<std::pair<Uid, std::string>> hashes;
+    for (const auto& m : hashed->messages) hashes.emplace_back(m.uid, m.content_hash);
+    auto stored_task = account_->write<void>([box, hashes = std::move(hashes)](Db& db, std::vector<ChangeEvent>&) {
+      for (const auto& [uid, hash] : hashes) {
+        if (auto r = index::set_content_hash(db, box, uid, hash); !r) return r;
+      }
+      return Result<void>();
+    });
+    auto stored = co_await std::move(stored_task);
+    if (!stored) spdlog::warn("mail store: keeping content hashes failed: {}", stored.error().message);
+    co_return hashed;
+  }
+
   Task<CopyResult> copy_or_move(std::vector<Uid> uids, MailboxId dest, bool move) {
     const MailboxId box = id_;
     const AccountId account = account_->id();
