@@ -7,6 +7,17 @@ void DataReader::emit(char c) {
   if (size_ <= max_size_) message_ += c;
 }
 
+// A byte inside a line (not a line start, not after a CR).
+void DataReader::in_line(char c) {
+  if (c == '\r') {
+    state_ = State::kCr;
+    return;
+  }
+  if (c == '\n') bare_lf_ = true;  // LF without CR: data, never a line end
+  emit(c);
+  state_ = State::kMid;
+}
+
 std::size_t DataReader::feed(std::string_view bytes) {
   std::size_t i = 0;
   for (; i < bytes.size() && state_ != State::kDone; ++i) {
@@ -17,16 +28,8 @@ std::size_t DataReader::feed(std::string_view bytes) {
         // is ordinary data, so "\n.\r\n" never ends the message.
         if (c == '.') {
           state_ = State::kDot;
-          break;
-        }
-        [[fallthrough]];
-      case State::kMid:
-        if (c == '\r') {
-          state_ = State::kCr;
         } else {
-          if (c == '\n') bare_lf_ = true;
-          emit(c);
-          state_ = State::kMid;
+          in_line(c);
         }
         break;
       case State::kDot:
@@ -34,39 +37,28 @@ std::size_t DataReader::feed(std::string_view bytes) {
         if (c == '\r') {
           state_ = State::kDotCr;
         } else {
-          if (c == '\n') bare_lf_ = true;
-          emit(c);
-          state_ = State::kMid;
+          in_line(c);
         }
         break;
       case State::kDotCr:
-        if (c == '\n') {
-          state_ = State::kDone;
-          break;
-        }
-        // "." CR <not LF>: a bare CR, and data.
-        bare_cr_ = true;
-        emit('\r');
-        if (c == '\r') {
-          state_ = State::kCr;
-        } else {
-          emit(c);
-          state_ = State::kMid;
-        }
-        break;
       case State::kCr:
         if (c == '\n') {
+          if (state_ == State::kDotCr) {
+            state_ = State::kDone;  // CRLF "." CRLF
+            break;
+          }
           emit('\r');
           emit('\n');
           state_ = State::kLineStart;
-        } else {
-          bare_cr_ = true;
-          emit('\r');
-          if (c != '\r') {
-            emit(c);
-            state_ = State::kMid;
-          }
+          break;
         }
+        // A CR not followed by LF: a bare CR, kept as data.
+        bare_cr_ = true;
+        emit('\r');
+        in_line(c);
+        break;
+      case State::kMid:
+        in_line(c);
         break;
       case State::kDone:
         break;

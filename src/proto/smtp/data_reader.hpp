@@ -37,6 +37,7 @@ class DataReader {
  private:
   enum class State { kLineStart, kDot, kDotCr, kMid, kCr, kDone };
   void emit(char c);
+  void in_line(char c);
 
   uint64_t max_size_;
   uint64_t size_ = 0;

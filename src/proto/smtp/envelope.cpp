@@ -175,6 +175,20 @@ bool strip_keyword(std::string_view& args, std::string_view keyword) {
   return true;
 }
 
+// "FROM:<path> params" / "TO:<path> params" (after the verb): the path with its brackets and the
+// parameters; or the error to reply (`syntax` for a missing keyword, `bad_path` for a malformed
+// path, a parameter error).
+std::optional<EnvelopeError> split_command(std::string_view args, std::string_view keyword, std::string_view syntax,
+                                           const EnvelopeError& bad_path, std::string_view& path,
+                                           std::vector<Param>& params) {
+  if (!strip_keyword(args, keyword)) return EnvelopeError{501, "5.5.4", std::string(syntax)};
+  std::string_view rest;
+  if (!split_path(args, path, rest) || (!rest.empty() && rest.front() != ' ')) return bad_path;
+  EnvelopeError error;
+  if (!split_params(rest, params, error)) return error;
+  return std::nullopt;
+}
+
 }  // namespace
 
 bool Mailbox::non_ascii() const {
@@ -246,22 +260,12 @@ Parsed<MailFrom> parse_mail_from(std::string_view args) {
     r.error = std::move(e);
     return r;
   };
-  if (!strip_keyword(args, "FROM:")) {
-    r.error = EnvelopeError{501, "5.5.4", "Syntax: MAIL FROM:<address>"};
-    return r;
-  }
-  std::string_view path, rest;
-  if (!split_path(args, path, rest) || (!rest.empty() && rest.front() != ' ')) {
-    r.error = EnvelopeError{501, "5.1.7", "Bad sender address syntax"};
-    return r;
-  }
-  auto sender = parse_path(path, true);
-  if (!sender) {
-    r.error = EnvelopeError{501, "5.1.7", "Bad sender address syntax"};
-    return r;
-  }
+  const EnvelopeError bad_path{501, "5.1.7", "Bad sender address syntax"};
+  std::string_view path;
   std::vector<Param> params;
-  if (!split_params(rest, params, r.error)) return r;
+  if (auto e = split_command(args, "FROM:", "Syntax: MAIL FROM:<address>", bad_path, path, params)) return fail(*e);
+  auto sender = parse_path(path, true);
+  if (!sender) return fail(bad_path);
   MailFrom m;
   m.sender = std::move(*sender);
   for (const auto& p : params) {
@@ -303,29 +307,19 @@ Parsed<RcptTo> parse_rcpt_to(std::string_view args) {
     r.error = std::move(e);
     return r;
   };
-  if (!strip_keyword(args, "TO:")) {
-    r.error = EnvelopeError{501, "5.5.4", "Syntax: RCPT TO:<address>"};
-    return r;
-  }
-  std::string_view path, rest;
-  if (!split_path(args, path, rest) || (!rest.empty() && rest.front() != ' ')) {
-    r.error = EnvelopeError{501, "5.1.3", "Bad recipient address syntax"};
-    return r;
-  }
+  const EnvelopeError bad_path{501, "5.1.3", "Bad recipient address syntax"};
+  std::string_view path;
+  std::vector<Param> params;
+  if (auto e = split_command(args, "TO:", "Syntax: RCPT TO:<address>", bad_path, path, params)) return fail(*e);
   RcptTo t;
   if (ascii::iequals(path, "<postmaster>")) {
     t.postmaster = true;
     t.recipient.local = "postmaster";
   } else {
     auto rcpt = parse_path(path, false);
-    if (!rcpt) {
-      r.error = EnvelopeError{501, "5.1.3", "Bad recipient address syntax"};
-      return r;
-    }
+    if (!rcpt) return fail(bad_path);
     t.recipient = std::move(*rcpt);
   }
-  std::vector<Param> params;
-  if (!split_params(rest, params, r.error)) return r;
   for (const auto& p : params) {
     if (p.keyword == "NOTIFY") {
       uint8_t bits = 0;

@@ -952,6 +952,27 @@ TEST_F(SmtpSessionTest, LmtpRepliesPerRecipient) {
   EXPECT_TRUE(inbox(kUser).front().find("with LMTP id") != std::string::npos);
 }
 
+// An alias of ours that forwards outside: the MX accepts it (the administrator set it up) and the
+// remote target is queued; the local target of the same alias gets its copy.
+TEST_F(SmtpSessionTest, AliasForwardingToARemoteTargetIsQueued) {
+  ASSERT_TRUE(harness_.directory().add_alias("fwd@example.test", {"friend@remote.example", kUser}));
+  uint16_t port = listen({Proto::kSmtp, config::TlsMode::kNone});
+  posthorn::testing::Client c(port);
+  hello(c);
+  envelope(c, "a@example.org", {"fwd@example.test"});
+  c.send_line("DATA");
+  c.read_line();
+  c.send(kMessage + ".\r\n");
+  EXPECT_EQ(c.read_line().substr(0, 9), "250 2.0.0");
+  auto entries = queue_->list();
+  ASSERT_TRUE(entries);
+  ASSERT_EQ(entries->size(), 1u);
+  ASSERT_EQ(entries->front().recipients.size(), 1u);
+  EXPECT_EQ(entries->front().recipients[0].address, "friend@remote.example");
+  EXPECT_FALSE(entries->front().bounce_needed);
+  EXPECT_EQ(inbox(kUser).size(), 1u);
+}
+
 class SmtpSessionGreetingTest : public SmtpSessionTest {};
 
 TEST_F(SmtpSessionGreetingTest, EarlyTalkerIsRejected) {

@@ -264,24 +264,22 @@ Result<void> SqliteQueue::update_recipient(std::string_view id, std::string_view
   return {};
 }
 
-Result<void> SqliteQueue::set_next_attempt(std::string_view id, int64_t next_attempt) {
+Result<void> SqliteQueue::set_entry_value(std::string_view sql, std::string_view id, int64_t value) {
   std::lock_guard lock(mu_);
-  auto st = db_.prepare("UPDATE queue_entries SET next_attempt = ?2 WHERE id = ?1");
+  auto st = db_.prepare(sql);
   if (!st) return st.error();
-  st->bind(1, id).bind(2, next_attempt);
+  st->bind(1, id).bind(2, value);
   if (auto r = st->run(); !r) return r.error();
   if (db_.changes() == 0) return not_found();
   return {};
 }
 
+Result<void> SqliteQueue::set_next_attempt(std::string_view id, int64_t next_attempt) {
+  return set_entry_value("UPDATE queue_entries SET next_attempt = ?2 WHERE id = ?1", id, next_attempt);
+}
+
 Result<void> SqliteQueue::set_bounce_needed(std::string_view id, bool needed) {
-  std::lock_guard lock(mu_);
-  auto st = db_.prepare("UPDATE queue_entries SET bounce_needed = ?2 WHERE id = ?1");
-  if (!st) return st.error();
-  st->bind(1, id).bind(2, int64_t(needed));
-  if (auto r = st->run(); !r) return r.error();
-  if (db_.changes() == 0) return not_found();
-  return {};
+  return set_entry_value("UPDATE queue_entries SET bounce_needed = ?2 WHERE id = ?1", id, int64_t(needed));
 }
 
 Result<std::size_t> SqliteQueue::retry(std::optional<std::string_view> id, int64_t now) {

@@ -49,6 +49,8 @@ class SqliteQueue final : public queue::Queue {
   Result<std::vector<queue::Entry>> select(std::string_view where, std::optional<int64_t> param);
   Result<void> load_recipients(queue::Entry& entry);
   Result<std::size_t> remove_orphans();
+  // Runs `sql` (an UPDATE of one entry: ?1 the id, ?2 the value); kNotFound when no row changed.
+  Result<void> set_entry_value(std::string_view sql, std::string_view id, int64_t value);
 
   std::mutex mu_;
   Db db_;  // guarded by mu_

@@ -108,6 +108,12 @@ TEST_F(SqliteQueueTest, DueUpdateRetryRemove) {
   EXPECT_EQ(q_->update_recipient(*first, "c@remote.example", RecipientState::kFailed, "x").error().code,
             Errc::kNotFound);
 
+  ASSERT_TRUE(q_->set_next_attempt(*first, 3'500'000'000));
+  EXPECT_EQ(q_->get(*first)->next_attempt, 3'500'000'000);
+  EXPECT_TRUE(q_->due(3'000'000'000)->empty());
+  EXPECT_EQ(q_->set_next_attempt("0123456789abcdef", 1).error().code, Errc::kNotFound);
+  EXPECT_EQ(q_->set_bounce_needed("0123456789abcdef", true).error().code, Errc::kNotFound);
+
   // retry: one entry, then all.
   auto one = q_->retry(std::string_view(*second), 100);
   ASSERT_TRUE(one);
