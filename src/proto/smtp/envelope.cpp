@@ -175,6 +175,13 @@ bool strip_keyword(std::string_view& args, std::string_view keyword) {
   return true;
 }
 
+template <class T>
+Parsed<T> failed(EnvelopeError error) {
+  Parsed<T> r;
+  r.error = std::move(error);
+  return r;
+}
+
 // "FROM:<path> params" / "TO:<path> params" (after the verb): the path with its brackets and the
 // parameters; or the error to reply (`syntax` for a missing keyword, `bad_path` for a malformed
 // path, a parameter error).
@@ -255,11 +262,7 @@ std::string xtext_encode(std::string_view s) {
 }
 
 Parsed<MailFrom> parse_mail_from(std::string_view args) {
-  Parsed<MailFrom> r;
-  auto fail = [&r](EnvelopeError e) {
-    r.error = std::move(e);
-    return r;
-  };
+  auto fail = failed<MailFrom>;
   const EnvelopeError bad_path{501, "5.1.7", "Bad sender address syntax"};
   std::string_view path;
   std::vector<Param> params;
@@ -297,16 +300,13 @@ Parsed<MailFrom> parse_mail_from(std::string_view args) {
       return fail(param_error("Unsupported parameter " + p.keyword));
     }
   }
+  Parsed<MailFrom> r;
   r.value = std::move(m);
   return r;
 }
 
 Parsed<RcptTo> parse_rcpt_to(std::string_view args) {
-  Parsed<RcptTo> r;
-  auto fail = [&r](EnvelopeError e) {
-    r.error = std::move(e);
-    return r;
-  };
+  auto fail = failed<RcptTo>;
   const EnvelopeError bad_path{501, "5.1.3", "Bad recipient address syntax"};
   std::string_view path;
   std::vector<Param> params;
@@ -350,22 +350,19 @@ Parsed<RcptTo> parse_rcpt_to(std::string_view args) {
       return fail(param_error("Unsupported parameter " + p.keyword));
     }
   }
+  Parsed<RcptTo> r;
   r.value = std::move(t);
   return r;
 }
 
 Parsed<Bdat> parse_bdat(std::string_view args) {
-  Parsed<Bdat> r;
   auto parts = ascii::split(args, ' ');
-  if (parts.empty() || parts.size() > 2) {
-    r.error = EnvelopeError{501, "5.5.4", "Syntax: BDAT size [LAST]"};
-    return r;
-  }
-  auto n = parse_number(parts[0]);
+  std::optional<uint64_t> n;
+  if (!parts.empty() && parts.size() <= 2) n = parse_number(parts[0]);
   if (!n || (parts.size() == 2 && !ascii::iequals(parts[1], "LAST"))) {
-    r.error = EnvelopeError{501, "5.5.4", "Syntax: BDAT size [LAST]"};
-    return r;
+    return failed<Bdat>(EnvelopeError{501, "5.5.4", "Syntax: BDAT size [LAST]"});
   }
+  Parsed<Bdat> r;
   r.value = Bdat{*n, parts.size() == 2};
   return r;
 }
