@@ -1,4 +1,5 @@
-// posthorn domain|user|alias: administration of the directory (DESIGN.md §7). Each command loads
+// posthorn domain|user|alias|queue: administration of the directory and the outbound queue
+// (DESIGN.md §7). The queue commands open <data_dir>/queue.db and the spool beside it. Each command loads
 // the config, opens <data_dir>/directory.db (safe while `serve` runs: the directory's writes are
 // transactions), makes one change or prints one list, and exits. Runs once in the main thread.
 // Errors go to stderr as "posthorn user add: <what happened>; <what to do>" with exit status 1.
@@ -31,6 +32,7 @@
 #include "net/blocking_pool.hpp"
 #include "store/sqlite/sqlite_directory.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
+#include "store/sqlite/sqlite_queue.hpp"
 
 namespace posthorn::app {
 
@@ -501,6 +503,68 @@ int alias_list(Admin& a, bool json) {
   return 0;
 }
 
+// ---- queue ----
+
+std::string queue_entry_json(const queue::Entry& e) {
+  std::vector<std::string> rcpts;
+  for (const auto& r : e.recipients) {
+    rcpts.push_back(fmt::format(
+        "{{\"address\": {}, \"state\": \"{}\", \"attempts\": {}, \"last_error\": {}, \"notify\": {}, \"orcpt\": {}}}",
+        json_string(r.address), queue::to_string(r.state), r.attempts, json_string(r.last_error), r.notify,
+        json_string(r.orcpt)));
+  }
+  return fmt::format(
+      "{{\"id\": \"{}\", \"sender\": {}, \"size\": {}, \"created\": \"{}\", \"next_attempt\": \"{}\", "
+      "\"is_bounce\": {}, \"bounce_needed\": {}, \"ret\": {}, \"envid\": {}, \"recipients\": [{}]}}",
+      e.id, json_string(e.sender), e.size, utc_time(e.created), utc_time(e.next_attempt), e.is_bounce,
+      e.bounce_needed, json_string(e.ret), json_string(e.envid), join(rcpts, ", "));
+}
+
+int queue_list(Admin& a, queue::Queue& q, bool json) {
+  auto entries = q.list();
+  if (!entries) return a.fail(entries.error());
+  if (json) {
+    std::vector<std::string> items;
+    for (const auto& e : *entries) items.push_back(queue_entry_json(e));
+    print_json_array(items);
+    return 0;
+  }
+  if (entries->empty()) {
+    std::printf("the queue is empty\n");
+    return 0;
+  }
+  for (const auto& e : *entries) {
+    std::printf("%s  %8llu  %s  next %s  from <%s>%s%s\n", e.id.c_str(), static_cast<unsigned long long>(e.size),
+                utc_time(e.created).c_str(), utc_time(e.next_attempt).c_str(), e.sender.c_str(),
+                e.is_bounce ? "  bounce" : "", e.bounce_needed ? "  dsn-owed" : "");
+    for (const auto& r : e.recipients) {
+      std::printf("    %-9s %s  attempts=%u%s%s\n", std::string(queue::to_string(r.state)).c_str(), r.address.c_str(),
+                  r.attempts, r.last_error.empty() ? "" : "  ", r.last_error.c_str());
+    }
+  }
+  return 0;
+}
+
+int queue_retry(Admin& a, queue::Queue& q, const AdminArgs& args) {
+  if (args.all == !args.name.empty()) return a.fail("give either a queue ID or --all; see posthorn queue list");
+  const auto now = std::time(nullptr);
+  auto changed = args.all ? q.retry(std::nullopt, now) : q.retry(std::string_view(args.name), now);
+  if (!changed && changed.error().code == Errc::kNotFound) {
+    return a.fail("no queue entry " + args.name + "; see posthorn queue list");
+  }
+  if (!changed) return a.fail(changed.error());
+  std::printf("%zu queue entr%s due now\n", *changed, *changed == 1 ? "y is" : "ies are");
+  return 0;
+}
+
+int queue_delete(Admin& a, queue::Queue& q, const std::string& id) {
+  auto r = q.remove(id);
+  if (!r && r.error().code == Errc::kNotFound) return a.fail("no queue entry " + id + "; see posthorn queue list");
+  if (!r) return a.fail(r.error());
+  std::printf("deleted queue entry %s\n", id.c_str());
+  return 0;
+}
+
 int unknown_verb(std::string_view noun, const AdminArgs& args) {
   std::fprintf(stderr, "posthorn %s: unknown subcommand \"%s\"; see posthorn %s --help\n", std::string(noun).c_str(),
                args.verb.c_str(), std::string(noun).c_str());
@@ -593,6 +657,21 @@ int cmd_alias(const AdminArgs& args) {
   if (args.verb == "add") return alias_add(*a, args);
   if (args.verb == "del") return alias_del(*a, args);
   return alias_list(*a, args.json);
+}
+
+int cmd_queue(const AdminArgs& args) {
+  if (args.verb != "list" && args.verb != "retry" && args.verb != "delete") return unknown_verb("queue", args);
+  auto a = open_admin_for("queue", args);
+  if (!a) return 1;
+  auto q = store::sqlite::SqliteQueue::open(a->cfg->data_dir);
+  if (!q) {
+    a->fail("cannot open the queue in " + a->cfg->data_dir.string() + ": " + q.error().message);
+    std::fprintf(stderr, "hint: check that data_dir in %s exists and is writable by this user\n", a->cfg->file.c_str());
+    return 1;
+  }
+  if (args.verb == "list") return queue_list(*a, **q, args.json);
+  if (args.verb == "retry") return queue_retry(*a, **q, args);
+  return queue_delete(*a, **q, args.name);
 }
 
 }  // namespace posthorn::app

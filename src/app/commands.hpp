@@ -30,10 +30,13 @@ struct AdminArgs {
   bool password_stdin = false;
   std::optional<std::string> quota; // "1000000", "50M", "2G"
   std::string policy;               // user pop3: delete | keep | keep:DAYS | default
+  bool all = false;                 // queue retry --all
 };
 int cmd_domain(const AdminArgs& args);
 int cmd_user(const AdminArgs& args);
 int cmd_alias(const AdminArgs& args);
+// posthorn queue list [--json] | queue retry ID|--all | queue delete ID
+int cmd_queue(const AdminArgs& args);
 
 // posthorn import maildir ADDRESS DIR | import mbox ADDRESS FILE [--mailbox NAME] |
 // export maildir ADDRESS DIR. Exit 0 when the run finished (skipped entries are listed in the

@@ -95,6 +95,22 @@ int main(int argc, char** argv) {
     l->callback([&ali] { ali.verb = "list"; });
   }
 
+  AdminArgs que;
+  auto* queue_cmd = app.add_subcommand("queue", "Inspect and manage the outbound queue");
+  queue_cmd->require_subcommand(1);
+  {
+    auto* l = queue_cmd->add_subcommand("list", "List queued messages and their recipients");
+    add_common_list(l, que);
+    l->callback([&que] { que.verb = "list"; });
+    auto* r = queue_cmd->add_subcommand("retry", "Make a queued message (or every one, --all) due now");
+    r->add_option("ID", que.name, "Queue ID (from queue list)");
+    r->add_flag("--all", que.all, "Every queued message");
+    r->callback([&que] { que.verb = "retry"; });
+    auto* d = queue_cmd->add_subcommand("delete", "Delete a queued message without delivering it");
+    d->add_option("ID", que.name, "Queue ID (from queue list)")->required();
+    d->callback([&que] { que.verb = "delete"; });
+  }
+
   // import/export: exit 0 with a summary even when entries were skipped; non-zero on fatal errors.
   TransferArgs xfer;
   const char* kTransferFooter =
@@ -156,6 +172,10 @@ int main(int argc, char** argv) {
   if (alias_cmd->parsed()) {
     ali.config_file = config_file;
     return cmd_alias(ali);
+  }
+  if (queue_cmd->parsed()) {
+    que.config_file = config_file;
+    return cmd_queue(que);
   }
   if (import_cmd->parsed() || export_cmd->parsed()) {
     xfer.config_file = config_file;

@@ -34,6 +34,7 @@
 #include "server/smtp/smtp_session.hpp"
 #include "store/sqlite/sqlite_directory.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
+#include "store/sqlite/sqlite_queue.hpp"
 
 namespace posthorn::app {
 
@@ -131,6 +132,10 @@ class Server {
     store_ = std::move(*opened);
     auto gc = store_->collect_garbage();
     if (!gc) spdlog::warn("mail store garbage collection failed: {}", gc.error().message);
+    // The outbound queue (queue.db and the spool beside the store's files).
+    auto queue = store::sqlite::SqliteQueue::open(cfg->data_dir);
+    if (!queue) return queue.error();
+    queue_ = std::move(*queue);
     return {};
   }
 
@@ -157,7 +162,8 @@ class Server {
       case Proto::kSubmission:
       case Proto::kLmtp:
         return [this, l](net::Accepted a) {
-          return server::smtp::run_session(std::move(a), server::smtp::SmtpContext{config_.get(), l, &auth_, tls_, store_.get()});
+          return server::smtp::run_session(std::move(a), server::smtp::SmtpContext{config_.get(), l, &auth_, tls_, store_.get(), &pool_,
+                                                                            queue_.get()});
         };
       case Proto::kImap:
         return [this, l](net::Accepted a) {
@@ -245,6 +251,7 @@ class Server {
   net::BlockingPool pool_;
   std::unique_ptr<store::sqlite::SqliteMailStore> store_;  // after pool_: destroyed before it
   server::pop3::MaildropLocks maildrop_locks_;
+  std::unique_ptr<store::sqlite::SqliteQueue> queue_;
   auth::Authenticator auth_;
   std::shared_ptr<net::ConnectionLimiter> limiter_;
   std::shared_ptr<net::ConnectionRegistry> registry_;

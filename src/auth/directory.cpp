@@ -41,4 +41,13 @@ std::optional<AddressParts> split_address(std::string_view address) {
   return AddressParts{std::string(local), ascii::lower(domain)};
 }
 
+Result<Account> Directory::find_account_by_id(AccountId id) {
+  auto all = list_accounts();
+  if (!all) return all.error();
+  for (auto& a : *all) {
+    if (a.id == id) return std::move(a);
+  }
+  return make_error(Errc::kNotFound, "no such account");
+}
+
 }  // namespace posthorn::auth

@@ -58,6 +58,9 @@ class Directory {
   // Exact lookup by address (case-insensitive). Errc::kNotFound when absent.
   virtual Result<Account> find_account(std::string_view address) = 0;
   virtual Result<std::vector<Account>> list_accounts() = 0;
+  // Lookup by id (delivery knows ids from resolve() and needs the quota). Errc::kNotFound when
+  // absent. The default scans list_accounts(); backends override it with an indexed lookup.
+  virtual Result<Account> find_account_by_id(AccountId id);
 
   // Aliases. address "@domain" is the domain's catch-all. add: kExists if an account or alias has
   // that address, kNotFound if the domain is not local, kInvalid if a target is malformed.

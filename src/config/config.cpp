@@ -394,6 +394,19 @@ void read_pop3(TableReader& root, Problems& problems, Pop3& p) {
   t.finish();
 }
 
+void read_smtp(TableReader& root, Problems& problems, Smtp& m) {
+  const toml::table* table = root.table("smtp");
+  if (table == nullptr) return;
+  TableReader t(problems, *table, "smtp");
+  // At least 64 KiB [RFC 5321 §4.5.3.1.7]; at most 2 GiB (the message is held in memory).
+  if (auto v = t.integer("max_message_size", 65536, int64_t(2) << 30)) m.max_message_size = uint64_t(*v);
+  // At least 100 recipients must be accepted [RFC 5321 §4.5.3.1.8]; lower is allowed for tests.
+  m.max_recipients = t.u32("max_recipients", 1, 100'000, m.max_recipients);
+  m.max_errors = t.u32("max_errors", 1, 1000, m.max_errors);
+  m.greeting_delay = t.millis("greeting_delay_ms", 0, 60'000, m.greeting_delay);
+  t.finish();
+}
+
 // A listener that parsed cleanly, with the lines needed for cross-listener checks.
 struct ParsedListener {
   Listener listener;
@@ -540,6 +553,7 @@ Result<std::shared_ptr<const Config>> parse_text(std::string_view text, const st
   read_auth(t, problems, cfg->auth);
   read_workers(t, problems, cfg->workers);
   read_pop3(t, problems, cfg->pop3);
+  read_smtp(t, problems, cfg->smtp);
   read_listeners(t, problems, *cfg);
   t.finish();
 
@@ -676,6 +690,18 @@ std::string render_initial(const InitOptions& options) {
   s += "# pop3 = 600\n";
   s += "# tls_handshake = 30\n";
   s += "# shutdown_grace = 10\n";
+  s += "\n";
+  if (dev) {
+    s += "[smtp]\n";
+    s += "# Development: no greeting delay (the MX default is 1000 ms; early talkers get 554).\n";
+    s += "greeting_delay_ms = 0\n";
+  } else {
+    s += "# [smtp]\n";
+    s += "# greeting_delay_ms = 1000        # MX listener: clients that talk before the banner get 554\n";
+  }
+  s += "# max_message_size = 52428800     # bytes (SIZE, DATA, BDAT)\n";
+  s += "# max_recipients = 100            # per message\n";
+  s += "# max_errors = 10                 # error replies per session, then 421\n";
   s += "\n";
   s += "# [workers]\n";
   s += "# io_threads = 0                  # 0 = one per core\n";

@@ -107,6 +107,15 @@ struct Pop3 {
   bool operator==(const Pop3&) const = default;
 };
 
+// Inbound SMTP policy ([smtp]): limits of one mail transaction and the greeting delay.
+struct Smtp {
+  uint64_t max_message_size = 50ull << 20;          // bytes: SIZE=, DATA and BDAT; then 552 5.3.4
+  uint32_t max_recipients = 100;                    // accepted RCPTs per message; then 452 4.5.3
+  uint32_t max_errors = 10;                         // 4xx/5xx replies per session; then 421 4.7.0
+  std::chrono::milliseconds greeting_delay{1000};   // MX listener: input before the banner -> 554
+  bool operator==(const Smtp&) const = default;
+};
+
 struct Config {
   std::filesystem::path file;      // the file this was loaded from (absolute)
   std::string hostname;            // this server's name, used in greetings and the default certificate
@@ -120,6 +129,7 @@ struct Config {
   Auth auth;
   Workers workers;
   Pop3 pop3;
+  Smtp smtp;
 };
 
 // Loads and validates `file`. Errors name the file, the line and the key:

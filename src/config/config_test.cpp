@@ -200,6 +200,24 @@ TEST(ConfigErrors, DuplicateEndpointAndName) {
                  "[[listener]]\nname = \"mx6\"\nprotocol = \"smtp\"\naddress = \"::\"\nport = 25\n"));
 }
 
+TEST(Config, SmtpPolicyAtItsLimits) {
+  auto c = ok(std::string(kMinimal) +
+              "[smtp]\nmax_message_size = 65536\nmax_recipients = 1\nmax_errors = 1\ngreeting_delay_ms = 0\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->smtp.max_message_size, 65536u);
+  EXPECT_EQ(c->smtp.max_recipients, 1u);
+  EXPECT_EQ(c->smtp.max_errors, 1u);
+  EXPECT_EQ(c->smtp.greeting_delay, std::chrono::milliseconds(0));
+  EXPECT_EQ(ok(kMinimal)->smtp.greeting_delay, std::chrono::milliseconds(1000));
+  EXPECT_NE(error_of(std::string(kMinimal) + "[smtp]\nmax_message_size = 65535\n").find("smtp.max_message_size"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[smtp]\nmax_recipients = 0\n").find("smtp.max_recipients"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[smtp]\ngreeting_delay_ms = 60001\n").find("greeting_delay_ms"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[smtp]\nrelay = true\n").find("smtp.relay"), std::string::npos);
+}
+
 TEST(ConfigErrors, TlsListenerNeedsACertificate) {
   const std::string text =
       "hostname = \"h.example\"\n"
@@ -351,6 +369,11 @@ TEST(ConfigInit, CommentedDefaultsMatchCode) {
     EXPECT_EQ(c->auth.argon2.memory_kib, a.argon2.memory_kib);
     EXPECT_EQ(c->auth.argon2.iterations, a.argon2.iterations);
     EXPECT_EQ(c->auth.argon2.parallelism, a.argon2.parallelism);
+    const Smtp m;
+    EXPECT_EQ(c->smtp.max_message_size, m.max_message_size);
+    EXPECT_EQ(c->smtp.max_recipients, m.max_recipients);
+    EXPECT_EQ(c->smtp.max_errors, m.max_errors);
+    EXPECT_EQ(c->smtp.greeting_delay, dev ? std::chrono::milliseconds(0) : m.greeting_delay);
     const Limits l;
     EXPECT_EQ(c->limits.max_connections, l.max_connections);
     EXPECT_EQ(c->limits.max_connections_per_ip, l.max_connections_per_ip);

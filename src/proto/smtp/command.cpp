@@ -122,6 +122,13 @@ ParseResult parse_auth(std::string_view args) {
   return Command{std::move(auth)};
 }
 
+// An envelope parse turned into a Command or the SyntaxError with its own reply.
+template <class T>
+ParseResult envelope_command(Parsed<T> parsed) {
+  if (parsed) return Command{std::move(*parsed.value)};
+  return SyntaxError{Reply{parsed.error.code, parsed.error.status, ""}, std::move(parsed.error.text)};
+}
+
 }  // namespace
 
 std::string_view verb_name(Verb verb) {
@@ -142,6 +149,10 @@ Verb verb_of(const Command& command) {
     Verb operator()(const Help&) const { return Verb::kHelp; }
     Verb operator()(const Vrfy&) const { return Verb::kVrfy; }
     Verb operator()(const Expn&) const { return Verb::kExpn; }
+    Verb operator()(const MailFrom&) const { return Verb::kMail; }
+    Verb operator()(const RcptTo&) const { return Verb::kRcpt; }
+    Verb operator()(const Data&) const { return Verb::kData; }
+    Verb operator()(const Bdat&) const { return Verb::kBdat; }
     Verb operator()(const Deferred& d) const { return d.verb; }
   };
   return std::visit(Visitor{}, command);
@@ -226,10 +237,13 @@ ParseResult parse_command(std::string_view line) {
       if (args.empty()) return arg_error("Syntax: EXPN string");
       return Command{Expn{std::string(args)}};
     case Verb::kData:
-      return no_args(Deferred{Verb::kData, {}});
+      return no_args(Data{});
     case Verb::kMail:
+      return envelope_command(parse_mail_from(args));
     case Verb::kRcpt:
+      return envelope_command(parse_rcpt_to(args));
     case Verb::kBdat:
+      return envelope_command(parse_bdat(args));
     case Verb::kEtrn:
       return Command{Deferred{entry->verb, std::string(args)}};
   }

@@ -1,7 +1,7 @@
 // SMTP/LMTP command grammar [RFC 5321 §4.1, RFC 4954 §4, RFC 3207 §4, RFC 2033 §4.1]: one command
 // line (without its CRLF) in, a typed Command or a SyntaxError carrying the reply to send out. Verbs
-// are case-insensitive. MAIL, RCPT, DATA, BDAT and ETRN are recognised but belong to a later stage:
-// they parse to Deferred with their raw arguments.
+// are case-insensitive. MAIL, RCPT and BDAT carry their typed envelope arguments (envelope.hpp);
+// ETRN is recognised but not implemented: it parses to Deferred with its raw arguments.
 // Pure: no sockets, no Asio, no storage. Thread-safe.
 #pragma once
 
@@ -12,6 +12,7 @@
 #include <string_view>
 #include <variant>
 
+#include "proto/smtp/envelope.hpp"
 #include "proto/smtp/reply.hpp"
 
 namespace posthorn::smtp {
@@ -44,13 +45,16 @@ struct Vrfy {
 struct Expn {
   std::string argument;
 };
-// MAIL, RCPT, DATA, BDAT, ETRN: known verbs that this stage does not implement.
+// DATA [RFC 5321 §4.1.1.4]; MailFrom, RcptTo and Bdat are in envelope.hpp.
+struct Data {};
+// ETRN: a known verb that Posthorn does not implement.
 struct Deferred {
-  Verb verb = Verb::kMail;
+  Verb verb = Verb::kEtrn;
   std::string arguments;  // everything after the verb and its space
 };
 
-using Command = std::variant<Hello, StartTls, Auth, Rset, Noop, Quit, Help, Vrfy, Expn, Deferred>;
+using Command = std::variant<Hello, StartTls, Auth, Rset, Noop, Quit, Help, Vrfy, Expn, MailFrom, RcptTo, Data,
+                             Bdat, Deferred>;
 Verb verb_of(const Command& command);
 
 // Why a line did not parse: the reply to send (500 5.5.2 unknown verb, 501 5.5.4 bad arguments...)

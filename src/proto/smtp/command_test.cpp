@@ -20,6 +20,9 @@ std::string arg_of(const Command& c) {
   if (auto* v = std::get_if<Vrfy>(&c)) return v->argument;
   if (auto* e = std::get_if<Expn>(&c)) return e->argument;
   if (auto* d = std::get_if<Deferred>(&c)) return d->arguments;
+  if (auto* m = std::get_if<MailFrom>(&c)) return m->sender.address();
+  if (auto* r = std::get_if<RcptTo>(&c)) return r->recipient.address();
+  if (auto* b = std::get_if<Bdat>(&c)) return std::to_string(b->size) + (b->last ? " LAST" : "");
   return "";
 }
 
@@ -53,9 +56,9 @@ TEST(SmtpCommand, ParsesValidCommands) {
       {"HELP AUTH", Verb::kHelp, "AUTH"},
       {"VRFY postmaster", Verb::kVrfy, "postmaster"},
       {"EXPN staff", Verb::kExpn, "staff"},
-      {"MAIL FROM:<a@example.org>", Verb::kMail, "FROM:<a@example.org>"},
-      {"mail from:<>", Verb::kMail, "from:<>"},
-      {"RCPT TO:<b@example.org>", Verb::kRcpt, "TO:<b@example.org>"},
+      {"MAIL FROM:<a@example.org>", Verb::kMail, "a@example.org"},
+      {"mail from:<>", Verb::kMail, ""},
+      {"RCPT TO:<b@example.org>", Verb::kRcpt, "b@example.org"},
       {"DATA", Verb::kData, ""},
       {"BDAT 100 LAST", Verb::kBdat, "100 LAST"},
       {"ETRN example.org", Verb::kEtrn, "example.org"},
@@ -76,7 +79,7 @@ TEST(SmtpCommand, TypedArguments) {
   EXPECT_FALSE(auth.initial_response.has_value());
   auto d = parse_command("RCPT TO:<x@y>");
   ASSERT_TRUE(d);
-  EXPECT_EQ(std::get<Deferred>(*d).verb, Verb::kRcpt);
+  EXPECT_EQ(std::get<RcptTo>(*d).recipient.domain, "y");
   auto h = parse_command("LHLO a.b");
   ASSERT_TRUE(h);
   EXPECT_EQ(std::get<Hello>(*h).verb, Verb::kLhlo);

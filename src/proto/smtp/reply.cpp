@@ -65,4 +65,21 @@ Reply to_auth_reply(const Error& error) {
   }
 }
 
+Reply to_mail_reply(const Error& error) {
+  switch (error.code) {
+    case Errc::kNotFound:
+      return kC550NoSuchUser;
+    case Errc::kOverQuota:
+      return kC452MailboxFull;
+    case Errc::kTooBig:
+      return kC552TooBig;
+    case Errc::kDenied:
+      return kC554RelayDenied;
+    case Errc::kInvalid:
+      return kC554ContentRejected;
+    default:
+      return kC451LocalError;
+  }
+}
+
 }  // namespace posthorn::smtp

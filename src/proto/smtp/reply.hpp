@@ -1,5 +1,6 @@
 // SMTP reply codes [RFC 5321 §4.2] with enhanced status codes [RFC 2034, RFC 3463], the reply
-// formatters (single and multiline) and the one mapping from Errc to an SMTP reply for AUTH.
+// formatters (single and multiline) and the mappings from Errc to an SMTP reply: one for AUTH, one
+// for everything a mail transaction asks of the directory, the store and the queue.
 // Pure: no sockets, no Asio, no storage. Constants are immutable; every function is thread-safe.
 #pragma once
 
@@ -52,6 +53,31 @@ inline constexpr Reply kC535AuthFailed{535, "5.7.8", "Authentication credentials
 inline constexpr Reply kC538EncryptionRequired{538, "5.7.11",
                                                "Encryption required for requested authentication mechanism"};
 
+// The mail transaction [RFC 5321 §4.1.1.2-4, RFC 3030, RFC 3463].
+inline constexpr Reply kC250SenderOk{250, "2.1.0", "Sender ok"};
+inline constexpr Reply kC250RecipientOk{250, "2.1.5", "Recipient ok"};
+inline constexpr Reply kC250MessageAccepted{250, "2.0.0", "Ok: queued as"};
+inline constexpr Reply kC250ChunkOk{250, "2.0.0", "Chunk ok"};
+inline constexpr Reply kC354StartData{354, "", "End data with <CR><LF>.<CR><LF>"};
+inline constexpr Reply kC451LocalError{451, "4.3.0", "Temporary local problem, try again later"};
+inline constexpr Reply kC452MailboxFull{452, "4.2.2", "Mailbox full"};
+inline constexpr Reply kC452TooManyRecipients{452, "4.5.3", "Too many recipients"};
+inline constexpr Reply kC503NeedMail{503, "5.5.1", "Need MAIL command"};
+inline constexpr Reply kC503NeedRcpt{503, "5.5.1", "Need RCPT command"};
+inline constexpr Reply kC503NestedMail{503, "5.5.1", "Sender already specified"};
+inline constexpr Reply kC503NeedHello{503, "5.5.1", "Send EHLO or HELO first"};
+inline constexpr Reply kC550NoSuchUser{550, "5.1.1", "No such user here"};
+inline constexpr Reply kC550BareLineEnd{550, "5.5.2",
+                                        "Message refused: bare CR or LF in DATA (RFC 5321 section 2.3.8)"};
+inline constexpr Reply kC552TooBig{552, "5.3.4", "Message size exceeds fixed limit"};
+inline constexpr Reply kC553NotOwner{553, "5.7.1", "Sender address not owned by the authenticated user"};
+inline constexpr Reply kC553NeedSmtputf8{553, "5.6.7", "Non-ASCII address requires SMTPUTF8"};
+inline constexpr Reply kC554RelayDenied{554, "5.7.1", "Relay access denied"};
+inline constexpr Reply kC554NoValidRecipients{554, "5.5.1", "No valid recipients"};
+inline constexpr Reply kC554EarlyTalker{554, "5.5.1", "Error: SMTP protocol synchronization"};
+inline constexpr Reply kC503BinaryNeedsBdat{503, "5.5.1", "BODY=BINARYMIME requires BDAT"};
+inline constexpr Reply kC554ContentRejected{554, "5.6.0", "Message content rejected"};
+
 // "<code> <status> <text>\r\n" (the status is left out when empty; so is the text).
 std::string format(const Reply& reply);
 // The same with other text in place of reply.text.
@@ -67,6 +93,11 @@ std::string format_continue(std::string_view base64_challenge);
 // 5.7.11 when the message is "encryption required"; kUnavailable -> 454 4.7.0; kInvalid -> 501 5.5.2;
 // kNotFound -> 504 5.5.4; anything else (kInternal...) -> 454 4.7.0.
 Reply to_auth_reply(const Error& error);
+
+// The reply for a failed directory, store or queue call in a mail transaction (RCPT checks,
+// delivery after DATA, queueing): kNotFound -> 550 5.1.1; kOverQuota -> 452 4.2.2; kTooBig ->
+// 552 5.3.4; kDenied -> 554 5.7.1; kInvalid -> 554 5.6.0; anything else -> 451 4.3.0.
+Reply to_mail_reply(const Error& error);
 
 // True for 4xx and 5xx replies (they count towards the session's error limit).
 constexpr bool is_error(const Reply& reply) { return reply.code >= 400; }

@@ -46,5 +46,20 @@ TEST(SmtpReply, MapsAuthErrorsInOnePlace) {
   EXPECT_FALSE(is_error(kC334AuthContinue));
 }
 
+TEST(SmtpReply, MapsMailErrorsInOnePlace) {
+  auto code_of = [](Errc c) {
+    Reply r = to_mail_reply(make_error(c, "x"));
+    return std::to_string(r.code) + " " + std::string(r.status);
+  };
+  EXPECT_EQ(code_of(Errc::kNotFound), "550 5.1.1");
+  EXPECT_EQ(code_of(Errc::kOverQuota), "452 4.2.2");
+  EXPECT_EQ(code_of(Errc::kTooBig), "552 5.3.4");
+  EXPECT_EQ(code_of(Errc::kDenied), "554 5.7.1");
+  EXPECT_EQ(code_of(Errc::kInvalid), "554 5.6.0");
+  EXPECT_EQ(code_of(Errc::kUnavailable), "451 4.3.0");
+  EXPECT_EQ(code_of(Errc::kInternal), "451 4.3.0");
+  EXPECT_EQ(code_of(Errc::kConflict), "451 4.3.0");
+}
+
 }  // namespace
 }  // namespace posthorn::smtp

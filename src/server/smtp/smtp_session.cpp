@@ -1,9 +1,21 @@
-// The pre-login half of the SMTP session: greeting, EHLO/HELO/LHLO, STARTTLS, AUTH, and the small
-// commands. Mail transactions (MAIL/RCPT/DATA/BDAT) come with a later stage and are refused honestly.
+// The SMTP session: greeting (with the MX greeting delay), EHLO/HELO/LHLO, STARTTLS, AUTH, the
+// small commands, and the mail transaction (MAIL, RCPT, DATA, BDAT) for the MX, submission and
+// LMTP listeners: policy at RCPT time, local delivery through the store, remote recipients into the
+// queue.
 //
 // Implementation notes (invariants):
-// - Every reply goes through reply(): it counts 4xx/5xx replies, and after kMaxErrors it says
+// - Every reply goes through reply(): it counts 4xx/5xx replies, and after smtp.max_errors it says
 //   421 and the session ends (Postfix smtpd_hard_error_limit).
+// - Never an open relay: a recipient outside our domains is accepted only from an authenticated
+//   submission session; on MX and LMTP it is refused (554 5.7.1). Remote targets of our own aliases
+//   (forwarding set up by the administrator) are queued from any listener.
+// - The 250 after DATA/BDAT is sent only after the queue entry for remote recipients is committed
+//   and MailStore::deliver() returned for local ones. The queue goes first: if queueing fails
+//   nothing was delivered, so the client's retry cannot create duplicates.
+// - The message is held in memory while it arrives (at most smtp.max_message_size bytes): the store
+//   API (store::Delivery::message) takes the whole message as a string.
+// - DATA is read line by line and fed, with its exact line ends, to proto/smtp's DataReader, which
+//   alone decides where the data ends (only CRLF.CRLF) and refuses bare CR/LF (SMTP smuggling).
 // - Plaintext pipelined behind STARTTLS is never executed: Connection::start_tls discards it, and we
 //   log how much there was. After the handshake every bit of protocol state is forgotten
 //   [RFC 3207 §4.2]: the client must EHLO again, and any authentication is gone.
@@ -12,6 +24,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,8 +34,11 @@
 #include "auth/sasl.hpp"
 #include "base/ascii.hpp"
 #include "base/base64.hpp"
+#include "base/random.hpp"
 #include "proto/smtp/command.hpp"
+#include "proto/smtp/data_reader.hpp"
 #include "proto/smtp/reply.hpp"
+#include "server/smtp/message_prep.hpp"
 
 namespace posthorn::server::smtp {
 namespace {
@@ -28,10 +46,35 @@ namespace {
 namespace asio = boost::asio;
 namespace wire = posthorn::smtp;
 
-// Errors (4xx/5xx replies) a client may cause before the session is closed.
-constexpr uint32_t kMaxErrors = 10;
+// BDAT chunks are read in pieces of this size (a chunk over the size limit is read and dropped).
+constexpr std::size_t kBdatPiece = 1 << 20;
 
 enum class Next { kContinue, kClose };
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// One accepted recipient of the current transaction.
+struct Rcpt {
+  std::string address;                     // as given ("postmaster" completed with our host name)
+  std::vector<store::AccountId> accounts;  // local accounts it resolves to
+  std::vector<std::string> remote;         // remote addresses to queue: itself, or alias targets
+  uint8_t notify = 0;
+  std::string orcpt;
+};
+
+// MAIL FROM up to the end of DATA/BDAT (or RSET).
+struct Transaction {
+  wire::MailFrom mail;
+  std::vector<Rcpt> rcpts;
+  std::map<store::AccountId, store::Limits> limits;  // quota of every local account seen at RCPT
+  std::string id;                                    // for logs, Received and the 250
+  bool bdat = false;             // BDAT was used: DATA is no longer allowed
+  bool bdat_too_big = false;     // the chunks passed the size limit; the rest is read and dropped
+  std::string chunks;            // BDAT data so far
+};
 
 class Session {
  public:
@@ -43,6 +86,13 @@ class Session {
       co_await send(wire::format(wire::kC421TooManyConnections));
       co_await conn_.close();
       co_return;
+    }
+    if (proto_ == Proto::kSmtp && !conn_.is_tls() && ctx_.config->smtp.greeting_delay.count() > 0) {
+      bool talked = co_await early_talker();
+      if (talked) {
+        co_await conn_.close();
+        co_return;
+      }
     }
     const std::string greeting = wire::format(
         wire::kC220ServiceReady,
@@ -83,11 +133,27 @@ class Session {
     co_return ok;
   }
 
+  // Waits the greeting delay; true when the client sent anything before the banner (then it has
+  // been told 554 and must be dropped). The delay is rounded up to whole seconds (the read timeout's
+  // unit).
+  asio::awaitable<bool> early_talker() {
+    const auto ms = ctx_.config->smtp.greeting_delay.count();
+    net::ReadOptions options{ctx_.config->limits.max_line_length, std::chrono::seconds((ms + 999) / 1000), true};
+    net::ReadResult line = co_await conn_.read_line(options);
+    if (line.status == net::ReadStatus::kTimeout && conn_.buffered() == 0) co_return false;
+    if (line.status == net::ReadStatus::kOk || line.status == net::ReadStatus::kTimeout ||
+        line.status == net::ReadStatus::kTooLong) {
+      spdlog::info("conn={} smtp: early talker rejected", id());
+      co_await send(wire::format(wire::kC554EarlyTalker));
+    }
+    co_return true;
+  }
+
   // Sends one reply and applies the error limit.
   asio::awaitable<Next> reply(const wire::Reply& r, std::string_view text) {
     bool ok = co_await send(wire::format(r, text));
     if (!ok) co_return Next::kClose;
-    if (wire::is_error(r) && r.code != 421 && ++errors_ >= kMaxErrors) {
+    if (wire::is_error(r) && r.code != 421 && ++errors_ >= ctx_.config->smtp.max_errors) {
       spdlog::debug("conn={} smtp: too many errors", id());
       co_await send(wire::format(wire::kC421TooManyErrors));
       co_return Next::kClose;
@@ -137,6 +203,8 @@ class Session {
         co_return next;
       }
       case wire::Verb::kRset:
+        txn_.reset();
+        [[fallthrough]];
       case wire::Verb::kNoop: {
         Next next = co_await reply(wire::kC250Ok);
         co_return next;
@@ -157,10 +225,22 @@ class Session {
         Next next = co_await reply(wire::kC502NotImplemented, "EXPN not available");
         co_return next;
       }
-      case wire::Verb::kMail:
-      case wire::Verb::kRcpt:
-      case wire::Verb::kData:
-      case wire::Verb::kBdat:
+      case wire::Verb::kMail: {
+        Next next = co_await on_mail(std::get<wire::MailFrom>(std::move(cmd)));
+        co_return next;
+      }
+      case wire::Verb::kRcpt: {
+        Next next = co_await on_rcpt(std::get<wire::RcptTo>(std::move(cmd)));
+        co_return next;
+      }
+      case wire::Verb::kData: {
+        Next next = co_await on_data();
+        co_return next;
+      }
+      case wire::Verb::kBdat: {
+        Next next = co_await on_bdat(std::get<wire::Bdat>(cmd));
+        co_return next;
+      }
       case wire::Verb::kEtrn: {
         Next next = co_await on_deferred(std::get<wire::Deferred>(cmd));
         co_return next;
@@ -187,13 +267,23 @@ class Session {
       co_return next;
     }
     const std::string& host = ctx_.config->hostname;
+    helo_ = hello.domain;
+    txn_.reset();  // EHLO/HELO in the middle of a transaction resets it [RFC 5321 §4.1.4]
     if (hello.verb == wire::Verb::kHelo) {
       extended_ = false;
       Next next = co_await reply(wire::Reply{250, "", ""}, host);
       co_return next;
     }
     extended_ = true;
-    std::vector<std::string> lines{host, "PIPELINING", "ENHANCEDSTATUSCODES"};
+    std::vector<std::string> lines{host,
+                                   "PIPELINING",
+                                   "SIZE " + std::to_string(ctx_.config->smtp.max_message_size),
+                                   "8BITMIME",
+                                   "BINARYMIME",
+                                   "SMTPUTF8",
+                                   "ENHANCEDSTATUSCODES",
+                                   "CHUNKING",
+                                   "DSN"};
     if (starttls_offered()) lines.emplace_back("STARTTLS");
     if (proto_ == Proto::kSubmission && ctx_.auth != nullptr) {
       auto mechs = auth::sasl_mechanisms(*ctx_.auth, auth_context());
@@ -234,7 +324,9 @@ class Session {
     // Connection::start_tls logs "conn=<id> tls <version> <cipher>".
     // Forget everything learnt before TLS [RFC 3207 §4.2].
     extended_ = false;
+    helo_.clear();
     principal_.reset();
+    txn_.reset();
     co_return Next::kContinue;
   }
 
@@ -338,21 +430,480 @@ class Session {
     co_return out;
   }
 
-  // MAIL, RCPT, DATA, BDAT, ETRN: not part of this stage.
+  // ETRN: not implemented.
   asio::awaitable<Next> on_deferred(const wire::Deferred& cmd) {
-    if (proto_ == Proto::kSubmission && !principal_ && cmd.verb == wire::Verb::kMail) {
+    Next next = co_await reply(wire::kC502NotImplemented, std::string(wire::verb_name(cmd.verb)) + " not implemented");
+    co_return next;
+  }
+
+  bool transactions_available() const {
+    return ctx_.store != nullptr && ctx_.pool != nullptr && ctx_.auth != nullptr;
+  }
+  auth::Directory* directory() { return &ctx_.auth->directory(); }
+
+  // A reply whose text starts with the address it is about ("<a@b> Recipient ok").
+  asio::awaitable<Next> reply_about(const wire::Reply& r, std::string_view address) {
+    Next next = co_await reply(r, "<" + std::string(address) + "> " + std::string(r.text));
+    co_return next;
+  }
+
+  // MAIL FROM [RFC 5321 §4.1.1.2] with SIZE, BODY, SMTPUTF8, RET, ENVID, AUTH.
+  asio::awaitable<Next> on_mail(wire::MailFrom cmd) {
+    if (proto_ == Proto::kSubmission && !principal_) {
       Next next = co_await reply(wire::kC530AuthRequired);
       co_return next;
     }
-    Next next = co_await reply(wire::kC502NotImplemented, std::string(wire::verb_name(cmd.verb)) + " not implemented");
+    if (helo_.empty()) {
+      Next next = co_await reply(wire::kC503NeedHello);
+      co_return next;
+    }
+    if (txn_) {
+      Next next = co_await reply(wire::kC503NestedMail);
+      co_return next;
+    }
+    if (!transactions_available()) {
+      Next next = co_await reply(wire::kC451LocalError);
+      co_return next;
+    }
+    if (cmd.size && *cmd.size > ctx_.config->smtp.max_message_size) {
+      Next next = co_await reply(wire::kC552TooBig);
+      co_return next;
+    }
+    if (cmd.sender.non_ascii() && !cmd.smtputf8) {
+      Next next = co_await reply(wire::kC553NeedSmtputf8);
+      co_return next;
+    }
+    if (principal_ && !cmd.sender.empty()) {
+      std::optional<wire::Reply> refused = co_await check_sender_owned(cmd.sender.address());
+      if (refused) {
+        spdlog::info("conn={} smtp: {} may not send as {}", id(), principal_->address, cmd.sender.address());
+        Next next = co_await reply(*refused);
+        co_return next;
+      }
+    }
+    txn_.emplace();
+    txn_->id = ascii::upper(random_hex(8));
+    txn_->mail = std::move(cmd);
+    Next next = co_await reply(wire::kC250SenderOk);
     co_return next;
+  }
+
+  // An authenticated sender may use its own address and addresses that resolve to its account
+  // (aliases, sub-addresses). Returns the refusal, or nullopt when the address is owned.
+  asio::awaitable<std::optional<wire::Reply>> check_sender_owned(std::string address) {
+    if (ascii::iequals(address, principal_->address)) co_return std::nullopt;
+    auth::Directory* dir = directory();
+    auto task = net::run_blocking(*ctx_.pool, [dir, address]() { return dir->resolve(address); });
+    auto resolved = co_await std::move(task);
+    if (!resolved) {
+      if (resolved.error().code == Errc::kNotFound || resolved.error().code == Errc::kInvalid) {
+        co_return wire::kC553NotOwner;
+      }
+      co_return wire::to_mail_reply(resolved.error());
+    }
+    const auto& accounts = resolved->accounts;
+    if (std::find(accounts.begin(), accounts.end(), principal_->account) != accounts.end()) co_return std::nullopt;
+    co_return wire::kC553NotOwner;
+  }
+
+  // The account's quota, from the directory (remembered for the transaction).
+  asio::awaitable<Result<store::Limits>> limits_of(store::AccountId account) {
+    if (auto it = txn_->limits.find(account); it != txn_->limits.end()) co_return it->second;
+    auth::Directory* dir = directory();
+    auto task = net::run_blocking(*ctx_.pool, [dir, account]() { return dir->find_account_by_id(account); });
+    auto found = co_await std::move(task);
+    if (!found) co_return found.error();
+    store::Limits limits{found->quota_bytes, 0};
+    txn_->limits[account] = limits;
+    co_return limits;
+  }
+
+  // kOverQuota when the account is full or the declared SIZE would not fit; nullopt when it fits.
+  // (An optional rather than Result<void>: g++ 12 warns about Result<void> returned from a coroutine.)
+  asio::awaitable<std::optional<Error>> quota_problem(store::AccountId account) {
+    auto limits = co_await limits_of(account);
+    if (!limits) co_return limits.error();
+    if (limits->storage_bytes == 0) co_return std::nullopt;
+    auto account_task = ctx_.store->account(account, *limits);
+    auto opened = co_await std::move(account_task);
+    if (!opened) co_return opened.error();
+    auto usage_task = (*opened)->quota();
+    auto usage = co_await std::move(usage_task);
+    if (!usage) co_return usage.error();
+    const uint64_t incoming = txn_->mail.size.value_or(0);
+    if (usage->storage_bytes >= limits->storage_bytes || usage->storage_bytes + incoming > limits->storage_bytes) {
+      co_return make_error(Errc::kOverQuota, "mailbox full");
+    }
+    co_return std::nullopt;
+  }
+
+  // RCPT TO [RFC 5321 §4.1.1.3] with NOTIFY and ORCPT; the recipient policy.
+  asio::awaitable<Next> on_rcpt(wire::RcptTo cmd) {
+    if (!txn_) {
+      Next next = co_await reply(wire::kC503NeedMail);
+      co_return next;
+    }
+    if (txn_->rcpts.size() >= ctx_.config->smtp.max_recipients) {
+      Next next = co_await reply(wire::kC452TooManyRecipients);
+      co_return next;
+    }
+    if (cmd.recipient.non_ascii() && !txn_->mail.smtputf8) {
+      Next next = co_await reply(wire::kC553NeedSmtputf8);
+      co_return next;
+    }
+    Rcpt rcpt;
+    std::string domain = cmd.recipient.domain;
+    if (cmd.postmaster) domain = ctx_.config->hostname;
+    rcpt.address = cmd.postmaster ? "postmaster@" + domain : cmd.recipient.address();
+    rcpt.notify = cmd.notify;
+    rcpt.orcpt = std::move(cmd.orcpt);
+
+    // An address literal is never one of our domains (we do not accept mail for bare IPs).
+    bool local = false;
+    if (!domain.starts_with('[')) {
+      auth::Directory* dir = directory();
+      auto task = net::run_blocking(*ctx_.pool, [dir, domain]() { return dir->is_local_domain(domain); });
+      auto is_local = co_await std::move(task);
+      if (!is_local) {
+        Next next = co_await reply(wire::to_mail_reply(is_local.error()));
+        co_return next;
+      }
+      local = *is_local;
+    }
+    if (!local) {
+      if (cmd.postmaster) {
+        Next next = co_await reply_about(wire::kC550NoSuchUser, rcpt.address);
+        co_return next;
+      }
+      // Relaying: only for an authenticated submission session.
+      if (proto_ != Proto::kSubmission || !principal_) {
+        spdlog::info("conn={} smtp: relay denied for {}", id(), rcpt.address);
+        Next next = co_await reply_about(wire::kC554RelayDenied, rcpt.address);
+        co_return next;
+      }
+      if (ctx_.queue == nullptr) {
+        Next next = co_await reply(wire::kC451LocalError);
+        co_return next;
+      }
+      rcpt.remote.push_back(rcpt.address);
+      txn_->rcpts.push_back(std::move(rcpt));
+      Next next = co_await reply(wire::kC250RecipientOk);
+      co_return next;
+    }
+
+    auth::Directory* dir = directory();
+    const std::string address = rcpt.address;
+    auto task = net::run_blocking(*ctx_.pool, [dir, address]() { return dir->resolve(address); });
+    auto resolved = co_await std::move(task);
+    if (!resolved) {
+      const Errc code = resolved.error().code;
+      const wire::Reply r = code == Errc::kNotFound || code == Errc::kInvalid ? wire::kC550NoSuchUser
+                                                                               : wire::to_mail_reply(resolved.error());
+      Next next = co_await reply_about(r, rcpt.address);
+      co_return next;
+    }
+    // Remote targets come only from our aliases; an address resolving to itself would be a relay.
+    for (const auto& target : resolved->remote) {
+      if (ascii::iequals(target, rcpt.address)) {
+        Next next = co_await reply_about(wire::kC554RelayDenied, rcpt.address);
+        co_return next;
+      }
+    }
+    if (!resolved->remote.empty() && ctx_.queue == nullptr) {
+      Next next = co_await reply(wire::kC451LocalError);
+      co_return next;
+    }
+    for (store::AccountId account : resolved->accounts) {
+      std::optional<Error> problem = co_await quota_problem(account);
+      if (problem) {
+        Next next = co_await reply_about(wire::to_mail_reply(*problem), rcpt.address);
+        co_return next;
+      }
+    }
+    rcpt.accounts = std::move(resolved->accounts);
+    rcpt.remote = std::move(resolved->remote);
+    txn_->rcpts.push_back(std::move(rcpt));
+    Next next = co_await reply(wire::kC250RecipientOk);
+    co_return next;
+  }
+
+  // The reply to DATA or BDAT when no message may follow; nullopt when it may.
+  std::optional<wire::Reply> message_refusal() const {
+    if (!txn_) return wire::kC503NeedMail;
+    if (txn_->rcpts.empty()) return wire::kC554NoValidRecipients;
+    return std::nullopt;
+  }
+
+  // DATA [RFC 5321 §4.1.1.4].
+  asio::awaitable<Next> on_data() {
+    std::optional<wire::Reply> refused = message_refusal();
+    if (!refused && txn_->bdat) refused = wire::kC503BadSequence;
+    if (!refused && txn_->mail.body == wire::Body::kBinaryMime) refused = wire::kC503BinaryNeedsBdat;
+    if (refused) {
+      Next next = co_await reply(*refused);
+      co_return next;
+    }
+    bool ok = co_await send(wire::format(wire::kC354StartData));
+    if (!ok) co_return Next::kClose;
+    const uint64_t max = ctx_.config->smtp.max_message_size;
+    wire::DataReader reader(max);
+    // One line may be as long as the whole message may be (the message is in memory anyway).
+    net::ReadOptions options{std::size_t(max) + 1024, ctx_.config->timeouts.smtp, false};
+    while (!reader.done()) {
+      net::ReadResult line = co_await conn_.read_line(options);
+      if (!line) {
+        co_await read_failed(line.status);
+        co_return Next::kClose;
+      }
+      line.data += line.bare_lf ? "\n" : "\r\n";  // the exact bytes that arrived
+      reader.feed(line.data);
+    }
+    if (reader.bare_lf() || reader.bare_cr()) {
+      spdlog::info("conn={} smtp: message {} refused: bare {} in DATA", id(), txn_->id,
+                   reader.bare_lf() ? "LF" : "CR");
+      txn_.reset();
+      Next next = co_await reply(wire::kC550BareLineEnd);
+      co_return next;
+    }
+    if (reader.too_big()) {
+      txn_.reset();
+      Next next = co_await reply(wire::kC552TooBig);
+      co_return next;
+    }
+    Next next = co_await finish_message(std::move(reader.message()));
+    co_return next;
+  }
+
+  // BDAT [RFC 3030 §2]: the chunk is read whatever the reply will be, so the session stays in step.
+  asio::awaitable<Next> on_bdat(wire::Bdat cmd) {
+    std::optional<wire::Reply> refused = message_refusal();
+    const uint64_t max = ctx_.config->smtp.max_message_size;
+    uint64_t remaining = cmd.size;
+    while (remaining > 0) {
+      const std::size_t n = std::size_t(std::min<uint64_t>(remaining, kBdatPiece));
+      net::ReadResult piece = co_await conn_.read_exact(n, ctx_.config->timeouts.smtp);
+      if (!piece) {
+        co_await read_failed(piece.status);
+        co_return Next::kClose;
+      }
+      remaining -= n;
+      if (refused || txn_->bdat_too_big) continue;
+      if (txn_->chunks.size() + n > max) {
+        txn_->bdat_too_big = true;
+        txn_->chunks.clear();
+        txn_->chunks.shrink_to_fit();
+        continue;
+      }
+      txn_->chunks += piece.data;
+    }
+    if (refused) {
+      Next next = co_await reply(*refused);
+      co_return next;
+    }
+    txn_->bdat = true;
+    if (!cmd.last) {
+      Next next = co_await reply(wire::kC250ChunkOk, std::to_string(cmd.size) + " octets received");
+      co_return next;
+    }
+    if (txn_->bdat_too_big) {
+      txn_.reset();
+      Next next = co_await reply(wire::kC552TooBig);
+      co_return next;
+    }
+    std::string message = std::move(txn_->chunks);
+    Next next = co_await finish_message(std::move(message));
+    co_return next;
+  }
+
+  // "ESMTPSA" and friends for the Received field [RFC 3848].
+  std::string with_protocol() const {
+    if (proto_ == Proto::kLmtp) return conn_.is_tls() ? "LMTPS" : "LMTP";
+    std::string with = extended_ ? "ESMTP" : "SMTP";
+    if (conn_.is_tls()) with += "S";
+    if (principal_) with += "A";
+    return with;
+  }
+
+  // Delivers the complete message: queue for remote recipients (first), the store for local ones,
+  // then the reply (one per recipient on LMTP [RFC 2033 §4.2]).
+  asio::awaitable<Next> finish_message(std::string message) {
+    Transaction txn = std::move(*txn_);
+    txn_.reset();
+    const int64_t now = unix_now();
+    const std::string sender_address = txn.mail.sender.address();
+    std::string prepared = store::normalize_crlf(message);
+    message.clear();
+    if (proto_ == Proto::kSubmission) {
+      const auto at = principal_->address.rfind('@');
+      const std::string domain = at == std::string::npos ? ctx_.config->hostname : principal_->address.substr(at + 1);
+      prepared = prepare_submission(prepared, domain, now);
+    }
+    TraceInfo trace{helo_, conn_.info().remote_ip, ctx_.config->hostname, with_protocol(), txn.id, "",
+                    conn_.is_tls() ? conn_.tls_description() : "", now};
+
+    // Remote recipients: one queue entry, durable before anything is delivered locally.
+    std::vector<queue::Recipient> remote;
+    for (const auto& r : txn.rcpts) {
+      for (const auto& address : r.remote) {
+        bool seen = std::any_of(remote.begin(), remote.end(),
+                                [&](const queue::Recipient& q) { return ascii::iequals(q.address, address); });
+        if (!seen) remote.push_back({address, queue::RecipientState::kPending, "", 0, r.notify, r.orcpt});
+      }
+    }
+    Result<std::string> queued = std::string();
+    if (!remote.empty()) {
+      queue::NewEntry entry = queue_entry(txn, std::move(remote), received_field(trace) + prepared);
+      queue::Queue* q = ctx_.queue;
+      auto task = net::run_blocking(*ctx_.pool, [q, entry = std::move(entry)]() mutable { return q->enqueue(std::move(entry)); });
+      auto r = co_await std::move(task);
+      queued = std::move(r);
+      if (!queued) {
+        spdlog::error("conn={} smtp: message {} could not be queued: {}", id(), txn.id, queued.error().message);
+        Next next = co_await reply_for_all(txn, wire::to_mail_reply(queued.error()));
+        co_return next;
+      }
+      spdlog::info("conn={} smtp: message {} queued as {} for {} remote recipient(s)", id(), txn.id, *queued,
+                   txn.rcpts.size());
+    }
+
+    // Local recipients: one delivery, one blob, one target per account however many recipients
+    // lead to it.
+    std::vector<store::AccountId> accounts;
+    std::vector<std::string> account_rcpt;  // the recipient to name in "for <...>", "" when several
+    for (const auto& r : txn.rcpts) {
+      for (store::AccountId a : r.accounts) {
+        auto it = std::find(accounts.begin(), accounts.end(), a);
+        if (it == accounts.end()) {
+          accounts.push_back(a);
+          account_rcpt.push_back(r.address);
+        } else {
+          account_rcpt[std::size_t(it - accounts.begin())].clear();
+        }
+      }
+    }
+    std::map<store::AccountId, Result<store::AppendResult>> delivered;
+    if (!accounts.empty()) {
+      store::Delivery delivery;
+      for (std::size_t i = 0; i < accounts.size(); ++i) {
+        store::DeliveryTarget target;
+        target.account = accounts[i];
+        target.limits = txn.limits[accounts[i]];
+        trace.recipient = account_rcpt[i];
+        target.prefix = return_path_field(sender_address) + received_field(trace);
+        delivery.targets.push_back(std::move(target));
+      }
+      delivery.message = prepared;
+      auto task = ctx_.store->deliver(std::move(delivery));
+      auto results = co_await std::move(task);
+      for (std::size_t i = 0; i < accounts.size(); ++i) {
+        if (!results) {
+          delivered.emplace(accounts[i], results.error());
+        } else if (i < results->size()) {
+          delivered.emplace(accounts[i], std::move((*results)[i]));
+        }
+      }
+    }
+
+    // Each recipient's outcome: its first failing account, else success.
+    std::vector<std::optional<Error>> outcome;
+    for (const auto& r : txn.rcpts) {
+      std::optional<Error> failure;
+      for (store::AccountId a : r.accounts) {
+        auto it = delivered.find(a);
+        if (it == delivered.end()) {
+          failure = make_error(Errc::kInternal, "not delivered");
+        } else if (!it->second) {
+          failure = it->second.error();
+        }
+        if (failure) break;
+      }
+      if (failure) spdlog::info("conn={} smtp: message {} to {} failed: {}", id(), txn.id, r.address, failure->message);
+      outcome.push_back(std::move(failure));
+    }
+
+    if (proto_ == Proto::kLmtp) {
+      for (std::size_t i = 0; i < txn.rcpts.size(); ++i) {
+        const wire::Reply r = outcome[i] ? wire::to_mail_reply(*outcome[i]) : wire::kC250MessageAccepted;
+        const std::string text = outcome[i] ? std::string(r.text) : std::string(r.text) + " " + txn.id;
+        Next next = co_await reply(r, "<" + txn.rcpts[i].address + "> " + text);
+        if (next == Next::kClose) co_return next;
+      }
+      co_return Next::kContinue;
+    }
+
+    const auto failed = std::count_if(outcome.begin(), outcome.end(), [](const auto& o) { return o.has_value(); });
+    if (failed == 0) {
+      Next next = co_await reply(wire::kC250MessageAccepted, std::string(wire::kC250MessageAccepted.text) + " " + txn.id);
+      co_return next;
+    }
+    if (std::size_t(failed) == txn.rcpts.size()) {
+      // Nothing was accepted anywhere: the client keeps the message and may try again.
+      const Error& first = *outcome.front();
+      Next next = co_await reply(wire::to_mail_reply(first));
+      co_return next;
+    }
+    // Some recipients have the message: accept, and owe the sender a DSN for the others (never for
+    // a bounce: the null sender gets none [RFC 5321 §6.1]).
+    if (!sender_address.empty()) {
+      std::vector<queue::Recipient> failures;
+      for (std::size_t i = 0; i < txn.rcpts.size(); ++i) {
+        if (!outcome[i]) continue;
+        const wire::Reply r = wire::to_mail_reply(*outcome[i]);
+        failures.push_back({txn.rcpts[i].address, queue::RecipientState::kFailed,
+                            std::to_string(r.code) + " " + std::string(r.status) + " " + std::string(r.text), 1,
+                            txn.rcpts[i].notify, txn.rcpts[i].orcpt});
+      }
+      queue::NewEntry entry = queue_entry(txn, std::move(failures), received_field(trace) + prepared);
+      entry.bounce_needed = true;
+      if (ctx_.queue != nullptr) {
+        queue::Queue* q = ctx_.queue;
+        auto task = net::run_blocking(*ctx_.pool, [q, entry = std::move(entry)]() mutable { return q->enqueue(std::move(entry)); });
+        auto r = co_await std::move(task);
+        if (r) {
+          spdlog::info("conn={} smtp: message {}: DSN owed for {} recipient(s), entry {}", id(), txn.id, failed, *r);
+        } else {
+          spdlog::error("conn={} smtp: message {}: could not record the DSN: {}", id(), txn.id, r.error().message);
+        }
+      } else {
+        spdlog::error("conn={} smtp: message {}: no queue to record the DSN", id(), txn.id);
+      }
+    }
+    Next next = co_await reply(wire::kC250MessageAccepted, std::string(wire::kC250MessageAccepted.text) + " " + txn.id);
+    co_return next;
+  }
+
+  queue::NewEntry queue_entry(const Transaction& txn, std::vector<queue::Recipient> recipients, std::string message) const {
+    queue::NewEntry e;
+    e.sender = txn.mail.sender.address();
+    e.recipients = std::move(recipients);
+    e.message = std::move(message);
+    e.ret = txn.mail.ret == wire::Ret::kFull ? "FULL" : txn.mail.ret == wire::Ret::kHdrs ? "HDRS" : "";
+    e.envid = txn.mail.envid;
+    e.smtputf8 = txn.mail.smtputf8;
+    e.eight_bit = txn.mail.body == wire::Body::k8BitMime || txn.mail.body == wire::Body::kBinaryMime;
+    return e;
+  }
+
+  // The same reply for the message (SMTP) or for every recipient (LMTP).
+  asio::awaitable<Next> reply_for_all(const Transaction& txn, const wire::Reply& r) {
+    if (proto_ != Proto::kLmtp) {
+      Next next = co_await reply(r);
+      co_return next;
+    }
+    for (const auto& rcpt : txn.rcpts) {
+      Next next = co_await reply_about(r, rcpt.address);
+      if (next == Next::kClose) co_return next;
+    }
+    co_return Next::kContinue;
   }
 
   net::Connection conn_;
   SmtpContext ctx_;
   Proto proto_;
   bool extended_ = false;  // EHLO or LHLO was accepted since the start or the last STARTTLS
+  std::string helo_;       // the name from the last EHLO/HELO/LHLO ("" before any)
   std::optional<auth::Principal> principal_;
+  std::optional<Transaction> txn_;
   uint32_t errors_ = 0;
   uint32_t commands_before_auth_ = 0;
 };

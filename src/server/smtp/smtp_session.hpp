@@ -1,6 +1,7 @@
 // The SMTP session: one connection's protocol state machine, on its own strand. Talks to the network
-// only through net::Connection and to accounts only through auth::Authenticator,
-// and to mail only through store::MailStore.
+// only through net::Connection, to accounts only through auth::Authenticator (and its Directory, on
+// the blocking pool), to local mail only through store::MailStore and to remote mail only through
+// queue::Queue.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -8,9 +9,11 @@
 
 #include "auth/authenticator.hpp"
 #include "config/config.hpp"
+#include "net/blocking_pool.hpp"
 #include "net/connection.hpp"
 #include "net/listener.hpp"
 #include "net/tls_context.hpp"
+#include "queue/queue.hpp"
 #include "store/store.hpp"
 
 namespace posthorn::server::smtp {
@@ -22,6 +25,8 @@ struct SmtpContext {
   auth::Authenticator* auth = nullptr;           // outlives every session
   std::shared_ptr<net::TlsContext> tls;          // certificates for STARTTLS
   store::MailStore* store = nullptr;             // the mail store; outlives every session
+  net::BlockingPool* pool = nullptr;             // for Directory and Queue calls; outlives every session
+  queue::Queue* queue = nullptr;                 // outbound queue; nullptr: remote recipients get 451
 };
 
 // Runs the session until the client leaves, a limit or timeout ends it, or the server stops.

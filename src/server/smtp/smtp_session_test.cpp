@@ -12,9 +12,14 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_future.hpp>
+
 #include "base/base64.hpp"
 #include "tests/harness/harness.hpp"
 #include "server/smtp/smtp_session.hpp"
+#include "store/sqlite/sqlite_mail_store.hpp"
+#include "store/sqlite/sqlite_queue.hpp"
 
 namespace posthorn::server::smtp {
 namespace {
@@ -42,25 +47,65 @@ struct ListenerSetup {
   Proto protocol = Proto::kSubmission;
   config::TlsMode tls = config::TlsMode::kStartTls;
   std::chrono::seconds timeout{0};  // 0: the harness config's
+  std::chrono::milliseconds greeting_delay{0};
+  uint64_t max_message_size = 0;  // 0: the default
+  uint32_t max_recipients = 0;    // 0: the default
 };
 
 class SmtpSessionTest : public ::testing::Test {
  protected:
   explicit SmtpSessionTest(posthorn::testing::Harness::Options options = {}) : harness_(options) {
     harness_.add_user(kUser, kPassword);
+    auto store = store::sqlite::SqliteMailStore::open(harness_.config()->data_dir, harness_.pool());
+    if (!store) throw std::runtime_error(store.error().message);
+    store_ = std::move(*store);
+    auto queue = store::sqlite::SqliteQueue::open(harness_.config()->data_dir);
+    if (!queue) throw std::runtime_error(queue.error().message);
+    queue_ = std::move(*queue);
   }
 
   uint16_t listen(ListenerSetup setup = {}) {
     auto cfg = std::make_shared<config::Config>(*harness_.config());
     if (setup.timeout.count() > 0) cfg->timeouts.smtp = setup.timeout;
+    cfg->smtp.greeting_delay = setup.greeting_delay;
+    if (setup.max_message_size > 0) cfg->smtp.max_message_size = setup.max_message_size;
+    if (setup.max_recipients > 0) cfg->smtp.max_recipients = setup.max_recipients;
     config::Listener listener;
     listener.name = std::string(proto_name(setup.protocol));
     listener.protocol = setup.protocol;
     listener.address = "127.0.0.1";
     listener.tls = setup.tls;
-    SmtpContext ctx{cfg, listener, &harness_.authenticator(), harness_.tls()};
+    SmtpContext ctx{cfg, listener, &harness_.authenticator(), harness_.tls(), store_.get(), &harness_.pool(),
+                    queue_.get()};
     return harness_.listen(setup.protocol, setup.tls,
                            [ctx](net::Accepted accepted) { return run_session(std::move(accepted), ctx); });
+  }
+
+  template <class T>
+  T run(boost::asio::awaitable<T> op) {
+    auto future = boost::asio::co_spawn(harness_.io(), std::move(op), boost::asio::use_future);
+    return future.get();
+  }
+
+  // Every message in the account's INBOX, prefix included, oldest first.
+  std::vector<std::string> inbox(const std::string& address) {
+    auto account = harness_.directory().find_account(address);
+    if (!account) throw std::runtime_error("no account " + address);
+    auto a = run(store_->account(account->id, store::Limits{}));
+    if (!a) throw std::runtime_error(a.error().message);
+    auto box = run((*a)->open("INBOX"));
+    if (!box) throw std::runtime_error(box.error().message);
+    auto view = run((*box)->select(false));
+    if (!view) throw std::runtime_error(view.error().message);
+    std::vector<std::string> out;
+    for (const auto& m : view->messages) {
+      auto blob = run((*box)->open_message(m.uid));
+      if (!blob) throw std::runtime_error(blob.error().message);
+      auto bytes = (*blob)->read_blocking(0, (*blob)->size());
+      if (!bytes) throw std::runtime_error(bytes.error().message);
+      out.push_back(std::move(*bytes));
+    }
+    return out;
   }
 
   std::string hostname() const { return harness_.config()->hostname; }
@@ -72,6 +117,8 @@ class SmtpSessionTest : public ::testing::Test {
   }
 
   posthorn::testing::Harness harness_;
+  std::unique_ptr<store::sqlite::SqliteMailStore> store_;
+  std::unique_ptr<store::sqlite::SqliteQueue> queue_;
 };
 
 TEST_F(SmtpSessionTest, GreetsWithHostname) {
@@ -124,7 +171,7 @@ TEST_F(SmtpSessionTest, MxOffersNoAuth) {
   c.send_line("LHLO client.example");
   EXPECT_EQ(c.read_line().substr(0, 4), "500 ");
   c.send_line("MAIL FROM:<a@example.org>");
-  EXPECT_EQ(c.read_line().substr(0, 9), "502 5.5.1");
+  EXPECT_EQ(c.read_line(), "250 2.1.0 Sender ok");
 }
 
 TEST_F(SmtpSessionTest, NoStartTlsWithoutTlsMode) {
@@ -187,7 +234,7 @@ TEST_F(SmtpSessionTest, SmallCommands) {
   c.send_line("MAIL FROM:<a@example.org>");
   EXPECT_EQ(c.read_line(), "530 5.7.0 Authentication required");
   c.send_line("DATA");
-  EXPECT_EQ(c.read_line().substr(0, 10), "502 5.5.1 ");
+  EXPECT_EQ(c.read_line(), "503 5.5.1 Need MAIL command");
   c.send_line("QUIT");
   EXPECT_EQ(c.read_line(), "221 2.0.0 Bye");
   EXPECT_TRUE(c.closed_by_server());
@@ -202,9 +249,9 @@ TEST_F(SmtpSessionTest, AuthPlainWithInitialResponse) {
   EXPECT_EQ(c.read_line(), "235 2.7.0 Authentication successful");
   c.send_line("AUTH PLAIN " + plain_response(kUser, kPassword));
   EXPECT_EQ(c.read_line().substr(0, 9), "503 5.5.1");
-  // Past authentication: MAIL is refused as not implemented yet, not as unauthenticated.
+  // Past authentication: MAIL is accepted for the user's own address.
   c.send_line("MAIL FROM:<demo@example.test>");
-  EXPECT_EQ(c.read_line().substr(0, 9), "502 5.5.1");
+  EXPECT_EQ(c.read_line(), "250 2.1.0 Sender ok");
 }
 
 TEST_F(SmtpSessionTest, AuthPlainWithEmptyInitialResponseThenChallenge) {
@@ -497,6 +544,490 @@ TEST_F(SmtpSessionConnectionLimitTest, OverLimitSays421) {
   posthorn::testing::Client second(port);
   EXPECT_EQ(second.read_line(), "421 4.7.0 Too many connections");
   EXPECT_TRUE(second.closed_by_server());
+}
+
+// ---- mail transactions ----
+
+constexpr const char* kOther = "other@example.test";
+
+// Sends EHLO and discards the reply.
+void hello(posthorn::testing::Client& c, std::string_view verb = "EHLO") {
+  c.read_line();  // greeting
+  c.send_line(std::string(verb) + " client.example");
+  c.read_until("250 ");
+}
+
+// MAIL FROM and RCPT TO, each expected to succeed.
+void envelope(posthorn::testing::Client& c, std::string_view from, std::initializer_list<std::string_view> rcpts) {
+  c.send_line("MAIL FROM:<" + std::string(from) + ">");
+  ASSERT_EQ(c.read_line().substr(0, 3), "250") << from;
+  for (auto r : rcpts) {
+    c.send_line("RCPT TO:<" + std::string(r) + ">");
+    ASSERT_EQ(c.read_line().substr(0, 3), "250") << r;
+  }
+}
+
+void login(posthorn::testing::Client& c) {
+  c.send_line("AUTH PLAIN " + plain_response(kUser, kPassword));
+  ASSERT_EQ(c.read_line().substr(0, 3), "235");
+}
+
+const std::string kMessage = "From: a@example.org\r\nSubject: test\r\n\r\nHello there.\r\n";
+
+TEST_F(SmtpSessionTest, EhloAdvertisesTheMailExtensions) {
+  uint16_t port = listen({Proto::kSmtp, config::TlsMode::kStartTls});
+  posthorn::testing::Client c(port);
+  c.read_line();
+  auto lines = ehlo(c);
+  for (const char* ext : {"PIPELINING", "SIZE 52428800", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "STARTTLS",
+                          "CHUNKING", "DSN", "BINARYMIME"}) {
+    EXPECT_TRUE(contains(lines, ext)) << ext;
+  }
+  EXPECT_FALSE(contains(lines, "AUTH"));
+}
+
+TEST_F(SmtpSessionTest, MxDeliversToALocalUserWithTraceFieldsAsPrefix) {
+  uint16_t port = listen({Proto::kSmtp, config::TlsMode::kStartTls});
+  posthorn::testing::Client c(port);
+  hello(c);
+  c.send_line("MAIL FROM:<a@example.org> SIZE=100 BODY=8BITMIME");
+  EXPECT_EQ(c.read_line(), "250 2.1.0 Sender ok");
+  c.send_line("RCPT TO:<Demo@Example.TEST>");
+  EXPECT_EQ(c.read_line(), "250 2.1.5 Recipient ok");
+  c.send_line("DATA");
+  EXPECT_EQ(c.read_line().substr(0, 4), "354 ");
+  c.send(kMessage + "..dot line\r\n.\r\n");
+  std::string r = c.read_line();
+  EXPECT_EQ(r.substr(0, 24), "250 2.0.0 Ok: queued as ") << r;
+  auto box = inbox(kUser);
+  ASSERT_EQ(box.size(), 1u);
+  EXPECT_TRUE(box[0].starts_with("Return-Path: <a@example.org>\r\nReceived: from client.example ([127.0.0.1])\r\n"))
+      << box[0];
+  EXPECT_NE(box[0].find("with ESMTP id"), std::string::npos);
+  EXPECT_NE(box[0].find("for <Demo@Example.TEST>"), std::string::npos);
+  EXPECT_TRUE(box[0].ends_with(kMessage + ".dot line\r\n")) << box[0];
+}
+
+TEST_F(SmtpSessionTest, MxRefusesUnknownUsersAndRelaying) {
+  uint16_t port = listen({Proto::kSmtp, config::TlsMode::kStartTls});
+  posthorn::testing::Client c(port);
+  hello(c);
+  c.send_line("MAIL FROM:<a@example.org>");
+  c.read_line();
+  c.send_line("RCPT TO:<nobody@example.test>");
+  EXPECT_EQ(c.read_line(), "550 5.1.1 <nobody@example.test> No such user here");
+  c.send_line("RCPT TO:<someone@remote.example>");
+  EXPECT_EQ(c.read_line(), "554 5.7.1 <someone@remote.example> Relay access denied");
+  c.send_line("DATA");
+  EXPECT_EQ(c.read_line(), "554 5.5.1 No valid recipients");
+}
+
+// Relay tricks: none of them may be accepted without authentication.
+TEST_F(SmtpSessionTest, MxOpenRelayTricksAreRefused) {
+  uint16_t port = listen({Proto::kSmtp, config::TlsMode::kNone});
+  const char* tricks[] = {
+      "<user@remote.example>",
+      "<user%remote.example@example.test>",
+      "<user%remote.example>",
+      "<@example.test:user@remote.example>",
+      "<@example.test,@example.test:user@remote.example>",
+      "<\"user@remote.example\"@example.test>",
+      "<\"user%remote.example\"@example.test>",
+      "<remote.example!user@example.test>",
+      "<remote.example!user>",
+      "<user@remote.example@example.test>",
+      "<user@example.test.>",
+      "<user@[127.0.0.1]>",
+      "<demo@[127.0.0.1]>",
+      "<user@[IPv6:::1]>",
+      "<user>",
+      "<user@remote.example.>",
+      "<demo@example.test@remote.example>",
+      "<\"demo\"@remote.example>",
+      "<user@localhost>",
+      "<@remote.example:user@remote.example>",
+      "user@remote.example",
+      "<user@remote.example> NOTIFY=NEVER",
+      "<USER@REMOTE.EXAMPLE>",
+      "<user@sub.example.test>",
+      "<postmaster@remote.example>",
+  };
+  // One connection per trick keeps the error limit out of the way.
+  for (const char* t : tricks) {
+    posthorn::testing::Client k(port);
+    hello(k);
+    k.send_line("MAIL FROM:<a@example.org>");
+    ASSERT_EQ(k.read_line().substr(0, 3), "250");
+    k.send_line(std::string("RCPT TO:") + t);
+    std::string r = k.read_line();
+    EXPECT_EQ(r[0], '5') << t << " -> " << r;
+    k.send_line("QUIT");
+    k.read_line();
+  }
+}
+
+TEST_F(SmtpSessionTest, SubmissionRelaysOnlyAfterAuthAndQueuesRemoteRecipients) {
+  uint16_t port = listen();
+  posthorn::testing::Client c(port);
+  hello(c);
+  c.send_line("MAIL FROM:<demo@example.test>");
+  EXPECT_EQ(c.read_line().substr(0, 9), "530 5.7.0");
+  login(c);
+  c.send_line("MAIL FROM:<demo@example.test> RET=HDRS ENVID=abc+2B1");
+  EXPECT_EQ(c.read_line(), "250 2.1.0 Sender ok");
+  c.send_line("RCPT TO:<friend@remote.example> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;friend+40remote.example");
+  EXPECT_EQ(c.read_line(), "250 2.1.5 Recipient ok");
+  c.send_line("RCPT TO:<demo@example.test>");
+  EXPECT_EQ(c.read_line(), "250 2.1.5 Recipient ok");
+  c.send_line("DATA");
+  c.read_line();
+  c.send("Subject: out\r\nBcc: secret@remote.example\r\n\r\nbody\r\n.\r\n");
+  EXPECT_EQ(c.read_line().substr(0, 9), "250 2.0.0");
+  auto entries = queue_->list();
+  ASSERT_TRUE(entries);
+  ASSERT_EQ(entries->size(), 1u);
+  const auto& e = entries->front();
+  EXPECT_EQ(e.sender, "demo@example.test");
+  ASSERT_EQ(e.recipients.size(), 1u);
+  EXPECT_EQ(e.recipients[0].address, "friend@remote.example");
+  EXPECT_EQ(e.recipients[0].notify, 6);
+  EXPECT_EQ(e.recipients[0].orcpt, "rfc822;friend@remote.example");
+  EXPECT_EQ(e.ret, "HDRS");
+  EXPECT_EQ(e.envid, "abc+1");
+  EXPECT_FALSE(e.bounce_needed);
+  auto bytes = queue_->read_message(e.id);
+  ASSERT_TRUE(bytes);
+  EXPECT_TRUE(bytes->starts_with("Received: from client.example")) << *bytes;
+  EXPECT_NE(bytes->find("with ESMTPA id"), std::string::npos);
+  // Submission hygiene: Bcc gone, Message-ID and Date added.
+  EXPECT_EQ(bytes->find("Bcc:"), std::string::npos);
+  EXPECT_NE(bytes->find("\r\nMessage-ID: <"), std::string::npos);
+  EXPECT_NE(bytes->find("\r\nDate: "), std::string::npos);
+  // The local copy got the same rewrite, stored once.
+  auto box = inbox(kUser);
+  ASSERT_EQ(box.size(), 1u);
+  EXPECT_EQ(box[0].find("Bcc:"), std::string::npos);
+  EXPECT_NE(box[0].find("\r\nMessage-ID: <"), std::string::npos);
+}
+
+TEST_F(SmtpSessionTest, AuthenticatedSenderMustOwnTheAddress) {
+  harness_.add_user(kOther, "other password");
+  ASSERT_TRUE(harness_.directory().add_alias("alias@example.test", {kUser}));
+  ASSERT_TRUE(harness_.directory().add_alias("team@example.test", {kOther}));
+  uint16_t port = listen();
+  posthorn::testing::Client c(port);
+  hello(c);
+  login(c);
+  struct Case {
+    const char* sender;
+    const char* reply;
+  };
+  const Case cases[] = {
+      {"<other@example.test>", "553 5.7.1"},  {"<team@example.test>", "553 5.7.1"},
+      {"<someone@remote.example>", "553 5.7.1"}, {"<nobody@example.test>", "553 5.7.1"},
+      {"<DEMO@example.test>", "250 2.1.0"},   {"<alias@example.test>", "250 2.1.0"},
+      {"<demo+tag@example.test>", "250 2.1.0"}, {"<>", "250 2.1.0"},
+  };
+  for (const auto& k : cases) {
+    c.send_line(std::string("MAIL FROM:") + k.sender);
+    EXPECT_EQ(c.read_line().substr(0, 9), k.reply) << k.sender;
+    c.send_line("RSET");
+    c.read_line();
+  }
+}
+
+TEST_F(SmtpSessionTest, MessageSizeLimitAtNAndNPlusOne) {
+  const uint64_t max = 70000;
+  uint16_t port = listen({Proto::kSmtp, config::TlsMode::kNone, std::chrono::seconds(0), std::chrono::milliseconds(0), max});
+  posthorn::testing::Client c(port);
+  hello(c);
+  c.send_line("MAIL FROM:<a@example.org> SIZE=70001");
+  EXPECT_EQ(c.read_line(), "552 5.3.4 Message size exceeds fixed limit");
+  c.send_line("MAIL FROM:<a@example.org> SIZE=70000");
+  EXPECT_EQ(c.read_line().substr(0, 3), "250");
+  c.send_line("RCPT TO:<demo@example.test>");
+  EXPECT_EQ(c.read_line().substr(0, 3), "250");
+  // Exactly max bytes (after unstuffing): accepted.
+  const std::string head = "Subject: big\r\n\r\n";
+  std::string body;
+  while (head.size() + body.size() + 100 + 2 <= max) body += std::string(98, 'x') + "\r\n";
+  body += std::string(max - head.size() - body.size() - 2, 'y') + "\r\n";
+  ASSERT_EQ(head.size() + body.size(), max);
+  c.send_line("DATA");
+  c.read_line();
+  c.send(head + body + ".\r\n");
+  EXPECT_EQ(c.read_line().substr(0, 9), "250 2.0.0");
+  // One more byte: refused after the data, and the session goes on.
+  envelope(c, "a@example.org", {"demo@example.test"});
+  c.send_line("DATA");
+  c.read_line();
+  c.send(head + "z" + body + ".\r\n");
+  EXPECT_EQ(c.read_line(), "552 5.3.4 Message size exceeds fixed limit");
+  c.send_line("NOOP");
+  EXPECT_EQ(c.read_line(), "250 2.0.0 Ok");
+  EXPECT_EQ(inbox(kUser).size(), 1u);
+  // BDAT too: max accepted, max + 1 refused.
+  envelope(c, "a@example.org", {"demo@example.test"});
+  std::string whole = head + body;
+  c.send("BDAT " + std::to_string(whole.size()) + " LAST\r\n" + whole);
+  EXPECT_EQ(c.read_line().substr(0, 9), "250 2.0.0");
+  envelope(c, "a@example.org", {"demo@example.test"});
+  c.send("BDAT 10\r\n0123456789");
+  EXPECT_EQ(c.read_line().substr(0, 9), "250 2.0.0");
+  c.send("BDAT " + std::to_string(whole.size() - 9) + " LAST\r\n" + whole.substr(9));
+  EXPECT_EQ(c.read_line(), "552 5.3.4 Message size exceeds fixed limit");
+  EXPECT_EQ(inbox(kUser).size(), 2u);
+}
+
+TEST_F(SmtpSessionTest, RecipientLimitAtNAndNPlusOne) {
+  uint16_t port = listen({Proto::kSmtp, config::TlsMode::kNone, std::chrono::seconds(0), std::chrono::milliseconds(0), 0, 3});
+  posthorn::testing::Client c(port);
+  hello(c);
+  c.send_line("MAIL FROM:<a@example.org>");
+  c.read_line();
+  for (const char* r : {"<demo@example.test>", "<demo+a@example.test>", "<demo+b@example.test>"}) {
+    c.send_line(std::string("RCPT TO:") + r);
+    EXPECT_EQ(c.read_line(), "250 2.1.5 Recipient ok") << r;
+  }
+  c.send_line("RCPT TO:<demo+c@example.test>");
+  EXPECT_EQ(c.read_line(), "452 4.5.3 Too many recipients");
+  c.send_line("DATA");
+  c.read_line();
+  c.send(kMessage + ".\r\n");
+  EXPECT_EQ(c.read_line().substr(0, 9), "250 2.0.0");
+  // Three recipients reaching one account: one copy.
+  EXPECT_EQ(inbox(kUser).size(), 1u);
+}
+
+// Every smuggling vector over a real socket: the data never ends early, the smuggled command is not
+// run, and the message is refused after the real terminator.
+TEST_F(SmtpSessionTest, SmugglingVectorsAreRefused) {
+  uint16_t port = listen({Proto::kSmtp, config::TlsMode::kNone});
+  const char* vectors[] = {"\n.\n", "\r.\r", "\n.\r\n", "\r\n.\n", "\r.\r\n", "\r\n.\r", "\n.\r", "\r.\n"};
+  for (const char* v : vectors) {
+    posthorn::testing::Client c(port);
+    hello(c);
+    envelope(c, "a@example.org", {"demo@example.test"});
+    c.send_line("DATA");
+    c.read_line();
+    c.send(std::string("Subject: s\r\n\r\nx") + v + "MAIL FROM:<evil@example.org>\r\nRCPT TO:<demo@example.test>\r\nDATA\r\nsmuggled\r\n.\r\n");
+    EXPECT_EQ(c.read_line(), "550 5.5.2 Message refused: bare CR or LF in DATA (RFC 5321 section 2.3.8)")
+        << "vector " << ::testing::PrintToString(std::string(v));
+    c.send_line("NOOP");
+    EXPECT_EQ(c.read_line(), "250 2.0.0 Ok");  // the very next reply: nothing smuggled ran
+  }
+  EXPECT_TRUE(inbox(kUser).empty());
+}
+
+TEST_F(SmtpSessionTest, BdatChunksAndSequenceErrors) {
+  uint16_t port = listen({Proto::kSmtp, config::TlsMode::kNone});
+  posthorn::testing::Client c(port);
+  hello(c);
+  // Without MAIL the chunk is still read, then refused.
+  c.send("BDAT 5\r\nhello");
+  EXPECT_EQ(c.read_line(), "503 5.5.1 Need MAIL command");
+  c.send_line("MAIL FROM:<a@example.org> BODY=BINARYMIME");
+  c.read_line();
+  c.send_line("RCPT TO:<demo@example.test>");
+  c.read_line();
+  c.send_line("DATA");
+  EXPECT_EQ(c.read_line(), "503 5.5.1 BODY=BINARYMIME requires BDAT");
+  const std::string part1 = "Subject: chunks\r\n\r\nfirst ";
+  const std::string part2 = "second\r\n.\r\n";  // a dot line in BDAT is plain data
+  c.send("BDAT " + std::to_string(part1.size()) + "\r\n" + part1);
+  EXPECT_EQ(c.read_line(), "250 2.0.0 " + std::to_string(part1.size()) + " octets received");
+  c.send("BDAT " + std::to_string(part2.size()) + " LAST\r\n" + part2);
+  EXPECT_EQ(c.read_line().substr(0, 9), "250 2.0.0");
+  auto box = inbox(kUser);
+  ASSERT_EQ(box.size(), 1u);
+  EXPECT_TRUE(box[0].ends_with(part1 + part2));
+  // BDAT 0 LAST ends an empty chunked message.
+  envelope(c, "a@example.org", {"demo@example.test"});
+  c.send("BDAT 8\r\nA: b\r\n\r\n");
+  c.read_line();
+  c.send_line("BDAT 0 LAST");
+  EXPECT_EQ(c.read_line().substr(0, 9), "250 2.0.0");
+  EXPECT_EQ(inbox(kUser).size(), 2u);
+}
+
+TEST_F(SmtpSessionTest, PipelinedTransaction) {
+  uint16_t port = listen({Proto::kSmtp, config::TlsMode::kNone});
+  posthorn::testing::Client c(port);
+  hello(c);
+  c.send("MAIL FROM:<a@example.org>\r\nRCPT TO:<demo@example.test>\r\nRCPT TO:<nobody@example.test>\r\nDATA\r\n");
+  EXPECT_EQ(c.read_line().substr(0, 3), "250");
+  EXPECT_EQ(c.read_line().substr(0, 3), "250");
+  EXPECT_EQ(c.read_line().substr(0, 9), "550 5.1.1");
+  EXPECT_EQ(c.read_line().substr(0, 3), "354");
+  c.send(kMessage + ".\r\nMAIL FROM:<b@example.org>\r\nRSET\r\nQUIT\r\n");
+  EXPECT_EQ(c.read_line().substr(0, 9), "250 2.0.0");
+  EXPECT_EQ(c.read_line().substr(0, 3), "250");
+  EXPECT_EQ(c.read_line(), "250 2.0.0 Ok");
+  EXPECT_EQ(c.read_line(), "221 2.0.0 Bye");
+}
+
+TEST_F(SmtpSessionTest, OverQuotaAtRcptIs452) {
+  ASSERT_TRUE(harness_.directory().set_quota(kUser, 10));
+  uint16_t port = listen({Proto::kSmtp, config::TlsMode::kNone});
+  {
+    posthorn::testing::Client c(port);
+    hello(c);
+    c.send_line("MAIL FROM:<a@example.org> SIZE=11");
+    c.read_line();
+    c.send_line("RCPT TO:<demo@example.test>");  // the declared size does not fit
+    EXPECT_EQ(c.read_line(), "452 4.2.2 <demo@example.test> Mailbox full");
+  }
+  ASSERT_TRUE(harness_.directory().set_quota(kUser, 100));
+  posthorn::testing::Client c(port);
+  hello(c);
+  c.send_line("MAIL FROM:<a@example.org>");
+  c.read_line();
+  c.send_line("RCPT TO:<demo@example.test>");
+  EXPECT_EQ(c.read_line().substr(0, 3), "250");
+  c.send_line("DATA");
+  c.read_line();
+  c.send(kMessage + std::string(200, 'x') + "\r\n.\r\n");  // over the quota: refused
+  EXPECT_EQ(c.read_line(), "452 4.2.2 Mailbox full");
+  EXPECT_TRUE(inbox(kUser).empty());
+}
+
+// SMTP partial failure: one recipient gets the message, the other is over quota; the sender is
+// owed a DSN, recorded in the queue.
+TEST_F(SmtpSessionTest, PartialFailureQueuesADsnEntry) {
+  harness_.add_user(kOther, "other password");
+  ASSERT_TRUE(harness_.directory().set_quota(kOther, 300));
+  uint16_t port = listen({Proto::kSmtp, config::TlsMode::kNone});
+  posthorn::testing::Client c(port);
+  hello(c);
+  c.send_line("MAIL FROM:<a@example.org> ENVID=e1");
+  c.read_line();
+  c.send_line("RCPT TO:<demo@example.test>");
+  EXPECT_EQ(c.read_line().substr(0, 3), "250");
+  c.send_line("RCPT TO:<other@example.test> NOTIFY=FAILURE");
+  EXPECT_EQ(c.read_line().substr(0, 3), "250");
+  c.send_line("DATA");
+  c.read_line();
+  c.send(kMessage + std::string(400, 'x') + "\r\n.\r\n");
+  EXPECT_EQ(c.read_line().substr(0, 9), "250 2.0.0");
+  EXPECT_EQ(inbox(kUser).size(), 1u);
+  EXPECT_EQ(inbox(kOther).size(), 0u);
+  auto entries = queue_->list();
+  ASSERT_TRUE(entries);
+  ASSERT_EQ(entries->size(), 1u);
+  const auto& e = entries->front();
+  EXPECT_TRUE(e.bounce_needed);
+  EXPECT_EQ(e.sender, "a@example.org");
+  EXPECT_EQ(e.envid, "e1");
+  ASSERT_EQ(e.recipients.size(), 1u);
+  EXPECT_EQ(e.recipients[0].address, "other@example.test");
+  EXPECT_EQ(e.recipients[0].state, queue::RecipientState::kFailed);
+  EXPECT_EQ(e.recipients[0].last_error, "452 4.2.2 Mailbox full");
+  EXPECT_EQ(e.recipients[0].notify, 4);
+}
+
+TEST_F(SmtpSessionTest, LmtpRepliesPerRecipient) {
+  harness_.add_user(kOther, "other password");
+  ASSERT_TRUE(harness_.directory().set_quota(kOther, 300));
+  uint16_t port = listen({Proto::kLmtp, config::TlsMode::kNone});
+  posthorn::testing::Client c(port);
+  hello(c, "LHLO");
+  c.send_line("MAIL FROM:<a@example.org>");
+  EXPECT_EQ(c.read_line().substr(0, 3), "250");
+  c.send_line("RCPT TO:<demo@example.test>");
+  EXPECT_EQ(c.read_line().substr(0, 3), "250");
+  c.send_line("RCPT TO:<other@example.test>");
+  EXPECT_EQ(c.read_line().substr(0, 3), "250");
+  c.send_line("RCPT TO:<nobody@example.test>");
+  EXPECT_EQ(c.read_line().substr(0, 9), "550 5.1.1");
+  c.send_line("RCPT TO:<x@remote.example>");
+  EXPECT_EQ(c.read_line().substr(0, 9), "554 5.7.1");
+  c.send_line("DATA");
+  c.read_line();
+  c.send(kMessage + std::string(400, 'x') + "\r\n.\r\n");
+  std::string first = c.read_line();
+  std::string second = c.read_line();
+  EXPECT_TRUE(first.starts_with("250 2.0.0 <demo@example.test> Ok: queued as ")) << first;
+  EXPECT_EQ(second, "452 4.2.2 <other@example.test> Mailbox full");
+  EXPECT_TRUE(queue_->list()->empty());  // LMTP reports; it queues no DSN
+  EXPECT_TRUE(inbox(kUser).front().find("with LMTP id") != std::string::npos);
+}
+
+// An alias of ours that forwards outside: the MX accepts it (the administrator set it up) and the
+// remote target is queued; the local target of the same alias gets its copy.
+TEST_F(SmtpSessionTest, AliasForwardingToARemoteTargetIsQueued) {
+  ASSERT_TRUE(harness_.directory().add_alias("fwd@example.test", {"friend@remote.example", kUser}));
+  uint16_t port = listen({Proto::kSmtp, config::TlsMode::kNone});
+  posthorn::testing::Client c(port);
+  hello(c);
+  envelope(c, "a@example.org", {"fwd@example.test"});
+  c.send_line("DATA");
+  c.read_line();
+  c.send(kMessage + ".\r\n");
+  EXPECT_EQ(c.read_line().substr(0, 9), "250 2.0.0");
+  auto entries = queue_->list();
+  ASSERT_TRUE(entries);
+  ASSERT_EQ(entries->size(), 1u);
+  ASSERT_EQ(entries->front().recipients.size(), 1u);
+  EXPECT_EQ(entries->front().recipients[0].address, "friend@remote.example");
+  EXPECT_FALSE(entries->front().bounce_needed);
+  EXPECT_EQ(inbox(kUser).size(), 1u);
+}
+
+class SmtpSessionGreetingTest : public SmtpSessionTest {};
+
+TEST_F(SmtpSessionGreetingTest, EarlyTalkerIsRejected) {
+  uint16_t port = listen({Proto::kSmtp, config::TlsMode::kNone, std::chrono::seconds(0), std::chrono::milliseconds(1000)});
+  {
+    posthorn::testing::Client c(port);
+    c.send_line("EHLO too.early");
+    EXPECT_EQ(c.read_line(), "554 5.5.1 Error: SMTP protocol synchronization");
+    EXPECT_TRUE(c.closed_by_server());
+  }
+  {
+    // Half a line is early talk too.
+    posthorn::testing::Client c(port);
+    c.send("EHLO");
+    EXPECT_EQ(c.read_line(), "554 5.5.1 Error: SMTP protocol synchronization");
+  }
+  posthorn::testing::Client patient(port);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(patient.read_line().substr(0, 4), "220 ");
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(900));
+  patient.send_line("EHLO on.time");
+  EXPECT_EQ(patient.read_until("250 ").front().substr(0, 4), "250-");
+  // The submission listener has no delay.
+  uint16_t sub = listen({Proto::kSubmission, config::TlsMode::kNone, std::chrono::seconds(0), std::chrono::milliseconds(1000)});
+  posthorn::testing::Client s(sub);
+  s.send_line("EHLO quick");
+  EXPECT_EQ(s.read_line().substr(0, 4), "220 ");
+}
+
+TEST_F(SmtpSessionTest, SequenceAndSyntaxErrors) {
+  uint16_t port = listen({Proto::kSmtp, config::TlsMode::kNone});
+  posthorn::testing::Client c(port);
+  c.read_line();
+  c.send_line("MAIL FROM:<a@example.org>");
+  EXPECT_EQ(c.read_line(), "503 5.5.1 Send EHLO or HELO first");
+  c.send_line("EHLO client.example");
+  c.read_until("250 ");
+  c.send_line("RCPT TO:<demo@example.test>");
+  EXPECT_EQ(c.read_line(), "503 5.5.1 Need MAIL command");
+  c.send_line("MAIL FROM:<a@example.org> FOO=bar");
+  EXPECT_EQ(c.read_line().substr(0, 9), "555 5.5.4");
+  c.send_line("MAIL FROM:<a@example.org>");
+  EXPECT_EQ(c.read_line().substr(0, 3), "250");
+  c.send_line("MAIL FROM:<a@example.org>");
+  EXPECT_EQ(c.read_line(), "503 5.5.1 Sender already specified");
+  c.send_line("RCPT TO:<用户@example.test>");
+  EXPECT_EQ(c.read_line(), "553 5.6.7 Non-ASCII address requires SMTPUTF8");
+  c.send_line("RSET");
+  EXPECT_EQ(c.read_line(), "250 2.0.0 Ok");
+  c.send_line("RCPT TO:<demo@example.test>");
+  EXPECT_EQ(c.read_line(), "503 5.5.1 Need MAIL command");
+  c.send_line("MAIL FROM:<用户@example.org> SMTPUTF8");
+  EXPECT_EQ(c.read_line().substr(0, 3), "250");
+  c.send_line("RCPT TO:<Postmaster>");
+  EXPECT_EQ(c.read_line().substr(0, 9), "550 5.1.1");  // localhost is not one of our domains here
 }
 
 }  // namespace

@@ -74,6 +74,26 @@ Result<std::vector<std::string>> entries(const fs::path& dir) {
 
 }  // namespace
 
+Result<void> write_durably(const fs::path& tmp, const fs::path& target, std::string_view bytes) {
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return io_error(errno, "create", tmp);
+  auto written = write_all(fd, bytes, tmp);
+  if (written && ::fdatasync(fd) != 0) written = io_error(errno, "fdatasync", tmp);
+  ::close(fd);
+  if (written && ::rename(tmp.c_str(), target.c_str()) != 0) written = io_error(errno, "rename", target);
+  if (!written) {
+    ::unlink(tmp.c_str());
+    return written.error();
+  }
+  return fsync_path(target.parent_path());
+}
+
+Result<void> make_durable_dir(const fs::path& dir) {
+  if (auto r = make_dir(dir); !r) return r;
+  if (auto r = fsync_path(dir); !r) return r;
+  return fsync_path(dir.parent_path());
+}
+
 std::string blob_id_for(std::string_view bytes) { return sha256_hex(bytes); }
 
 bool is_blob_id(std::string_view id) {
@@ -132,9 +152,7 @@ Result<void> BlobStore::ensure_durable_dir(const fs::path& dir) {
   }
   // Whoever created it, its entry is durable only after the parent is fsync'd; doing it once more
   // than needed (another thread racing here) costs an fsync, never correctness.
-  if (auto r = make_dir(dir); !r) return r;
-  if (auto r = fsync_path(dir); !r) return r;
-  if (auto r = fsync_path(dir.parent_path()); !r) return r;
+  if (auto r = make_durable_dir(dir); !r) return r;
   std::lock_guard lock(mu_);
   durable_dirs_.insert(dir.string());
   return {};
@@ -155,17 +173,7 @@ Result<std::string> BlobStore::put(std::string_view bytes) {
   if (auto r = ensure_durable_dir(dir); !r) return r.error();
 
   const fs::path tmp = root_ / "tmp" / (id + "." + random_token(12));
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return io_error(errno, "create", tmp);
-  auto written = write_all(fd, bytes, tmp);
-  if (written && ::fdatasync(fd) != 0) written = io_error(errno, "fdatasync", tmp);
-  ::close(fd);
-  if (written && ::rename(tmp.c_str(), target.c_str()) != 0) written = io_error(errno, "rename", target);
-  if (!written) {
-    ::unlink(tmp.c_str());
-    return written.error();
-  }
-  if (auto r = fsync_path(dir); !r) return r.error();
+  if (auto r = write_durably(tmp, target, bytes); !r) return r.error();
   return id;
 }
 

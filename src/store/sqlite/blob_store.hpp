@@ -45,6 +45,14 @@ class BlobReader {
   uint64_t size_;
 };
 
+// Writes `bytes` to `target` durably: creates `tmp` (0600, same file system), writes, fdatasyncs,
+// renames it onto `target` and fsyncs target's directory. The blob store and the outbound queue's
+// spool both write this way. Errc::kUnavailable when the disk is full or failing.
+Result<void> write_durably(const std::filesystem::path& tmp, const std::filesystem::path& target,
+                           std::string_view bytes);
+// Creates `dir` (0700) when missing; fsyncs it and its parent so the entry itself is durable.
+Result<void> make_durable_dir(const std::filesystem::path& dir);
+
 class BlobStore {
  public:
   // Creates <data_dir>/blobs and blobs/tmp when missing.

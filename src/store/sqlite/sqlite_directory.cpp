@@ -452,6 +452,17 @@ Result<Account> SqliteDirectory::find_account(std::string_view address) {
   return account_from_row(*st);
 }
 
+Result<Account> SqliteDirectory::find_account_by_id(AccountId id) {
+  std::lock_guard lock(mu_);
+  auto st = db_.prepare("SELECT " + std::string(kAccountColumns) + " FROM accounts WHERE id = ?1");
+  if (!st) return st.error();
+  st->bind(1, id);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return make_error(Errc::kNotFound, "no such account");
+  return account_from_row(*st);
+}
+
 Result<std::vector<Account>> SqliteDirectory::list_accounts() {
   std::lock_guard lock(mu_);
   auto st = db_.prepare("SELECT " + std::string(kAccountColumns) + " FROM accounts ORDER BY domain, address");

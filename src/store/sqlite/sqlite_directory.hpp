@@ -42,6 +42,7 @@ class SqliteDirectory final : public auth::Directory {
   Result<void> set_quota(std::string_view address, uint64_t quota_bytes) override;
   Result<auth::Account> find_account(std::string_view address) override;
   Result<std::vector<auth::Account>> list_accounts() override;
+  Result<auth::Account> find_account_by_id(auth::AccountId id) override;
 
   Result<void> add_alias(std::string_view address, const std::vector<std::string>& targets) override;
   Result<void> delete_alias(std::string_view address) override;

@@ -1,0 +1,102 @@
+// The outbound queue (DESIGN.md §1, §2): messages waiting for remote delivery, and messages that owe
+// their sender a delivery status notification. Interface and value types only; the embedded backend
+// is store/sqlite/SqliteQueue. The delivery agent (smtpc/), the retry schedule and the DSN builder
+// work through this interface.
+//
+// Durability contract: when enqueue() returns an id, the message bytes and the entry are durable
+// (spool file fsync'd, its directory entry fsync'd, the index transaction committed, in that
+// order), so the SMTP 250 may be sent. Errors are Errc values: kNotFound (no such entry),
+// kInvalid (malformed id or entry), kUnavailable (busy, disk full), kInternal.
+//
+// Every call blocks: run it on the blocking pool (net::run_blocking). Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+
+namespace posthorn::queue {
+
+enum class RecipientState : uint8_t { kPending, kDelivered, kFailed };
+std::string_view to_string(RecipientState state);  // "pending", "delivered", "failed"
+
+struct Recipient {
+  std::string address;        // "local@domain"
+  RecipientState state = RecipientState::kPending;
+  std::string last_error;     // the last remote reply or local reason ("" when none yet)
+  uint32_t attempts = 0;
+  uint8_t notify = 0;         // smtp::Notify bits from RCPT NOTIFY= (0: not given)
+  std::string orcpt;          // RCPT ORCPT= as "type;address" ("" when not given)
+};
+
+// What the session hands over; enqueue() fills in the rest.
+struct NewEntry {
+  std::string sender;                 // "" is the null reverse-path: this message is a bounce
+  std::vector<Recipient> recipients;  // at least one
+  std::string message;                // the bytes to send, CRLF line ends, headers already added
+  bool is_bounce = false;             // a DSN generated here: never bounce it again
+  bool bounce_needed = false;         // recipients already failed: a DSN is owed to the sender
+  // DSN parameters [RFC 3461] and the body type, kept for the onward transaction and the DSN.
+  std::string ret;                    // "FULL", "HDRS" or ""
+  std::string envid;                  // xtext-decoded ENVID ("" when not given)
+  bool smtputf8 = false;
+  bool eight_bit = false;             // BODY=8BITMIME (or BINARYMIME) was declared
+  int64_t next_attempt = 0;           // unix seconds; 0: now
+};
+
+struct Entry {
+  std::string id;                     // 16 lower-case hex digits
+  std::string sender;
+  std::vector<Recipient> recipients;  // in RCPT order
+  uint64_t size = 0;                  // bytes of the spooled message
+  int64_t created = 0;                // unix seconds
+  int64_t next_attempt = 0;           // unix seconds
+  bool is_bounce = false;
+  bool bounce_needed = false;
+  std::string ret;
+  std::string envid;
+  bool smtputf8 = false;
+  bool eight_bit = false;
+
+  // True while some recipient is still pending.
+  bool has_pending() const;
+};
+
+// True for 16 lower-case hex digits (ids from the command line are checked before use).
+bool is_entry_id(std::string_view id);
+
+class Queue {
+ public:
+  virtual ~Queue() = default;
+
+  // Spools the message and records the entry durably; returns the new id. kInvalid without recipients.
+  virtual Result<std::string> enqueue(NewEntry entry) = 0;
+  virtual Result<Entry> get(std::string_view id) = 0;
+  // Every entry, oldest first.
+  virtual Result<std::vector<Entry>> list() = 0;
+  // Entries whose next attempt is at or before `now` and that still have work: a pending recipient
+  // or an owed bounce. Oldest next_attempt first.
+  virtual Result<std::vector<Entry>> due(int64_t now) = 0;
+  // The spooled message bytes.
+  virtual Result<std::string> read_message(std::string_view id) = 0;
+
+  // Records one delivery attempt's outcome for one recipient (by address, case-insensitive):
+  // its new state and error text; attempts is incremented. kNotFound when the entry or the
+  // recipient is not there.
+  virtual Result<void> update_recipient(std::string_view id, std::string_view address, RecipientState state,
+                                        std::string_view last_error) = 0;
+  virtual Result<void> set_next_attempt(std::string_view id, int64_t next_attempt) = 0;
+  virtual Result<void> set_bounce_needed(std::string_view id, bool needed) = 0;
+
+  // Makes an entry (or every entry, id nullopt) due now; returns how many entries changed.
+  // kNotFound for an unknown id.
+  virtual Result<std::size_t> retry(std::optional<std::string_view> id, int64_t now) = 0;
+  // Removes the entry and its spool file. kNotFound when absent.
+  virtual Result<void> remove(std::string_view id) = 0;
+};
+
+}  // namespace posthorn::queue

@@ -1,0 +1,78 @@
+#include "server/smtp/message_prep.hpp"
+
+#include <ctime>
+
+#include "base/ascii.hpp"
+#include "base/random.hpp"
+#include "mime/header.hpp"
+
+namespace posthorn::server::smtp {
+namespace {
+
+// Client-supplied text in a header: controls become '?' so it cannot start a new field.
+std::string header_safe(std::string_view s) {
+  std::string out;
+  for (char c : s) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+  return out;
+}
+
+}  // namespace
+
+std::string rfc5322_date(int64_t unix_seconds) {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s, %d %s %04d %02d:%02d:%02d +0000", kDays[tm.tm_wday], tm.tm_mday,
+                kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
+}
+
+std::string return_path_field(std::string_view sender) { return "Return-Path: <" + header_safe(sender) + ">\r\n"; }
+
+std::string received_field(const TraceInfo& info) {
+  std::string s = "Received: from " + header_safe(info.helo) + " ([" + info.remote_ip + "])\r\n";
+  s += "\tby " + info.hostname + " (Posthorn) with " + info.with + " id " + info.id;
+  if (!info.tls.empty()) s += "\r\n\t(" + header_safe(info.tls) + ")";
+  if (!info.recipient.empty()) s += "\r\n\tfor <" + header_safe(info.recipient) + ">";
+  s += "; " + rfc5322_date(info.time) + "\r\n";
+  return s;
+}
+
+std::string prepare_submission(std::string_view message, std::string_view message_id_domain, int64_t now) {
+  const mime::HeaderSplit split = mime::split_header(message);
+  const std::string_view header = message.substr(0, split.header_end);
+  std::string out;
+  out.reserve(message.size() + 128);
+  bool has_message_id = false;
+  bool has_date = false;
+  bool dropping = false;  // inside a Bcc field (its first line and its continuation lines)
+  std::size_t pos = 0;
+  while (pos < header.size()) {
+    std::size_t end = header.find('\n', pos);
+    end = end == std::string_view::npos ? header.size() : end + 1;
+    const std::string_view line = header.substr(pos, end - pos);
+    pos = end;
+    const bool continuation = !line.empty() && (line[0] == ' ' || line[0] == '\t');
+    if (!continuation) {
+      const std::size_t colon = line.find(':');
+      const std::string_view name =
+          colon == std::string_view::npos ? std::string_view() : ascii::trim(line.substr(0, colon));
+      dropping = ascii::iequals(name, "Bcc");
+      has_message_id = has_message_id || ascii::iequals(name, "Message-ID");
+      has_date = has_date || ascii::iequals(name, "Date");
+    }
+    if (!dropping) out += line;
+  }
+  // A header that did not end in a line end gets one before the new fields.
+  if (!out.empty() && out.back() != '\n') out += "\r\n";
+  if (!has_message_id) out += "Message-ID: <" + random_hex(12) + "@" + std::string(message_id_domain) + ">\r\n";
+  if (!has_date) out += "Date: " + rfc5322_date(now) + "\r\n";
+  out += message.substr(split.header_end);
+  return out;
+}
+
+}  // namespace posthorn::server::smtp

@@ -1,0 +1,40 @@
+// What the SMTP session adds to or changes in a message before it is stored or queued: the trace
+// header fields (Return-Path [RFC 5321 §4.4], Received [RFC 5321 §4.4, RFC 5322 §3.6.7]) that go in
+// the store's delivery prefix, and submission hygiene [RFC 6409 §8]: Message-ID and Date added
+// when missing, Bcc removed. Submitted mail is not stored yet, so it may be rewritten; mail from
+// other servers never is (its additions go in the prefix).
+// Pure functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace posthorn::server::smtp {
+
+// "Tue, 3 Jun 2025 14:05:09 +0000" [RFC 5322 §3.3] for a Unix time, in UTC.
+std::string rfc5322_date(int64_t unix_seconds);
+
+struct TraceInfo {
+  std::string helo;         // the name the client gave in EHLO/HELO/LHLO
+  std::string remote_ip;
+  std::string hostname;     // this server
+  std::string with;         // "ESMTP", "ESMTPS", "ESMTPSA", "LMTP" ... [RFC 3848]
+  std::string id;           // this transaction's id
+  std::string recipient;    // for "for <...>" (empty: left out)
+  std::string tls;          // "TLSv1.3 TLS_AES_256_GCM_SHA384" or ""
+  int64_t time = 0;
+};
+
+// "Return-Path: <sender>\r\n" (the null path gives "<>").
+std::string return_path_field(std::string_view sender);
+// "Received: from helo ([ip])\r\n\tby host (Posthorn) with ESMTPS id X\r\n\tfor <r>; date\r\n".
+// CR, LF and other controls in the client-supplied name are replaced so the field stays one field.
+std::string received_field(const TraceInfo& info);
+
+// Submission hygiene: returns the message with Bcc fields removed and Message-ID / Date added at
+// the end of the header when missing. `message_id_domain` is the right-hand side of a new
+// Message-ID. The body is untouched.
+std::string prepare_submission(std::string_view message, std::string_view message_id_domain, int64_t now);
+
+}  // namespace posthorn::server::smtp

@@ -1,0 +1,60 @@
+// SqliteQueue: the embedded queue::Queue. Entries and per-recipient state live in
+// <data_dir>/queue.db (SQLite, WAL, synchronous=FULL); message bytes in spool files
+// <data_dir>/queue/<id>, written like blobs (temp file, fdatasync, rename, directory fsync).
+//
+// Why queue.db and not directory.db (DESIGN.md §4 lists the queue there): the queue is written on
+// every remote message and every delivery attempt, while the directory is read on every login and
+// RCPT; separate files keep the queue's writes from taking the directory's write lock, and the
+// queue can be inspected or reset without touching accounts. Both are in the data folder.
+//
+// Order on enqueue: spool file durable first, then the row commit; a crash in between leaves an
+// orphan spool file, removed by open(). remove() deletes the row, then the file.
+// Thread-safe: one connection behind a mutex; every call blocks (use the blocking pool). The
+// `posthorn queue` commands open the same files from another process; SQLite's locking and
+// BEGIN IMMEDIATE keep that safe.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+
+#include "queue/queue.hpp"
+#include "store/sqlite/sqlite_db.hpp"
+
+namespace posthorn::store::sqlite {
+
+class SqliteQueue final : public queue::Queue {
+ public:
+  // Opens or creates <data_dir>/queue.db and <data_dir>/queue/, and removes spool files without an
+  // entry (left by a crash during enqueue). Errc::kUnavailable when they cannot be opened.
+  static Result<std::unique_ptr<SqliteQueue>> open(const std::filesystem::path& data_dir);
+
+  Result<std::string> enqueue(queue::NewEntry entry) override;
+  Result<queue::Entry> get(std::string_view id) override;
+  Result<std::vector<queue::Entry>> list() override;
+  Result<std::vector<queue::Entry>> due(int64_t now) override;
+  Result<std::string> read_message(std::string_view id) override;
+  Result<void> update_recipient(std::string_view id, std::string_view address, queue::RecipientState state,
+                                std::string_view last_error) override;
+  Result<void> set_next_attempt(std::string_view id, int64_t next_attempt) override;
+  Result<void> set_bounce_needed(std::string_view id, bool needed) override;
+  Result<std::size_t> retry(std::optional<std::string_view> id, int64_t now) override;
+  Result<void> remove(std::string_view id) override;
+
+  std::filesystem::path spool_path(std::string_view id) const { return spool_ / std::string(id); }
+
+ private:
+  SqliteQueue(Db db, std::filesystem::path spool) : db_(std::move(db)), spool_(std::move(spool)) {}
+  // Entries selected by `where` (SQL after WHERE, parameter ?1 bound to `param` when given).
+  Result<std::vector<queue::Entry>> select(std::string_view where, std::optional<int64_t> param);
+  Result<void> load_recipients(queue::Entry& entry);
+  Result<std::size_t> remove_orphans();
+  // Runs `sql` (an UPDATE of one entry: ?1 the id, ?2 the value); kNotFound when no row changed.
+  Result<void> set_entry_value(std::string_view sql, std::string_view id, int64_t value);
+
+  std::mutex mu_;
+  Db db_;  // guarded by mu_
+  std::filesystem::path spool_;
+};
+
+}  // namespace posthorn::store::sqlite

@@ -1,0 +1,432 @@
+"""SMTP mail transactions end to end: the real binary, real sockets, Python smtplib and swaks.
+
+MX delivery into INBOX (read back with `posthorn export maildir`), LMTP per-recipient replies,
+recipient policy (unknown user, over quota, open-relay tricks, submission without AUTH, sender
+ownership), limits at N and N+1 (message size, recipients), SMTP smuggling vectors, BDAT/CHUNKING,
+PIPELINING, DSN parameters, the early-talker greeting delay, submission hygiene, and the outbound
+queue CLI (`posthorn queue list|retry|delete`) after a submission to a remote address."""
+import json
+import smtplib
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import PASSWORD, USER, Server
+
+HOST = "localhost"
+OTHER = "other@example.test"
+MAX_SIZE = 70000
+MAX_RCPTS = 3
+
+
+def configure(server, **smtp):
+    """Adds keys to the [smtp] table that `init --dev` wrote."""
+    text = server.config.read_text()
+    extra = "".join(f"{k} = {v}\n" for k, v in smtp.items())
+    if "greeting_delay_ms" in smtp:
+        text = text.replace("greeting_delay_ms = 0\n", "")
+    text = text.replace("[smtp]\n", "[smtp]\n" + extra, 1)
+    server.config.write_text(text)
+
+
+@pytest.fixture
+def srv(tmp_path):
+    s = Server(tmp_path / "srv")
+    s.init()
+    configure(s, max_message_size=MAX_SIZE, max_recipients=MAX_RCPTS)
+    s.cli("user", "add", OTHER, "--password-stdin", "--quota", "2K", input="other secret\n")
+    s.cli("alias", "add", "alias@example.test", USER)
+    s.start()
+    yield s
+    rc = s.stop()
+    assert rc == 0, f"serve exited with {rc}; log:\n{s.log_text()[-4000:]}"
+
+
+class Raw:
+    """A line-level SMTP client over a plain socket, for what smtplib will not send."""
+
+    def __init__(self, port, greet=True):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=15)
+        self.f = self.sock.makefile("rb")
+        if greet:
+            assert self.line().startswith("220 ")
+
+    def send(self, data):
+        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def line(self):
+        return self.f.readline().decode(errors="replace").rstrip("\r\n")
+
+    def reply(self):
+        """One (possibly multiline) reply: its last line."""
+        line = self.line()
+        while len(line) > 3 and line[3] == "-":
+            line = self.line()
+        return line
+
+    def cmd(self, text):
+        self.send(text + "\r\n")
+        return self.reply()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def inbox(server, address, tmp_path, name="export"):
+    """The messages of INBOX as bytes (LF line ends, as the export writes them)."""
+    out = tmp_path / name
+    server.cli("export", "maildir", address, str(out))
+    files = sorted(list((out / "cur").glob("*")) + list((out / "new").glob("*")))
+    return [p.read_bytes() for p in files]
+
+
+MESSAGE = "From: sender@example.org\r\nTo: demo@example.test\r\nSubject: hello\r\n\r\nBody line.\r\n"
+
+
+def test_mx_delivery_lands_in_inbox(srv, tmp_path):
+    with smtplib.SMTP(HOST, srv.ports["mx"], timeout=30) as smtp:
+        smtp.ehlo("client.example")
+        for ext in ("size", "8bitmime", "smtputf8", "chunking", "dsn", "pipelining", "enhancedstatuscodes"):
+            assert smtp.has_extn(ext), ext
+        assert smtp.esmtp_features["size"] == str(MAX_SIZE)
+        refused = smtp.sendmail("sender@example.org", ["demo+news@example.test"], MESSAGE)
+        assert refused == {}
+    msgs = inbox(srv, USER, tmp_path)
+    assert len(msgs) == 1
+    m = msgs[0]
+    assert m.startswith(b"Return-Path: <sender@example.org>\nReceived: from client.example ([127.0.0.1])\n")
+    assert b"for <demo+news@example.test>" in m
+    assert m.endswith(b"Subject: hello\n\nBody line.\n")
+
+
+def test_swaks_delivers_over_starttls(srv, tmp_path):
+    proc = subprocess.run(
+        ["swaks", "--server", f"127.0.0.1:{srv.ports['mx']}", "--tls", "--tls-ca-path", str(srv.cert),
+         "--from", "swaks@example.org", "--to", "alias@example.test", "--helo", "client.example",
+         "--header", "Subject: via swaks", "--body", "swaks body"],
+        capture_output=True, text=True, timeout=60)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "250 2.0.0 Ok: queued as" in out
+    msgs = inbox(srv, USER, tmp_path)
+    assert len(msgs) == 1
+    assert b"with ESMTPS id" in msgs[0]
+    assert b"Subject: via swaks" in msgs[0]
+    assert b"swaks body" in msgs[0]
+
+
+def test_lmtp_replies_per_recipient(srv, tmp_path):
+    c = Raw(srv.ports["lmtp"])
+    assert c.cmd("LHLO mta.example").startswith("250 ")
+    assert c.cmd("MAIL FROM:<sender@example.org>").startswith("250 2.1.0")
+    assert c.cmd(f"RCPT TO:<{USER}>").startswith("250 2.1.5")
+    assert c.cmd(f"RCPT TO:<{OTHER}>").startswith("250 2.1.5")
+    assert c.cmd("RCPT TO:<nobody@example.test>").startswith("550 5.1.1")
+    assert c.cmd("DATA").startswith("354")
+    c.send(MESSAGE + "x" * 3000 + "\r\n.\r\n")  # bigger than other@'s 2K quota
+    first, second = c.line(), c.line()
+    assert first.startswith(f"250 2.0.0 <{USER}> Ok: queued as"), first
+    assert second == f"452 4.2.2 <{OTHER}> Mailbox full", second
+    assert c.cmd("QUIT").startswith("221")
+    assert len(inbox(srv, USER, tmp_path)) == 1
+    assert inbox(srv, OTHER, tmp_path, "other") == []
+
+
+def test_unknown_user_is_550(srv):
+    with smtplib.SMTP(HOST, srv.ports["mx"], timeout=30) as smtp:
+        smtp.ehlo("client.example")
+        smtp.mail("sender@example.org")
+        code, msg = smtp.rcpt("nobody@example.test")
+        assert code == 550 and b"5.1.1" in msg
+
+
+def test_over_quota_is_452(srv):
+    with smtplib.SMTP(HOST, srv.ports["mx"], timeout=30) as smtp:
+        smtp.ehlo("client.example")
+        # Declared size over the quota: refused at RCPT.
+        smtp.mail("sender@example.org", ["SIZE=5000"])
+        code, msg = smtp.rcpt(OTHER)
+        assert code == 452 and b"4.2.2" in msg
+        smtp.rset()
+        # Undeclared: accepted at RCPT, refused after DATA (the store enforces the quota).
+        smtp.mail("sender@example.org")
+        assert smtp.rcpt(OTHER)[0] == 250
+        code, msg = smtp.data(MESSAGE + "y" * 3000 + "\r\n")
+        assert code == 452 and b"4.2.2" in msg
+
+
+RELAY_TRICKS = [
+    "<victim@remote.example>",
+    "<victim%remote.example@example.test>",
+    "<victim%remote.example>",
+    "<@example.test:victim@remote.example>",
+    "<@example.test,@localhost:victim@remote.example>",
+    "<\"victim@remote.example\">",
+    "<\"victim@remote.example\"@example.test>",
+    "<\"victim%remote.example\"@example.test>",
+    "<remote.example!victim@example.test>",
+    "<remote.example!victim>",
+    "<victim@remote.example@example.test>",
+    "<victim@remote.example.>",
+    "<victim@example.test.>",
+    "<victim@[127.0.0.1]>",
+    "<demo@[127.0.0.1]>",
+    "<victim@[IPv6:::1]>",
+    "<victim>",
+    "<victim@localhost>",
+    "<victim@sub.example.test>",
+    "<VICTIM@REMOTE.EXAMPLE>",
+    "victim@remote.example",
+    "<victim@remote.example> NOTIFY=NEVER",
+    "<postmaster@remote.example>",
+    "<@remote.example:victim@remote.example>",
+    "<victim@remote.example%example.test>",
+    "<victim@[10.0.0.1]>",
+]
+
+
+@pytest.mark.parametrize("listener", ["mx", "lmtp"])
+def test_open_relay_tricks_are_refused(srv, listener):
+    assert len(RELAY_TRICKS) >= 25
+    hello = "LHLO" if listener == "lmtp" else "EHLO"
+    for trick in RELAY_TRICKS:
+        c = Raw(srv.ports[listener])
+        assert c.cmd(f"{hello} client.example").startswith("250")
+        assert c.cmd("MAIL FROM:<sender@example.org>").startswith("250")
+        r = c.cmd(f"RCPT TO:{trick}")
+        assert r[0] == "5", f"{trick} -> {r}"
+        # Even if a client carries on, no message gets through.
+        d = c.cmd("DATA")
+        assert d.startswith("554 5.5.1") or d.startswith("503"), f"{trick}: DATA -> {d}"
+        c.close()
+
+
+def test_submission_without_auth_cannot_relay(srv):
+    for port in (srv.ports["submission"],):
+        c = Raw(port)
+        c.cmd("EHLO client.example")
+        assert c.cmd("MAIL FROM:<demo@example.test>").startswith("530 5.7.0")
+        assert c.cmd("RCPT TO:<victim@remote.example>").startswith("503")
+        c.close()
+
+
+def login(srv):
+    smtp = smtplib.SMTP(HOST, srv.ports["submission"], timeout=30)
+    smtp.ehlo("client.example")
+    smtp.login(USER, PASSWORD)
+    return smtp
+
+
+def test_sender_must_be_owned(srv):
+    with login(srv) as smtp:
+        for sender, ok in [(OTHER, False), ("ceo@remote.example", False), ("nobody@example.test", False),
+                           (USER, True), ("alias@example.test", True), ("demo+tag@example.test", True)]:
+            code, msg = smtp.mail(sender)
+            if ok:
+                assert code == 250, (sender, msg)
+            else:
+                assert code == 553 and b"5.7.1" in msg, (sender, code, msg)
+            smtp.rset()
+
+
+def test_message_size_limit_n_and_n_plus_one(srv, tmp_path):
+    head = "Subject: size\r\n\r\n"
+    body = ""
+    while len(head) + len(body) + 102 <= MAX_SIZE:
+        body += "z" * 98 + "\r\n"
+    body += "w" * (MAX_SIZE - len(head) - len(body) - 2) + "\r\n"
+    exact = head + body
+    assert len(exact) == MAX_SIZE
+    with smtplib.SMTP(HOST, srv.ports["mx"], timeout=30) as smtp:
+        smtp.ehlo("client.example")
+        assert smtp.mail("sender@example.org", [f"SIZE={MAX_SIZE + 1}"])[0] == 552
+        smtp.rset()
+        assert smtp.sendmail("sender@example.org", [USER], exact) == {}  # smtplib sends SIZE=N itself
+        # smtplib declares SIZE itself; send N+1 without SIZE so the DATA check is the one that acts.
+        smtp.mail("sender@example.org")
+        smtp.rcpt(USER)
+        code, msg = smtp.data(head + "!" + body)
+        assert code == 552 and b"5.3.4" in msg
+        assert smtp.noop()[0] == 250
+    assert len(inbox(srv, USER, tmp_path)) == 1
+
+
+def test_recipient_limit_n_and_n_plus_one(srv, tmp_path):
+    with smtplib.SMTP(HOST, srv.ports["mx"], timeout=30) as smtp:
+        smtp.ehlo("client.example")
+        smtp.mail("sender@example.org")
+        for i in range(MAX_RCPTS):
+            assert smtp.rcpt(f"demo+{i}@example.test")[0] == 250
+        code, msg = smtp.rcpt("demo+extra@example.test")
+        assert code == 452 and b"4.5.3" in msg
+        assert smtp.data(MESSAGE)[0] == 250
+    # Several recipients reaching one account: the message is stored once.
+    assert len(inbox(srv, USER, tmp_path)) == 1
+
+
+SMUGGLING = [b"\n.\n", b"\r.\r", b"\n.\r\n", b"\r\n.\n", b"\r.\r\n", b"\r\n.\r", b"\n.\r", b"\r.\n",
+             b"\r\n\x00.\r\n"]
+
+
+@pytest.mark.parametrize("vector", SMUGGLING, ids=[repr(v) for v in SMUGGLING])
+def test_smuggling_vectors_are_refused(srv, tmp_path, vector):
+    c = Raw(srv.ports["mx"])
+    c.cmd("EHLO client.example")
+    assert c.cmd("MAIL FROM:<sender@example.org>").startswith("250")
+    assert c.cmd(f"RCPT TO:<{USER}>").startswith("250")
+    assert c.cmd("DATA").startswith("354")
+    smuggled = (b"MAIL FROM:<admin@example.test>\r\nRCPT TO:<demo@example.test>\r\nDATA\r\n"
+                b"Subject: smuggled\r\n\r\nevil\r\n")
+    c.send(b"Subject: carrier\r\n\r\ntext" + vector + smuggled + b".\r\n")
+    r = c.line()
+    if vector == b"\r\n\x00.\r\n":
+        # A NUL is not a line-end trick: the message is accepted whole, with the "smuggled" lines inside.
+        assert r.startswith("250 2.0.0"), r
+    else:
+        assert r.startswith("550 5.5.2"), r
+    # The next reply answers our NOOP: nothing smuggled was executed.
+    assert c.cmd("NOOP") == "250 2.0.0 Ok"
+    c.close()
+    msgs = inbox(srv, USER, tmp_path)
+    assert all(not m.startswith(b"Return-Path: <admin@") for m in msgs)
+    assert len(msgs) == (1 if vector == b"\r\n\x00.\r\n" else 0)
+
+
+def test_bdat_chunking(srv, tmp_path):
+    c = Raw(srv.ports["mx"])
+    c.cmd("EHLO client.example")
+    assert c.cmd("MAIL FROM:<sender@example.org> BODY=BINARYMIME").startswith("250")
+    assert c.cmd(f"RCPT TO:<{USER}>").startswith("250")
+    part1 = b"Subject: chunked\r\n\r\nbinary \x00\x01 part "
+    part2 = b"and a dot line\r\n.\r\nthe end\r\n"
+    c.send(b"BDAT %d\r\n" % len(part1) + part1)
+    assert c.line() == f"250 2.0.0 {len(part1)} octets received"
+    c.send(b"BDAT %d LAST\r\n" % len(part2) + part2)
+    assert c.line().startswith("250 2.0.0 Ok: queued as")
+    # BDAT without a transaction: the chunk is consumed, then refused.
+    c.send(b"BDAT 4 LAST\r\nQUIT")
+    assert c.line() == "503 5.5.1 Need MAIL command"
+    assert c.cmd("NOOP") == "250 2.0.0 Ok"
+    c.close()
+    msgs = inbox(srv, USER, tmp_path)
+    assert len(msgs) == 1
+    assert msgs[0].endswith(b"binary \x00\x01 part and a dot line\n.\nthe end\n")
+
+
+def test_pipelining(srv, tmp_path):
+    c = Raw(srv.ports["mx"])
+    c.cmd("EHLO client.example")
+    c.send(f"MAIL FROM:<sender@example.org>\r\nRCPT TO:<{USER}>\r\nRCPT TO:<nobody@example.test>\r\n"
+           "RCPT TO:<alias@example.test>\r\nDATA\r\n")
+    replies = [c.line() for _ in range(5)]
+    assert [r[:3] for r in replies] == ["250", "250", "550", "250", "354"], replies
+    c.send(MESSAGE + ".\r\nRSET\r\nNOOP\r\nQUIT\r\n")
+    replies = [c.line() for _ in range(4)]
+    assert [r[:3] for r in replies] == ["250", "250", "250", "221"], replies
+    c.close()
+    assert len(inbox(srv, USER, tmp_path)) == 1  # demo and alias -> demo: one copy
+
+
+def test_dsn_and_smtputf8_parameters_accepted(srv, tmp_path):
+    with smtplib.SMTP(HOST, srv.ports["mx"], timeout=30) as smtp:
+        smtp.ehlo("client.example")
+        code, msg = smtp.mail("sender@example.org", ["RET=HDRS", "ENVID=QQ314159", "BODY=8BITMIME", "SMTPUTF8"])
+        assert code == 250, msg
+        code, msg = smtp.rcpt(USER, ["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;demo@example.test"])
+        assert code == 250, msg
+        code, msg = smtp.data(("Subject: grüße\r\n\r\nUTF-8 body ✓\r\n").encode())
+        assert code == 250, msg
+        smtp.mail("sender@example.org", ["RET=EVERYTHING"])
+        smtp.rset()
+        code, _ = smtp.mail("sender@example.org", ["XFOO=1"])
+        assert code == 555
+    msgs = inbox(srv, USER, tmp_path)
+    assert "UTF-8 body ✓".encode() in msgs[0]
+
+
+def test_submission_hygiene_and_one_copy(srv, tmp_path):
+    with login(srv) as smtp:
+        msg = ("From: demo@example.test\r\nTo: demo@example.test\r\nBcc: hidden@example.test\r\n"
+               "Subject: hygiene\r\n\r\nbody\r\n")
+        assert smtp.sendmail(USER, [USER, "alias@example.test"], msg) == {}
+    msgs = inbox(srv, USER, tmp_path)
+    assert len(msgs) == 1
+    m = msgs[0]
+    assert b"Bcc:" not in m and b"hidden@" not in m
+    assert b"\nMessage-ID: <" in m
+    assert b"\nDate: " in m
+    assert b"with ESMTPA id" in m
+
+
+def test_queue_cli_after_remote_submission(srv):
+    with login(srv) as smtp:
+        refused = smtp.sendmail(USER, ["friend@remote.example", "other@remote.example"], MESSAGE,
+                                rcpt_options=["NOTIFY=FAILURE"])
+        assert refused == {}
+        assert smtp.sendmail(USER, ["second@remote.example"], MESSAGE) == {}
+    out = srv.cli("queue", "list", "--json").stdout
+    entries = json.loads(out)
+    assert len(entries) == 2
+    first = next(e for e in entries if len(e["recipients"]) == 2)
+    assert first["sender"] == USER
+    assert [r["address"] for r in first["recipients"]] == ["friend@remote.example", "other@remote.example"]
+    assert all(r["state"] == "pending" and r["notify"] == 4 for r in first["recipients"])
+    text = srv.cli("queue", "list").stdout
+    assert first["id"] in text and "friend@remote.example" in text
+
+    r = srv.cli("queue", "retry", first["id"])
+    assert "1 queue entry is due now" in r.stdout
+    r = srv.cli("queue", "retry", "--all")
+    assert "2 queue entries are due now" in r.stdout
+    bad = srv.cli("queue", "retry", "0123456789abcdef", check=False)
+    assert bad.returncode != 0 and "no queue entry" in bad.stderr
+    neither = srv.cli("queue", "retry", check=False)
+    assert neither.returncode != 0
+
+    srv.cli("queue", "delete", first["id"])
+    left = json.loads(srv.cli("queue", "list", "--json").stdout)
+    assert [e["id"] for e in left] == [e["id"] for e in entries if e["id"] != first["id"]]
+    again = srv.cli("queue", "delete", first["id"], check=False)
+    assert again.returncode != 0 and "no queue entry" in again.stderr
+    assert not (srv.root / "data" / "queue" / first["id"]).exists()
+
+
+def test_queue_survives_restart(srv):
+    with login(srv) as smtp:
+        assert smtp.sendmail(USER, ["far@remote.example"], MESSAGE) == {}
+    assert srv.stop() == 0
+    srv.start()
+    entries = json.loads(srv.cli("queue", "list", "--json").stdout)
+    assert [r["address"] for r in entries[0]["recipients"]] == ["far@remote.example"]
+
+
+@pytest.fixture
+def slow_greeter(tmp_path):
+    s = Server(tmp_path / "slow")
+    s.init()
+    configure(s, greeting_delay_ms=1000)
+    s.start()
+    yield s
+    assert s.stop() == 0
+
+
+def test_early_talker_is_rejected(slow_greeter):
+    c = Raw(slow_greeter.ports["mx"], greet=False)
+    c.send("EHLO hasty.example\r\n")
+    assert c.line() == "554 5.5.1 Error: SMTP protocol synchronization"
+    assert c.f.readline() == b""
+    c.close()
+    start = time.monotonic()
+    with smtplib.SMTP(HOST, slow_greeter.ports["mx"], timeout=30) as smtp:
+        assert time.monotonic() - start >= 0.9
+        assert smtp.ehlo("patient.example")[0] == 250
+    # Submission has no greeting delay.
+    start = time.monotonic()
+    with smtplib.SMTP(HOST, slow_greeter.ports["submission"], timeout=30) as smtp:
+        assert time.monotonic() - start < 0.9
