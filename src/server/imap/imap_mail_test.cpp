@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>
 #include <chrono>
@@ -29,7 +30,7 @@ constexpr const char* kPassword = "correct horse battery";
 
 class MailServer {
  public:
-  explicit MailServer(uint32_t append_limit = 1 << 20) {
+  explicit MailServer(uint32_t append_limit = 1 << 20, uint32_t max_append_messages = 3) {
     static std::atomic<int> n{0};
     dir_ = fs::temp_directory_path() / ("posthorn_imap_mail_test_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
     fs::remove_all(dir_);
@@ -39,7 +40,7 @@ class MailServer {
     store_ = std::move(*opened);
     auto cfg = std::make_shared<config::Config>(*harness_.config());
     cfg->imap.max_message_size = append_limit;
-    cfg->imap.max_append_messages = 3;
+    cfg->imap.max_append_messages = max_append_messages;
     ImapContext ctx{.config = cfg,
                     .listener = config::Listener{.name = "imap-test", .protocol = Proto::kImap, .address = "127.0.0.1",
                                                  .port = 0, .tls = config::TlsMode::kStartTls},
@@ -373,6 +374,28 @@ TEST(ImapMail, CondstoreAndQresync) {
   lines = run(*a, "a7", "NOOP");
   EXPECT_TRUE(has_line(lines, "* VANISHED 3")) << joined(lines);
   EXPECT_TRUE(run(*b, "b7", "SELECT INBOX (QRESYNC (1 1))").back().starts_with("b7 BAD"));
+}
+
+TEST(ImapMail, FetchFlagsOfManyMessagesStreams) {
+  constexpr int kCommands = 10;
+  constexpr int kPerCommand = 1000;
+  MailServer server(1 << 20, kPerCommand);
+  auto c = server.login();
+  for (int k = 0; k < kCommands; ++k) {
+    std::string cmd = "m" + std::to_string(k) + " APPEND INBOX";
+    for (int i = 0; i < kPerCommand; ++i) cmd += " {" + std::to_string(kMessage.size()) + "+}\r\n" + kMessage;
+    c->send(cmd + "\r\n");
+    ASSERT_TRUE(c->read_until("m" + std::to_string(k) + " ").back().starts_with("m" + std::to_string(k) + " OK"));
+  }
+  run(*c, "s", "SELECT INBOX");
+  const auto start = std::chrono::steady_clock::now();
+  auto lines = run(*c, "f", "FETCH 1:* (FLAGS)");
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  ASSERT_EQ(lines.size(), size_t{kCommands * kPerCommand} + 1);
+  EXPECT_EQ(lines[0], "* 1 FETCH (FLAGS (\\Recent))");
+  EXPECT_EQ(lines[kCommands * kPerCommand - 1], "* 10000 FETCH (FLAGS (\\Recent))");
+  std::printf("FETCH 1:* (FLAGS) of %d messages: %lld ms (sanitizer build)\n", kCommands * kPerCommand,
+              static_cast<long long>(ms.count()));
 }
 
 }  // namespace

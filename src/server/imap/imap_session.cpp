@@ -134,13 +134,9 @@ asio::awaitable<void> Session::flush() {
   if (outbuf_.empty() || broken_) co_return;
   std::string data;
   data.swap(outbuf_);
+  // The buffer is not kept between writes: an idle session holds no output memory.
   const bool ok = co_await conn_.write(data);
   if (!ok) broken_ = true;
-  // Keep a moderate buffer for the next round; drop a huge one.
-  if (data.capacity() <= 4 * kFlushThreshold) {
-    data.clear();
-    outbuf_.swap(data);
-  }
 }
 
 // Says goodbye for a read that did not deliver a line or literal; EOF and errors close quietly.
