@@ -44,6 +44,8 @@ TEST(SequenceSet, ParseAndResolve) {
   EXPECT_EQ(r[0], (SeqRange{2, 4}));
   EXPECT_EQ(r[1], (SeqRange{10, 20}));
   EXPECT_TRUE(parse_sequence_set("*")->resolve(0).empty());
+  EXPECT_TRUE(parse_sequence_set("1:*")->resolve(0).empty());
+  EXPECT_EQ(parse_sequence_set("1:*,2")->resolve(0).size(), 1u);
   EXPECT_TRUE(parse_sequence_set("$")->saved);
   EXPECT_EQ(parse_sequence_set("4294967295")->ranges[0].first, 4294967295u);
   for (const char* bad : {"", "0", "1:0", "1,,2", "a", "1:", ":1", "4294967296", "01", "1,", "$,1"}) {

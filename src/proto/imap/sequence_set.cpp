@@ -56,6 +56,8 @@ std::vector<SeqRange> SequenceSet::resolve(uint32_t largest) const {
   std::vector<SeqRange> out;
   out.reserve(ranges.size());
   for (SeqRange r : ranges) {
+    // "*" in an empty mailbox: the range names nothing (clients send "1:*" to any mailbox).
+    if (largest == 0 && (r.first == kStar || r.last == kStar)) continue;
     uint32_t a = r.first == kStar ? largest : r.first;
     uint32_t b = r.last == kStar ? largest : r.last;
     if (a > b) std::swap(a, b);

@@ -26,7 +26,7 @@ struct SequenceSet {
 
   // Sorted, merged, non-overlapping [first, last] ranges with "*" replaced by `largest` (the largest
   // number in use). A range "n:*" with n > largest is largest:n [RFC 9051 §9]; with largest 0
-  // ("*" on an empty mailbox) "*" stands for 0 and ranges touching only 0 disappear.
+  // (an empty mailbox) every range containing "*" disappears, so "1:*" names nothing.
   std::vector<SeqRange> resolve(uint32_t largest) const;
   // True when a bound is "*".
   bool contains_star() const;
