@@ -59,6 +59,15 @@ def ok(result):
     return data
 
 
+def two_sessions(server, messages):
+    """Two connections of the same user; the first has appended `messages` copies of SIMPLE."""
+    a = connect(server)
+    b = connect(server)
+    for _ in range(messages):
+        ok(a.append("INBOX", None, None, SIMPLE))
+    return a, b
+
+
 def test_list_create_rename_delete(server):
     c = connect(server)
     data = ok(c.list())
@@ -135,9 +144,7 @@ def test_append_fetch_round_trip(server, tls):
 
 
 def test_store_flags_seen_by_second_connection(server):
-    a = connect(server)
-    b = connect(server)
-    ok(a.append("INBOX", None, None, SIMPLE))
+    a, b = two_sessions(server, 1)
     ok(a.select("INBOX"))
     ok(b.select("INBOX"))
     data = ok(a.store("1", "+FLAGS", r"(\Answered $Work)"))
@@ -173,10 +180,7 @@ def test_idle_receives_exists_after_append_elsewhere(server):
 
 
 def test_expunge_seen_by_other_session(server):
-    a = connect(server)
-    b = connect(server)
-    for _ in range(3):
-        ok(a.append("INBOX", None, None, SIMPLE))
+    a, b = two_sessions(server, 3)
     ok(a.select("INBOX"))
     ok(b.select("INBOX"))
     ok(a.store("2", "+FLAGS.SILENT", r"(\Deleted)"))
@@ -208,10 +212,7 @@ def test_copy_move_with_copyuid(server):
 
 
 def test_condstore_qresync_select(server):
-    a = connect(server)
-    b = connect(server)
-    for _ in range(3):
-        ok(a.append("INBOX", None, None, SIMPLE))
+    a, b = two_sessions(server, 3)
     ok(a._simple_command("ENABLE", "QRESYNC"))
     ok(a.select("INBOX"))
     validity = int(a.untagged_responses["UIDVALIDITY"][0])
