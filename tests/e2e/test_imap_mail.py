@@ -368,3 +368,20 @@ Expunge Both
     files = list((maildir / "INBOX" / "cur").iterdir()) + list((maildir / "INBOX" / "new").iterdir())
     up = [f for f in files if b"Subject: from maildir" in f.read_bytes()]
     assert up and "F" in up[0].name.split(":2,")[-1], [f.name for f in files]
+
+
+def test_utf8_accept_mailbox_names(server):
+    u = connect(server)
+    # imaplib keeps the pre-login capabilities; ENABLE is advertised after login.
+    u.capabilities = tuple(ok(u.capability())[0].decode().upper().split())
+    typ, data = u.enable("UTF8=ACCEPT")
+    assert typ == "OK"
+    ok(u._simple_command("CREATE", '"Gr\u00fc\u00dfe"'))
+    names = [d.decode("utf-8") for d in ok(u.list('""', "Gr*"))]
+    assert names == ['(\\HasNoChildren) "/" "Gr\u00fc\u00dfe"'], names
+    u.logout()
+    # A client without UTF8=ACCEPT sees the same mailbox in modified UTF-7.
+    c = connect(server)
+    assert [d.decode() for d in ok(c.list('""', "Gr*"))] == ['(\\HasNoChildren) "/" Gr&APwA3w-e']
+    ok(c.select("Gr&APwA3w-e"))
+    c.logout()
