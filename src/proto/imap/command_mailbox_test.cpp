@@ -342,3 +342,35 @@ TEST(StoreFailure, OneMapping) {
 
 }  // namespace
 }  // namespace posthorn::proto::imap
+
+namespace posthorn::proto::imap {
+namespace {
+
+std::string repeat(const std::string& item, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += (i ? " " : "") + item;
+  return out;
+}
+
+// Every parser limit at N (accepted) and N+1 (BAD).
+TEST(ParserLimits, AtNAndNPlusOne) {
+  std::string id30 = "a ID (";
+  for (int i = 0; i < 30; ++i) id30 += "\"k" + std::to_string(i) + "\" \"v\" ";
+  id30.back() = ')';
+  EXPECT_TRUE(parse_command(id30));
+  EXPECT_TRUE(parse_command("a LIST \"\" (" + repeat("x", 100) + ")"));
+  EXPECT_FALSE(parse_command("a LIST \"\" (" + repeat("x", 101) + ")"));
+  EXPECT_TRUE(parse_command("a FETCH 1 (" + repeat("UID", 100) + ")"));
+  EXPECT_FALSE(parse_command("a FETCH 1 (" + repeat("UID", 101) + ")"));
+  EXPECT_TRUE(parse_command("a FETCH 1 BODY[HEADER.FIELDS (" + repeat("X", 100) + ")]"));
+  EXPECT_FALSE(parse_command("a FETCH 1 BODY[HEADER.FIELDS (" + repeat("X", 101) + ")]"));
+  std::string deep(100 * 2 - 1, '.');
+  for (size_t i = 0; i < deep.size(); i += 2) deep[i] = '1';
+  EXPECT_TRUE(parse_command("a FETCH 1 BODY[" + deep + "]"));
+  EXPECT_FALSE(parse_command("a FETCH 1 BODY[" + deep + ".1]"));
+  EXPECT_TRUE(parse_sequence_set("4294967295"));
+  EXPECT_FALSE(parse_sequence_set("4294967296"));
+}
+
+}  // namespace
+}  // namespace posthorn::proto::imap
