@@ -324,6 +324,15 @@ void read_limits(TableReader& root, Problems& problems, Limits& l) {
   t.finish();
 }
 
+void read_imap(TableReader& root, Problems& problems, Imap& imap) {
+  const toml::table* table = root.table("imap");
+  if (table == nullptr) return;
+  TableReader t(problems, *table, "imap");
+  imap.max_message_size = t.u32("max_message_size", 1024, 1 << 30, imap.max_message_size);
+  imap.max_append_messages = t.u32("max_append_messages", 1, 100000, imap.max_append_messages);
+  t.finish();
+}
+
 void read_timeouts(TableReader& root, Problems& problems, Timeouts& o) {
   const toml::table* table = root.table("timeouts");
   if (table == nullptr) return;
@@ -554,6 +563,7 @@ Result<std::shared_ptr<const Config>> parse_text(std::string_view text, const st
   read_workers(t, problems, cfg->workers);
   read_pop3(t, problems, cfg->pop3);
   read_smtp(t, problems, cfg->smtp);
+  read_imap(t, problems, cfg->imap);
   read_listeners(t, problems, *cfg);
   t.finish();
 

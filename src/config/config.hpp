@@ -116,6 +116,12 @@ struct Smtp {
   bool operator==(const Smtp&) const = default;
 };
 
+// IMAP server limits (the IMAP issue).
+struct Imap {
+  uint32_t max_message_size = 50u << 20;  // APPENDLIMIT [RFC 7889]: bytes of one appended message
+  uint32_t max_append_messages = 100;     // messages in one MULTIAPPEND [RFC 3502]
+};
+
 struct Config {
   std::filesystem::path file;      // the file this was loaded from (absolute)
   std::string hostname;            // this server's name, used in greetings and the default certificate
@@ -130,6 +136,7 @@ struct Config {
   Workers workers;
   Pop3 pop3;
   Smtp smtp;
+  Imap imap;
 };
 
 // Loads and validates `file`. Errors name the file, the line and the key:

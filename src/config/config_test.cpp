@@ -430,3 +430,24 @@ TEST(Config, TlsModeNames) {
 
 }  // namespace
 }  // namespace posthorn::config
+
+namespace posthorn::config {
+namespace {
+
+TEST(ConfigImap, LimitsAtTheirEdges) {
+  auto c = ok(std::string(kMinimal) + "[imap]\nmax_message_size = 1024\nmax_append_messages = 1\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->imap.max_message_size, 1024u);
+  EXPECT_EQ(c->imap.max_append_messages, 1u);
+  EXPECT_TRUE(ok(std::string(kMinimal) + "[imap]\nmax_message_size = 1073741824\nmax_append_messages = 100000\n"));
+  EXPECT_NE(error_of(std::string(kMinimal) + "[imap]\nmax_message_size = 1023\n").find("imap.max_message_size"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[imap]\nmax_message_size = 1073741825\n").find("imap.max_message_size"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[imap]\nmax_append_messages = 100001\n").find("imap.max_append_messages"),
+            std::string::npos);
+  EXPECT_EQ(ok(kMinimal)->imap.max_message_size, 50u << 20);
+}
+
+}  // namespace
+}  // namespace posthorn::config

@@ -34,7 +34,7 @@ TEST(ParseCommand, SimpleCommandsAnyCase) {
       {"a1 CAPABILITY", "a1", "CAPABILITY"}, {"a2 capability", "a2", "CAPABILITY"},
       {"a3 NoOp", "a3", "NOOP"},             {"a4 logout", "a4", "LOGOUT"},
       {"a5 StartTLS", "a5", "STARTTLS"},     {"t] SELECT INBOX", "t]", "SELECT"},
-      {"x LIST \"\" *", "x", "LIST"},        {"u UID FETCH 1:* FLAGS", "u", "UID"},
+      {"x LIST \"\" *", "x", "LIST"},        {"u UID FETCH 1:* FLAGS", "u", "UID FETCH"},
   };
   for (const auto& c : cases) {
     auto r = parse_command(c.wire);
@@ -46,9 +46,9 @@ TEST(ParseCommand, SimpleCommandsAnyCase) {
   EXPECT_TRUE(std::holds_alternative<Noop>(parse_command("a NOOP")->args));
   EXPECT_TRUE(std::holds_alternative<Logout>(parse_command("a LOGOUT")->args));
   EXPECT_TRUE(std::holds_alternative<StartTls>(parse_command("a STARTTLS")->args));
-  auto unknown = parse_command("a select INBOX");
+  auto unknown = parse_command("a getquotaroot INBOX");
   ASSERT_TRUE(unknown);
-  EXPECT_EQ(std::get<Unknown>(unknown->args).name, "SELECT");
+  EXPECT_EQ(std::get<Unknown>(unknown->args).name, "GETQUOTAROOT");
 }
 
 struct ErrCase {

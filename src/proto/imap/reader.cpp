@@ -149,26 +149,75 @@ Result<std::string> Reader::quoted() {
 }
 
 Result<std::string> Reader::literal() {
-  if (peek() != '{' || at_end()) return fail("Expected a literal");
+  auto bytes = literal_bytes(false);
+  if (!bytes) return bytes.error();
+  return std::string(*bytes);
+}
+
+Result<std::string> Reader::literal8() {
+  if (peek() != '~' || at_end()) return fail("Expected a literal8");
+  ++pos_;
+  auto bytes = literal_bytes(true);
+  if (!bytes) {
+    --pos_;
+    return bytes.error();
+  }
+  return std::string(*bytes);
+}
+
+Result<std::string_view> Reader::literal_bytes(bool allow_nul) {
+  if (peek() != '{' || at_end()) return make_error(Errc::kInvalid, "Expected a literal");
   size_t i = pos_ + 1;
   const size_t digits_start = i;
   uint64_t size = 0;
   while (i < input_.size() && is_digit(input_[i])) {
-    if (size > (std::numeric_limits<uint64_t>::max() - 9) / 10) return fail("Literal too big");
+    if (size > (std::numeric_limits<uint64_t>::max() - 9) / 10) return make_error(Errc::kInvalid, "Literal too big");
     size = size * 10 + static_cast<uint64_t>(input_[i] - '0');
     ++i;
   }
-  if (i == digits_start) return fail("Invalid literal size");
+  if (i == digits_start) return make_error(Errc::kInvalid, "Invalid literal size");
   if (i < input_.size() && input_[i] == '+') ++i;
-  if (i >= input_.size() || input_[i] != '}') return fail("Invalid literal");
+  if (i >= input_.size() || input_[i] != '}') return make_error(Errc::kInvalid, "Invalid literal");
   ++i;
-  if (input_.substr(i, 2) != "\r\n") return fail("Literal must be followed by CRLF");
+  if (input_.substr(i, 2) != "\r\n") return make_error(Errc::kInvalid, "Literal must be followed by CRLF");
   i += 2;
-  if (size > input_.size() - i) return fail("Literal shorter than announced");
+  if (size > input_.size() - i) return make_error(Errc::kInvalid, "Literal shorter than announced");
   const std::string_view bytes = input_.substr(i, static_cast<size_t>(size));
-  if (bytes.find('\0') != std::string_view::npos) return fail("NUL in literal");
+  if (!allow_nul && bytes.find('\0') != std::string_view::npos) return make_error(Errc::kInvalid, "NUL in literal");
   pos_ = i + static_cast<size_t>(size);
-  return std::string(bytes);
+  return bytes;
+}
+
+Result<uint64_t> Reader::number() {
+  const size_t start = pos_;
+  uint64_t n = 0;
+  while (!at_end() && is_digit(input_[pos_])) {
+    if (pos_ - start >= 19) return make_error(Errc::kInvalid, "Number too big");
+    n = n * 10 + static_cast<uint64_t>(input_[pos_] - '0');
+    ++pos_;
+  }
+  if (pos_ == start) return make_error(Errc::kInvalid, "Expected a number");
+  return n;
+}
+
+bool Reader::consume(char c) {
+  if (at_end() || input_[pos_] != c) return false;
+  ++pos_;
+  return true;
+}
+
+bool Reader::consume_word(std::string_view word) {
+  const std::string_view r = rest();
+  if (r.size() < word.size() || !ascii::iequals(r.substr(0, word.size()), word)) return false;
+  if (r.size() > word.size() && is_atom_char(r[word.size()]) && r[word.size()] != '[') return false;
+  pos_ += word.size();
+  return true;
+}
+
+std::string_view Reader::take_while(bool (*pred)(char)) {
+  const size_t start = pos_;
+  while (!at_end() && pred(input_[pos_])) ++pos_;
+  return input_.substr(start, pos_ - start);
 }
 
 Result<std::string> Reader::base64_text() {

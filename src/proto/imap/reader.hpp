@@ -62,9 +62,20 @@ class Reader {
   // 1*(ALPHA / DIGIT / "+" / "/" / "="): raw base64 text (SASL responses) [RFC 9051 §9 base64];
   // decoding and padding checks are the caller's.
   Result<std::string> base64_text();
+  // number = 1*DIGIT, at most 2^63-1 (mod-sequence-value range [RFC 7162]).
+  Result<uint64_t> number();
+  // literal8 = "~{" number ["+"] "}" CRLF *OCTET [RFC 3516]; NUL allowed.
+  Result<std::string> literal8();
+  // Consumes `c` when it is next.
+  bool consume(char c);
+  // Consumes `word` (ASCII, case-insensitive) when it is next and not followed by an atom character.
+  bool consume_word(std::string_view word);
+  // The longest run of bytes for which pred is true (possibly empty).
+  std::string_view take_while(bool (*pred)(char));
 
  private:
   Result<std::string> fail(std::string message) const;
+  Result<std::string_view> literal_bytes(bool allow_nul);
 
   std::string_view input_;
   size_t pos_ = 0;

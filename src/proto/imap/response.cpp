@@ -136,4 +136,21 @@ std::string auth_failure(std::string_view tag, const Error& error) {
   }
 }
 
+std::string store_failure(std::string_view tag, const Error& error, StoreCall call) {
+  std::string_view c = code::kServerBug;
+  switch (error.code) {
+    case Errc::kNotFound: c = call == StoreCall::kDestination ? code::kTryCreate : code::kNonExistent; break;
+    case Errc::kExists: c = code::kAlreadyExists; break;
+    case Errc::kDenied: c = code::kNoPerm; break;
+    case Errc::kOverQuota: c = code::kOverQuota; break;
+    case Errc::kTooBig: c = code::kTooBig; break;
+    case Errc::kInvalid: c = code::kCannot; break;
+    case Errc::kConflict: c = call == StoreCall::kDelete ? code::kHasChildren : code::kInUse; break;
+    case Errc::kUnavailable: c = code::kUnavailable; break;
+    case Errc::kInternal: c = code::kServerBug; break;
+  }
+  const std::string_view text = error.message.empty() ? std::string_view("Failed") : std::string_view(error.message);
+  return tagged(tag, Status::kNo, c, text);
+}
+
 }  // namespace posthorn::proto::imap

@@ -26,6 +26,19 @@ inline constexpr std::string_view kPrivacyRequired = "PRIVACYREQUIRED";
 inline constexpr std::string_view kServerBug = "SERVERBUG";
 inline constexpr std::string_view kTooBig = "TOOBIG";
 inline constexpr std::string_view kUnavailable = "UNAVAILABLE";
+inline constexpr std::string_view kNonExistent = "NONEXISTENT";
+inline constexpr std::string_view kAlreadyExists = "ALREADYEXISTS";
+inline constexpr std::string_view kTryCreate = "TRYCREATE";
+inline constexpr std::string_view kOverQuota = "OVERQUOTA";
+inline constexpr std::string_view kNoPerm = "NOPERM";
+inline constexpr std::string_view kInUse = "INUSE";
+inline constexpr std::string_view kHasChildren = "HASCHILDREN";
+inline constexpr std::string_view kClientBug = "CLIENTBUG";
+inline constexpr std::string_view kLimit = "LIMIT";
+inline constexpr std::string_view kUnknownCte = "UNKNOWN-CTE";
+inline constexpr std::string_view kReadOnly = "READ-ONLY";
+inline constexpr std::string_view kReadWrite = "READ-WRITE";
+inline constexpr std::string_view kClosed = "CLOSED";
 }  // namespace code
 
 // "<tag> OK text\r\n"; with a code: "<tag> NO [CODE] text\r\n". `code` is the inside of the brackets
@@ -56,5 +69,18 @@ std::string string_value(std::string_view value);
 //   kUnavailable / kInternal -> NO [UNAVAILABLE], kInvalid -> BAD, kNotFound -> NO [CANNOT]
 //   (unsupported mechanism), anything else -> NO [AUTHENTICATIONFAILED].
 std::string auth_failure(std::string_view tag, const Error& error);
+
+// Which call failed, for the few codes that depend on it.
+enum class StoreCall {
+  kGeneral,
+  kDestination,  // APPEND/COPY/MOVE target: kNotFound -> NO [TRYCREATE] [RFC 9051 §6.3.12]
+  kDelete,       // DELETE: kConflict (children) -> NO [HASCHILDREN]
+};
+// The single Errc -> reply mapping for mail store outcomes [RFC 5530, RFC 9051 §7.1]:
+//   kNotFound -> NO [NONEXISTENT] (or [TRYCREATE]), kExists -> NO [ALREADYEXISTS], kDenied -> NO [NOPERM],
+//   kOverQuota -> NO [OVERQUOTA], kTooBig -> NO [TOOBIG], kInvalid -> NO [CANNOT], kConflict -> NO [INUSE]
+//   (or [HASCHILDREN]), kUnavailable -> NO [UNAVAILABLE], kInternal -> NO [SERVERBUG].
+// The store's message is client-safe and becomes the text.
+std::string store_failure(std::string_view tag, const Error& error, StoreCall call = StoreCall::kGeneral);
 
 }  // namespace posthorn::proto::imap

@@ -1,0 +1,231 @@
+// Authenticated-state mailbox commands: ENABLE [RFC 5161], ID [RFC 2971], NAMESPACE [RFC 2342],
+// CREATE (CREATE-SPECIAL-USE [RFC 6154]), DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST (LIST-EXTENDED
+// [RFC 5258], LIST-STATUS [RFC 5819], CHILDREN [RFC 3348], SPECIAL-USE [RFC 6154]), LSUB and STATUS
+// (STATUS=SIZE [RFC 8438], HIGHESTMODSEQ [RFC 7162], APPENDLIMIT [RFC 7889]) [RFC 9051 §6.3].
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+
+#include "base/ascii.hpp"
+#include "proto/imap/list_pattern.hpp"
+#include "proto/imap/mutf7.hpp"
+#include "proto/imap/response.hpp"
+#include "server/imap/imap_format.hpp"
+#include "server/imap/session.hpp"
+
+namespace posthorn::server::imap {
+
+namespace asio = boost::asio;
+namespace pi = proto::imap;
+using pi::Status;
+
+std::string Session::cmd_enable(const std::string& tag, const pi::Enable& args) {
+  std::string enabled;
+  auto note = [&enabled](bool& flag, std::string_view name) {
+    if (!flag) {
+      flag = true;
+      enabled += ' ';
+      enabled += name;
+    }
+  };
+  for (const auto& cap : args.capabilities) {
+    if (cap == "CONDSTORE") {
+      note(condstore_, "CONDSTORE");
+    } else if (cap == "QRESYNC") {
+      note(qresync_, "QRESYNC");
+      condstore_ = true;  // QRESYNC implies CONDSTORE [RFC 7162 §3.2.3]
+    } else if (cap == "IMAP4REV2") {
+      note(rev2_, "IMAP4rev2");
+    } else if (cap == "UTF8=ACCEPT") {
+      note(utf8_, "UTF8=ACCEPT");
+    }
+  }
+  // "* ENABLED" lists only what this command newly enabled [RFC 5161 §3.2].
+  return pi::untagged_data("ENABLED" + enabled) + pi::tagged(tag, Status::kOk, "ENABLE completed");
+}
+
+asio::awaitable<std::string> Session::cmd_id(const std::string& tag, const pi::Id& args) {
+  if (!args.params.empty()) {
+    std::string client;
+    for (const auto& [k, v] : args.params) {
+      if (ascii::iequals(k, "name") || ascii::iequals(k, "version")) client += (client.empty() ? "" : " ") + v.value_or("");
+    }
+    spdlog::debug("conn={} imap: client id {}", id(), client);
+  }
+  co_await out(pi::untagged_data("ID (\"name\" \"Posthorn\")"));
+  co_return pi::tagged(tag, Status::kOk, "ID completed");
+}
+
+asio::awaitable<std::string> Session::cmd_namespace(const std::string& tag) {
+  // One personal namespace, no prefix, "/" separator [RFC 2342].
+  co_await out(pi::untagged_data("NAMESPACE ((\"\" \"/\")) NIL NIL"));
+  co_return pi::tagged(tag, Status::kOk, "NAMESPACE completed");
+}
+
+asio::awaitable<std::string> Session::cmd_create(const std::string& tag, const pi::Create& args) {
+  auto name = mailbox_name(args.mailbox);
+  if (!name) co_return pi::store_failure(tag, name.error());
+  store::SpecialUse use = store::SpecialUse::kNone;
+  for (const auto& u : args.use) {
+    use = special_use_from_name(u);
+    if (use == store::SpecialUse::kNone) {
+      co_return pi::tagged(tag, Status::kNo, "USEATTR", "Unsupported special-use attribute " + u);
+    }
+  }
+  if (args.use.size() > 1) co_return pi::tagged(tag, Status::kNo, "USEATTR", "Only one special-use attribute per mailbox");
+  auto created_task = account_->create_mailbox(*name, use);
+  auto created = co_await std::move(created_task);
+  if (!created) co_return pi::store_failure(tag, created.error());
+  co_return pi::tagged(tag, Status::kOk, "CREATE completed");
+}
+
+asio::awaitable<std::string> Session::cmd_delete(const std::string& tag, const pi::Delete& args) {
+  auto name = mailbox_name(args.mailbox);
+  if (!name) co_return pi::store_failure(tag, name.error());
+  auto done_task = account_->delete_mailbox(*name);
+  auto done = co_await std::move(done_task);
+  if (!done) co_return pi::store_failure(tag, done.error(), pi::StoreCall::kDelete);
+  co_return pi::tagged(tag, Status::kOk, "DELETE completed");
+}
+
+asio::awaitable<std::string> Session::cmd_rename(const std::string& tag, const pi::Rename& args) {
+  auto from = mailbox_name(args.from);
+  if (!from) co_return pi::store_failure(tag, from.error());
+  auto to = mailbox_name(args.to);
+  if (!to) co_return pi::store_failure(tag, to.error());
+  auto done_task = account_->rename_mailbox(*from, *to);
+  auto done = co_await std::move(done_task);
+  if (!done) co_return pi::store_failure(tag, done.error());
+  co_return pi::tagged(tag, Status::kOk, "RENAME completed");
+}
+
+asio::awaitable<std::string> Session::cmd_subscribe(const std::string& tag, const pi::Subscribe& args) {
+  auto name = mailbox_name(args.mailbox);
+  if (!name) co_return pi::store_failure(tag, name.error());
+  auto done_task = account_->set_subscribed(*name, args.subscribe);
+  auto done = co_await std::move(done_task);
+  if (!done) co_return pi::store_failure(tag, done.error());
+  co_return pi::tagged(tag, Status::kOk, args.subscribe ? "SUBSCRIBE completed" : "UNSUBSCRIBE completed");
+}
+
+namespace {
+
+struct ListEntry {
+  std::string name;
+  const store::MailboxInfo* info = nullptr;  // null: subscribed but not existing
+  bool subscribed = false;
+  bool has_children = false;
+  bool child_subscribed = false;  // RECURSIVEMATCH: a subscribed child matched
+};
+
+bool is_child_of(std::string_view child, std::string_view parent) {
+  return child.size() > parent.size() + 1 && child.substr(0, parent.size()) == parent &&
+         child[parent.size()] == store::kSeparator;
+}
+
+}  // namespace
+
+asio::awaitable<std::string> Session::cmd_list(const std::string& tag, const pi::List& args) {
+  const char* verb = args.lsub ? "LSUB" : "LIST";
+  // LIST "" "": the hierarchy separator and root [RFC 9051 §6.3.9].
+  if (args.patterns.size() == 1 && args.patterns[0].empty() && !args.extended) {
+    co_await out(pi::untagged_data(std::string(verb) + " (\\Noselect) \"/\" \"\""));
+    co_return pi::tagged(tag, Status::kOk, std::string(verb) + " completed");
+  }
+  std::vector<std::string> patterns;
+  for (const auto& p : args.patterns) {
+    const std::string joined = pi::join_list_pattern(args.reference, p, store::kSeparator);
+    auto decoded = pi::mailbox_from_wire(joined, utf8_names());
+    if (!decoded) co_return pi::tagged(tag, Status::kBad, "Invalid mailbox pattern: " + decoded.error().message);
+    patterns.push_back(std::move(*decoded));
+  }
+  auto matches = [&patterns](std::string_view name) {
+    return std::any_of(patterns.begin(), patterns.end(),
+                       [name](const std::string& p) { return pi::list_match(p, name, store::kSeparator); });
+  };
+
+  auto mailboxes = co_await account_->list_mailboxes();
+  if (!mailboxes) co_return pi::store_failure(tag, mailboxes.error());
+  const bool want_subscriptions =
+      args.lsub || args.select_subscribed || args.return_subscribed;
+  std::set<std::string> subscribed;
+  if (want_subscriptions) {
+    auto subs = co_await account_->list_subscriptions();
+    if (!subs) co_return pi::store_failure(tag, subs.error());
+    subscribed.insert(subs->begin(), subs->end());
+  }
+
+  // All candidates in name order: existing mailboxes, plus subscribed names that do not exist.
+  std::vector<ListEntry> entries;
+  for (const auto& m : *mailboxes) {
+    entries.push_back(ListEntry{m.name, &m, subscribed.count(m.name) > 0 || m.subscribed, false, false});
+  }
+  if (want_subscriptions) {
+    for (const auto& s : subscribed) {
+      const bool exists = std::any_of(mailboxes->begin(), mailboxes->end(),
+                                      [&s](const store::MailboxInfo& m) { return m.name == s; });
+      if (!exists) entries.push_back(ListEntry{s, nullptr, true, false, false});
+    }
+    std::sort(entries.begin(), entries.end(), [](const ListEntry& a, const ListEntry& b) { return a.name < b.name; });
+  }
+  for (size_t i = 0; i < entries.size(); ++i) {
+    for (size_t j = i + 1; j < entries.size() && is_child_of(entries[j].name, entries[i].name); ++j) {
+      if (entries[j].info != nullptr) entries[i].has_children = true;
+      if (entries[j].subscribed && matches(entries[i].name)) entries[i].child_subscribed = true;
+    }
+  }
+
+  const bool only_subscribed = args.lsub || args.select_subscribed;
+  for (const auto& e : entries) {
+    if (!matches(e.name)) continue;
+    const bool recursive_parent = args.select_recursive && args.select_subscribed && !e.subscribed && e.child_subscribed;
+    if (only_subscribed && !e.subscribed && !recursive_parent) continue;
+    const store::SpecialUse use = e.info ? e.info->special_use : store::SpecialUse::kNone;
+    if (args.select_special_use && use == store::SpecialUse::kNone) continue;
+    std::string attrs;
+    auto add = [&attrs](std::string_view a) {
+      if (!attrs.empty()) attrs += ' ';
+      attrs += a;
+    };
+    if (e.info == nullptr) {
+      add(args.lsub ? "\\Noselect" : "\\NonExistent");
+    } else if (!args.lsub) {
+      add(e.has_children ? "\\HasChildren" : "\\HasNoChildren");
+    }
+    if (!args.lsub && (args.return_subscribed || args.select_subscribed) && e.subscribed) add("\\Subscribed");
+    if (!args.lsub && use != store::SpecialUse::kNone) add(store::to_string(use));
+    std::string line = std::string(verb) + " (" + attrs + ") \"/\" " + wire_name(e.name);
+    if (recursive_parent) line += " (\"CHILDINFO\" (\"SUBSCRIBED\"))";
+    co_await out(pi::untagged_data(line));
+    // LIST-STATUS: a STATUS response for each selectable mailbox listed [RFC 5819 §2].
+    if (args.return_status && e.info != nullptr) {
+      auto box_task = account_->open_id(e.info->id);
+      auto box = co_await std::move(box_task);
+      if (!box) continue;
+      auto st = co_await (*box)->status();
+      if (!st) continue;
+      co_await out(pi::untagged_data("STATUS " + wire_name(e.name) + " (" +
+                                     format_status_items(*args.return_status, *st, append_limit()) + ")"));
+    }
+  }
+  co_return pi::tagged(tag, Status::kOk, std::string(verb) + " completed");
+}
+
+asio::awaitable<std::string> Session::cmd_status(const std::string& tag, const pi::StatusCmd& args) {
+  auto name = mailbox_name(args.mailbox);
+  if (!name) co_return pi::store_failure(tag, name.error());
+  auto box_task = account_->open(*name);
+  auto box = co_await std::move(box_task);
+  if (!box) co_return pi::store_failure(tag, box.error());
+  auto st = co_await (*box)->status();
+  if (!st) co_return pi::store_failure(tag, st.error());
+  for (auto item : args.items) {
+    if (item == pi::StatusItem::kHighestModSeq) condstore_ = true;  // [RFC 7162 §3.1]
+  }
+  co_await out(pi::untagged_data("STATUS " + wire_name(*name) + " (" +
+                                 format_status_items(args.items, *st, append_limit()) + ")"));
+  co_return pi::tagged(tag, Status::kOk, "STATUS completed");
+}
+
+}  // namespace posthorn::server::imap

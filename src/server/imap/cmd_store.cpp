@@ -1,0 +1,91 @@
+// STORE / UID STORE [RFC 9051 §6.4.6] with UNCHANGEDSINCE and MODIFIED [RFC 7162 §3.1.3], and COPY,
+// MOVE and their UID forms [RFC 9051 §6.4.7-8, RFC 6851] with COPYUID [RFC 4315].
+#include "proto/imap/response.hpp"
+#include "proto/imap/sequence_set.hpp"
+#include "server/imap/imap_format.hpp"
+#include "server/imap/session.hpp"
+
+namespace posthorn::server::imap {
+
+namespace asio = boost::asio;
+namespace pi = proto::imap;
+using pi::Status;
+
+asio::awaitable<std::string> Session::cmd_store(const std::string& tag, const pi::Store& args) {
+  if (args.set.saved) co_return pi::tagged(tag, Status::kBad, "SEARCHRES is not available");
+  if (view_.read_only()) co_return pi::tagged(tag, Status::kNo, pi::code::kReadOnly, "Mailbox is read-only");
+  auto uids = view_.resolve(args.set, args.uid);
+  if (!uids) co_return pi::tagged(tag, Status::kBad, uids.error().message);
+  auto flags = parse_flags(args.flags);
+  if (!flags) co_return pi::tagged(tag, Status::kBad, flags.error().message);
+  if (args.unchanged_since) condstore_ = true;
+  if (uids->empty()) co_return pi::tagged(tag, Status::kOk, "STORE completed");
+
+  store::StoreFlags req;
+  req.uids = std::move(*uids);
+  req.op = args.op == pi::StoreOp::kAdd      ? store::FlagOp::kAdd
+           : args.op == pi::StoreOp::kRemove ? store::FlagOp::kRemove
+                                             : store::FlagOp::kReplace;
+  req.flags = std::move(*flags);
+  req.unchanged_since = args.unchanged_since;
+  auto task = mailbox_->store_flags(std::move(req));
+  auto result = co_await std::move(task);
+  if (!result) co_return pi::store_failure(tag, result.error());
+
+  for (const auto& m : result->changed) {
+    view_.note_own_change(m.uid, m.modseq);
+    const auto seq = view_.seq_of(m.uid);
+    if (!seq) continue;
+    std::string line = "* " + std::to_string(*seq) + " FETCH (";
+    if (!args.silent) line += "FLAGS " + format_flags(m.flags, !rev2_ && view_.is_recent(m.uid));
+    if (args.uid) line += std::string(args.silent ? "" : " ") + "UID " + std::to_string(m.uid);
+    // With CONDSTORE the new modseq is reported even for .SILENT [RFC 7162 §3.1.3].
+    if (condstore_) line += std::string(args.silent && !args.uid ? "" : " ") + "MODSEQ (" + std::to_string(m.modseq) + ")";
+    if (args.silent && !condstore_) continue;
+    co_await out(line + ")\r\n");
+  }
+  if (!result->conflicts.empty()) {
+    std::vector<uint32_t> modified;
+    for (store::Uid uid : result->conflicts) {
+      if (args.uid) {
+        modified.push_back(uid);
+      } else if (auto seq = view_.seq_of(uid)) {
+        modified.push_back(*seq);
+      }
+    }
+    std::sort(modified.begin(), modified.end());
+    co_return pi::tagged(tag, Status::kOk, "MODIFIED " + pi::compact_set(modified), "Conditional STORE failed");
+  }
+  co_return pi::tagged(tag, Status::kOk, "STORE completed");
+}
+
+asio::awaitable<std::string> Session::cmd_copy(const std::string& tag, const pi::Copy& args) {
+  const char* verb = args.move ? "MOVE" : "COPY";
+  if (args.set.saved) co_return pi::tagged(tag, Status::kBad, "SEARCHRES is not available");
+  if (args.move && view_.read_only()) co_return pi::tagged(tag, Status::kNo, pi::code::kReadOnly, "Mailbox is read-only");
+  auto uids = view_.resolve(args.set, args.uid);
+  if (!uids) co_return pi::tagged(tag, Status::kBad, uids.error().message);
+  auto name = mailbox_name(args.mailbox);
+  if (!name) co_return pi::store_failure(tag, name.error(), pi::StoreCall::kDestination);
+  auto find_task = account_->find_mailbox(*name);
+  auto dest = co_await std::move(find_task);
+  if (!dest) co_return pi::store_failure(tag, dest.error(), pi::StoreCall::kDestination);
+  if (uids->empty()) co_return pi::tagged(tag, Status::kOk, std::string(verb) + " completed");
+  std::vector<store::Uid> source = std::move(*uids);
+  auto task = args.move ? mailbox_->move(std::move(source), dest->id) : mailbox_->copy(std::move(source), dest->id);
+  auto result = co_await std::move(task);
+  if (!result) co_return pi::store_failure(tag, result.error(), pi::StoreCall::kDestination);
+  std::string copyuid;
+  if (!result->source.empty()) {
+    copyuid = "COPYUID " + std::to_string(result->uid_validity) + " " + pi::compact_set(result->source) + " " +
+              pi::compact_set(result->dest);
+  }
+  if (!args.move) co_return pi::tagged(tag, Status::kOk, copyuid, "COPY completed");
+  // MOVE: COPYUID in an untagged OK before the expunges [RFC 6851 §4.3].
+  if (!copyuid.empty()) co_await out(pi::untagged(Status::kOk, copyuid, "Moved"));
+  co_await out(view_.release_expunges(view_options()));
+  co_await out(view_.expunge(result->source, view_options()));
+  co_return pi::tagged(tag, Status::kOk, "MOVE completed");
+}
+
+}  // namespace posthorn::server::imap

@@ -1,0 +1,402 @@
+// In-process tests of the authenticated and selected IMAP states: the real session over the test
+// harness (Listener, Authenticator, TLS on 127.0.0.1) with a real SqliteMailStore in a temp folder,
+// driven by blocking clients. Two clients on one account check that changes reach other sessions.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_future.hpp>
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server/imap/imap_session.hpp"
+#include "store/sqlite/sqlite_mail_store.hpp"
+#include "tests/harness/harness.hpp"
+
+namespace posthorn::server::imap {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::Client;
+using testing::Harness;
+
+constexpr const char* kUser = "demo@example.test";
+constexpr const char* kPassword = "correct horse battery";
+
+class MailServer {
+ public:
+  explicit MailServer(uint32_t append_limit = 1 << 20, uint32_t max_append_messages = 3) {
+    static std::atomic<int> n{0};
+    dir_ = fs::temp_directory_path() / ("posthorn_imap_mail_test_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
+    fs::remove_all(dir_);
+    harness_.add_user(kUser, kPassword);
+    auto opened = store::sqlite::SqliteMailStore::open(dir_, pool_);
+    if (!opened) throw std::runtime_error(opened.error().message);
+    store_ = std::move(*opened);
+    auto cfg = std::make_shared<config::Config>(*harness_.config());
+    cfg->imap.max_message_size = append_limit;
+    cfg->imap.max_append_messages = max_append_messages;
+    ImapContext ctx{.config = cfg,
+                    .listener = config::Listener{.name = "imap-test", .protocol = Proto::kImap, .address = "127.0.0.1",
+                                                 .port = 0, .tls = config::TlsMode::kStartTls},
+                    .auth = &harness_.authenticator(),
+                    .tls = harness_.tls(),
+                    .store = store_.get()};
+    port_ = harness_.listen(Proto::kImap, config::TlsMode::kStartTls,
+                            [ctx](net::Accepted accepted) { return run_session(std::move(accepted), ctx); });
+  }
+  ~MailServer() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  // A logged-in client.
+  std::unique_ptr<Client> login() {
+    auto c = std::make_unique<Client>(port_);
+    c->read_line();
+    c->send_line(std::string("L LOGIN ") + kUser + " \"" + kPassword + "\"");
+    auto lines = c->read_until("L ");
+    EXPECT_TRUE(lines.back().starts_with("L OK ")) << lines.back();
+    return c;
+  }
+
+ private:
+  // Destroyed in reverse order: the harness (and with it every session) before the store, the
+  // store before its pool.
+  fs::path dir_;
+  net::BlockingPool pool_{2};
+  std::unique_ptr<store::sqlite::SqliteMailStore> store_;
+  Harness harness_;
+  uint16_t port_ = 0;
+};
+
+// Sends a command; returns every line up to and including the tagged reply.
+std::vector<std::string> run(Client& c, const std::string& tag, const std::string& text) {
+  c.send_line(tag + " " + text);
+  return c.read_until(tag + " ");
+}
+
+bool has_line(const std::vector<std::string>& lines, const std::string& line) {
+  return std::find(lines.begin(), lines.end(), line) != lines.end();
+}
+
+std::string joined(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) out += l + "\n";
+  return out;
+}
+
+// APPENDs `message` (with a synchronizing literal) and returns the tagged reply.
+std::string append(Client& c, const std::string& tag, const std::string& mailbox, const std::string& message,
+                   const std::string& flags = "") {
+  c.send_line(tag + " APPEND " + mailbox + (flags.empty() ? "" : " " + flags) + " {" + std::to_string(message.size()) + "}");
+  const std::string cont = c.read_line();
+  if (!cont.starts_with("+ ")) return cont;
+  c.send(message);
+  c.send("\r\n");
+  return c.read_until(tag + " ").back();
+}
+
+const std::string kMessage =
+    "From: Alice <alice@example.test>\r\n"
+    "To: demo@example.test\r\n"
+    "Subject: Hello\r\n"
+    "Message-ID: <1@example.test>\r\n"
+    "\r\n"
+    "Hi there.\r\n";
+
+TEST(ImapMail, CapabilitiesAfterLogin) {
+  MailServer server;
+  auto c = server.login();
+  auto lines = run(*c, "a", "CAPABILITY");
+  const std::string caps = lines[0] + " ";
+  for (const char* cap : {"IDLE", "UIDPLUS", "MOVE", "CONDSTORE", "QRESYNC", "LIST-STATUS", "SPECIAL-USE",
+                          "APPENDLIMIT=1048576", "MULTIAPPEND", "BINARY", "UNSELECT", "NAMESPACE", "ENABLE"}) {
+    EXPECT_NE(caps.find(std::string(" ") + cap + " "), std::string::npos) << cap << " in " << caps;
+  }
+  EXPECT_EQ(caps.find(" SORT"), std::string::npos);  // not built yet: not advertised
+}
+
+TEST(ImapMail, ListShowsDefaultMailboxesWithAttributes) {
+  MailServer server;
+  auto c = server.login();
+  auto lines = run(*c, "a", "LIST \"\" *");
+  EXPECT_TRUE(has_line(lines, "* LIST (\\HasNoChildren) \"/\" INBOX")) << joined(lines);
+  EXPECT_TRUE(has_line(lines, "* LIST (\\HasNoChildren \\Sent) \"/\" Sent")) << joined(lines);
+  EXPECT_TRUE(has_line(lines, "* LIST (\\HasNoChildren \\Trash) \"/\" Trash")) << joined(lines);
+  EXPECT_EQ(lines.back(), "a OK LIST completed");
+  lines = run(*c, "b", "LIST \"\" \"\"");
+  EXPECT_EQ(lines[0], "* LIST (\\Noselect) \"/\" \"\"");
+  lines = run(*c, "c", "LIST (SPECIAL-USE) \"\" * RETURN (STATUS (MESSAGES UNSEEN SIZE))");
+  EXPECT_FALSE(has_line(lines, "* LIST (\\HasNoChildren) \"/\" INBOX"));
+  EXPECT_TRUE(has_line(lines, "* STATUS Sent (MESSAGES 0 UNSEEN 0 SIZE 0)")) << joined(lines);
+  lines = run(*c, "d", "NAMESPACE");
+  EXPECT_EQ(lines[0], "* NAMESPACE ((\"\" \"/\")) NIL NIL");
+}
+
+TEST(ImapMail, CreateRenameDeleteSubscribe) {
+  MailServer server;
+  auto c = server.login();
+  EXPECT_EQ(run(*c, "a", "CREATE Projects/2026").back(), "a OK CREATE completed");
+  EXPECT_TRUE(run(*c, "b", "CREATE Projects/2026").back().starts_with("b NO [ALREADYEXISTS] "));
+  auto lines = run(*c, "c", "LIST \"\" Projects*");
+  EXPECT_TRUE(has_line(lines, "* LIST (\\HasChildren) \"/\" Projects")) << joined(lines);
+  EXPECT_TRUE(has_line(lines, "* LIST (\\HasNoChildren) \"/\" Projects/2026")) << joined(lines);
+  lines = run(*c, "c2", "LIST \"\" %");
+  EXPECT_FALSE(has_line(lines, "* LIST (\\HasNoChildren) \"/\" Projects/2026"));
+  EXPECT_EQ(run(*c, "d", "RENAME Projects Work").back(), "d OK RENAME completed");
+  lines = run(*c, "e", "LIST Work *");
+  EXPECT_TRUE(has_line(lines, "* LIST (\\HasNoChildren) \"/\" Work/2026")) << joined(lines);
+  EXPECT_EQ(run(*c, "f", "SUBSCRIBE Work/2026").back(), "f OK SUBSCRIBE completed");
+  lines = run(*c, "g", "LSUB \"\" *");
+  EXPECT_TRUE(has_line(lines, "* LSUB () \"/\" Work/2026")) << joined(lines);
+  lines = run(*c, "g2", "LIST (SUBSCRIBED) \"\" Work*");
+  EXPECT_TRUE(has_line(lines, "* LIST (\\HasNoChildren \\Subscribed) \"/\" Work/2026")) << joined(lines);
+  EXPECT_EQ(run(*c, "h", "DELETE Work/2026").back(), "h OK DELETE completed");
+  EXPECT_TRUE(run(*c, "i", "DELETE Nope").back().starts_with("i NO [NONEXISTENT]"));
+  EXPECT_TRUE(run(*c, "j", "DELETE INBOX").back().starts_with("j NO "));
+  EXPECT_TRUE(run(*c, "k", "SELECT Nope").back().starts_with("k NO [NONEXISTENT]"));
+  // Modified UTF-7 in and out; invalid mUTF-7 refused.
+  EXPECT_EQ(run(*c, "l", "CREATE Entw&APw-rfe").back(), "l OK CREATE completed");
+  lines = run(*c, "m", "LIST \"\" Entw*");
+  EXPECT_TRUE(has_line(lines, "* LIST (\\HasNoChildren) \"/\" Entw&APw-rfe")) << joined(lines);
+  EXPECT_TRUE(run(*c, "n", "CREATE &AGE-").back().starts_with("n NO [CANNOT]"));
+  EXPECT_TRUE(run(*c, "o", "CREATE ../x").back().starts_with("o NO [CANNOT]"));
+  // CREATE-SPECIAL-USE.
+  EXPECT_EQ(run(*c, "p", "CREATE Later (USE (\\Archive))").back(), "p OK CREATE completed");
+  EXPECT_TRUE(run(*c, "q", "CREATE Odd (USE (\\Bogus))").back().starts_with("q NO [USEATTR]"));
+}
+
+TEST(ImapMail, AppendSelectFetchRoundTrip) {
+  MailServer server;
+  auto c = server.login();
+  const std::string reply = append(*c, "a", "INBOX", kMessage, "(\\Flagged $Work) \" 7-Jul-2026 10:00:00 +0200\"");
+  EXPECT_TRUE(reply.starts_with("a OK [APPENDUID ") && reply.ends_with(" 1] APPEND completed")) << reply;
+  auto lines = run(*c, "b", "SELECT INBOX");
+  EXPECT_TRUE(has_line(lines, "* 1 EXISTS")) << joined(lines);
+  EXPECT_TRUE(has_line(lines, "* 1 RECENT")) << joined(lines);
+  EXPECT_TRUE(has_line(lines, "* OK [UIDNEXT 2] Predicted next UID")) << joined(lines);
+  EXPECT_TRUE(has_line(lines, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)")) << joined(lines);
+  EXPECT_TRUE(has_line(lines, "* OK [UNSEEN 1] First unseen")) << joined(lines);
+  EXPECT_EQ(lines.back(), "b OK [READ-WRITE] SELECT completed");
+  lines = run(*c, "c", "FETCH 1 (FLAGS INTERNALDATE RFC822.SIZE UID)");
+  EXPECT_EQ(lines[0], "* 1 FETCH (FLAGS (\\Flagged \\Recent $Work) INTERNALDATE \"07-Jul-2026 08:00:00 +0000\" RFC822.SIZE " +
+                          std::to_string(kMessage.size()) + " UID 1)");
+  lines = run(*c, "d", "FETCH 1 ENVELOPE");
+  EXPECT_EQ(lines[0],
+            "* 1 FETCH (ENVELOPE (NIL \"Hello\" ((\"Alice\" NIL \"alice\" \"example.test\")) ((\"Alice\" NIL \"alice\" "
+            "\"example.test\")) ((\"Alice\" NIL \"alice\" \"example.test\")) ((NIL NIL \"demo\" \"example.test\")) NIL "
+            "NIL NIL \"<1@example.test>\"))");
+  // BODY.PEEK does not set \Seen; a partial range; header fields.
+  lines = run(*c, "e", "FETCH 1 (BODY.PEEK[HEADER.FIELDS (Subject)] BODY.PEEK[TEXT]<0.2>)");
+  EXPECT_EQ(joined(lines), "* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {18}\nSubject: Hello\n\n BODY[TEXT]<0> {2}\nHi)\ne OK FETCH completed\n");
+  lines = run(*c, "f", "FETCH 1 FLAGS");
+  EXPECT_EQ(lines[0], "* 1 FETCH (FLAGS (\\Flagged \\Recent $Work))");
+  // BODY[] sets \Seen and says so.
+  lines = run(*c, "g", "UID FETCH 1 BODY[]");
+  EXPECT_EQ(lines[0], "* 1 FETCH (UID 1 FLAGS (\\Flagged \\Seen \\Recent $Work) BODY[] {" + std::to_string(kMessage.size()) + "}");
+  EXPECT_EQ(lines.back(), "g OK FETCH completed");
+  lines = run(*c, "h", "FETCH 1 (BODYSTRUCTURE)");
+  EXPECT_EQ(lines[0], "* 1 FETCH (BODYSTRUCTURE (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 11 1 NIL NIL NIL NIL))");
+  EXPECT_TRUE(run(*c, "i", "FETCH 2 FLAGS").back().starts_with("i BAD "));
+  EXPECT_EQ(run(*c, "j", "FETCH 1:* (FLAGS) (CHANGEDSINCE 1000)").back(), "j OK FETCH completed");
+  lines = run(*c, "k", "FETCH 1 (BINARY.SIZE[1] BINARY[1])");
+  EXPECT_EQ(lines[0], "* 1 FETCH (BINARY.SIZE[1] 11 BINARY[1] {11}");
+  EXPECT_TRUE(run(*c, "l", "SEARCH ALL").back().starts_with("l NO [CANNOT]"));
+}
+
+TEST(ImapMail, AppendLimitsAtNAndNPlusOne) {
+  MailServer server(2000);
+  auto c = server.login();
+  const std::string at_limit = "Subject: x\r\n\r\n" + std::string(2000 - 14, 'a');
+  ASSERT_EQ(at_limit.size(), 2000u);
+  EXPECT_TRUE(append(*c, "a", "INBOX", at_limit).starts_with("a OK [APPENDUID "));
+  // N+1: refused before the literal is sent, and the connection carries on.
+  c->send_line("b APPEND INBOX {2001}");
+  EXPECT_TRUE(c->read_line().starts_with("b NO [TOOBIG]"));
+  EXPECT_EQ(run(*c, "c", "NOOP").back(), "c OK NOOP completed");
+  // To a mailbox that does not exist: TRYCREATE.
+  EXPECT_TRUE(append(*c, "d", "Nowhere", kMessage).starts_with("d NO [TRYCREATE]"));
+  // MULTIAPPEND at the message-count limit (3) and above it.
+  c->send("e APPEND INBOX {3+}\r\nA\r\n {3+}\r\nB\r\n {3+}\r\nC\r\n\r\n");
+  auto reply = c->read_until("e ").back();
+  EXPECT_TRUE(reply.starts_with("e OK [APPENDUID ") && reply.ends_with(" 2:4] APPEND completed")) << reply;
+  c->send("f APPEND INBOX {1+}\r\nA {1+}\r\nB {1+}\r\nC {1+}\r\nD\r\n");
+  EXPECT_TRUE(c->read_until("f ").back().starts_with("f NO [LIMIT]"));
+  // STATUS with APPENDLIMIT and SIZE.
+  auto lines = run(*c, "g", "STATUS INBOX (MESSAGES UIDNEXT APPENDLIMIT)");
+  EXPECT_EQ(lines[0], "* STATUS INBOX (MESSAGES 4 UIDNEXT 5 APPENDLIMIT 2000)");
+}
+
+TEST(ImapMail, FlagChangesReachTheOtherSession) {
+  MailServer server;
+  auto a = server.login();
+  auto b = server.login();
+  ASSERT_TRUE(append(*a, "a1", "INBOX", kMessage).starts_with("a1 OK"));
+  run(*a, "a2", "SELECT INBOX");
+  run(*b, "b1", "SELECT INBOX");
+  auto lines = run(*a, "a3", "STORE 1 +FLAGS (\\Answered)");
+  EXPECT_EQ(lines[0], "* 1 FETCH (FLAGS (\\Answered \\Recent))");
+  lines = run(*b, "b2", "NOOP");
+  EXPECT_TRUE(has_line(lines, "* 1 FETCH (FLAGS (\\Answered))")) << joined(lines);
+  // Own changes are not echoed back at the next command.
+  lines = run(*a, "a4", "NOOP");
+  EXPECT_EQ(lines.size(), 1u) << joined(lines);
+  // New mail appears as EXISTS in both.
+  ASSERT_TRUE(append(*b, "b3", "INBOX", kMessage).starts_with("b3 OK"));
+  lines = run(*a, "a5", "NOOP");
+  EXPECT_TRUE(has_line(lines, "* 2 EXISTS")) << joined(lines);
+  // STORE .SILENT in rev1 without CONDSTORE sends nothing.
+  lines = run(*a, "a6", "STORE 1:2 +FLAGS.SILENT (\\Seen)");
+  EXPECT_EQ(lines.size(), 1u) << joined(lines);
+  // Invalid flags are a BAD.
+  EXPECT_TRUE(run(*a, "a7", "STORE 1 +FLAGS (\\Bogus)").back().starts_with("a7 BAD"));
+  EXPECT_TRUE(run(*a, "a8", "STORE 1 +FLAGS (\\Recent)").back().starts_with("a8 OK"));
+}
+
+TEST(ImapMail, ExpungeReachesTheOtherSessionOnlyWhereAllowed) {
+  MailServer server;
+  auto a = server.login();
+  auto b = server.login();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(append(*a, "p" + std::to_string(i), "INBOX", kMessage).starts_with("p"));
+  run(*a, "a1", "SELECT INBOX");
+  run(*b, "b1", "SELECT INBOX");
+  run(*a, "a2", "STORE 2 +FLAGS.SILENT (\\Deleted)");
+  auto lines = run(*a, "a3", "EXPUNGE");
+  EXPECT_EQ(joined(lines), "* 2 EXPUNGE\na3 OK EXPUNGE completed\n");
+  // b: FETCH by sequence number must not announce the expunge; message 2 is still there for it.
+  lines = run(*b, "b2", "FETCH 1:* UID");
+  EXPECT_FALSE(has_line(lines, "* 2 EXPUNGE")) << joined(lines);
+  EXPECT_TRUE(has_line(lines, "* 3 FETCH (UID 3)")) << joined(lines);
+  // UID FETCH may announce it.
+  lines = run(*b, "b3", "UID FETCH 1:* UID");
+  EXPECT_TRUE(has_line(lines, "* 2 EXPUNGE")) << joined(lines);
+  lines = run(*b, "b4", "FETCH 2 UID");
+  EXPECT_EQ(lines[0], "* 2 FETCH (UID 3)");
+  // UID EXPUNGE only removes the given UIDs.
+  run(*a, "a4", "STORE 1:2 +FLAGS.SILENT (\\Deleted)");
+  lines = run(*a, "a5", "UID EXPUNGE 3");
+  EXPECT_EQ(joined(lines), "* 2 EXPUNGE\na5 OK EXPUNGE completed\n");
+  // CLOSE expunges silently; EXAMINE is read-only.
+  EXPECT_EQ(run(*a, "a6", "CLOSE").size(), 1u);
+  lines = run(*a, "a7", "EXAMINE INBOX");
+  EXPECT_TRUE(has_line(lines, "* 0 EXISTS")) << joined(lines);
+  EXPECT_EQ(lines.back(), "a7 OK [READ-ONLY] EXAMINE completed");
+  EXPECT_TRUE(run(*a, "a8", "EXPUNGE").back().starts_with("a8 NO [READ-ONLY]"));
+  EXPECT_EQ(run(*a, "a9", "UNSELECT").back(), "a9 OK UNSELECT completed");
+  EXPECT_TRUE(run(*a, "a10", "FETCH 1 FLAGS").back().starts_with("a10 BAD No mailbox selected"));
+}
+
+TEST(ImapMail, IdleReceivesExistsAtOnce) {
+  MailServer server;
+  auto a = server.login();
+  auto b = server.login();
+  run(*a, "a1", "SELECT INBOX");
+  a->send_line("a2 IDLE");
+  EXPECT_EQ(a->read_line(), "+ idling");
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(append(*b, "b1", "INBOX", kMessage).starts_with("b1 OK"));
+  EXPECT_EQ(a->read_line(), "* 1 EXISTS");
+  EXPECT_EQ(a->read_line(), "* 1 RECENT");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  // A flag change while idling.
+  run(*b, "b2", "SELECT INBOX");
+  run(*b, "b3", "STORE 1 +FLAGS.SILENT (\\Flagged)");
+  EXPECT_EQ(a->read_line(), "* 1 FETCH (FLAGS (\\Flagged \\Recent))");
+  a->send_line("DONE");
+  EXPECT_EQ(a->read_line(), "a2 OK IDLE terminated");
+  EXPECT_EQ(run(*a, "a3", "NOOP").back(), "a3 OK NOOP completed");
+  // Anything but DONE ends IDLE with BAD.
+  a->send_line("a4 IDLE");
+  EXPECT_EQ(a->read_line(), "+ idling");
+  a->send_line("NOPE");
+  EXPECT_EQ(a->read_line(), "a4 BAD Expected DONE");
+}
+
+TEST(ImapMail, CopyMoveWithCopyUid) {
+  MailServer server;
+  auto a = server.login();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(append(*a, "p" + std::to_string(i), "INBOX", kMessage).starts_with("p"));
+  run(*a, "a1", "SELECT INBOX");
+  auto lines = run(*a, "a2", "COPY 1:2 Archive");
+  EXPECT_TRUE(lines.back().starts_with("a2 OK [COPYUID ") && lines.back().ends_with(" 1:2 1:2] COPY completed"))
+      << lines.back();
+  lines = run(*a, "a3", "UID MOVE 2:3 Trash");
+  ASSERT_EQ(lines.size(), 4u) << joined(lines);
+  EXPECT_TRUE(lines[0].starts_with("* OK [COPYUID ") && lines[0].ends_with(" 2:3 1:2] Moved")) << lines[0];
+  EXPECT_EQ(lines[1], "* 3 EXPUNGE");
+  EXPECT_EQ(lines[2], "* 2 EXPUNGE");
+  EXPECT_EQ(lines[3], "a3 OK MOVE completed");
+  EXPECT_TRUE(run(*a, "a4", "COPY 1 Nowhere").back().starts_with("a4 NO [TRYCREATE]"));
+  lines = run(*a, "a5", "STATUS Trash (MESSAGES)");
+  EXPECT_EQ(lines[0], "* STATUS Trash (MESSAGES 2)");
+}
+
+TEST(ImapMail, CondstoreAndQresync) {
+  MailServer server;
+  auto a = server.login();
+  auto b = server.login();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(append(*a, "p" + std::to_string(i), "INBOX", kMessage).starts_with("p"));
+  auto lines = run(*a, "a1", "ENABLE QRESYNC");
+  EXPECT_EQ(lines[0], "* ENABLED QRESYNC");
+  lines = run(*a, "a2", "SELECT INBOX");
+  std::string validity, highest;
+  for (const auto& l : lines) {
+    if (l.starts_with("* OK [UIDVALIDITY ")) validity = l.substr(18, l.find(']') - 18);
+    if (l.starts_with("* OK [HIGHESTMODSEQ ")) highest = l.substr(20, l.find(']') - 20);
+  }
+  ASSERT_FALSE(validity.empty());
+  ASSERT_FALSE(highest.empty());
+  run(*a, "a3", "UNSELECT");
+  // Meanwhile b flags message 1 and expunges message 2.
+  run(*b, "b1", "SELECT INBOX");
+  run(*b, "b2", "STORE 1 +FLAGS (\\Flagged)");
+  run(*b, "b3", "STORE 2 +FLAGS (\\Deleted)");
+  run(*b, "b4", "EXPUNGE");
+  lines = run(*a, "a4", "SELECT INBOX (QRESYNC (" + validity + " " + highest + " 1:3))");
+  EXPECT_TRUE(has_line(lines, "* VANISHED (EARLIER) 2")) << joined(lines);
+  bool fetched = false;
+  for (const auto& l : lines) fetched = fetched || (l.starts_with("* 1 FETCH (UID 1 FLAGS (\\Flagged") && l.find("MODSEQ (") != std::string::npos);
+  EXPECT_TRUE(fetched) << joined(lines);
+  // UNCHANGEDSINCE: a stale modseq fails with MODIFIED.
+  lines = run(*a, "a5", "STORE 1 (UNCHANGEDSINCE 1) +FLAGS (\\Seen)");
+  EXPECT_EQ(lines.back(), "a5 OK [MODIFIED 1] Conditional STORE failed");
+  lines = run(*a, "a6", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE " + highest + " VANISHED)");
+  EXPECT_TRUE(has_line(lines, "* VANISHED (EARLIER) 2")) << joined(lines);
+  // Expunges in QRESYNC mode are VANISHED.
+  run(*b, "b5", "UID STORE 3 +FLAGS (\\Deleted)");
+  run(*b, "b6", "EXPUNGE");
+  lines = run(*a, "a7", "NOOP");
+  EXPECT_TRUE(has_line(lines, "* VANISHED 3")) << joined(lines);
+  EXPECT_TRUE(run(*b, "b7", "SELECT INBOX (QRESYNC (1 1))").back().starts_with("b7 BAD"));
+}
+
+TEST(ImapMail, FetchFlagsOfManyMessagesStreams) {
+  constexpr int kCommands = 10;
+  constexpr int kPerCommand = 1000;
+  MailServer server(1 << 20, kPerCommand);
+  auto c = server.login();
+  for (int k = 0; k < kCommands; ++k) {
+    std::string cmd = "m" + std::to_string(k) + " APPEND INBOX";
+    for (int i = 0; i < kPerCommand; ++i) cmd += " {" + std::to_string(kMessage.size()) + "+}\r\n" + kMessage;
+    c->send(cmd + "\r\n");
+    ASSERT_TRUE(c->read_until("m" + std::to_string(k) + " ").back().starts_with("m" + std::to_string(k) + " OK"));
+  }
+  run(*c, "s", "SELECT INBOX");
+  const auto start = std::chrono::steady_clock::now();
+  auto lines = run(*c, "f", "FETCH 1:* (FLAGS)");
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  ASSERT_EQ(lines.size(), size_t{kCommands * kPerCommand} + 1);
+  EXPECT_EQ(lines[0], "* 1 FETCH (FLAGS (\\Recent))");
+  EXPECT_EQ(lines[kCommands * kPerCommand - 1], "* 10000 FETCH (FLAGS (\\Recent))");
+  std::printf("FETCH 1:* (FLAGS) of %d messages: %lld ms (sanitizer build)\n", kCommands * kPerCommand,
+              static_cast<long long>(ms.count()));
+}
+
+}  // namespace
+}  // namespace posthorn::server::imap

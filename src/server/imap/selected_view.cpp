@@ -1,0 +1,144 @@
+#include "server/imap/selected_view.hpp"
+
+#include <algorithm>
+
+#include "server/imap/imap_format.hpp"
+
+namespace posthorn::server::imap {
+
+using store::Uid;
+
+void SelectedView::open(const store::MailboxView& view, bool read_only) {
+  uids_.clear();
+  uids_.reserve(view.messages.size());
+  for (const auto& m : view.messages) uids_.push_back(m.uid);
+  pending_expunges_.clear();
+  own_.clear();
+  first_recent_ = view.first_recent;
+  modseq_ = view.mailbox.highest_modseq;
+  uid_validity_ = view.mailbox.uid_validity;
+  uid_next_ = view.mailbox.uid_next;
+  read_only_ = read_only;
+  open_ = true;
+}
+
+void SelectedView::close() {
+  std::vector<Uid>().swap(uids_);  // give the memory back: an idle session stays small
+  std::vector<Uid>().swap(pending_expunges_);
+  own_.clear();
+  open_ = false;
+}
+
+uint32_t SelectedView::recent_count() const {
+  if (first_recent_ == 0) return 0;
+  return static_cast<uint32_t>(uids_.end() - std::lower_bound(uids_.begin(), uids_.end(), first_recent_));
+}
+
+bool SelectedView::is_recent(Uid uid) const { return first_recent_ != 0 && uid >= first_recent_; }
+
+std::optional<uint32_t> SelectedView::seq_of(Uid uid) const {
+  auto it = std::lower_bound(uids_.begin(), uids_.end(), uid);
+  if (it == uids_.end() || *it != uid) return std::nullopt;
+  return static_cast<uint32_t>(it - uids_.begin()) + 1;
+}
+
+Result<std::vector<Uid>> SelectedView::resolve(const proto::imap::SequenceSet& set, bool by_uid) const {
+  std::vector<Uid> out;
+  if (by_uid) {
+    const Uid largest = uids_.empty() ? 0 : uids_.back();
+    for (const auto& r : set.resolve(largest)) {
+      auto it = std::lower_bound(uids_.begin(), uids_.end(), r.first);
+      for (; it != uids_.end() && *it <= r.last; ++it) out.push_back(*it);
+    }
+    return out;
+  }
+  for (const auto& r : set.resolve(exists())) {
+    if (r.last > exists()) return make_error(Errc::kInvalid, "Invalid message sequence number");
+    for (uint32_t s = r.first; s <= r.last; ++s) out.push_back(uids_[s - 1]);
+  }
+  return out;
+}
+
+void SelectedView::note_own_change(Uid uid, store::ModSeq modseq) { own_.emplace_back(uid, modseq); }
+
+std::string SelectedView::expunge(const std::vector<Uid>& expunged, const ViewOptions& options) {
+  std::vector<uint32_t> seqs;  // ascending
+  std::vector<Uid> gone;
+  for (Uid uid : expunged) {
+    if (auto seq = seq_of(uid)) {
+      seqs.push_back(*seq);
+      gone.push_back(uid);
+    }
+  }
+  if (gone.empty()) return {};
+  std::string out;
+  if (options.qresync) {
+    out = "* VANISHED " + proto::imap::compact_set(gone) + "\r\n";
+  } else {
+    // Highest first, so every number is still valid when the client reads it.
+    for (auto it = seqs.rbegin(); it != seqs.rend(); ++it) out += "* " + std::to_string(*it) + " EXPUNGE\r\n";
+  }
+  std::vector<Uid> kept;
+  kept.reserve(uids_.size() - gone.size());
+  std::set_difference(uids_.begin(), uids_.end(), gone.begin(), gone.end(), std::back_inserter(kept));
+  uids_.swap(kept);
+  std::vector<Uid> still;
+  std::set_difference(pending_expunges_.begin(), pending_expunges_.end(), gone.begin(), gone.end(),
+                      std::back_inserter(still));
+  pending_expunges_.swap(still);
+  return out;
+}
+
+std::string SelectedView::release_expunges(const ViewOptions& options) {
+  std::vector<Uid> pending;
+  pending.swap(pending_expunges_);
+  return expunge(pending, options);
+}
+
+std::string SelectedView::apply(const store::Changes& changes, bool allow_expunge, const ViewOptions& options) {
+  std::string out;
+  // Expunges first: the sequence numbers of FETCH responses below are then the final ones.
+  std::vector<Uid> merged;
+  std::set_union(pending_expunges_.begin(), pending_expunges_.end(), changes.vanished.begin(),
+                 changes.vanished.end(), std::back_inserter(merged));
+  std::vector<Uid> known;
+  for (Uid uid : merged) {
+    if (std::binary_search(uids_.begin(), uids_.end(), uid)) known.push_back(uid);
+  }
+  pending_expunges_ = std::move(known);
+  if (allow_expunge) out += release_expunges(options);
+
+  const uint32_t before = exists();
+  std::string fetches;
+  for (const auto& m : changes.changed) {
+    if (m.uid >= uid_next_) {
+      // New since the view was last brought up to date (also this session's own APPEND/COPY).
+      if (uids_.empty() || m.uid > uids_.back()) {
+        uids_.push_back(m.uid);
+        if (!read_only_ && first_recent_ == 0) first_recent_ = m.uid;
+      }
+      continue;
+    }
+    auto seq = seq_of(m.uid);
+    if (!seq) continue;  // expunged before this session learned of it
+    const bool own = std::find(own_.begin(), own_.end(), std::make_pair(m.uid, m.modseq)) != own_.end();
+    if (own) continue;
+    fetches += "* " + std::to_string(*seq) + " FETCH (FLAGS " + format_flags(m.flags, options.recent && is_recent(m.uid));
+    if (options.condstore || options.qresync) {
+      fetches += " UID " + std::to_string(m.uid) + " MODSEQ (" + std::to_string(m.modseq) + ")";
+    }
+    fetches += ")\r\n";
+  }
+  own_.clear();
+  if (!uids_.empty() && uids_.back() >= uid_next_) uid_next_ = uids_.back() + 1;
+  uid_next_ = std::max(uid_next_, changes.uid_next);
+  modseq_ = std::max(modseq_, changes.highest_modseq);
+  if (exists() != before) {
+    out += "* " + std::to_string(exists()) + " EXISTS\r\n";
+    if (options.recent) out += "* " + std::to_string(recent_count()) + " RECENT\r\n";
+  }
+  out += fetches;
+  return out;
+}
+
+}  // namespace posthorn::server::imap

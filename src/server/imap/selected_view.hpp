@@ -1,0 +1,73 @@
+// SelectedView: one session's picture of its selected mailbox [RFC 9051 §7.5.1, RFC 3501 §2.3.1.2,
+// RFC 7162]: the UID <-> sequence number map, the \Recent range, the modseq the session has
+// reported up to, and expunges that happened elsewhere but may not be announced yet (not during
+// FETCH, STORE or SEARCH by sequence number). Other sessions' changes (store::Changes from
+// Mailbox::changes_since) are applied only when the session says so, and each application returns
+// the untagged responses that tell the client: EXPUNGE or VANISHED, EXISTS, RECENT, FETCH FLAGS.
+//
+// Memory: 4 bytes per message (the sorted UID vector) plus small bookkeeping; flags are not kept
+// (FETCH reads them from the store). Pure (no I/O); not thread-safe: one per session.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "proto/imap/sequence_set.hpp"
+#include "store/types.hpp"
+
+namespace posthorn::server::imap {
+
+struct ViewOptions {
+  bool condstore = false;  // unsolicited FETCH carries MODSEQ [RFC 7162 §3.1.4]
+  bool qresync = false;    // expunges are reported as VANISHED [RFC 7162 §3.2.10]
+  bool recent = true;      // IMAP4rev1 client: RECENT counts and \Recent flags
+};
+
+class SelectedView {
+ public:
+  void open(const store::MailboxView& view, bool read_only);
+  void close();
+  bool is_open() const { return open_; }
+  bool read_only() const { return read_only_; }
+
+  uint32_t exists() const { return static_cast<uint32_t>(uids_.size()); }
+  uint32_t recent_count() const;
+  bool is_recent(store::Uid uid) const;
+  store::ModSeq highest_modseq() const { return modseq_; }
+  uint32_t uid_validity() const { return uid_validity_; }
+  store::Uid uid_next() const { return uid_next_; }
+  const std::vector<store::Uid>& uids() const { return uids_; }
+
+  // 1-based sequence number of a UID in the map.
+  std::optional<uint32_t> seq_of(store::Uid uid) const;
+  store::Uid uid_at(uint32_t seq) const { return uids_[seq - 1]; }
+  // The UIDs a set names, ascending. By sequence number: kInvalid when a number is beyond the
+  // mailbox ("*" on an empty mailbox names nothing). By UID: the UIDs in the map within the ranges.
+  Result<std::vector<store::Uid>> resolve(const proto::imap::SequenceSet& set, bool by_uid) const;
+
+  // A flag change this session made and reported itself: not repeated as an unsolicited FETCH.
+  void note_own_change(store::Uid uid, store::ModSeq modseq);
+  // Applies changes after highest_modseq(). Expunges are reported when allow_expunge, else kept
+  // for later; new messages become EXISTS (and RECENT), changed flags of known messages FETCH.
+  std::string apply(const store::Changes& changes, bool allow_expunge, const ViewOptions& options);
+  // Reports kept expunges (at the next point where EXPUNGE may be sent).
+  std::string release_expunges(const ViewOptions& options);
+  bool has_pending_expunges() const { return !pending_expunges_.empty(); }
+  // This session's own EXPUNGE / MOVE: removes the UIDs and returns the responses.
+  std::string expunge(const std::vector<store::Uid>& uids, const ViewOptions& options);
+
+ private:
+  std::vector<store::Uid> uids_;                // ascending; index + 1 = sequence number
+  std::vector<store::Uid> pending_expunges_;    // ascending, still in uids_
+  std::vector<std::pair<store::Uid, store::ModSeq>> own_;
+  store::Uid first_recent_ = 0;                 // 0: nothing is \Recent here
+  store::ModSeq modseq_ = 0;
+  uint32_t uid_validity_ = 0;
+  store::Uid uid_next_ = 1;
+  bool read_only_ = true;
+  bool open_ = false;
+};
+
+}  // namespace posthorn::server::imap

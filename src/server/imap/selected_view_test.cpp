@@ -1,0 +1,92 @@
+// Unit tests of SelectedView: sequence numbers, set resolution, and how other sessions' changes
+// become EXPUNGE / VANISHED / EXISTS / RECENT / FETCH responses, and when expunges are held back.
+#include "server/imap/selected_view.hpp"
+
+#include <gtest/gtest.h>
+
+namespace posthorn::server::imap {
+namespace {
+
+store::MailboxView make_view(std::vector<store::Uid> uids, store::Uid first_recent = 0) {
+  store::MailboxView v;
+  v.mailbox.uid_validity = 7;
+  v.mailbox.uid_next = uids.empty() ? 1 : uids.back() + 1;
+  v.mailbox.highest_modseq = 10;
+  for (auto u : uids) {
+    store::MessageInfo m;
+    m.uid = u;
+    v.messages.push_back(m);
+  }
+  v.first_recent = first_recent;
+  return v;
+}
+
+store::MessageInfo info(store::Uid uid, store::ModSeq modseq, uint8_t flags = 0) {
+  store::MessageInfo m;
+  m.uid = uid;
+  m.modseq = modseq;
+  m.flags.system = flags;
+  return m;
+}
+
+TEST(SelectedView, ResolveBySequenceAndUid) {
+  SelectedView v;
+  v.open(make_view({3, 5, 9}), false);
+  EXPECT_EQ(*v.resolve(*proto::imap::parse_sequence_set("1:*"), false), (std::vector<store::Uid>{3, 5, 9}));
+  EXPECT_EQ(*v.resolve(*proto::imap::parse_sequence_set("2"), false), (std::vector<store::Uid>{5}));
+  EXPECT_FALSE(v.resolve(*proto::imap::parse_sequence_set("4"), false));  // beyond EXISTS
+  EXPECT_EQ(*v.resolve(*proto::imap::parse_sequence_set("4:9"), true), (std::vector<store::Uid>{5, 9}));
+  EXPECT_EQ(*v.resolve(*proto::imap::parse_sequence_set("100:*"), true), (std::vector<store::Uid>{9}));
+  EXPECT_EQ(v.seq_of(9), 3u);
+  EXPECT_FALSE(v.seq_of(4));
+  SelectedView empty;
+  empty.open(make_view({}), false);
+  EXPECT_TRUE(empty.resolve(*proto::imap::parse_sequence_set("1:*"), false)->empty());
+}
+
+TEST(SelectedView, ChangesBecomeResponsesAndExpungesWaitWhenNotAllowed) {
+  SelectedView v;
+  v.open(make_view({1, 2, 3}, 3), false);
+  const ViewOptions rev1{};
+  store::Changes c;
+  c.vanished = {2};
+  c.changed = {info(3, 11, store::kSeen), info(4, 12)};
+  c.highest_modseq = 12;
+  c.uid_next = 5;
+  // During FETCH by sequence number: no EXPUNGE; new mail and flags may go out.
+  EXPECT_EQ(v.apply(c, false, rev1), "* 4 EXISTS\r\n* 2 RECENT\r\n* 3 FETCH (FLAGS (\\Seen \\Recent))\r\n");
+  EXPECT_TRUE(v.has_pending_expunges());
+  EXPECT_EQ(v.exists(), 4u);
+  EXPECT_EQ(v.highest_modseq(), 12u);
+  // At the next allowed point the held-back expunge is reported.
+  EXPECT_EQ(v.release_expunges(rev1), "* 2 EXPUNGE\r\n");
+  EXPECT_EQ(v.exists(), 3u);
+  EXPECT_EQ(v.seq_of(4), 3u);
+  // Own flag change is not echoed.
+  v.note_own_change(1, 13);
+  store::Changes own;
+  own.changed = {info(1, 13, store::kFlagged)};
+  own.highest_modseq = 13;
+  EXPECT_EQ(v.apply(own, true, rev1), "");
+  // QRESYNC: VANISHED instead of EXPUNGE, and UID/MODSEQ in FETCH; rev2: no RECENT.
+  const ViewOptions q{.condstore = true, .qresync = true, .recent = false};
+  store::Changes c2;
+  c2.vanished = {1, 3};
+  c2.changed = {info(4, 14, store::kAnswered)};
+  c2.highest_modseq = 14;
+  EXPECT_EQ(v.apply(c2, true, q), "* VANISHED 1,3\r\n* 1 FETCH (FLAGS (\\Answered) UID 4 MODSEQ (14))\r\n");
+  EXPECT_EQ(v.exists(), 1u);
+}
+
+TEST(SelectedView, OwnExpungeReportsHighestFirstAndCloseFreesMemory) {
+  SelectedView v;
+  v.open(make_view({1, 2, 3, 4}), false);
+  EXPECT_EQ(v.expunge({2, 4, 99}, ViewOptions{}), "* 4 EXPUNGE\r\n* 2 EXPUNGE\r\n");
+  EXPECT_EQ(v.uids(), (std::vector<store::Uid>{1, 3}));
+  v.close();
+  EXPECT_FALSE(v.is_open());
+  EXPECT_EQ(v.uids().capacity(), 0u);
+}
+
+}  // namespace
+}  // namespace posthorn::server::imap

@@ -1,0 +1,143 @@
+// The IMAP session class (internal to server/imap): one connection's state machine. The core
+// (imap_session.cpp) reads and assembles commands, runs the pre-login commands and dispatches the
+// rest to one cmd_*.cpp file per command group:
+//   cmd_mailbox.cpp  ENABLE, ID, NAMESPACE, CREATE, DELETE, RENAME, (UN)SUBSCRIBE, LIST, LSUB, STATUS
+//   cmd_append.cpp   APPEND (MULTIAPPEND, literal8)
+//   cmd_select.cpp   SELECT, EXAMINE, CLOSE, UNSELECT, EXPUNGE, UID EXPUNGE, CHECK, and sync()
+//   cmd_fetch.cpp    FETCH, UID FETCH
+//   cmd_store.cpp    STORE, COPY, MOVE (and UID forms)
+//   cmd_idle.cpp     IDLE
+// A handler writes untagged responses with out() and returns its tagged reply; the core then brings
+// the selected mailbox up to date (sync) and sends the tagged reply, so every command ends at a point
+// where other sessions' changes may be announced [RFC 9051 §7.5.1, §5.2].
+//
+// Thread-safety: the session runs on its connection's strand. The only state shared with other
+// threads is FeedState (atomics, and a timer touched only from the strand via post).
+#pragma once
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "auth/authenticator.hpp"
+#include "proto/imap/assembler.hpp"
+#include "proto/imap/command.hpp"
+#include "server/imap/imap_session.hpp"
+#include "server/imap/selected_view.hpp"
+#include "store/store.hpp"
+
+namespace posthorn::server::imap {
+
+enum class Flow { kContinue, kClose };
+
+// Shared between the session and its ChangeFeed callback (which runs on the publisher's thread).
+struct FeedState {
+  explicit FeedState(boost::asio::any_io_executor ex) : executor(ex), timer(ex) {}
+  std::atomic<bool> pending{false};        // a change in the selected mailbox is not reported yet
+  std::atomic<store::MailboxId> mailbox{0};  // the selected mailbox (0: none)
+  boost::asio::any_io_executor executor;   // the session's strand
+  boost::asio::steady_timer timer;         // IDLE waits on it; cancelled (on the strand) per event
+};
+
+class Session {
+ public:
+  Session(net::Connection& conn, ImapContext& ctx, boost::asio::any_io_executor executor);
+  ~Session();
+  boost::asio::awaitable<void> run();
+
+ private:
+  struct Incoming {
+    Flow flow = Flow::kClose;
+    std::optional<std::string> command;
+  };
+
+  // --- core (imap_session.cpp)
+  const std::string& id() const;
+  bool authenticated() const { return principal_.has_value(); }
+  bool selected() const { return mailbox_ != nullptr; }
+  std::chrono::seconds timeout() const;
+  bool starttls_offered() const;
+  std::string capabilities() const;
+  boost::asio::awaitable<bool> send(std::string text);
+  // Queues untagged output; writes when enough has gathered (FETCH streams through this).
+  boost::asio::awaitable<void> out(std::string_view text);
+  boost::asio::awaitable<void> flush();
+  boost::asio::awaitable<Flow> read_failed(net::ReadStatus status);
+  net::ReadOptions line_options(bool interruptible) const;
+  boost::asio::awaitable<Incoming> read_command();
+  boost::asio::awaitable<Flow> next_command();
+  boost::asio::awaitable<Flow> reply(std::string text);
+  boost::asio::awaitable<Flow> dispatch(proto::imap::Command& cmd);
+  boost::asio::awaitable<std::string> dispatch_authenticated(proto::imap::Command& cmd);
+  boost::asio::awaitable<Flow> starttls(const std::string& tag);
+  std::string authenticated_reply(const std::string& tag, std::string_view text) const;
+  boost::asio::awaitable<Flow> do_login(const std::string& tag, const proto::imap::Login& login);
+  boost::asio::awaitable<std::optional<std::string>> read_sasl_line();
+  boost::asio::awaitable<Flow> do_authenticate(const std::string& tag, const proto::imap::Authenticate& args);
+  boost::asio::awaitable<void> on_authenticated();
+  void on_unauthenticated();
+  proto::imap::AssemblerOptions assembler_limits() const;
+  bool utf8_names() const { return utf8_ || rev2_; }
+  ViewOptions view_options() const;
+  Result<std::string> mailbox_name(const std::string& wire) const;
+  std::string wire_name(std::string_view name) const;
+  uint64_t append_limit() const;
+
+  // --- cmd_mailbox.cpp
+  std::string cmd_enable(const std::string& tag, const proto::imap::Enable& args);
+  boost::asio::awaitable<std::string> cmd_id(const std::string& tag, const proto::imap::Id& args);
+  boost::asio::awaitable<std::string> cmd_namespace(const std::string& tag);
+  boost::asio::awaitable<std::string> cmd_create(const std::string& tag, const proto::imap::Create& args);
+  boost::asio::awaitable<std::string> cmd_delete(const std::string& tag, const proto::imap::Delete& args);
+  boost::asio::awaitable<std::string> cmd_rename(const std::string& tag, const proto::imap::Rename& args);
+  boost::asio::awaitable<std::string> cmd_subscribe(const std::string& tag, const proto::imap::Subscribe& args);
+  boost::asio::awaitable<std::string> cmd_list(const std::string& tag, const proto::imap::List& args);
+  boost::asio::awaitable<std::string> cmd_status(const std::string& tag, const proto::imap::StatusCmd& args);
+
+  // --- cmd_append.cpp
+  boost::asio::awaitable<std::string> cmd_append(const std::string& tag, proto::imap::Append& args);
+
+  // --- cmd_select.cpp
+  boost::asio::awaitable<std::string> cmd_select(const std::string& tag, const proto::imap::Select& args);
+  boost::asio::awaitable<std::string> cmd_close(const std::string& tag, bool expunge);
+  boost::asio::awaitable<std::string> cmd_expunge(const std::string& tag, const proto::imap::Expunge& args);
+  void unselect();
+  // Announces other sessions' changes to the selected mailbox (see SelectedView::apply).
+  boost::asio::awaitable<void> sync(bool allow_expunge);
+
+  // --- cmd_fetch.cpp
+  boost::asio::awaitable<std::string> cmd_fetch(const std::string& tag, const proto::imap::Fetch& args);
+
+  // --- cmd_store.cpp
+  boost::asio::awaitable<std::string> cmd_store(const std::string& tag, const proto::imap::Store& args);
+  boost::asio::awaitable<std::string> cmd_copy(const std::string& tag, const proto::imap::Copy& args);
+
+  // --- cmd_idle.cpp
+  boost::asio::awaitable<Flow> cmd_idle(const std::string& tag);
+
+  net::Connection& conn_;
+  ImapContext& ctx_;
+  proto::imap::CommandAssembler assembler_;
+  std::optional<auth::Principal> principal_;
+  uint32_t commands_before_auth_ = 0;
+  std::string outbuf_;
+  bool broken_ = false;  // a write failed: the connection is going away
+
+  // Authenticated state.
+  std::shared_ptr<store::Account> account_;
+  std::shared_ptr<FeedState> feed_;
+  std::unique_ptr<store::ChangeFeed::Subscription> subscription_;
+  bool condstore_ = false;  // ENABLE CONDSTORE or a CONDSTORE-using command [RFC 7162 §3.1]
+  bool qresync_ = false;
+  bool rev2_ = false;       // ENABLE IMAP4rev2 [RFC 9051 §6.3.1]
+  bool utf8_ = false;       // ENABLE UTF8=ACCEPT [RFC 6855]
+
+  // Selected state.
+  std::unique_ptr<store::Mailbox> mailbox_;
+  SelectedView view_;
+};
+
+}  // namespace posthorn::server::imap
