@@ -155,6 +155,10 @@ struct MessageState {
   uint32_t seq = 0;
   bool recent = false;
 
+  // The encoded summary: the view's, or one fetched because the view had none. While
+  // summary_pending, keys that need it are undecided (the summary is fetched in a batch).
+  const std::string* summary_bytes = nullptr;
+  bool summary_pending = false;
   bool summary_tried = false;
   std::optional<mime::MessageSummary> summary;
 
@@ -172,8 +176,9 @@ struct MessageState {
   const mime::MessageSummary* get_summary() {
     if (!summary_tried) {
       summary_tried = true;
-      if (!data->summary.empty()) {
-        auto s = mime::decode_summary(data->summary);
+      const std::string& bytes = summary_bytes != nullptr ? *summary_bytes : data->summary;
+      if (!bytes.empty()) {
+        auto s = mime::decode_summary(bytes);
         if (s) summary = std::move(*s);
       }
     }
@@ -296,6 +301,14 @@ Tri eval(const Node& n, MessageState& st, const SearchContext& ctx) {
     case K::kModSeq: return tri(info.modseq >= static_cast<uint64_t>(n.key->number));
     case K::kSequence: return tri(n.saved ? in_saved(ctx.saved, info.uid) : n.set.contains(st.seq));
     case K::kUid: return tri(n.saved ? in_saved(ctx.saved, info.uid) : n.set.contains(info.uid));
+    case K::kSentBefore: case K::kSentOn: case K::kSentSince:
+    case K::kSubject: case K::kFrom: case K::kTo: case K::kCc: case K::kBcc:
+      if (st.summary_pending) return Tri::kUnknown;
+      break;
+    default:
+      break;
+  }
+  switch (n.kind) {
     case K::kSentBefore: return tri(sent_day(st) < n.key->number);
     case K::kSentOn: return tri(sent_day(st) == n.key->number);
     case K::kSentSince: return tri(sent_day(st) >= n.key->number);
@@ -340,6 +353,8 @@ Tri eval(const Node& n, MessageState& st, const SearchContext& ctx) {
       if (!st.body_scanned) return Tri::kUnknown;
       return tri(st.body_found[static_cast<size_t>(n.needle)]);
     }
+    default:
+      break;
   }
   return Tri::kFalse;
 }
@@ -520,36 +535,92 @@ bool contains_kind(const SearchKey& key, K kind) {
   return std::any_of(key.children.begin(), key.children.end(), [&](const SearchKey& c) { return contains_kind(c, kind); });
 }
 
-// The shared core: indices (into ctx.messages) of the matching messages, ascending.
+// The shared core: indices (into ctx.messages) of the matching messages, ascending, and the
+// summaries fetched for matches whose view had none.
 struct Matches {
   std::vector<size_t> indices;
   bool has_modseq = false;
   uint64_t blobs_opened = 0;
+  std::unordered_map<size_t, std::string> summaries;  // index -> encoded summary
 };
+
+constexpr size_t kSummaryBatch = 1'000;  // UIDs per Mailbox::fetch of missing summaries
+
+// Fetches the summaries the view lacks for ctx.messages[indices] into `out` (keyed by index).
+// Messages expunged meanwhile get none (their keys then see an empty message).
+boost::asio::awaitable<Result<void>> fetch_summaries(const SearchContext& ctx, const std::vector<size_t>& indices,
+                                                     std::unordered_map<size_t, std::string>& out) {
+  std::vector<store::Uid> uids;
+  std::unordered_map<store::Uid, size_t> index_of;
+  for (size_t i : indices) {
+    if (!ctx.messages[i].summary.empty() || out.count(i) != 0) continue;
+    uids.push_back(ctx.messages[i].info.uid);
+    index_of.emplace(ctx.messages[i].info.uid, i);
+  }
+  if (uids.empty() || ctx.mailbox == nullptr) co_return Result<void>{};
+  std::sort(uids.begin(), uids.end());
+  auto task = ctx.mailbox->fetch(std::move(uids), true);
+  auto fetched = co_await std::move(task);
+  if (!fetched) co_return fetched.error();
+  for (auto& m : *fetched) {
+    if (auto it = index_of.find(m.info.uid); it != index_of.end()) out[it->second] = std::move(m.summary);
+  }
+  co_return Result<void>{};
+}
+
+MessageState make_state(const SearchContext& ctx, size_t i, const std::unordered_map<size_t, std::string>* fetched) {
+  MessageState st;
+  st.data = &ctx.messages[i];
+  st.seq = static_cast<uint32_t>(i + 1);
+  st.recent = ctx.first_recent != 0 && st.data->info.uid >= ctx.first_recent;
+  if (fetched != nullptr) {
+    if (auto it = fetched->find(i); it != fetched->end()) st.summary_bytes = &it->second;
+  }
+  return st;
+}
 
 boost::asio::awaitable<Result<Matches>> evaluate(const proto::imap::SearchProgram& program, const SearchContext& ctx) {
   Plan plan;
   plan.root = build(program.key, ctx, plan);
   Matches out;
   out.has_modseq = plan.has_modseq;
+  // Pass 1: metadata (and summaries the view has). Without a summary in the view, keys needing
+  // one stay undecided so that only the undecided messages' summaries are fetched.
+  std::vector<size_t> pending;
   for (size_t i = 0; i < ctx.messages.size(); ++i) {
-    MessageState st;
-    st.data = &ctx.messages[i];
-    st.seq = static_cast<uint32_t>(i + 1);
-    st.recent = ctx.first_recent != 0 && st.data->info.uid >= ctx.first_recent;
-    Tri r = eval(plan.root, st, ctx);
-    if (r == Tri::kUnknown) {
-      auto loaded = co_await load_header(st, ctx, out.blobs_opened);
-      if (!loaded) co_return loaded.error();
-      r = eval(plan.root, st, ctx);
-    }
-    if (r == Tri::kUnknown) {
-      auto scanned = co_await scan_body(st, plan.needles, ctx, out.blobs_opened);
-      if (!scanned) co_return scanned.error();
-      r = eval(plan.root, st, ctx);
-    }
+    MessageState st = make_state(ctx, i, nullptr);
+    st.summary_pending = ctx.mailbox != nullptr && st.data->summary.empty();
+    const Tri r = eval(plan.root, st, ctx);
     if (r == Tri::kTrue) out.indices.push_back(i);
+    if (r == Tri::kUnknown) pending.push_back(i);
   }
+  // Pass 2: the undecided, in batches: summaries, then header bytes, then the body.
+  for (size_t b = 0; b < pending.size(); b += kSummaryBatch) {
+    const std::vector<size_t> batch(pending.begin() + static_cast<std::ptrdiff_t>(b),
+                                    pending.begin() + static_cast<std::ptrdiff_t>(std::min(pending.size(), b + kSummaryBatch)));
+    std::unordered_map<size_t, std::string> fetched;
+    auto filled = co_await fetch_summaries(ctx, batch, fetched);
+    if (!filled) co_return filled.error();
+    for (size_t i : batch) {
+      MessageState st = make_state(ctx, i, &fetched);
+      Tri r = eval(plan.root, st, ctx);
+      if (r == Tri::kUnknown) {
+        auto loaded = co_await load_header(st, ctx, out.blobs_opened);
+        if (!loaded) co_return loaded.error();
+        r = eval(plan.root, st, ctx);
+      }
+      if (r == Tri::kUnknown) {
+        auto scanned = co_await scan_body(st, plan.needles, ctx, out.blobs_opened);
+        if (!scanned) co_return scanned.error();
+        r = eval(plan.root, st, ctx);
+      }
+      if (r == Tri::kTrue) {
+        out.indices.push_back(i);
+        if (auto it = fetched.find(i); it != fetched.end()) out.summaries.emplace(i, std::move(it->second));
+      }
+    }
+  }
+  std::sort(out.indices.begin(), out.indices.end());
   co_return out;
 }
 
@@ -849,11 +920,17 @@ SearchTask<SortOutcome> run_sort(const proto::imap::SortProgram& program, const 
   auto task = evaluate(program.search, ctx);
   auto m = co_await std::move(task);
   if (!m) co_return m.error();
+  const bool needs_summary = std::any_of(program.criteria.begin(), program.criteria.end(), [](const auto& c) {
+    return c.key != SK::kArrival && c.key != SK::kSize;
+  });
+  if (needs_summary) {
+    auto filled = co_await fetch_summaries(ctx, m->indices, m->summaries);
+    if (!filled) co_return filled.error();
+  }
   std::vector<SortRow> rows;
   rows.reserve(m->indices.size());
   for (size_t i : m->indices) {
-    MessageState st;
-    st.data = &ctx.messages[i];
+    MessageState st = make_state(ctx, i, &m->summaries);
     SortRow row;
     row.index = i;
     row.arrival = st.data->info.internal_date;
@@ -900,12 +977,15 @@ SearchTask<std::vector<proto::imap::ThreadNode>> run_thread(const proto::imap::T
   auto task = evaluate(program.search, ctx);
   auto m = co_await std::move(task);
   if (!m) co_return m.error();
+  auto filled = co_await fetch_summaries(ctx, m->indices, m->summaries);
+  if (!filled) co_return filled.error();
   std::vector<ThreadMsg> msgs;
   msgs.reserve(m->indices.size());
-  std::vector<MessageState> states(m->indices.size());
+  std::vector<MessageState> states;
+  states.reserve(m->indices.size());
   for (size_t k = 0; k < m->indices.size(); ++k) {
+    states.push_back(make_state(ctx, m->indices[k], &m->summaries));
     auto& st = states[k];
-    st.data = &ctx.messages[m->indices[k]];
     const auto* s = st.get_summary();
     ThreadMsg msg;
     msg.index = m->indices[k];

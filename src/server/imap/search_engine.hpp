@@ -39,9 +39,11 @@ using SearchTask = boost::asio::awaitable<Result<T>>;
 // What a search runs over. The session owns everything referenced and keeps it alive and
 // unchanged for the duration of the call.
 struct SearchContext {
-  // The session's view in sequence order: messages[i] has sequence number i + 1. `summary` must
-  // be filled (Mailbox::fetch with_summary, or the view the session keeps) for keys of stage 2+;
-  // an empty or undecodable summary makes those keys see an empty message.
+  // The session's view in sequence order: messages[i] has sequence number i + 1. `summary` may be
+  // left empty (a view built from MailboxView::messages): the summaries that keys of stage 2+ need
+  // are then fetched from `mailbox` in batches of 1,000, only for the messages the metadata keys
+  // left undecided (and, for SORT by envelope fields and THREAD, for the matches). An undecodable
+  // summary, or an empty one without a mailbox, makes those keys see an empty message.
   std::span<const store::MessageData> messages;
   // Messages with uid >= first_recent are \Recent in this session (0: none) [RFC 3501 §2.3.2].
   store::Uid first_recent = 0;

@@ -365,6 +365,24 @@ TEST_F(KeyTest, CheapKeysDecideBeforeBlobsAreRead) {
   EXPECT_EQ(r.error().code, Errc::kInternal);
 }
 
+// A session view built from MailboxView::messages has no summaries: they are fetched on need.
+TEST_F(KeyTest, ViewWithoutSummaries) {
+  const Numbers by_subject = sort("(SUBJECT REVERSE DATE) UTF-8 ALL");
+  const std::string threads = thread("REFERENCES UTF-8 ALL");
+  for (auto& m : messages_) m.summary.clear();
+  EXPECT_EQ(search("SUBJECT hello"), (Numbers{1}));
+  EXPECT_EQ(search("SEEN FROM alice"), (Numbers{1}));
+  EXPECT_EQ(search("UNSEEN SENTSINCE 2-Feb-1994"), (Numbers{2, 3, 4}));
+  EXPECT_EQ(search("HEADER X-Mailer mutt"), (Numbers{1}));
+  EXPECT_EQ(search("BODY geheimnis"), (Numbers{3}));
+  EXPECT_EQ(search("BODY \"inner body\""), (Numbers{4}));
+  EXPECT_EQ(sort("(SUBJECT REVERSE DATE) UTF-8 ALL"), by_subject);
+  EXPECT_EQ(thread("REFERENCES UTF-8 ALL"), threads);
+  EXPECT_EQ(sort("(ARRIVAL) UTF-8 ALL"), (Numbers{1, 2, 3, 4}));
+  // metadata keys decide without any fetch or blob
+  EXPECT_EQ(outcome("SEEN FLAGGED").blobs_opened, 0u);
+}
+
 TEST_F(KeyTest, ExpungedMessageDoesNotMatch) {
   // message 4 is expunged by another session after this view was taken
   ASSERT_TRUE(run(box_->store_flags(store::StoreFlags{{messages_[3].info.uid}, store::FlagOp::kAdd,
@@ -384,11 +402,15 @@ TEST_F(SearchEngineTest, LargeBase64BodyAcrossChunks) {
   const size_t at = 95'784 - 8;
   std::string with_needle = text;
   with_needle.insert(at, "NEEDLE-\xc3\xa9t\xc3\xa9-HERE");
+  // The fifth read ends 2 base64 characters into a line (327680 = 4201 * 78 + 2): those two wait
+  // for the next read, else every later quantum would be misread. A second needle lies beyond.
+  with_needle.insert(250'000, "SECOND-NEEDLE");
   append("Subject: big\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
          "Content-Transfer-Encoding: base64\r\n\r\n" + base64_lines(with_needle));
   append("Subject: big2\r\n\r\n" + text.substr(0, 200'000) + "\r\ntail-marker\r\n");
   load();
   EXPECT_EQ(search("BODY \"needle-\xc3\x89T\xc3\x89-here\""), (Numbers{1}));
+  EXPECT_EQ(search("BODY second-needle"), (Numbers{1}));
   EXPECT_EQ(search("BODY tail-marker"), (Numbers{2}));
   EXPECT_EQ(search("BODY \"amet lorem\""), (Numbers{1, 2}));
   // max_text_bytes bounds the scan: with 1 KB the tail is never reached
