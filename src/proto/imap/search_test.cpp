@@ -215,6 +215,37 @@ TEST(SearchParse, KeyCountLimitAtNAndNPlusOne) {
   EXPECT_FALSE(parse_search("(SEEN SEEN) NOT (SEEN)", limits));  // 6
 }
 
+// Mutated programs (deterministic): the parser must refuse or accept, never crash or hang
+// (ASan/UBSan builds check the memory side).
+TEST(SearchParse, MutatedInputsNeverCrash) {
+  const std::string seeds[] = {
+      "RETURN (MIN MAX COUNT ALL SAVE PARTIAL 1:10) CHARSET UTF-8 OR (SEEN 1:*,5) NOT HEADER X {3}\r\nabc",
+      "(REVERSE DATE SUBJECT) UTF-8 UID $ SINCE 1-Feb-1994 MODSEQ \"/flags/\\\\seen\" all 5",
+      "REFERENCES US-ASCII BODY \"x y\" LARGER 5 OLDER 7 KEYWORD $Junk",
+  };
+  const std::string alphabet = "() \"{}\\*$:,0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-+\r\n\x80\xff";
+  uint32_t rng = 12345;
+  auto next = [&] { return rng = rng * 1103515245u + 12345u, (rng >> 16) & 0x7fff; };
+  size_t accepted = 0;
+  for (int i = 0; i < 20'000; ++i) {
+    std::string s = seeds[static_cast<size_t>(i) % 3];
+    const int edits = 1 + static_cast<int>(next() % 4);
+    for (int e = 0; e < edits && !s.empty(); ++e) {
+      const size_t pos = next() % s.size();
+      switch (next() % 3) {
+        case 0: s.erase(pos, 1 + next() % 3); break;
+        case 1: s.insert(pos, 1, alphabet[next() % alphabet.size()]); break;
+        default: s.insert(pos, s.substr(pos, next() % 8)); break;
+      }
+    }
+    const bool a = static_cast<bool>(parse_search(s));
+    const bool b = static_cast<bool>(parse_sort(s));
+    const bool c = static_cast<bool>(parse_thread(s));
+    accepted += (a ? 1 : 0) + (b ? 1 : 0) + (c ? 1 : 0);
+  }
+  EXPECT_GT(accepted, 0u);  // some mutants stay valid: the loop exercised the accepting paths too
+}
+
 TEST(SortParse, CriteriaAndEsort) {
   auto p = parse_sort("(REVERSE DATE SUBJECT displayfrom) UTF-8 SINCE 1-Feb-1994");
   ASSERT_TRUE(p) << p.error().message;

@@ -818,6 +818,32 @@ class ThreadBuilder {
     return out;
   }
 
+  // Every node deeper than `max_depth` levels becomes a child of its ancestor at level
+  // max_depth - 1, so the recursive steps below stay within a bounded stack however long a
+  // reply chain a mailbox holds. Iterative.
+  void cap_depth(const std::vector<int>& roots, size_t max_depth) {
+    std::vector<std::pair<int, size_t>> stack;
+    std::vector<int> path;
+    std::vector<int> deep;
+    std::vector<int> cap_of;  // for each entry of deep: the ancestor to hang it on
+    for (int r : roots) stack.emplace_back(r, 0);
+    while (!stack.empty()) {
+      const auto [node, depth] = stack.back();
+      stack.pop_back();
+      path.resize(depth + 1);
+      path[depth] = node;
+      if (depth >= max_depth) {
+        deep.push_back(node);
+        cap_of.push_back(path[max_depth - 1]);
+      }
+      for (int ch : c[static_cast<size_t>(node)].children) stack.emplace_back(ch, depth + 1);
+    }
+    for (size_t k = 0; k < deep.size(); ++k) {
+      unlink(deep[k]);
+      link(cap_of[k], deep[k]);
+    }
+  }
+
   const BaseSubject* thread_subject(int node) const {
     const auto& n = c[static_cast<size_t>(node)];
     if (n.msg >= 0) return &msgs_[static_cast<size_t>(n.msg)].subject;
@@ -1075,6 +1101,7 @@ SearchTask<std::vector<proto::imap::ThreadNode>> run_thread(const proto::imap::T
   for (size_t n = 0; n < b.c.size(); ++n) {
     if (b.c[n].parent == -1) root.push_back(static_cast<int>(n));
   }
+  b.cap_depth(root, kMaxThreadDepth);
   root = b.prune(root, true);
   b.sort_siblings(root);
   // (6) gather threads with the same base subject

@@ -86,6 +86,9 @@ struct SortOutcome {
 SearchTask<SortOutcome> run_sort(const proto::imap::SortProgram& program, const SearchContext& ctx);
 
 // THREAD / UID THREAD [RFC 5256 §2.3 ORDEREDSUBJECT, §2.4 REFERENCES]: format with format_thread.
+// A REFERENCES thread deeper than kMaxThreadDepth levels is cut there: the messages below hang
+// side by side under the message at the last level (bounded recursion against hostile mailboxes).
+inline constexpr size_t kMaxThreadDepth = 256;
 SearchTask<std::vector<proto::imap::ThreadNode>> run_thread(const proto::imap::ThreadProgram& program,
                                                              const SearchContext& ctx);
 

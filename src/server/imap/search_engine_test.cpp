@@ -553,6 +553,31 @@ TEST_F(SearchEngineTest, ReferencesSubjectMergeMakesDummy) {
   EXPECT_EQ(thread("REFERENCES UTF-8 ALL"), "* THREAD ((1)(2)(3))\r\n");
 }
 
+// A reply chain longer than kMaxThreadDepth: the levels past the cap hang under the last level.
+TEST_F(SearchEngineTest, DeepReferenceChainIsCapped) {
+  const size_t n = kMaxThreadDepth + 3;
+  std::vector<store::AppendMessage> batch;
+  std::string refs;
+  for (size_t i = 1; i <= n; ++i) {
+    std::string m = "Subject: chain\r\nMessage-ID: <" + std::to_string(i) + "@x>\r\n";
+    if (!refs.empty()) m += "References:" + refs + "\r\n";
+    refs += " <" + std::to_string(i) + "@x>";
+    batch.push_back(store::AppendMessage{m + "\r\nx\r\n", {}, k1994Feb1 + static_cast<int64_t>(i)});
+  }
+  ASSERT_TRUE(run(box_->append_many(std::move(batch))));
+  load();
+  std::string expect = "* THREAD (1";
+  for (size_t i = 2; i <= kMaxThreadDepth; ++i) expect += " " + std::to_string(i);
+  expect += " ";
+  for (size_t i = kMaxThreadDepth + 1; i <= n; ++i) expect += "(" + std::to_string(i) + ")";
+  expect += ")\r\n";
+  EXPECT_EQ(thread("REFERENCES UTF-8 ALL"), expect);
+  // at the cap exactly nothing changes: one chain
+  std::string chain = "* THREAD (1";
+  for (size_t i = 2; i <= kMaxThreadDepth; ++i) chain += " " + std::to_string(i);
+  EXPECT_EQ(thread("REFERENCES UTF-8 1:" + std::to_string(kMaxThreadDepth)), chain + ")\r\n");
+}
+
 TEST_F(SearchEngineTest, UidResults) {
   append("Subject: a\r\n\r\nx\r\n", store::kSeen);
   append("Subject: b\r\n\r\nx\r\n");
