@@ -1,6 +1,9 @@
 #include "server/imap/search_engine.hpp"
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <ctime>
 #include <memory>
 #include <string>
@@ -535,6 +538,14 @@ bool contains_kind(const SearchKey& key, K kind) {
   return std::any_of(key.children.begin(), key.children.end(), [&](const SearchKey& c) { return contains_kind(c, kind); });
 }
 
+// Lets the other connections of this thread run during a long evaluation: the loops over the
+// view yield every kYieldEvery messages (blob reads and summary fetches yield anyway).
+constexpr size_t kYieldEvery = 1024;
+boost::asio::awaitable<void> yield_now() {
+  auto ex = co_await boost::asio::this_coro::executor;
+  co_await boost::asio::post(ex, boost::asio::use_awaitable);
+}
+
 // The shared core: indices (into ctx.messages) of the matching messages, ascending, and the
 // summaries fetched for matches whose view had none.
 struct Matches {
@@ -588,6 +599,7 @@ boost::asio::awaitable<Result<Matches>> evaluate(const proto::imap::SearchProgra
   // one stay undecided so that only the undecided messages' summaries are fetched.
   std::vector<size_t> pending;
   for (size_t i = 0; i < ctx.messages.size(); ++i) {
+    if (i % kYieldEvery == kYieldEvery - 1) co_await yield_now();
     MessageState st = make_state(ctx, i, nullptr);
     st.summary_pending = ctx.mailbox != nullptr && st.data->summary.empty();
     const Tri r = eval(plan.root, st, ctx);
@@ -956,6 +968,7 @@ SearchTask<SortOutcome> run_sort(const proto::imap::SortProgram& program, const 
   std::vector<SortRow> rows;
   rows.reserve(m->indices.size());
   for (size_t i : m->indices) {
+    if (rows.size() % kYieldEvery == kYieldEvery - 1) co_await yield_now();
     MessageState st = make_state(ctx, i, &m->summaries);
     SortRow row;
     row.index = i;
@@ -1010,6 +1023,7 @@ SearchTask<std::vector<proto::imap::ThreadNode>> run_thread(const proto::imap::T
   std::vector<MessageState> states;
   states.reserve(m->indices.size());
   for (size_t k = 0; k < m->indices.size(); ++k) {
+    if (k % kYieldEvery == kYieldEvery - 1) co_await yield_now();
     states.push_back(make_state(ctx, m->indices[k], &m->summaries));
     auto& st = states[k];
     const auto* s = st.get_summary();

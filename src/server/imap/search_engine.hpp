@@ -15,9 +15,10 @@
 // Strings match as substrings under i;unicode-casemap (search_casemap.hpp). A message expunged
 // under the search (open_message says kNotFound) simply does not match.
 //
-// Threading: run on the session's strand; blob reads go to the blocking pool through
-// MessageBlob::read. Decoding and folding run on the calling thread (bounded per message by
-// SearchContext::max_text_bytes).
+// Threading: run on the session's strand; blob reads and summary fetches go to the blocking pool
+// through the store. Decoding, folding and evaluation run on the calling thread, but never long
+// without a yield: one 64 KiB chunk of body text between two blob reads, and at most 1,024
+// messages between two explicit yields in the loops over the view.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
