@@ -15,6 +15,21 @@
 // Strings match as substrings under i;unicode-casemap (search_casemap.hpp). A message expunged
 // under the search (open_message says kNotFound) simply does not match.
 //
+// How the session calls it (cmd_search; SORT and THREAD alike with parse_sort/run_sort/format_search
+// (name "SORT") or format_esearch(sorted) for ESORT, and parse_thread/run_thread/format_thread):
+//
+//   auto program = proto::imap::parse_search(args);          // args: text after "SEARCH "
+//   if (!program) { write(search_error_reply(tag, program.error())); $ = {} if it had SAVE; return; }
+//   SearchContext ctx{view_messages, first_recent, saved_uids, mailbox.get(), is_uid, now};
+//   auto task = run_search(*program, ctx);
+//   auto r = co_await std::move(task);                        // error: NO [SERVERBUG] (or the Errc mapping)
+//   if (r->saved) saved_uids = *r->saved;                     // SEARCHRES [RFC 5182]
+//   if (program->ret.present || imap4rev2)                    // ESEARCH [RFC 4731, RFC 9051 §7.3.4]
+//     { if (esearch_reply_wanted(program->ret)) write(format_esearch(tag, is_uid, program->ret, r->numbers, r->modseq)); }
+//   else write(format_search(r->numbers, r->modseq));
+//
+// No EXPUNGE may be sent while the search runs (the view must not change under it) [RFC 9051 §7.4.1].
+//
 // Threading: run on the session's strand; blob reads and summary fetches go to the blocking pool
 // through the store. Decoding, folding and evaluation run on the calling thread, but never long
 // without a yield: one 64 KiB chunk of body text between two blob reads, and at most 1,024
