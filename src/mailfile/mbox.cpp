@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "base/ascii.hpp"
+#include "mime/date.hpp"
 #include "mime/header.hpp"
 
 namespace posthorn::mailfile {
@@ -31,17 +32,6 @@ std::optional<int> parse_int(std::string_view s, std::size_t min_len, std::size_
   return n;
 }
 
-std::optional<int> parse_month(std::string_view s) {
-  static constexpr std::array<std::string_view, 12> kMonths = {"jan", "feb", "mar", "apr", "may", "jun",
-                                                               "jul", "aug", "sep", "oct", "nov", "dec"};
-  if (s.size() < 3) return std::nullopt;
-  const std::string l = ascii::lower(s.substr(0, 3));
-  for (std::size_t i = 0; i < kMonths.size(); ++i) {
-    if (l == kMonths[i]) return static_cast<int>(i) + 1;
-  }
-  return std::nullopt;
-}
-
 struct TimeOfDay {
   int h = 0, m = 0, s = 0;
 };
@@ -53,25 +43,6 @@ std::optional<TimeOfDay> parse_time(std::string_view t) {
   auto s = parts.size() == 3 ? parse_int(parts[2], 2, 2) : std::optional<int>(0);
   if (!h || !m || !s || *h > 23 || *m > 59 || *s > 60) return std::nullopt;
   return TimeOfDay{*h, *m, *s};
-}
-
-// "+hhmm" / "-hhmm" -> seconds east of UTC.
-std::optional<int> parse_zone(std::string_view z) {
-  if (z.size() != 5 || (z[0] != '+' && z[0] != '-')) return std::nullopt;
-  auto hhmm = parse_int(z.substr(1), 4, 4);
-  if (!hhmm || *hhmm % 100 > 59) return std::nullopt;
-  const int secs = (*hhmm / 100) * 3600 + (*hhmm % 100) * 60;
-  return z[0] == '-' ? -secs : secs;
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
 std::vector<std::string_view> tokens(std::string_view s) {
@@ -102,9 +73,9 @@ std::optional<int64_t> parse_from_line_date(std::string_view from_line) {
   }
   if (!tod || t < 2) return std::nullopt;
   std::optional<int> month, day, year;
-  if ((month = parse_month(tok[t - 2])) && (day = parse_int(tok[t - 1], 1, 2))) {
+  if ((month = mime::month_number(tok[t - 2])) && (day = parse_int(tok[t - 1], 1, 2))) {
     // asctime: [weekday] month day time ... year
-  } else if (t >= 3 && (day = parse_int(tok[t - 3], 1, 2)) && (month = parse_month(tok[t - 2])) &&
+  } else if (t >= 3 && (day = parse_int(tok[t - 3], 1, 2)) && (month = mime::month_number(tok[t - 2])) &&
              (year = parse_int(tok[t - 1], 4, 4))) {
     // "Tue, 1 Jul 2003 10:52:37 +0200" (RFC 5322 style, written by some tools)
   } else {
@@ -118,10 +89,10 @@ std::optional<int64_t> parse_from_line_date(std::string_view from_line) {
         continue;
       }
     }
-    if (auto z = parse_zone(tok[i])) zone = *z;
+    if (auto z = mime::zone_offset(tok[i])) zone = *z;
   }
   if (!year || *day < 1 || *day > 31 || *year < 1970) return std::nullopt;
-  const int64_t days = days_from_civil(*year, static_cast<unsigned>(*month), static_cast<unsigned>(*day));
+  const int64_t days = mime::days_from_civil(*year, static_cast<unsigned>(*month), static_cast<unsigned>(*day));
   return days * 86400 + tod->h * 3600 + tod->m * 60 + tod->s - zone;
 }
 
