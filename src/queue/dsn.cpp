@@ -91,6 +91,7 @@ namespace {
 std::string field_text(std::string_view s) {
   std::string out;
   for (unsigned char c : s) out += (c < 0x20 || c > 0x7e) ? ' ' : char(c);
+  while (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
 }
 

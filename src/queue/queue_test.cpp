@@ -155,7 +155,7 @@ TEST(Dsn, FailureReportWithFullMessage) {
   EXPECT_NE(status.find("\r\n\r\nOriginal-Recipient: rfc822;Bob@There.test\r\n"
                         "Final-Recipient: rfc822; bob@there.test\r\nAction: failed\r\nStatus: 5.1.1\r\n"
                         "Remote-MTA: dns; mx.there.test\r\n"
-                        "Diagnostic-Code: smtp; 550 5.1.1 <bob@there.test>: no such user  \r\n"
+                        "Diagnostic-Code: smtp; 550 5.1.1 <bob@there.test>: no such user\r\n"
                         "Last-Attempt-Date: Fri, 27 Nov 2026 05:15:11 +0000\r\n"),
             std::string::npos)
       << status;

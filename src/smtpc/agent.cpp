@@ -401,9 +401,8 @@ struct DeliveryAgent::Impl : std::enable_shared_from_this<Impl> {
       Reply r = co_await client->auth(sh.username, sh.password);
       if (!r.ok()) {
         // A credentials problem is ours to fix, never the sender's: temporary, even for 535.
-        Reply temp = r;
-        if (temp.permanent()) temp.code = uint16_t(temp.code - 100), temp.status = "4.7.0";
-        fill_all(out, job.recipients, temp, target.host);
+        fill_all(out, job.recipients,
+                 Reply::local("4.7.0", "smarthost " + target.host + " refused authentication: " + r.to_string()), "");
         out.mx_host = target.host;
         co_await client->quit();
         co_return Step::kDone;
@@ -462,7 +461,7 @@ struct DeliveryAgent::Impl : std::enable_shared_from_this<Impl> {
       }
     }
     // Every host failed: permanent only when every failure was permanent.
-    if (any_temporary && last.permanent()) last.code = 0, last.status = "4.4.1";
+    if (any_temporary && last.permanent()) last = Reply::local("4.4.1", last.to_string());
     fill_all(out, job.recipients, last, "");
     co_return out;
   }

@@ -12,6 +12,10 @@
 // Connection-level failures (refused, timeout, 4xx/5xx greeting or EHLO) move on to the next
 // address/host; replies within the transaction (MAIL, RCPT, DATA) are final for this attempt.
 //
+// Local refusals before MAIL: a message larger than the server's SIZE (5.3.4), and one that needs
+// SMTPUTF8 from a server without it (5.6.7; no downgrade). An 8-bit body goes to a server without
+// 8BITMIME as it is, without BODY=8BITMIME (no conversion to quoted-printable yet).
+//
 // Connections are reused: after a transaction the client goes into a small per-destination pool
 // (at most max_messages_per_connection messages each, closed after connection_idle). At most
 // max_connections_per_destination deliveries run at once per destination, max_connections in all;
