@@ -416,6 +416,120 @@ void read_smtp(TableReader& root, Problems& problems, Smtp& m) {
   t.finish();
 }
 
+}  // namespace
+
+// --- [dns] and [delivery] ---
+
+std::string_view smarthost_tls_name(SmarthostTls t) {
+  switch (t) {
+    case SmarthostTls::kStartTls: return "starttls";
+    case SmarthostTls::kImplicit: return "implicit";
+    case SmarthostTls::kNone: return "none";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// "1.2.3.4", "1.2.3.4:53", "::1", "[::1]:53" -> address and port.
+bool split_host_port(const std::string& text, std::string& address, uint16_t& port) {
+  std::string host = text;
+  std::string port_text;
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string::npos) return false;
+    host = text.substr(1, close - 1);
+    if (close + 1 < text.size()) {
+      if (text[close + 1] != ':') return false;
+      port_text = text.substr(close + 2);
+    }
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    host = text.substr(0, text.find(':'));
+    port_text = text.substr(text.find(':') + 1);
+  }
+  if (!parse_ip(host)) return false;
+  if (!port_text.empty() || text.back() == ':') {
+    if (port_text.empty() || port_text.size() > 5 ||
+        !std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return false;
+    }
+    const int p = std::stoi(port_text);
+    if (p < 1 || p > 65535) return false;
+    port = uint16_t(p);
+  }
+  address = host;
+  return true;
+}
+
+void read_dns(TableReader& root, Problems& problems, const fs::path& base_dir, Dns& d) {
+  const toml::table* table = root.table("dns");
+  if (table == nullptr) return;
+  TableReader t(problems, *table, "dns");
+  if (auto v = t.string("resolver"); v && !v->empty()) {
+    if (!split_host_port(*v, d.resolver, d.resolver_port)) {
+      t.problem("resolver", "expected an IP address with an optional port, such as 127.0.0.1:5353 or [::1]:53");
+    }
+  }
+  d.timeout = t.seconds("timeout", 1, 600, d.timeout);
+  if (auto v = t.string("trust_anchor_file"); v && !v->empty()) d.trust_anchor_file = resolve_path(base_dir, *v);
+  t.finish();
+}
+
+void read_smarthost(TableReader& parent, Problems& problems, const fs::path& base_dir, Smarthost& h) {
+  const toml::table* table = parent.table("smarthost");
+  if (table == nullptr) return;
+  TableReader t(problems, *table, "delivery.smarthost");
+  t.require("host");
+  if (auto v = t.string("host")) {
+    std::string ip;
+    uint16_t ignored = 0;
+    if (!is_hostname(*v) && !split_host_port(*v, ip, ignored)) t.problem("host", "expected a host name or an IP address");
+    h.host = *v;
+  }
+  h.port = uint16_t(t.u32("port", 1, 65535, h.port));
+  if (auto v = t.one_of("tls", {"starttls", "implicit", "none"})) h.tls = SmarthostTls(*v);
+  if (auto v = t.string("username")) h.username = *v;
+  if (auto v = t.string("password")) h.password = *v;
+  if (!h.username.empty() && h.password.empty()) t.problem("username", "a password is needed with the username");
+  if (auto v = t.boolean("verify_certificate")) h.verify_certificate = *v;
+  if (auto v = t.string("ca_file"); v && !v->empty()) h.ca_file = resolve_path(base_dir, *v);
+  t.finish();
+}
+
+void read_delivery(TableReader& root, Problems& problems, const fs::path& base_dir, Delivery& d) {
+  const toml::table* table = root.table("delivery");
+  if (table == nullptr) return;
+  TableReader t(problems, *table, "delivery");
+  if (auto v = t.string("hostname"); v && !v->empty()) {
+    if (!is_hostname(*v)) t.problem("hostname", "expected a host name such as mail.example.com");
+    d.hostname = *v;
+  }
+  d.port = uint16_t(t.u32("port", 1, 65535, d.port));
+  if (auto v = t.boolean("ipv6")) d.ipv6 = *v;
+  if (auto v = t.boolean("tls_fallback_plaintext")) d.tls_fallback_plaintext = *v;
+  d.connect_timeout = t.seconds("connect_timeout", 1, 3600, d.connect_timeout);
+  d.greeting_timeout = t.seconds("greeting_timeout", 1, 3600, d.greeting_timeout);
+  d.command_timeout = t.seconds("command_timeout", 1, 3600, d.command_timeout);
+  d.data_init_timeout = t.seconds("data_init_timeout", 1, 3600, d.data_init_timeout);
+  d.data_block_timeout = t.seconds("data_block_timeout", 1, 3600, d.data_block_timeout);
+  d.data_done_timeout = t.seconds("data_done_timeout", 1, 3600, d.data_done_timeout);
+  d.max_connections_per_destination = t.u32("max_connections_per_destination", 1, 10000, d.max_connections_per_destination);
+  d.max_connections = t.u32("max_connections", 1, 100000, d.max_connections);
+  d.max_messages_per_connection = t.u32("max_messages_per_connection", 1, 100000, d.max_messages_per_connection);
+  d.connection_idle = t.seconds("connection_idle", 0, 3600, d.connection_idle);
+  d.retry_min = t.seconds("retry_min", 1, kDay, d.retry_min);
+  d.retry_max = t.seconds("retry_max", 1, 7 * kDay, d.retry_max);
+  d.lifetime = t.seconds("lifetime", 60, 60 * kDay, d.lifetime);
+  d.delay_notice = t.seconds("delay_notice", 0, 60 * kDay, d.delay_notice);
+  if (d.retry_max < d.retry_min) t.problem("retry_max", "must be at least retry_min");
+  read_smarthost(t, problems, base_dir, d.smarthost);
+  t.finish();
+}
+
+}  // namespace
+
+namespace {
+
 // A listener that parsed cleanly, with the lines needed for cross-listener checks.
 struct ParsedListener {
   Listener listener;
@@ -565,6 +679,9 @@ Result<std::shared_ptr<const Config>> parse_text(std::string_view text, const st
   read_smtp(t, problems, cfg->smtp);
   read_imap(t, problems, cfg->imap);
   read_listeners(t, problems, *cfg);
+  read_dns(t, problems, base_dir, cfg->dns);
+  read_delivery(t, problems, base_dir, cfg->delivery);
+  if (cfg->delivery.hostname.empty()) cfg->delivery.hostname = cfg->hostname;
   t.finish();
 
   if (!problems.empty()) return make_error(Errc::kInvalid, problems.joined());

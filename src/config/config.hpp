@@ -122,6 +122,56 @@ struct Imap {
   uint32_t max_append_messages = 100;     // messages in one MULTIAPPEND [RFC 3502]
 };
 
+// --- Outbound delivery: [dns] and [delivery] (the resolver, the SMTP client, the retry schedule) ---
+
+struct Dns {
+  // Written "127.0.0.1:5353", "127.0.0.1", "::1" or "[::1]:5353"; empty = /etc/resolv.conf.
+  std::string resolver;                  // the IP address alone
+  uint16_t resolver_port = 53;
+  std::chrono::seconds timeout{30};      // one lookup; then it is a temporary failure
+  std::filesystem::path trust_anchor_file;  // DNSSEC root key (for DANE later); empty = no validation
+  bool operator==(const Dns&) const = default;
+};
+
+enum class SmarthostTls { kStartTls, kImplicit, kNone };
+std::string_view smarthost_tls_name(SmarthostTls t);
+
+struct Smarthost {
+  std::string host;                      // empty = deliver to each domain's MX hosts
+  uint16_t port = 587;
+  SmarthostTls tls = SmarthostTls::kStartTls;  // starttls and implicit are required, never optional
+  std::string username;                  // AUTH PLAIN (or LOGIN) when set
+  std::string password;
+  bool verify_certificate = true;        // check the chain and the host name
+  std::filesystem::path ca_file;         // trusted certificates (PEM); empty = the system store
+  bool operator==(const Smarthost&) const = default;
+};
+
+struct Delivery {
+  std::string hostname;                  // EHLO name; empty = the top-level hostname
+  uint16_t port = 25;                    // port on MX hosts (tests use another)
+  bool ipv6 = true;                      // try AAAA addresses (before A) too
+  bool tls_fallback_plaintext = false;   // a failed STARTTLS handshake retries the same host in the clear
+  // RFC 5321 §4.5.3.2 timeouts.
+  std::chrono::seconds connect_timeout{30};
+  std::chrono::seconds greeting_timeout{300};
+  std::chrono::seconds command_timeout{300};   // EHLO, STARTTLS, AUTH, MAIL, RCPT, RSET
+  std::chrono::seconds data_init_timeout{120};
+  std::chrono::seconds data_block_timeout{180};
+  std::chrono::seconds data_done_timeout{600};
+  uint32_t max_connections_per_destination = 10;
+  uint32_t max_connections = 100;          // all destinations together
+  uint32_t max_messages_per_connection = 100;
+  std::chrono::seconds connection_idle{5};  // an idle cached connection is closed after this
+  // Retry schedule (queue): first retry after retry_min, doubling up to retry_max.
+  std::chrono::seconds retry_min{300};
+  std::chrono::seconds retry_max{4 * 3600};
+  std::chrono::seconds lifetime{5 * 86400};     // then the message bounces
+  std::chrono::seconds delay_notice{4 * 3600};  // one "delayed" DSN after this; 0 = never
+  Smarthost smarthost;
+  bool operator==(const Delivery&) const = default;
+};
+
 struct Config {
   std::filesystem::path file;      // the file this was loaded from (absolute)
   std::string hostname;            // this server's name, used in greetings and the default certificate
@@ -137,6 +187,8 @@ struct Config {
   Pop3 pop3;
   Smtp smtp;
   Imap imap;
+  Dns dns;
+  Delivery delivery;  // delivery.hostname is filled from hostname when empty
 };
 
 // Loads and validates `file`. Errors name the file, the line and the key:

@@ -428,6 +428,88 @@ TEST(Config, TlsModeNames) {
   EXPECT_EQ(tls_mode_name(TlsMode::kImplicit), "implicit");
 }
 
+// --- [dns] and [delivery] ---
+
+TEST(ConfigDelivery, DefaultsAndHostnameFallback) {
+  auto c = ok(kMinimal);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->dns, Dns{});
+  EXPECT_EQ(c->delivery.hostname, "mail.example.test");
+  EXPECT_EQ(c->delivery.port, 25);
+  EXPECT_EQ(c->delivery.lifetime, std::chrono::hours(24 * 5));
+  EXPECT_EQ(c->delivery.delay_notice, std::chrono::hours(4));
+  EXPECT_TRUE(c->delivery.smarthost.host.empty());
+}
+
+TEST(ConfigDelivery, ResolverForms) {
+  struct Case {
+    const char* text;
+    const char* address;
+    uint16_t port;
+  } cases[] = {{"127.0.0.1:5353", "127.0.0.1", 5353}, {"127.0.0.1", "127.0.0.1", 53},
+               {"::1", "::1", 53}, {"[::1]:5300", "::1", 5300}, {"[2001:db8::1]", "2001:db8::1", 53}};
+  for (const auto& k : cases) {
+    auto c = ok(std::string(kMinimal) + "[dns]\nresolver = \"" + k.text + "\"\ntimeout = 5\n");
+    ASSERT_TRUE(c) << k.text;
+    EXPECT_EQ(c->dns.resolver, k.address) << k.text;
+    EXPECT_EQ(c->dns.resolver_port, k.port) << k.text;
+    EXPECT_EQ(c->dns.timeout, std::chrono::seconds(5));
+  }
+  for (const char* bad : {"dns.example", "127.0.0.1:0", "127.0.0.1:65536", "[::1", "127.0.0.1:", "[::1]x"}) {
+    EXPECT_NE(error_of(std::string(kMinimal) + "[dns]\nresolver = \"" + bad + "\"\n").find("dns.resolver"),
+              std::string::npos)
+        << bad;
+  }
+}
+
+TEST(ConfigDelivery, AllKeys) {
+  auto c = ok(std::string(kMinimal) +
+              "[delivery]\nhostname = \"out.example.test\"\nport = 2525\nipv6 = false\n"
+              "tls_fallback_plaintext = true\nconnect_timeout = 3\ngreeting_timeout = 4\ncommand_timeout = 5\n"
+              "data_init_timeout = 6\ndata_block_timeout = 7\ndata_done_timeout = 8\n"
+              "max_connections_per_destination = 2\nmax_connections = 9\nmax_messages_per_connection = 3\n"
+              "connection_idle = 0\nretry_min = 60\nretry_max = 600\nlifetime = 3600\ndelay_notice = 0\n"
+              "[delivery.smarthost]\nhost = \"relay.example.test\"\nport = 465\ntls = \"implicit\"\n"
+              "username = \"u\"\npassword = \"p\"\nverify_certificate = false\nca_file = \"ca.pem\"\n");
+  ASSERT_TRUE(c);
+  const Delivery& d = c->delivery;
+  EXPECT_EQ(d.hostname, "out.example.test");
+  EXPECT_EQ(d.port, 2525);
+  EXPECT_FALSE(d.ipv6);
+  EXPECT_TRUE(d.tls_fallback_plaintext);
+  EXPECT_EQ(d.connect_timeout.count(), 3);
+  EXPECT_EQ(d.data_done_timeout.count(), 8);
+  EXPECT_EQ(d.max_connections_per_destination, 2u);
+  EXPECT_EQ(d.max_messages_per_connection, 3u);
+  EXPECT_EQ(d.connection_idle.count(), 0);
+  EXPECT_EQ(d.retry_max.count(), 600);
+  EXPECT_EQ(d.delay_notice.count(), 0);
+  EXPECT_EQ(d.smarthost.host, "relay.example.test");
+  EXPECT_EQ(d.smarthost.port, 465);
+  EXPECT_EQ(d.smarthost.tls, SmarthostTls::kImplicit);
+  EXPECT_EQ(d.smarthost.username, "u");
+  EXPECT_FALSE(d.smarthost.verify_certificate);
+  EXPECT_EQ(d.smarthost.ca_file, kBase / "ca.pem");
+  EXPECT_EQ(smarthost_tls_name(d.smarthost.tls), "implicit");
+}
+
+TEST(ConfigDelivery, Errors) {
+  const std::string base(kMinimal);
+  EXPECT_NE(error_of(base + "[delivery]\nretry_min = 600\nretry_max = 60\n").find("delivery.retry_max: must be at least"),
+            std::string::npos);
+  EXPECT_NE(error_of(base + "[delivery]\nport = 0\n").find("delivery.port: must be between 1 and 65535"),
+            std::string::npos);
+  EXPECT_NE(error_of(base + "[delivery]\nmax_connections_per_destination = 0\n").find("must be between"),
+            std::string::npos);
+  EXPECT_NE(error_of(base + "[delivery]\nbogus = 1\n").find("delivery.bogus: unknown key"), std::string::npos);
+  EXPECT_NE(error_of(base + "[delivery.smarthost]\nport = 25\n").find("delivery.smarthost.host: required"),
+            std::string::npos);
+  EXPECT_NE(error_of(base + "[delivery.smarthost]\nhost = \"r.example\"\nusername = \"u\"\n").find("a password is needed"),
+            std::string::npos);
+  EXPECT_NE(error_of(base + "[delivery.smarthost]\nhost = \"r.example\"\ntls = \"maybe\"\n").find("expected one of"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace posthorn::config
 

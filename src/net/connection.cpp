@@ -98,6 +98,7 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
   bool timed_out = false;
   std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls;
   std::shared_ptr<TlsSet> tls_set;  // keeps the certificates of this connection alive
+  std::shared_ptr<asio::ssl::context> client_ctx;  // outbound connections: the client context
   ConnectionInfo info;
   std::string input;   // received bytes; [start, size) not consumed yet
   size_t start = 0;
@@ -196,6 +197,33 @@ asio::awaitable<bool> Connection::start_tls(TlsContext& tls, std::chrono::second
     co_return false;
   }
   spdlog::info("conn={} tls {}", s.info.id, tls_description());
+  co_return true;
+}
+
+asio::awaitable<bool> Connection::start_tls_client(std::shared_ptr<asio::ssl::context> ctx, std::string host,
+                                                   bool verify, std::chrono::seconds timeout) {
+  Impl& s = *impl_;
+  if (s.tls) co_return false;
+  discard_input();
+  s.client_ctx = std::move(ctx);
+  s.tls = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(s.tcp, *s.client_ctx);
+  SSL* ssl = s.tls->native_handle();
+  boost::system::error_code ignored;
+  if (!host.empty() && SSL_set_tlsext_host_name(ssl, host.c_str()) != 1) co_return false;
+  if (verify) {
+    s.tls->set_verify_mode(asio::ssl::verify_peer, ignored);
+    if (SSL_set1_host(ssl, host.c_str()) != 1) co_return false;
+  } else {
+    s.tls->set_verify_mode(asio::ssl::verify_none, ignored);
+  }
+  s.arm(timeout);
+  auto [ec] = co_await s.tls->async_handshake(asio::ssl::stream_base::client, as_tuple(use_awaitable));
+  s.disarm();
+  if (ec) {
+    spdlog::info("conn={} tls handshake to {} failed: {}", s.info.id, host, ec.message());
+    co_return false;
+  }
+  spdlog::info("conn={} tls {} to {}", s.info.id, tls_description(), host);
   co_return true;
 }
 

@@ -5,6 +5,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <cstdint>
 #include <atomic>
@@ -80,6 +81,11 @@ class Connection {
   // Server-side TLS handshake with the context's current certificates. Discards buffered plaintext
   // first. Counts the handshake in Metrics. False on failure (the connection must then be closed).
   boost::asio::awaitable<bool> start_tls(TlsContext& tls, std::chrono::seconds timeout);
+  // Client-side TLS handshake (outbound SMTP, smtpc/): sends SNI `host`; with `verify`, the chain is
+  // checked against the context's trust store and the certificate must name `host`. Discards buffered
+  // plaintext first; the context is kept alive as long as the connection. False on failure.
+  boost::asio::awaitable<bool> start_tls_client(std::shared_ptr<boost::asio::ssl::context> ctx, std::string host,
+                                                bool verify, std::chrono::seconds timeout);
   // After TLS: the 32-byte tls-exporter channel binding [RFC 9266], empty when unavailable.
   std::string tls_exporter() const;
   // After TLS: "TLSv1.3 TLS_AES_256_GCM_SHA384".

@@ -1,0 +1,212 @@
+// DSN builder implementation. Notes:
+// - Line ends of the returned original are normalised to CRLF, so the DSN never carries a bare CR or LF.
+// - Header fields of the per-recipient blocks follow RFC 3464 §2.3 order; address types are rfc822,
+//   MTA names dns, diagnostics smtp.
+// - A diagnostic that is not printable ASCII is made so (controls become spaces) because delivery-status
+//   fields are 7-bit text.
+#include "queue/dsn.hpp"
+
+#include <ctime>
+
+#include "base/random.hpp"
+#include "mime/header.hpp"
+
+namespace posthorn::queue {
+
+std::string_view action_name(Action a) {
+  switch (a) {
+    case Action::kFailed: return "failed";
+    case Action::kDelayed: return "delayed";
+    case Action::kDelivered: return "delivered";
+    case Action::kRelayed: return "relayed";
+  }
+  return "failed";
+}
+
+bool wants_notice(std::string_view envelope_sender, const Notify& notify, Action action) {
+  if (is_bounce(envelope_sender) || notify.never) return false;
+  if (!notify.given()) return action == Action::kFailed || action == Action::kDelayed;
+  switch (action) {
+    case Action::kFailed: return notify.failure;
+    case Action::kDelayed: return notify.delay;
+    case Action::kDelivered:
+    case Action::kRelayed: return notify.success;
+  }
+  return false;
+}
+
+std::string format_rfc5322_date(SysTime t) {
+  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[tm.tm_wday], tm.tm_mday,
+                kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
+}
+
+std::string xtext_encode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (c < 0x21 || c > 0x7e || c == '+' || c == '=') {
+      out += '+';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += char(c);
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> xtext_decode(std::string_view s) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '+') {
+      out += s[i];
+      continue;
+    }
+    if (i + 2 >= s.size()) return std::nullopt;
+    const int hi = hex(s[i + 1]);
+    const int lo = hex(s[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += char(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+namespace {
+
+// Printable 7-bit text for a delivery-status field.
+std::string field_text(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) out += (c < 0x20 || c > 0x7e) ? ' ' : char(c);
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+// Appends `text` with every line end (CRLF, bare LF, bare CR) as CRLF, ending in CRLF.
+void append_crlf(std::string& out, std::string_view text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\r') {
+      out += "\r\n";
+      if (i + 1 < text.size() && text[i + 1] == '\n') ++i;
+    } else if (c == '\n') {
+      out += "\r\n";
+    } else {
+      out += c;
+    }
+  }
+  if (out.size() < 2 || out.compare(out.size() - 2, 2, "\r\n") != 0) out += "\r\n";
+}
+
+bool has_8bit(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c >= 0x80) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Dsn build_dsn(const DsnInput& in) {
+  bool any_failed = false;
+  bool any_delayed = false;
+  for (const auto& r : in.recipients) {
+    any_failed |= r.action == Action::kFailed;
+    any_delayed |= r.action == Action::kDelayed;
+  }
+  const std::string boundary = "=_posthorn_" + random_token(24);
+  const std::string date = format_rfc5322_date(in.now);
+  std::string subject = any_failed    ? "Undelivered Mail Returned to Sender"
+                        : any_delayed ? "Delayed Mail (still being retried)"
+                                      : "Successful Mail Delivery Report";
+
+  // The part of the original that goes back.
+  const mime::HeaderSplit split = mime::split_header(in.original);
+  const bool full = !any_delayed && in.ret != Ret::kHeaders && in.original.size() <= in.max_returned_bytes;
+  const std::string_view returned = full ? in.original : in.original.substr(0, split.header_end);
+
+  Dsn dsn;
+  dsn.envelope_to = in.to;
+  std::string& m = dsn.message;
+  m += "From: Mail Delivery System <MAILER-DAEMON@" + in.reporting_mta + ">\r\n";
+  m += "To: <" + in.to + ">\r\n";
+  m += "Subject: " + subject + "\r\n";
+  m += "Date: " + date + "\r\n";
+  m += "Message-ID: <" + random_token(20) + "@" + in.reporting_mta + ">\r\n";
+  m += "Auto-Submitted: auto-replied\r\n";
+  m += "MIME-Version: 1.0\r\n";
+  m += "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"" + boundary + "\"\r\n";
+  m += "\r\nThis is a MIME-encapsulated message.\r\n\r\n";
+
+  // 1. Human-readable text.
+  m += "--" + boundary + "\r\n";
+  m += "Content-Description: Notification\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n";
+  m += "This is the mail system at host " + in.reporting_mta + ".\r\n\r\n";
+  if (any_failed) {
+    m += "I'm sorry to have to inform you that your message could not\r\n"
+         "be delivered to one or more recipients.\r\n\r\n";
+  } else if (any_delayed) {
+    m += "Your message could not be delivered yet to one or more recipients.\r\n"
+         "The mail system will keep trying; you do not need to send it again.\r\n\r\n";
+  } else {
+    m += "Your message was delivered to the recipients listed below.\r\n\r\n";
+  }
+  for (const auto& r : in.recipients) {
+    m += "<" + field_text(r.final_recipient) + ">: " + std::string(action_name(r.action));
+    if (!r.remote_mta.empty()) m += " (host " + field_text(r.remote_mta) + ")";
+    m += "\r\n";
+    if (!r.diagnostic.empty()) m += "    " + field_text(r.diagnostic) + "\r\n";
+  }
+  if (returned.size() < in.original.size() && !any_delayed && in.ret != Ret::kHeaders) {
+    m += "\r\nThe message was too large to return in full; its header follows.\r\n";
+  }
+  m += "\r\n";
+
+  // 2. message/delivery-status [RFC 3464 §2].
+  m += "--" + boundary + "\r\n";
+  m += "Content-Description: Delivery report\r\nContent-Type: message/delivery-status\r\n\r\n";
+  m += "Reporting-MTA: dns; " + in.reporting_mta + "\r\n";
+  if (!in.envelope_id.empty()) m += "Original-Envelope-Id: " + field_text(in.envelope_id) + "\r\n";
+  m += "Arrival-Date: " + format_rfc5322_date(in.arrival) + "\r\n";
+  for (const auto& r : in.recipients) {
+    m += "\r\n";
+    if (!r.original_recipient.empty()) m += "Original-Recipient: " + field_text(r.original_recipient) + "\r\n";
+    m += "Final-Recipient: rfc822; " + field_text(r.final_recipient) + "\r\n";
+    m += "Action: " + std::string(action_name(r.action)) + "\r\n";
+    m += "Status: " + field_text(r.status) + "\r\n";
+    if (!r.remote_mta.empty()) m += "Remote-MTA: dns; " + field_text(r.remote_mta) + "\r\n";
+    if (!r.diagnostic.empty()) m += "Diagnostic-Code: smtp; " + field_text(r.diagnostic) + "\r\n";
+    if (r.last_attempt) m += "Last-Attempt-Date: " + format_rfc5322_date(*r.last_attempt) + "\r\n";
+    if (r.will_retry_until) m += "Will-Retry-Until: " + format_rfc5322_date(*r.will_retry_until) + "\r\n";
+  }
+  m += "\r\n";
+
+  // 3. The original: headers or the whole message.
+  m += "--" + boundary + "\r\n";
+  if (full) {
+    m += "Content-Description: Undelivered Message\r\nContent-Type: message/rfc822\r\n";
+  } else {
+    m += "Content-Description: Undelivered Message Headers\r\nContent-Type: text/rfc822-headers\r\n";
+  }
+  dsn.eight_bit = has_8bit(returned);
+  if (dsn.eight_bit) m += "Content-Transfer-Encoding: 8bit\r\n";
+  m += "\r\n";
+  append_crlf(m, returned);
+  m += "\r\n--" + boundary + "--\r\n";
+  return dsn;
+}
+
+}  // namespace posthorn::queue
