@@ -4,6 +4,7 @@ runs. Covers RFC 1939 (STAT, LIST, RETR, TOP, UIDL, DELE, RSET, QUIT/UPDATE), th
 (RFC 2449 IN-USE), the delete / keep / keep:DAYS policies (server-wide and per user), UIDL stability
 across sessions and restarts, and the memory a large RETR uses."""
 import os
+import imaplib
 import poplib
 import re
 import socket
@@ -282,3 +283,34 @@ def test_large_message_is_streamed(tmp_path):
             pop.close()
     finally:
         assert s.stop() == 0
+
+
+def test_keep_policy_message_still_readable_over_imap(server, tmp_path):
+    import_messages(server, tmp_path, MESSAGES[:2])
+    server.cli("user", "pop3", server.user, "keep")
+    pop = login(server)
+    try:
+        _, lines, _ = pop.retr(1)
+        assert body(lines) == MESSAGES[0]
+        pop.dele(1)
+        assert pop.quit() == b"+OK Bye"
+    finally:
+        pop.close()
+    imap = imaplib.IMAP4_SSL(HOST, server.ports["imaps"], ssl_context=server.ssl_context(), timeout=20)
+    try:
+        imap.login(server.user, server.password)
+        typ, data = imap.select("INBOX")
+        assert typ == "OK" and int(data[0]) == 2
+        typ, data = imap.fetch("1", "(FLAGS BODY.PEEK[])")
+        assert typ == "OK"
+        assert b"\\Seen" in data[0][0]  # downloaded over POP3
+        assert data[0][1] == MESSAGES[0]
+        imap.logout()
+    finally:
+        imap.shutdown()
+    pop = login(server)
+    try:
+        assert pop.stat()[0] == 1  # hidden from POP3 only
+        pop.quit()
+    finally:
+        pop.close()
