@@ -297,17 +297,14 @@ def test_keep_policy_message_still_readable_over_imap(server, tmp_path):
     finally:
         pop.close()
     imap = imaplib.IMAP4_SSL(HOST, server.ports["imaps"], ssl_context=server.ssl_context(), timeout=20)
-    try:
-        imap.login(server.user, server.password)
-        typ, data = imap.select("INBOX")
-        assert typ == "OK" and int(data[0]) == 2
-        typ, data = imap.fetch("1", "(FLAGS BODY.PEEK[])")
-        assert typ == "OK"
-        assert b"\\Seen" in data[0][0]  # downloaded over POP3
-        assert data[0][1] == MESSAGES[0]
-        imap.logout()
-    finally:
-        imap.shutdown()
+    imap.login(server.user, server.password)
+    typ, data = imap.select("INBOX")
+    assert typ == "OK" and int(data[0]) == 2
+    typ, data = imap.fetch("1", "(FLAGS BODY.PEEK[])")
+    assert typ == "OK"
+    assert b"\\Seen" in data[0][0]  # downloaded over POP3
+    assert data[0][1] == MESSAGES[0]
+    imap.logout()  # closes the connection
     pop = login(server)
     try:
         assert pop.stat()[0] == 1  # hidden from POP3 only
