@@ -375,6 +375,20 @@ ParseResult parse_search(Command cmd, Reader& in, bool uid) {
   return cmd;
 }
 
+// CANCELUPDATE SP tag-string *(SP tag-string) [RFC 5267 §5]; tag-string is a string.
+ParseResult parse_cancel_update(Command cmd, Reader& in) {
+  CancelUpdate args;
+  while (!in.at_end()) {
+    if (!in.sp()) return syntax(cmd.tag, "CANCELUPDATE needs search tags");
+    auto t = in.string();
+    if (!t) return syntax(cmd.tag, "Invalid search tag");
+    args.tags.push_back(std::move(*t));
+  }
+  if (args.tags.empty()) return syntax(cmd.tag, "CANCELUPDATE needs search tags");
+  cmd.args = std::move(args);
+  return cmd;
+}
+
 // UID SP (COPY / MOVE / FETCH / SEARCH / STORE / EXPUNGE / SORT / THREAD) ...
 ParseResult parse_uid(Command cmd, Reader& in) {
   if (!in.sp()) return syntax(cmd.tag, "UID needs a command");
@@ -456,6 +470,7 @@ ParseResult parse_command(std::string_view text) {
     return parse_search(std::move(cmd), in, false);
   }
   if (cmd.name == "UID") return parse_uid(std::move(cmd), in);
+  if (cmd.name == "CANCELUPDATE") return parse_cancel_update(std::move(cmd), in);
   struct NoArg {
     std::string_view name;
     CommandArgs args;

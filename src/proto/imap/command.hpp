@@ -183,6 +183,10 @@ struct Id {
   std::vector<std::pair<std::string, std::optional<std::string>>> params;
 };
 struct Unauthenticate {};  // [RFC 8437]
+// CANCELUPDATE "tag" *(SP "tag") [RFC 5267 §4.3]: stop the updates of earlier RETURN (UPDATE) searches.
+struct CancelUpdate {
+  std::vector<std::string> tags;
+};
 // A syntactically plausible command this parser does not implement (GETQUOTA, COMPRESS, ...).
 struct Unknown {
   std::string name;  // upper-cased
@@ -191,7 +195,7 @@ struct Unknown {
 using CommandArgs =
     std::variant<Capability, Noop, Logout, StartTls, Authenticate, Login, Unknown, Enable, Select, Create, Delete,
                  Rename, Subscribe, List, Namespace, StatusCmd, Append, Idle, Check, Close, Unselect, Expunge, Fetch,
-                 Store, Copy, Search, Id, Unauthenticate>;
+                 Store, Copy, Search, Id, Unauthenticate, CancelUpdate>;
 
 struct Command {
   std::string tag;

@@ -197,6 +197,11 @@ TEST(ParseMailboxCommands, StatusEnableIdNamespace) {
   parse_as<Unauthenticate>("a UNAUTHENTICATE");
   expect_bad("a NAMESPACE x");
   expect_bad("a IDLE now");
+  auto cancel = parse_as<CancelUpdate>("a CANCELUPDATE \"B01\" \"B02\"");
+  EXPECT_EQ(cancel.tags, (std::vector<std::string>{"B01", "B02"}));
+  expect_bad("a CANCELUPDATE");
+  expect_bad("a CANCELUPDATE \"B01\" ");
+  expect_bad("a CANCELUPDATE (B01)");
 }
 
 TEST(ParseMailboxCommands, AppendForms) {

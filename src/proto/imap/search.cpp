@@ -255,30 +255,9 @@ class Parser {
 
  public:
   static std::optional<SequenceSet> parse_set(std::string_view s) {
-    SequenceSet set;
-    if (s == "$") {
-      set.saved = true;
-      return set;
-    }
-    auto seq = [](std::string_view v) -> std::optional<uint32_t> {
-      if (v == "*") return SequenceSet::kStar;
-      const auto n = parse_number(v, kNumberMax);
-      if (!n || *n == 0) return std::nullopt;
-      return static_cast<uint32_t>(*n);
-    };
-    for (std::string_view item : ascii::split(s, ',')) {
-      const auto colon = item.find(':');
-      const auto a = seq(item.substr(0, colon));
-      if (!a) return std::nullopt;
-      if (colon == std::string_view::npos) {
-        set.ranges.push_back({*a, *a});
-        continue;
-      }
-      const auto b = seq(item.substr(colon + 1));
-      if (!b) return std::nullopt;
-      set.ranges.push_back({*a, *b});
-    }
-    return set;
+    auto set = parse_sequence_set(s);
+    if (!set) return std::nullopt;
+    return std::move(*set);
   }
 
  private:

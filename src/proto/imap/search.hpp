@@ -18,23 +18,9 @@
 #include <string_view>
 #include <vector>
 
+#include "proto/imap/sequence_set.hpp"
+
 namespace posthorn::proto::imap {
-
-// A sequence set of a search key [RFC 9051 §9 sequence-set, RFC 5182 "$"]. Numbers are sequence
-// numbers or UIDs depending on the key (plain set vs UID key). kStar stands for "*", the largest
-// number in use, resolved at evaluation; a range keeps its ends as written ("5:2" = "2:5").
-struct SequenceSet {
-  static constexpr uint32_t kStar = 0;
-  struct Range {
-    uint32_t first = 0;
-    uint32_t last = 0;
-    bool operator==(const Range&) const = default;
-  };
-  std::vector<Range> ranges;
-  bool saved = false;  // "$": the result saved by an earlier SEARCH RETURN (SAVE); ranges empty
-
-  bool operator==(const SequenceSet&) const = default;
-};
 
 enum class SearchKeyKind {
   kAnd,  // children: every one matches ("(a b)" and the top-level key list)
@@ -63,7 +49,7 @@ struct SearchKey {
   std::string text;
   std::string text2;
   int64_t number = 0;
-  SequenceSet set;
+  SequenceSet set;  // kSequence / kUid (proto/imap/sequence_set.hpp; "$" is set.saved)
   std::vector<SearchKey> children;
 
   bool operator==(const SearchKey&) const = default;

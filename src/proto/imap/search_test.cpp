@@ -96,14 +96,14 @@ TEST(SearchParse, SequenceSets) {
   auto k = only_key("1:3,5,7:*");
   EXPECT_EQ(k.kind, K::kSequence);
   ASSERT_EQ(k.set.ranges.size(), 3u);
-  EXPECT_EQ(k.set.ranges[0], (SequenceSet::Range{1, 3}));
-  EXPECT_EQ(k.set.ranges[1], (SequenceSet::Range{5, 5}));
-  EXPECT_EQ(k.set.ranges[2], (SequenceSet::Range{7, SequenceSet::kStar}));
-  EXPECT_EQ(only_key("*").set.ranges[0], (SequenceSet::Range{SequenceSet::kStar, SequenceSet::kStar}));
+  EXPECT_EQ(k.set.ranges[0], (SeqRange{1, 3}));
+  EXPECT_EQ(k.set.ranges[1], (SeqRange{5, 5}));
+  EXPECT_EQ(k.set.ranges[2], (SeqRange{7, kStar}));
+  EXPECT_EQ(only_key("*").set.ranges[0], (SeqRange{kStar, kStar}));
   EXPECT_TRUE(only_key("$").set.saved);
   auto uid = only_key("UID 4294967295:1");
   EXPECT_EQ(uid.kind, K::kUid);
-  EXPECT_EQ(uid.set.ranges[0], (SequenceSet::Range{4294967295u, 1}));
+  EXPECT_EQ(uid.set.ranges[0], (SeqRange{4294967295u, 1}));
   EXPECT_TRUE(only_key("UID $").set.saved);
   for (const char* bad : {"0", "1:0", "4294967296", "1,", ",1", "1::2", "$,1", "UID", "UID x", "1:2:3"}) {
     EXPECT_FALSE(parse_search(bad)) << bad;

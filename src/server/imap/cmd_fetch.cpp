@@ -141,7 +141,6 @@ std::string partial_label(const std::optional<pi::Partial>& partial) {
 }  // namespace
 
 asio::awaitable<std::string> Session::cmd_fetch(const std::string& tag, const pi::Fetch& args) {
-  if (args.set.saved) co_return pi::tagged(tag, Status::kBad, "SEARCHRES is not available");
   auto uids = view_.resolve(args.set, args.uid);
   if (!uids) co_return pi::tagged(tag, Status::kBad, uids.error().message);
   if (args.vanished && !qresync_) co_return pi::tagged(tag, Status::kBad, "QRESYNC is not enabled");

@@ -20,6 +20,7 @@ using pi::Status;
 void Session::unselect() {
   mailbox_.reset();
   view_.close();
+  std::vector<UpdateSearch>().swap(updates_);
   if (feed_) {
     feed_->mailbox.store(0);
     feed_->pending.store(false);
@@ -120,7 +121,6 @@ asio::awaitable<std::string> Session::cmd_expunge(const std::string& tag, const 
   if (view_.read_only()) co_return pi::tagged(tag, Status::kNo, pi::code::kReadOnly, "Mailbox is read-only");
   std::optional<std::vector<store::Uid>> uids;
   if (args.uids) {
-    if (args.uids->saved) co_return pi::tagged(tag, Status::kBad, "SEARCHRES is not available");
     auto resolved = view_.resolve(*args.uids, true);
     if (!resolved) co_return pi::tagged(tag, Status::kBad, resolved.error().message);
     if (resolved->empty()) co_return pi::tagged(tag, Status::kOk, "UID EXPUNGE completed");
@@ -159,6 +159,7 @@ asio::awaitable<void> Session::sync(bool allow_expunge) {
     co_return;
   }
   co_await out(view_.apply(*changes, allow_expunge, view_options()));
+  if (!updates_.empty()) co_await refresh_updates();
 }
 
 }  // namespace posthorn::server::imap

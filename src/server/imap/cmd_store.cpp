@@ -12,7 +12,6 @@ namespace pi = proto::imap;
 using pi::Status;
 
 asio::awaitable<std::string> Session::cmd_store(const std::string& tag, const pi::Store& args) {
-  if (args.set.saved) co_return pi::tagged(tag, Status::kBad, "SEARCHRES is not available");
   if (view_.read_only()) co_return pi::tagged(tag, Status::kNo, pi::code::kReadOnly, "Mailbox is read-only");
   auto uids = view_.resolve(args.set, args.uid);
   if (!uids) co_return pi::tagged(tag, Status::kBad, uids.error().message);
@@ -61,7 +60,6 @@ asio::awaitable<std::string> Session::cmd_store(const std::string& tag, const pi
 
 asio::awaitable<std::string> Session::cmd_copy(const std::string& tag, const pi::Copy& args) {
   const char* verb = args.move ? "MOVE" : "COPY";
-  if (args.set.saved) co_return pi::tagged(tag, Status::kBad, "SEARCHRES is not available");
   if (args.move && view_.read_only()) co_return pi::tagged(tag, Status::kNo, pi::code::kReadOnly, "Mailbox is read-only");
   auto uids = view_.resolve(args.set, args.uid);
   if (!uids) co_return pi::tagged(tag, Status::kBad, uids.error().message);

@@ -119,7 +119,10 @@ TEST(ImapMail, CapabilitiesAfterLogin) {
                           "APPENDLIMIT=1048576", "MULTIAPPEND", "BINARY", "UNSELECT", "NAMESPACE", "ENABLE"}) {
     EXPECT_NE(caps.find(std::string(" ") + cap + " "), std::string::npos) << cap << " in " << caps;
   }
-  EXPECT_EQ(caps.find(" SORT"), std::string::npos);  // not built yet: not advertised
+  for (const char* cap : {"ESEARCH", "SEARCHRES", "CONTEXT=SEARCH", "SORT", "SORT=DISPLAY", "ESORT",
+                          "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT", "WITHIN", "PARTIAL"}) {
+    EXPECT_NE(caps.find(std::string(" ") + cap + " "), std::string::npos) << cap << " in " << caps;
+  }
 }
 
 TEST(ImapMail, ListShowsDefaultMailboxesWithAttributes) {
@@ -207,7 +210,107 @@ TEST(ImapMail, AppendSelectFetchRoundTrip) {
   EXPECT_EQ(run(*c, "j", "FETCH 1:* (FLAGS) (CHANGEDSINCE 1000)").back(), "j OK FETCH completed");
   lines = run(*c, "k", "FETCH 1 (BINARY.SIZE[1] BINARY[1])");
   EXPECT_EQ(lines[0], "* 1 FETCH (BINARY.SIZE[1] 11 BINARY[1] {11}");
-  EXPECT_TRUE(run(*c, "l", "SEARCH ALL").back().starts_with("l NO [CANNOT]"));
+  lines = run(*c, "l", "SEARCH ALL");
+  EXPECT_EQ(joined(lines), "* SEARCH 1\nl OK SEARCH completed\n");
+}
+
+// A message with the given subject, sender and body.
+std::string message(const std::string& subject, const std::string& from, const std::string& body,
+                    const std::string& extra = "") {
+  return "From: " + from + "\r\nTo: demo@example.test\r\nSubject: " + subject + "\r\n" + extra + "\r\n" + body + "\r\n";
+}
+
+TEST(ImapMail, SearchSortThreadAndEsearch) {
+  MailServer server;
+  auto c = server.login();
+  ASSERT_TRUE(append(*c, "a1", "INBOX", message("beta", "Zed <z@example.test>", "Grüße aus Köln",
+                                                 "Message-ID: <a@x>\r\nContent-Type: text/plain; charset=utf-8\r\n"),
+                     "(\\Seen)").starts_with("a1 OK"));
+  ASSERT_TRUE(append(*c, "a2", "INBOX", message("Re: beta", "Amy <a@example.test>", "a reply",
+                                                 "Message-ID: <b@x>\r\nIn-Reply-To: <a@x>\r\n")).starts_with("a2 OK"));
+  ASSERT_TRUE(append(*c, "a3", "INBOX", message("alpha", "Bob <b@example.test>", "something else"),
+                     "(\\Flagged)").starts_with("a3 OK"));
+  run(*c, "s", "SELECT INBOX");
+  EXPECT_EQ(run(*c, "b", "SEARCH UNSEEN")[0], "* SEARCH 2 3");
+  EXPECT_EQ(run(*c, "c", "UID SEARCH FLAGGED")[0], "* SEARCH 3");
+  // Body search with i;unicode-casemap folding, decoded from UTF-8.
+  EXPECT_EQ(run(*c, "d2", "SEARCH CHARSET UTF-8 BODY \"köln\"")[0], "* SEARCH 1");
+  EXPECT_EQ(run(*c, "e", "SEARCH OR FROM amy SUBJECT alpha")[0], "* SEARCH 2 3");
+  EXPECT_EQ(run(*c, "f", "SEARCH NOT 2:3")[0], "* SEARCH 1");
+  EXPECT_TRUE(run(*c, "g", "SEARCH CHARSET KOI8-R ALL").back().starts_with("g NO [BADCHARSET"));
+  EXPECT_TRUE(run(*c, "h", "SEARCH FROBNICATE").back().starts_with("h BAD "));
+  // ESEARCH with a correlator [RFC 4731].
+  EXPECT_EQ(run(*c, "i", "SEARCH RETURN (MIN MAX COUNT) ALL")[0], "* ESEARCH (TAG \"i\") MIN 1 MAX 3 COUNT 3");
+  EXPECT_EQ(run(*c, "j", "UID SEARCH RETURN () UNSEEN")[0], "* ESEARCH (TAG \"j\") UID ALL 2:3");
+  // SORT, ESORT, THREAD [RFC 5256, RFC 5267].
+  EXPECT_EQ(run(*c, "k", "SORT (SUBJECT) UTF-8 ALL")[0], "* SORT 3 1 2");
+  EXPECT_EQ(run(*c, "l", "SORT (REVERSE DISPLAYFROM) UTF-8 ALL")[0], "* SORT 1 3 2");
+  EXPECT_EQ(run(*c, "m", "SORT RETURN (MIN MAX) (SUBJECT) UTF-8 ALL")[0], "* ESEARCH (TAG \"m\") MIN 3 MAX 2");
+  EXPECT_EQ(run(*c, "n", "THREAD REFERENCES UTF-8 ALL")[0], "* THREAD (1 2)(3)");
+  EXPECT_EQ(run(*c, "o", "THREAD ORDEREDSUBJECT UTF-8 ALL")[0], "* THREAD (1 2)(3)");
+  EXPECT_TRUE(run(*c, "p", "THREAD X-UNKNOWN UTF-8 ALL").back().starts_with("p BAD "));
+  // After ENABLE IMAP4rev2 a plain SEARCH answers ESEARCH [RFC 9051 §6.4.4].
+  run(*c, "q", "ENABLE IMAP4rev2");
+  EXPECT_EQ(run(*c, "r", "SEARCH FLAGGED")[0], "* ESEARCH (TAG \"r\") ALL 3");
+}
+
+TEST(ImapMail, SearchResSavesAResultForLaterCommands) {
+  MailServer server;
+  auto c = server.login();
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(append(*c, "p" + std::to_string(i), "INBOX", kMessage).starts_with("p"));
+  run(*c, "s", "SELECT INBOX");
+  // RETURN (SAVE) alone sends no ESEARCH [RFC 5182 §2.1].
+  EXPECT_EQ(joined(run(*c, "a", "SEARCH RETURN (SAVE) 2:3")), "a OK SEARCH completed\n");
+  EXPECT_EQ(run(*c, "b", "FETCH $ (UID)")[0], "* 2 FETCH (UID 2)");
+  EXPECT_EQ(run(*c, "c", "STORE $ +FLAGS.SILENT (\\Deleted)").back(), "c OK STORE completed");
+  EXPECT_EQ(run(*c, "d", "SEARCH DELETED")[0], "* SEARCH 2 3");
+  EXPECT_EQ(run(*c, "e", "SEARCH UID $")[0], "* SEARCH 2 3");
+  // MIN alone saves only the minimum [RFC 5182 §2.4].
+  run(*c, "f", "SEARCH RETURN (SAVE MIN) ALL");
+  EXPECT_EQ(run(*c, "g", "UID SEARCH $")[0], "* SEARCH 1");
+  // A failed SAVE search empties "$".
+  EXPECT_TRUE(run(*c, "h", "SEARCH RETURN (SAVE) FROBNICATE").back().starts_with("h BAD"));
+  EXPECT_EQ(run(*c, "i", "SEARCH $")[0], "* SEARCH");
+  // Expunged messages drop out of "$".
+  run(*c, "j", "SEARCH RETURN (SAVE) DELETED");
+  run(*c, "k", "EXPUNGE");
+  EXPECT_EQ(run(*c, "l", "SEARCH $")[0], "* SEARCH");
+  // "$" belongs to the selected mailbox: gone after a new SELECT.
+  run(*c, "m", "SEARCH RETURN (SAVE) ALL");
+  run(*c, "n", "SELECT INBOX");
+  EXPECT_EQ(run(*c, "o", "SEARCH $")[0], "* SEARCH");
+}
+
+TEST(ImapMail, ContextSearchUpdatesFollowOtherSessions) {
+  MailServer server;
+  auto a = server.login();
+  auto b = server.login();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(append(*a, "p" + std::to_string(i), "INBOX", kMessage).starts_with("p"));
+  run(*a, "s", "SELECT INBOX");
+  run(*b, "s", "SELECT INBOX");
+  EXPECT_EQ(run(*a, "B01", "UID SEARCH RETURN (UPDATE) UNSEEN")[0], "* ESEARCH (TAG \"B01\") UID ALL 1:3");
+  // Another session marks message 2 seen and appends a new message: REMOVEFROM and ADDTO.
+  run(*b, "b1", "STORE 2 +FLAGS (\\Seen)");
+  ASSERT_TRUE(append(*b, "b2", "INBOX", kMessage).starts_with("b2 OK"));
+  auto lines = run(*a, "n1", "NOOP");
+  EXPECT_TRUE(has_line(lines, "* ESEARCH (TAG \"B01\") UID REMOVEFROM (0 2)")) << joined(lines);
+  EXPECT_TRUE(has_line(lines, "* ESEARCH (TAG \"B01\") UID ADDTO (0 4)")) << joined(lines);
+  // An expunge is reported as EXPUNGE alone, never as REMOVEFROM.
+  run(*b, "b3", "STORE 3 +FLAGS (\\Deleted)");
+  run(*b, "b4", "EXPUNGE");
+  lines = run(*a, "n2", "NOOP");
+  EXPECT_TRUE(has_line(lines, "* 3 EXPUNGE")) << joined(lines);
+  for (const auto& l : lines) EXPECT_EQ(l.find("REMOVEFROM"), std::string::npos) << joined(lines);
+  // After CANCELUPDATE nothing more is sent.
+  EXPECT_EQ(run(*a, "c", "CANCELUPDATE \"B01\"").back(), "c OK CANCELUPDATE completed");
+  ASSERT_TRUE(append(*b, "b5", "INBOX", kMessage).starts_with("b5 OK"));
+  lines = run(*a, "n3", "NOOP");
+  for (const auto& l : lines) EXPECT_EQ(l.find("ESEARCH"), std::string::npos) << joined(lines);
+  // The number of updated searches is bounded: the ninth gets NOUPDATE but its result.
+  for (int i = 0; i < 8; ++i) run(*a, "U" + std::to_string(i), "SEARCH RETURN (UPDATE) ALL");
+  lines = run(*a, "U8", "SEARCH RETURN (UPDATE) ALL");
+  EXPECT_TRUE(has_line(lines, "* NO [NOUPDATE \"U8\"] Too many searches are being updated")) << joined(lines);
+  EXPECT_TRUE(lines[0].starts_with("* ESEARCH (TAG \"U8\") ALL ")) << joined(lines);
 }
 
 TEST(ImapMail, AppendLimitsAtNAndNPlusOne) {

@@ -102,7 +102,8 @@ std::string Session::capabilities() const {
   if (authenticated()) {
     caps += " LITERAL+ ENABLE IDLE NAMESPACE ID UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE CREATE-SPECIAL-USE"
             " LIST-EXTENDED LIST-STATUS STATUS=SIZE CONDSTORE QRESYNC MULTIAPPEND BINARY UTF8=ACCEPT SAVEDATE"
-            " PREVIEW UNAUTHENTICATE APPENDLIMIT=" +
+            " PREVIEW UNAUTHENTICATE ESEARCH SEARCHRES CONTEXT=SEARCH PARTIAL WITHIN SORT SORT=DISPLAY ESORT"
+            " THREAD=ORDEREDSUBJECT THREAD=REFERENCES APPENDLIMIT=" +
             std::to_string(append_limit());
     return caps;
   }
@@ -445,7 +446,8 @@ asio::awaitable<std::string> Session::dispatch_authenticated(pi::Command& cmd) {
         std::holds_alternative<pi::Fetch>(a) || std::holds_alternative<pi::Store>(a) ||
         std::holds_alternative<pi::Copy>(a) || std::holds_alternative<pi::Expunge>(a) ||
         std::holds_alternative<pi::Close>(a) || std::holds_alternative<pi::Unselect>(a) ||
-        std::holds_alternative<pi::Check>(a) || std::holds_alternative<pi::Search>(a);
+        std::holds_alternative<pi::Check>(a) || std::holds_alternative<pi::Search>(a) ||
+        std::holds_alternative<pi::CancelUpdate>(a);
     if (needs_selection) co_return pi::tagged(tag, Status::kBad, "No mailbox selected");
     co_return pi::tagged(tag, Status::kBad, kNotAvailable);
   }
@@ -474,10 +476,11 @@ asio::awaitable<std::string> Session::dispatch_authenticated(pi::Command& cmd) {
     auto r = co_await cmd_copy(tag, *x);
     co_return r;
   }
-  if (std::holds_alternative<pi::Search>(a)) {
-    // The search engine (SEARCH/SORT/THREAD) is built separately and wired in later.
-    co_return pi::tagged(tag, Status::kNo, pi::code::kCannot, cmd.name + " not yet available");
+  if (const auto* x = std::get_if<pi::Search>(&a)) {
+    auto r = co_await cmd_search(tag, cmd.name, *x);
+    co_return r;
   }
+  if (const auto* x = std::get_if<pi::CancelUpdate>(&a)) co_return cmd_cancel_update(tag, *x);
   co_return pi::tagged(tag, Status::kBad, kNotAvailable);
 }
 

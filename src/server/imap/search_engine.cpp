@@ -47,22 +47,7 @@ struct Intervals {
 
 Intervals resolve(const SequenceSet& set, uint32_t star) {
   Intervals out;
-  for (const auto& r : set.ranges) {
-    const uint32_t a = r.first == SequenceSet::kStar ? star : r.first;
-    const uint32_t b = r.last == SequenceSet::kStar ? star : r.last;
-    if (a == 0 && b == 0) continue;  // "*" in an empty mailbox
-    out.items.emplace_back(std::min(a, b), std::max(a, b));
-  }
-  std::sort(out.items.begin(), out.items.end());
-  std::vector<std::pair<uint32_t, uint32_t>> merged;
-  for (const auto& it : out.items) {
-    if (!merged.empty() && it.first <= merged.back().second + uint64_t{1}) {
-      merged.back().second = std::max(merged.back().second, it.second);
-    } else {
-      merged.push_back(it);
-    }
-  }
-  out.items = std::move(merged);
+  for (const auto& r : set.resolve(star)) out.items.emplace_back(r.first, r.last);
   return out;
 }
 

@@ -14,6 +14,7 @@ void SelectedView::open(const store::MailboxView& view, bool read_only) {
   for (const auto& m : view.messages) uids_.push_back(m.uid);
   pending_expunges_.clear();
   own_.clear();
+  saved_.clear();
   first_recent_ = view.first_recent;
   modseq_ = view.mailbox.highest_modseq;
   uid_validity_ = view.mailbox.uid_validity;
@@ -25,6 +26,7 @@ void SelectedView::open(const store::MailboxView& view, bool read_only) {
 void SelectedView::close() {
   std::vector<Uid>().swap(uids_);  // give the memory back: an idle session stays small
   std::vector<Uid>().swap(pending_expunges_);
+  std::vector<Uid>().swap(saved_);
   own_.clear();
   open_ = false;
 }
@@ -44,6 +46,13 @@ std::optional<uint32_t> SelectedView::seq_of(Uid uid) const {
 
 Result<std::vector<Uid>> SelectedView::resolve(const proto::imap::SequenceSet& set, bool by_uid) const {
   std::vector<Uid> out;
+  if (set.saved) {
+    // "$" names what is left of the saved result: expunged messages drop out [RFC 5182 §2.1].
+    for (Uid uid : saved_) {
+      if (seq_of(uid)) out.push_back(uid);
+    }
+    return out;
+  }
   if (by_uid) {
     const Uid largest = uids_.empty() ? 0 : uids_.back();
     for (const auto& r : set.resolve(largest)) {

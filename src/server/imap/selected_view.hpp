@@ -43,9 +43,16 @@ class SelectedView {
   // 1-based sequence number of a UID in the map.
   std::optional<uint32_t> seq_of(store::Uid uid) const;
   store::Uid uid_at(uint32_t seq) const { return uids_[seq - 1]; }
-  // The UIDs a set names, ascending. By sequence number: kInvalid when a number is beyond the
+  // The UIDs a set names, ascending. "$" names the saved search result (save_result), by UID or
+  // sequence number alike, without the messages expunged since. By sequence number: kInvalid when a number is beyond the
   // mailbox ("*" on an empty mailbox names nothing). By UID: the UIDs in the map within the ranges.
   Result<std::vector<store::Uid>> resolve(const proto::imap::SequenceSet& set, bool by_uid) const;
+
+  // SEARCHRES [RFC 5182]: the result "$" refers to until the next save or until the mailbox is
+  // closed (ascending UIDs).
+  void save_result(std::vector<store::Uid> uids) { saved_ = std::move(uids); }
+  const std::vector<store::Uid>& saved_result() const { return saved_; }
+  store::Uid first_recent() const { return first_recent_; }
 
   // A flag change this session made and reported itself: not repeated as an unsolicited FETCH.
   void note_own_change(store::Uid uid, store::ModSeq modseq);
@@ -62,6 +69,7 @@ class SelectedView {
   std::vector<store::Uid> uids_;                // ascending; index + 1 = sequence number
   std::vector<store::Uid> pending_expunges_;    // ascending, still in uids_
   std::vector<std::pair<store::Uid, store::ModSeq>> own_;
+  std::vector<store::Uid> saved_;               // "$", ascending
   store::Uid first_recent_ = 0;                 // 0: nothing is \Recent here
   store::ModSeq modseq_ = 0;
   uint32_t uid_validity_ = 0;

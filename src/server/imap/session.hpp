@@ -7,6 +7,7 @@
 //   cmd_fetch.cpp    FETCH, UID FETCH
 //   cmd_store.cpp    STORE, COPY, MOVE (and UID forms)
 //   cmd_idle.cpp     IDLE
+//   cmd_search.cpp   SEARCH, SORT, THREAD (and UID forms), CANCELUPDATE, and the CONTEXT=SEARCH updates
 // A handler writes untagged responses with out() and returns its tagged reply; the core then brings
 // the selected mailbox up to date (sync) and sends the tagged reply, so every command ends at a point
 // where other sessions' changes may be announced [RFC 9051 §7.5.1, §5.2].
@@ -26,6 +27,7 @@
 #include "proto/imap/assembler.hpp"
 #include "proto/imap/command.hpp"
 #include "server/imap/imap_session.hpp"
+#include "proto/imap/search.hpp"
 #include "server/imap/selected_view.hpp"
 #include "store/store.hpp"
 
@@ -118,6 +120,13 @@ class Session {
   // --- cmd_idle.cpp
   boost::asio::awaitable<Flow> cmd_idle(const std::string& tag);
 
+  // --- cmd_search.cpp
+  boost::asio::awaitable<std::string> cmd_search(const std::string& tag, const std::string& name,
+                                                 const proto::imap::Search& args);
+  std::string cmd_cancel_update(const std::string& tag, const proto::imap::CancelUpdate& args);
+  // Sends ADDTO/REMOVEFROM for the RETURN (UPDATE) searches whose results changed [RFC 5267 §4.3].
+  boost::asio::awaitable<void> refresh_updates();
+
   net::Connection& conn_;
   ImapContext& ctx_;
   proto::imap::CommandAssembler assembler_;
@@ -138,6 +147,14 @@ class Session {
   // Selected state.
   std::unique_ptr<store::Mailbox> mailbox_;
   SelectedView view_;
+  // RETURN (UPDATE) searches kept up to date until CANCELUPDATE or the mailbox is closed [RFC 5267].
+  struct UpdateSearch {
+    std::string tag;
+    proto::imap::SearchProgram program;
+    bool uid = false;
+    std::vector<store::Uid> matches;  // ascending: what the client was last told
+  };
+  std::vector<UpdateSearch> updates_;
 };
 
 }  // namespace posthorn::server::imap
