@@ -385,3 +385,49 @@ def test_utf8_accept_mailbox_names(server):
     assert [d.decode() for d in ok(c.list('""', "Gr*"))] == ['(\\HasNoChildren) "/" Gr&APwA3w-e']
     ok(c.select("Gr&APwA3w-e"))
     c.logout()
+
+
+def test_search_sort_thread_with_imaplib_and_curl(server):
+    c = connect(server)
+    msgs = [
+        (b"From: Zed <z@example.test>\r\nSubject: beta\r\nMessage-ID: <a@x>\r\n"
+         b"Date: Mon, 2 Nov 2026 10:00:00 +0000\r\n\r\nthe quick brown fox\r\n", r"(\Seen)"),
+        (b"From: Amy <a@example.test>\r\nSubject: Re: beta\r\nMessage-ID: <b@x>\r\nIn-Reply-To: <a@x>\r\n"
+         b"Date: Tue, 3 Nov 2026 10:00:00 +0000\r\n\r\nlazy dog\r\n", None),
+        (b"From: Bob <b@example.test>\r\nSubject: alpha\r\nMessage-ID: <c@x>\r\n"
+         b"Date: Wed, 4 Nov 2026 10:00:00 +0000\r\n\r\n" + b"x" * 5000 + b"\r\n", r"(\Flagged)"),
+        (NON_ASCII, None),
+    ]
+    for body, flags in msgs:
+        ok(c.append("INBOX", flags, None, body))
+    ok(c.select("INBOX"))
+    assert ok(c.search(None, "UNSEEN")) == [b"2 3 4"]
+    assert ok(c.uid("SEARCH", "BODY", "fox")) == [b"1"]
+    assert ok(c.search(None, "LARGER", "4000")) == [b"3"]
+    assert ok(c.search(None, "SENTSINCE", "3-Nov-2026", "SENTBEFORE", "5-Nov-2026", "NOT", "FLAGGED")) == [b"2"]
+    assert ok(c.search(None, "HEADER", "In-Reply-To", "<a@x>")) == [b"2"]
+    # UTF-8 search text as a literal, i;unicode-casemap folding over the decoded header and body.
+    c.literal = "GRÜ".encode()
+    assert ok(c.search("UTF-8", "SUBJECT")) == [b"4"]
+    c.literal = "KÖLN".encode()
+    assert ok(c.search("UTF-8", "BODY")) == [b"4"]
+    typ, data = c.search("KOI8-R", "ALL")
+    assert typ == "NO" and b"[BADCHARSET" in data[0]
+    assert ok(c.sort("(SUBJECT)", "UTF-8", "ALL")) == [b"3 1 2 4"]
+    assert ok(c.sort("(REVERSE DATE)", "UTF-8", "ALL")) == [b"4 3 2 1"]
+    assert ok(c.thread("REFERENCES", "UTF-8", "ALL"))[0].startswith(b"(1 2)(3)")
+    # ESEARCH and SEARCHRES.
+    typ, data = c._simple_command("SEARCH", "RETURN", "(MIN MAX COUNT SAVE)", "UNSEEN")
+    assert typ == "OK"
+    esearch = c.untagged_responses.pop("ESEARCH")[0]
+    assert esearch.startswith(b'(TAG "') and esearch.endswith(b'") MIN 2 MAX 4 COUNT 3'), esearch
+    ok(c.store("$", "+FLAGS", r"(\Answered)"))
+    assert ok(c.search(None, "ANSWERED")) == [b"2 3 4"]
+    c.logout()
+    # curl turns a URL query into a SEARCH.
+    port = server.ports["imap"]
+    proc = subprocess.run(["curl", "-s", "--max-time", "30", "--ssl-reqd", "--cacert", str(server.cert),
+                           "--resolve", f"localhost:{port}:127.0.0.1", "-u", f"{server.user}:{server.password}",
+                           f"imap://localhost:{port}/INBOX?ANSWERED%20FLAGGED"], capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == b"* SEARCH 3", proc.stdout
