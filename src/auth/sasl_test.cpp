@@ -17,6 +17,7 @@
 #include "auth/password.hpp"
 #include "base/ascii.hpp"
 #include "base/base64.hpp"
+#include "tests/harness/drive.hpp"
 
 namespace posthorn::auth {
 namespace {
@@ -209,11 +210,7 @@ class SaslTest : public ::testing::Test {
 
   template <class T>
   T run(boost::asio::awaitable<T> op) {
-    auto result = boost::asio::co_spawn(io_, std::move(op), boost::asio::use_future);
-    while (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-      io_.run_for(std::chrono::milliseconds(5));
-    }
-    return result.get();
+    return posthorn::testing::drive(io_, std::move(op));
   }
 
   static AuthContext tls_ctx() {

@@ -20,6 +20,7 @@
 #include "net/blocking_pool.hpp"
 #include "server/imap/search_casemap.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
+#include "tests/harness/drive.hpp"
 
 namespace posthorn::server::imap {
 namespace {
@@ -69,12 +70,7 @@ class SearchEngineTest : public ::testing::Test {
 
   template <class T>
   T run(asio::awaitable<T> op) {
-    auto result = asio::co_spawn(io_, std::move(op), asio::use_future);
-    while (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-      io_.restart();
-      io_.run_for(std::chrono::milliseconds(2));
-    }
-    return result.get();
+    return posthorn::testing::drive(io_, std::move(op));
   }
 
   store::Uid append(std::string bytes, uint8_t system = 0, std::vector<std::string> keywords = {},

@@ -16,6 +16,7 @@
 
 #include "base/crypto.hpp"
 #include "mime/summary.hpp"
+#include "tests/harness/drive.hpp"
 
 namespace posthorn::store::sqlite {
 namespace {
@@ -74,12 +75,7 @@ class MailStoreTest : public ::testing::Test {
 
   template <class T>
   T run(asio::awaitable<T> op) {
-    auto result = asio::co_spawn(io_, std::move(op), asio::use_future);
-    while (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-      io_.restart();
-      io_.run_for(std::chrono::milliseconds(2));
-    }
-    return result.get();
+    return posthorn::testing::drive(io_, std::move(op));
   }
 
   std::shared_ptr<Account> account(AccountId id, Limits limits = {}) {
