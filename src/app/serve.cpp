@@ -141,24 +141,27 @@ class Server {
     auto queue = store::sqlite::SqliteQueue::open(cfg->data_dir);
     if (!queue) return queue.error();
     queue_ = std::move(*queue);
-    return open_delivery();
+    // The queue runner (started by run()).
+    server::smtp::RunnerContext ctx;
+    ctx.config = [this] { return config_.get(); };
+    ctx.queue = queue_.get();
+    ctx.agent = agent_;
+    ctx.store = store_.get();
+    ctx.directory = directory_.get();
+    ctx.pool = &pool_;
+    runner_ = server::smtp::QueueRunner::create(io_.get_executor(), std::move(ctx));
+    return {};
   }
 
-  // The resolver, the delivery agent and the queue runner (started by run()).
+  // The resolver and the delivery agent, before any port opens: libunbound's set-up allocates
+  // several megabytes, which must not land in a client's first measurements.
   Result<void> open_delivery() {
     const auto cfg = config_.get();
     auto resolver = dns::UnboundResolver::create(io_.get_executor(), cfg->dns);
     if (!resolver) return resolver.error();
     auto agent = smtpc::DeliveryAgent::create(io_.get_executor(), *resolver, cfg->delivery);
     if (!agent) return agent.error();
-    server::smtp::RunnerContext ctx;
-    ctx.config = [this] { return config_.get(); };
-    ctx.queue = queue_.get();
-    ctx.agent = *agent;
-    ctx.store = store_.get();
-    ctx.directory = directory_.get();
-    ctx.pool = &pool_;
-    runner_ = server::smtp::QueueRunner::create(io_.get_executor(), std::move(ctx));
+    agent_ = *agent;
     return {};
   }
 
@@ -283,7 +286,8 @@ class Server {
   std::unique_ptr<store::sqlite::SqliteMailStore> store_;  // after pool_: destroyed before it
   server::pop3::MaildropLocks maildrop_locks_;
   std::unique_ptr<store::sqlite::SqliteQueue> queue_;
-  std::shared_ptr<server::smtp::QueueRunner> runner_;  // holds the delivery agent
+  std::shared_ptr<smtpc::DeliveryAgent> agent_;
+  std::shared_ptr<server::smtp::QueueRunner> runner_;
   auth::Authenticator auth_;
   std::shared_ptr<net::ConnectionLimiter> limiter_;
   std::shared_ptr<net::ConnectionRegistry> registry_;
@@ -354,6 +358,10 @@ int cmd_serve(const std::filesystem::path& config_file) {
     return 1;
   }
   Server server(*cfg, *tls, std::move(*directory));
+  if (auto r = server.open_delivery(); !r) {
+    std::fprintf(stderr, "cannot set up outbound delivery: %s\n", r.error().message.c_str());
+    return 1;
+  }
   if (auto r = server.bind_all(); !r) {
     std::fprintf(stderr, "%s\n", r.error().message.c_str());
     return 1;
