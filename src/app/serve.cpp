@@ -2,7 +2,9 @@
 // listener, drop privileges, then run the I/O threads until SIGTERM. SIGHUP reloads the config file:
 // certificates (new connections get them; existing ones keep theirs), limits and settings used by
 // new sessions (limits, timeouts), the log level. Listener, data_dir, run_as_user, [auth] and
-// [workers] changes need a restart (a warning says so).
+// [workers] changes need a restart (a warning says so). The outbound queue runner starts with the
+// listeners and stops after them; [dns] and [delivery] connection settings need a restart, the
+// retry schedule is read from the current config on each pass.
 #include <grp.h>
 #include <pwd.h>
 #include <sys/types.h>
@@ -26,12 +28,15 @@
 #include "auth/authenticator.hpp"
 #include "base/log.hpp"
 #include "config/config.hpp"
+#include "dns/unbound_resolver.hpp"
 #include "net/blocking_pool.hpp"
 #include "net/listener.hpp"
 #include "net/tls_context.hpp"
 #include "server/imap/imap_session.hpp"
 #include "server/pop3/pop3_session.hpp"
+#include "server/smtp/queue_runner.hpp"
 #include "server/smtp/smtp_session.hpp"
+#include "smtpc/agent.hpp"
 #include "store/sqlite/sqlite_directory.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
 #include "store/sqlite/sqlite_queue.hpp"
@@ -136,12 +141,34 @@ class Server {
     auto queue = store::sqlite::SqliteQueue::open(cfg->data_dir);
     if (!queue) return queue.error();
     queue_ = std::move(*queue);
+    // The queue runner (started by run()).
+    server::smtp::RunnerContext ctx;
+    ctx.config = [this] { return config_.get(); };
+    ctx.queue = queue_.get();
+    ctx.agent = agent_;
+    ctx.store = store_.get();
+    ctx.directory = directory_.get();
+    ctx.pool = &pool_;
+    runner_ = server::smtp::QueueRunner::create(io_.get_executor(), std::move(ctx));
+    return {};
+  }
+
+  // The resolver and the delivery agent, before any port opens: libunbound's set-up allocates
+  // several megabytes, which must not land in a client's first measurements.
+  Result<void> open_delivery() {
+    const auto cfg = config_.get();
+    auto resolver = dns::UnboundResolver::create(io_.get_executor(), cfg->dns);
+    if (!resolver) return resolver.error();
+    auto agent = smtpc::DeliveryAgent::create(io_.get_executor(), *resolver, cfg->delivery);
+    if (!agent) return agent.error();
+    agent_ = *agent;
     return {};
   }
 
   int run() {
     const auto cfg = config_.get();
     for (auto& l : listeners_) l->start();
+    runner_->start();
     asio::co_spawn(io_, signal_loop(this), asio::detached);
     const unsigned n = io_thread_count(*cfg);
     spdlog::info("posthorn {} serving as {} with {} I/O threads; data in {}", POSTHORN_VERSION, cfg->hostname, n,
@@ -163,7 +190,7 @@ class Server {
       case Proto::kLmtp:
         return [this, l](net::Accepted a) {
           return server::smtp::run_session(std::move(a), server::smtp::SmtpContext{config_.get(), l, &auth_, tls_, store_.get(), &pool_,
-                                                                            queue_.get()});
+                                                                            queue_.get(), [this] { runner_->wake(); }});
         };
       case Proto::kImap:
         return [this, l](net::Accepted a) {
@@ -206,6 +233,9 @@ class Server {
     if (!((*fresh)->auth == old->auth) || !((*fresh)->workers == old->workers)) {
       spdlog::warn("reload: [auth] and [workers] changes take effect after a restart");
     }
+    if (!((*fresh)->dns == old->dns) || !((*fresh)->delivery == old->delivery)) {
+      spdlog::warn("reload: [dns] and [delivery] changes take effect after a restart (the retry schedule at once)");
+    }
     if ((*fresh)->log_level != old->log_level) {
       spdlog::set_level(spdlog::level::from_str((*fresh)->log_level));
     }
@@ -240,6 +270,10 @@ class Server {
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     }
     if (limiter_->total() > 0) spdlog::warn("shutdown: closing {} connections still busy", limiter_->total());
+    // Deliveries in flight get what is left of the grace period (at least a moment to say QUIT).
+    const auto left = std::max(std::chrono::milliseconds(100), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                                   deadline - std::chrono::steady_clock::now()));
+    co_await runner_->stop(left);
     signals_.cancel();
     io_.stop();
   }
@@ -252,6 +286,8 @@ class Server {
   std::unique_ptr<store::sqlite::SqliteMailStore> store_;  // after pool_: destroyed before it
   server::pop3::MaildropLocks maildrop_locks_;
   std::unique_ptr<store::sqlite::SqliteQueue> queue_;
+  std::shared_ptr<smtpc::DeliveryAgent> agent_;
+  std::shared_ptr<server::smtp::QueueRunner> runner_;
   auth::Authenticator auth_;
   std::shared_ptr<net::ConnectionLimiter> limiter_;
   std::shared_ptr<net::ConnectionRegistry> registry_;
@@ -322,6 +358,10 @@ int cmd_serve(const std::filesystem::path& config_file) {
     return 1;
   }
   Server server(*cfg, *tls, std::move(*directory));
+  if (auto r = server.open_delivery(); !r) {
+    std::fprintf(stderr, "cannot set up outbound delivery: %s\n", r.error().message.c_str());
+    return 1;
+  }
   if (auto r = server.bind_all(); !r) {
     std::fprintf(stderr, "%s\n", r.error().message.c_str());
     return 1;

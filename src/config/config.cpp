@@ -519,7 +519,7 @@ void read_delivery(TableReader& root, Problems& problems, const fs::path& base_d
   d.connection_idle = t.seconds("connection_idle", 0, 3600, d.connection_idle);
   d.retry_min = t.seconds("retry_min", 1, kDay, d.retry_min);
   d.retry_max = t.seconds("retry_max", 1, 7 * kDay, d.retry_max);
-  d.lifetime = t.seconds("lifetime", 60, 60 * kDay, d.lifetime);
+  d.lifetime = t.seconds("lifetime", 1, 60 * kDay, d.lifetime);  // 1 s: tests of expiry
   d.delay_notice = t.seconds("delay_notice", 0, 60 * kDay, d.delay_notice);
   if (d.retry_max < d.retry_min) t.problem("retry_max", "must be at least retry_min");
   read_smarthost(t, problems, base_dir, d.smarthost);

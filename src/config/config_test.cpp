@@ -495,6 +495,9 @@ TEST(ConfigDelivery, AllKeys) {
 
 TEST(ConfigDelivery, Errors) {
   const std::string base(kMinimal);
+  EXPECT_EQ(ok(base + "[delivery]\nlifetime = 1\n")->delivery.lifetime.count(), 1);
+  EXPECT_NE(error_of(base + "[delivery]\nlifetime = 0\n").find("delivery.lifetime: must be between 1 and"),
+            std::string::npos);
   EXPECT_NE(error_of(base + "[delivery]\nretry_min = 600\nretry_max = 60\n").find("delivery.retry_max: must be at least"),
             std::string::npos);
   EXPECT_NE(error_of(base + "[delivery]\nport = 0\n").find("delivery.port: must be between 1 and 65535"),

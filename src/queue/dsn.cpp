@@ -23,6 +23,16 @@ std::string_view action_name(Action a) {
   return "failed";
 }
 
+Notify notify_from_bits(uint8_t bits) {
+  return Notify{(bits & 1) != 0, (bits & 2) != 0, (bits & 4) != 0, (bits & 8) != 0};
+}
+
+Ret ret_from(std::string_view ret) {
+  if (ret == "FULL") return Ret::kFull;
+  if (ret == "HDRS") return Ret::kHeaders;
+  return Ret::kUnspecified;
+}
+
 bool wants_notice(std::string_view envelope_sender, const Notify& notify, Action action) {
   if (is_bounce(envelope_sender) || notify.never) return false;
   if (!notify.given()) return action == Action::kFailed || action == Action::kDelayed;

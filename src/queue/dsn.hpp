@@ -27,11 +27,16 @@ struct Notify {
   bool given() const { return never || success || failure || delay; }
   bool operator==(const Notify&) const = default;
 };
+// The NOTIFY bits a queue::Recipient stores (the values of smtp::Notify: 1 NEVER, 2 SUCCESS,
+// 4 FAILURE, 8 DELAY; 0 not given).
+Notify notify_from_bits(uint8_t bits);
 // MAIL ... RET= [RFC 3461 §4.3].
 enum class Ret { kUnspecified, kHeaders, kFull };
 
 enum class Action { kFailed, kDelayed, kDelivered, kRelayed };
 std::string_view action_name(Action a);
+// RET= as the queue stores it ("FULL", "HDRS", "").
+Ret ret_from(std::string_view ret);
 
 // True when a notice of `action` goes to the sender: never for a message from the null sender (a
 // bounce must not bounce), never with NOTIFY=NEVER, and otherwise per NOTIFY (default failure+delay).

@@ -31,6 +31,7 @@ struct Recipient {
   uint32_t attempts = 0;
   uint8_t notify = 0;         // smtp::Notify bits from RCPT NOTIFY= (0: not given)
   std::string orcpt;          // RCPT ORCPT= as "type;address" ("" when not given)
+  bool reported = false;      // failed and its DSN sent (or none wanted): not reported again
 };
 
 // What the session hands over; enqueue() fills in the rest.
@@ -61,6 +62,7 @@ struct Entry {
   std::string envid;
   bool smtputf8 = false;
   bool eight_bit = false;
+  bool delay_notified = false;        // the one "delayed" DSN was sent
 
   // True while some recipient is still pending.
   bool has_pending() const;
@@ -91,6 +93,12 @@ class Queue {
                                         std::string_view last_error) = 0;
   virtual Result<void> set_next_attempt(std::string_view id, int64_t next_attempt) = 0;
   virtual Result<void> set_bounce_needed(std::string_view id, bool needed) = 0;
+  // After the DSN for these failed recipients is durable (queued or stored): marks them reported
+  // and, in the same transaction, clears bounce_needed unless another failed recipient is still
+  // unreported. kNotFound when the entry is not there.
+  virtual Result<void> mark_reported(std::string_view id, const std::vector<std::string>& addresses) = 0;
+  // The "delayed" DSN was sent (it is sent once per entry).
+  virtual Result<void> set_delay_notified(std::string_view id) = 0;
 
   // Makes an entry (or every entry, id nullopt) due now; returns how many entries changed.
   // kNotFound for an unknown id.

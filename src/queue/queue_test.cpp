@@ -215,3 +215,19 @@ TEST(Dsn, SuccessReport) {
 
 }  // namespace
 }  // namespace posthorn::queue
+
+namespace posthorn::queue {
+namespace {
+
+TEST(Dsn, NotifyBitsAndRetAsTheQueueStoresThem) {
+  EXPECT_FALSE(notify_from_bits(0).given());
+  EXPECT_TRUE(notify_from_bits(1).never);
+  EXPECT_EQ(notify_from_bits(2 | 8), (Notify{false, true, false, true}));
+  EXPECT_EQ(notify_from_bits(4), (Notify{false, false, true, false}));
+  EXPECT_EQ(ret_from("FULL"), Ret::kFull);
+  EXPECT_EQ(ret_from("HDRS"), Ret::kHeaders);
+  EXPECT_EQ(ret_from(""), Ret::kUnspecified);
+}
+
+}  // namespace
+}  // namespace posthorn::queue

@@ -39,6 +39,10 @@ def srv(tmp_path):
     configure(s, max_message_size=MAX_SIZE, max_recipients=MAX_RCPTS)
     s.cli("user", "add", OTHER, "--password-stdin", "--quota", "2K", input="other secret\n")
     s.cli("alias", "add", "alias@example.test", USER)
+    # The queue runner tries remote mail at once: a resolver on a closed port makes every lookup a
+    # temporary failure, so queued entries stay pending for the queue CLI tests.
+    with s.config.open("a") as f:
+        f.write('\n[dns]\nresolver = "127.0.0.1:9"\ntimeout = 1\n')
     s.start()
     yield s
     rc = s.stop()

@@ -38,6 +38,7 @@
 #include "proto/smtp/command.hpp"
 #include "proto/smtp/data_reader.hpp"
 #include "proto/smtp/reply.hpp"
+#include "server/smtp/local_delivery.hpp"
 #include "server/smtp/message_prep.hpp"
 
 namespace posthorn::server::smtp {
@@ -509,13 +510,11 @@ class Session {
   // The account's quota, from the directory (remembered for the transaction).
   asio::awaitable<Result<store::Limits>> limits_of(store::AccountId account) {
     if (auto it = txn_->limits.find(account); it != txn_->limits.end()) co_return it->second;
-    auth::Directory* dir = directory();
-    auto task = net::run_blocking(*ctx_.pool, [dir, account]() { return dir->find_account_by_id(account); });
-    auto found = co_await std::move(task);
-    if (!found) co_return found.error();
-    store::Limits limits{found->quota_bytes, 0};
-    txn_->limits[account] = limits;
-    co_return limits;
+    auto task = account_limits(directory(), ctx_.pool, account);
+    auto limits = co_await std::move(task);
+    if (!limits) co_return limits.error();
+    txn_->limits[account] = *limits;
+    co_return *limits;
   }
 
   // kOverQuota when the account is full or the declared SIZE would not fit; nullopt when it fits.
@@ -764,6 +763,7 @@ class Session {
       }
       spdlog::info("conn={} smtp: message {} queued as {} for {} remote recipient(s)", id(), txn.id, *queued,
                    txn.rcpts.size());
+      if (ctx_.queued) ctx_.queued();
     }
 
     // Local recipients: one delivery, one blob, one target per account however many recipients
@@ -781,28 +781,14 @@ class Session {
         }
       }
     }
-    std::map<store::AccountId, Result<store::AppendResult>> delivered;
-    if (!accounts.empty()) {
-      store::Delivery delivery;
-      for (std::size_t i = 0; i < accounts.size(); ++i) {
-        store::DeliveryTarget target;
-        target.account = accounts[i];
-        target.limits = txn.limits[accounts[i]];
-        trace.recipient = account_rcpt[i];
-        target.prefix = return_path_field(sender_address) + received_field(trace);
-        delivery.targets.push_back(std::move(target));
-      }
-      delivery.message = prepared;
-      auto task = ctx_.store->deliver(std::move(delivery));
-      auto results = co_await std::move(task);
-      for (std::size_t i = 0; i < accounts.size(); ++i) {
-        if (!results) {
-          delivered.emplace(accounts[i], results.error());
-        } else if (i < results->size()) {
-          delivered.emplace(accounts[i], std::move((*results)[i]));
-        }
-      }
+    std::vector<LocalTarget> targets;
+    for (std::size_t i = 0; i < accounts.size(); ++i) {
+      trace.recipient = account_rcpt[i];
+      targets.push_back(LocalTarget{accounts[i], txn.limits[accounts[i]],
+                                    return_path_field(sender_address) + received_field(trace)});
     }
+    auto deliver_task = deliver_to_accounts(ctx_.store, prepared, std::move(targets));
+    std::map<store::AccountId, Result<store::AppendResult>> delivered = co_await std::move(deliver_task);
 
     // Each recipient's outcome: its first failing account, else success.
     std::vector<std::optional<Error>> outcome;
@@ -861,6 +847,7 @@ class Session {
         auto r = co_await std::move(task);
         if (r) {
           spdlog::info("conn={} smtp: message {}: DSN owed for {} recipient(s), entry {}", id(), txn.id, failed, *r);
+          if (ctx_.queued) ctx_.queued();
         } else {
           spdlog::error("conn={} smtp: message {}: could not record the DSN: {}", id(), txn.id, r.error().message);
         }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <functional>
 #include <memory>
 
 #include "auth/authenticator.hpp"
@@ -27,6 +28,7 @@ struct SmtpContext {
   store::MailStore* store = nullptr;             // the mail store; outlives every session
   net::BlockingPool* pool = nullptr;             // for Directory and Queue calls; outlives every session
   queue::Queue* queue = nullptr;                 // outbound queue; nullptr: remote recipients get 451
+  std::function<void()> queued = {};             // called after an entry is committed (wakes the queue runner)
 };
 
 // Runs the session until the client leaves, a limit or timeout ends it, or the server stops.

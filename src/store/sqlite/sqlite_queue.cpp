@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS queue_entries(
   ret TEXT NOT NULL,
   envid TEXT NOT NULL,
   smtputf8 INTEGER NOT NULL,
-  eight_bit INTEGER NOT NULL
+  eight_bit INTEGER NOT NULL,
+  delay_notified INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS queue_entries_due ON queue_entries(next_attempt);
 CREATE TABLE IF NOT EXISTS queue_recipients(
@@ -47,12 +48,20 @@ CREATE TABLE IF NOT EXISTS queue_recipients(
   attempts INTEGER NOT NULL,
   notify INTEGER NOT NULL,
   orcpt TEXT NOT NULL,
+  reported INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY(entry, position)
 );
 )";
 
 constexpr std::string_view kEntryColumns =
-    "id, sender, size, created, next_attempt, is_bounce, bounce_needed, ret, envid, smtputf8, eight_bit";
+    "id, sender, size, created, next_attempt, is_bounce, bounce_needed, ret, envid, smtputf8, eight_bit, "
+    "delay_notified";
+
+// Columns added after the first release of queue.db: added to an older file on open.
+constexpr std::string_view kMigrations[][3] = {
+    {"queue_entries", "delay_notified", "ALTER TABLE queue_entries ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0"},
+    {"queue_recipients", "reported", "ALTER TABLE queue_recipients ADD COLUMN reported INTEGER NOT NULL DEFAULT 0"},
+};
 
 int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -74,6 +83,7 @@ Entry entry_from_row(const Stmt& st) {
   e.envid = st.column_text(8);
   e.smtputf8 = st.column_int(9) != 0;
   e.eight_bit = st.column_int(10) != 0;
+  e.delay_notified = st.column_int(11) != 0;
   return e;
 }
 
@@ -87,6 +97,15 @@ Result<std::unique_ptr<SqliteQueue>> SqliteQueue::open(const fs::path& data_dir)
   auto db = Db::open(data_dir / "queue.db", DbOptions{});
   if (!db) return db.error();
   if (auto r = db->exec(kSchema); !r) return r.error();
+  for (const auto& [table, column, sql] : kMigrations) {
+    auto st = db->prepare("SELECT 1 FROM pragma_table_info('" + std::string(table) + "') WHERE name = ?1");
+    if (!st) return st.error();
+    st->bind(1, column);
+    auto row = st->step();
+    if (!row) return row.error();
+    if (*row) continue;
+    if (auto r = db->exec(sql); !r) return r.error();
+  }
   std::unique_ptr<SqliteQueue> q(new SqliteQueue(std::move(*db), spool));
   auto removed = q->remove_orphans();
   if (!removed) return removed.error();
@@ -136,7 +155,7 @@ Result<std::string> SqliteQueue::enqueue(NewEntry entry) {
   auto tx = Transaction::begin(db_);
   if (!tx) return fail(tx.error());
   auto st = db_.prepare("INSERT INTO queue_entries(" + std::string(kEntryColumns) +
-                        ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+                        ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0)");
   if (!st) return fail(st.error());
   st->bind(1, id)
       .bind(2, entry.sender)
@@ -173,7 +192,7 @@ Result<std::string> SqliteQueue::enqueue(NewEntry entry) {
 
 Result<void> SqliteQueue::load_recipients(Entry& entry) {
   auto st = db_.prepare(
-      "SELECT address, state, last_error, attempts, notify, orcpt FROM queue_recipients WHERE entry = ?1 "
+      "SELECT address, state, last_error, attempts, notify, orcpt, reported FROM queue_recipients WHERE entry = ?1 "
       "ORDER BY position");
   if (!st) return st.error();
   st->bind(1, entry.id);
@@ -189,6 +208,7 @@ Result<void> SqliteQueue::load_recipients(Entry& entry) {
     r.attempts = uint32_t(st->column_int(3));
     r.notify = uint8_t(st->column_int(4));
     r.orcpt = st->column_text(5);
+    r.reported = st->column_int(6) != 0;
     entry.recipients.push_back(std::move(r));
   }
 }
@@ -280,6 +300,31 @@ Result<void> SqliteQueue::set_next_attempt(std::string_view id, int64_t next_att
 
 Result<void> SqliteQueue::set_bounce_needed(std::string_view id, bool needed) {
   return set_entry_value("UPDATE queue_entries SET bounce_needed = ?2 WHERE id = ?1", id, int64_t(needed));
+}
+
+Result<void> SqliteQueue::mark_reported(std::string_view id, const std::vector<std::string>& addresses) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_);
+  if (!tx) return tx.error();
+  auto st = db_.prepare("UPDATE queue_recipients SET reported = 1 WHERE entry = ?1 AND address = ?2 COLLATE NOCASE");
+  if (!st) return st.error();
+  for (const auto& address : addresses) {
+    st->reset();
+    st->bind(1, id).bind(2, address);
+    if (auto r = st->run(); !r) return r.error();
+  }
+  auto clear = db_.prepare(
+      "UPDATE queue_entries SET bounce_needed = EXISTS (SELECT 1 FROM queue_recipients r WHERE r.entry = ?1 "
+      "AND r.state = 2 AND r.reported = 0) WHERE id = ?1");
+  if (!clear) return clear.error();
+  clear->bind(1, id);
+  if (auto r = clear->run(); !r) return r.error();
+  if (db_.changes() == 0) return not_found();
+  return tx->commit();
+}
+
+Result<void> SqliteQueue::set_delay_notified(std::string_view id) {
+  return set_entry_value("UPDATE queue_entries SET delay_notified = ?2 WHERE id = ?1", id, 1);
 }
 
 Result<std::size_t> SqliteQueue::retry(std::optional<std::string_view> id, int64_t now) {

@@ -38,6 +38,8 @@ class SqliteQueue final : public queue::Queue {
                                 std::string_view last_error) override;
   Result<void> set_next_attempt(std::string_view id, int64_t next_attempt) override;
   Result<void> set_bounce_needed(std::string_view id, bool needed) override;
+  Result<void> mark_reported(std::string_view id, const std::vector<std::string>& addresses) override;
+  Result<void> set_delay_notified(std::string_view id) override;
   Result<std::size_t> retry(std::optional<std::string_view> id, int64_t now) override;
   Result<void> remove(std::string_view id) override;
 

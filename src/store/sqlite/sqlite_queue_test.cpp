@@ -143,5 +143,58 @@ TEST_F(SqliteQueueTest, OrphanSpoolFilesAreRemovedOnOpen) {
   EXPECT_TRUE(fs::exists(q_->spool_path(*id)));
 }
 
+TEST_F(SqliteQueueTest, MarkReportedClearsBounceNeededOnlyWhenEveryFailureIsReported) {
+  auto id = q_->enqueue(sample());
+  ASSERT_TRUE(id);
+  ASSERT_TRUE(q_->update_recipient(*id, "a@remote.example", RecipientState::kFailed, "550 5.1.1 no"));
+  ASSERT_TRUE(q_->update_recipient(*id, "b@remote.example", RecipientState::kFailed, "550 5.1.1 no"));
+  ASSERT_TRUE(q_->set_bounce_needed(*id, true));
+  // One of two failures reported: the bounce is still owed (and the entry still due).
+  ASSERT_TRUE(q_->mark_reported(*id, {"A@remote.example"}));
+  auto e = q_->get(*id);
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(e->recipients[0].reported);
+  EXPECT_FALSE(e->recipients[1].reported);
+  EXPECT_TRUE(e->bounce_needed);
+  EXPECT_EQ(q_->due(e->next_attempt)->size(), 1u);
+  ASSERT_TRUE(q_->mark_reported(*id, {"b@remote.example"}));
+  reopen();
+  e = q_->get(*id);
+  EXPECT_TRUE(e->recipients[1].reported);
+  EXPECT_FALSE(e->bounce_needed);
+  EXPECT_TRUE(q_->due(e->next_attempt)->empty());
+  EXPECT_EQ(q_->mark_reported("0123456789abcdef", {}).error().code, Errc::kNotFound);
+}
+
+TEST_F(SqliteQueueTest, DelayNotifiedIsRemembered) {
+  auto id = q_->enqueue(sample());
+  ASSERT_TRUE(id);
+  EXPECT_FALSE(q_->get(*id)->delay_notified);
+  ASSERT_TRUE(q_->set_delay_notified(*id));
+  reopen();
+  EXPECT_TRUE(q_->get(*id)->delay_notified);
+  EXPECT_EQ(q_->set_delay_notified("0123456789abcdef").error().code, Errc::kNotFound);
+}
+
+// A queue.db written before delay_notified and reported existed gets the columns on open.
+TEST_F(SqliteQueueTest, OlderQueueFileGainsTheNewColumns) {
+  auto id = q_->enqueue(sample());
+  ASSERT_TRUE(id);
+  q_.reset();
+  {
+    auto db = Db::open(dir_ / "queue.db", DbOptions{});
+    ASSERT_TRUE(db);
+    ASSERT_TRUE(db->exec("ALTER TABLE queue_entries DROP COLUMN delay_notified"));
+    ASSERT_TRUE(db->exec("ALTER TABLE queue_recipients DROP COLUMN reported"));
+  }
+  reopen();
+  auto e = q_->get(*id);
+  ASSERT_TRUE(e) << e.error().message;
+  EXPECT_FALSE(e->delay_notified);
+  ASSERT_TRUE(q_->set_delay_notified(*id));
+  ASSERT_TRUE(q_->mark_reported(*id, {"a@remote.example"}));
+  EXPECT_TRUE(q_->get(*id)->recipients[0].reported);
+}
+
 }  // namespace
 }  // namespace posthorn::store::sqlite

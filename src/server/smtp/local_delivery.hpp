@@ -1,0 +1,45 @@
+// Local delivery, shared by the SMTP session (accepted mail) and the queue runner (DSNs for local
+// senders), so a message reaches a mailbox one way only: the account's quota from the Directory,
+// one store::Delivery (one blob) for all target accounts, each with its own trace prefix
+// (Return-Path, Received) stored as the delivery prefix, never by rewriting the message.
+// Depends on auth/ (Directory), store/ (MailStore), net/ (BlockingPool). Thread-safe (stateless).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "auth/directory.hpp"
+#include "base/result.hpp"
+#include "net/blocking_pool.hpp"
+#include "store/store.hpp"
+
+namespace posthorn::server::smtp {
+
+struct LocalTarget {
+  store::AccountId account = 0;
+  store::Limits limits;
+  std::string prefix;  // the trace fields for this account, CRLF
+};
+
+// The account's quota, read from the directory on the pool.
+boost::asio::awaitable<Result<store::Limits>> account_limits(auth::Directory* directory, net::BlockingPool* pool,
+                                                             store::AccountId account);
+
+// Stores `message` once for every target; the result per account (an account missing from the
+// store's answer is an internal failure).
+boost::asio::awaitable<std::map<store::AccountId, Result<store::AppendResult>>> deliver_to_accounts(
+    store::MailStore* store, std::string message, std::vector<LocalTarget> targets);
+
+// A message this server generated (a DSN) for `address` in one of our domains: resolves it like
+// RCPT does (aliases, sub-addresses, catch-all), delivers to its accounts with `prefix` and returns
+// the remote targets of its aliases, which the caller queues. kNotFound when nothing matches; the
+// first failed account's error when a delivery failed.
+boost::asio::awaitable<Result<std::vector<std::string>>> deliver_generated(auth::Directory* directory,
+                                                                           net::BlockingPool* pool,
+                                                                           store::MailStore* store,
+                                                                           std::string address, std::string message,
+                                                                           std::string prefix);
+
+}  // namespace posthorn::server::smtp
