@@ -32,7 +32,10 @@ using K = pi::FetchAtt::Kind;
 
 namespace {
 
-constexpr size_t kBatch = 256;              // messages read from the index at a time
+// Messages read from the index at a time: fewer with cached parses (a few KB each), more for
+// metadata alone (FETCH 1:* FLAGS on a big mailbox is bounded by the round trips to the pool).
+constexpr size_t kBatch = 256;
+constexpr size_t kMetadataBatch = 4096;
 constexpr size_t kChunk = 64 * 1024;        // message bytes read from a blob at a time
 
 bool needs_summary(const FetchAtt& a) {
@@ -181,9 +184,10 @@ asio::awaitable<std::string> Session::cmd_fetch(const std::string& tag, const pi
 
   bool missing = false;
   bool unknown_cte = false;
-  for (size_t start = 0; start < uids->size() && !broken_; start += kBatch) {
+  const size_t batch_size = want_summary || want_bytes ? kBatch : kMetadataBatch;
+  for (size_t start = 0; start < uids->size() && !broken_; start += batch_size) {
     std::vector<store::Uid> batch(uids->begin() + static_cast<std::ptrdiff_t>(start),
-                                  uids->begin() + static_cast<std::ptrdiff_t>(std::min(uids->size(), start + kBatch)));
+                                  uids->begin() + static_cast<std::ptrdiff_t>(std::min(uids->size(), start + batch_size)));
     const size_t wanted = batch.size();
     auto fetch_task = mailbox_->fetch(batch, want_summary);
     auto data = co_await std::move(fetch_task);

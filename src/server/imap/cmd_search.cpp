@@ -31,7 +31,7 @@ using pi::Status;
 
 namespace {
 
-constexpr size_t kBatch = 1000;       // messages' metadata read from the index at a time
+constexpr size_t kBatch = 4096;       // messages' metadata read from the index at a time
 constexpr size_t kMaxUpdates = 8;     // RETURN (UPDATE) searches kept per session
 
 enum class Kind { kSearch, kSort, kThread };

@@ -540,7 +540,7 @@ struct Matches {
   std::unordered_map<size_t, std::string> summaries;  // index -> encoded summary
 };
 
-constexpr size_t kSummaryBatch = 1'000;  // UIDs per Mailbox::fetch of missing summaries
+constexpr size_t kSummaryBatch = 2'000;  // UIDs per Mailbox::fetch of missing summaries
 
 // Fetches the summaries the view lacks for ctx.messages[indices] into `out` (keyed by index).
 // Messages expunged meanwhile get none (their keys then see an empty message).

@@ -57,7 +57,7 @@ using SearchTask = boost::asio::awaitable<Result<T>>;
 struct SearchContext {
   // The session's view in sequence order: messages[i] has sequence number i + 1. `summary` may be
   // left empty (a view built from MailboxView::messages): the summaries that keys of stage 2+ need
-  // are then fetched from `mailbox` in batches of 1,000, only for the messages the metadata keys
+  // are then fetched from `mailbox` in batches of 2,000, only for the messages the metadata keys
   // left undecided (and, for SORT by envelope fields and THREAD, for the matches). An undecodable
   // summary, or an empty one without a mailbox, makes those keys see an empty message.
   std::span<const store::MessageData> messages;
