@@ -7,6 +7,9 @@
 //   cmd_fetch.cpp    FETCH, UID FETCH
 //   cmd_store.cpp    STORE, COPY, MOVE (and UID forms)
 //   cmd_idle.cpp     IDLE
+//   cmd_quota.cpp    GETQUOTA, GETQUOTAROOT, SETQUOTA
+//   cmd_compress.cpp COMPRESS
+// (REPLACE, UID REPLACE live in cmd_append.cpp.)
 // A handler writes untagged responses with out() and returns its tagged reply; the core then brings
 // the selected mailbox up to date (sync) and sends the tagged reply, so every command ends at a point
 // where other sessions' changes may be announced [RFC 9051 §7.5.1, §5.2].
@@ -117,6 +120,18 @@ class Session {
 
   // --- cmd_idle.cpp
   boost::asio::awaitable<Flow> cmd_idle(const std::string& tag);
+
+  // --- cmd_quota.cpp
+  boost::asio::awaitable<Result<std::string>> quota_response();
+  boost::asio::awaitable<std::string> cmd_getquota(const std::string& tag, const proto::imap::GetQuota& args);
+  boost::asio::awaitable<std::string> cmd_getquotaroot(const std::string& tag, const proto::imap::GetQuotaRoot& args);
+  std::string cmd_setquota(const std::string& tag);
+
+  // --- cmd_compress.cpp
+  boost::asio::awaitable<Flow> cmd_compress(const std::string& tag, const proto::imap::Compress& args);
+
+  // --- cmd_append.cpp
+  boost::asio::awaitable<std::string> cmd_replace(const std::string& tag, proto::imap::Replace& args);
 
   net::Connection& conn_;
   ImapContext& ctx_;
