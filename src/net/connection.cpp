@@ -1,11 +1,11 @@
 // Connection implementation: a TCP socket with an optional asio::ssl::stream layered on it after
-// STARTTLS or for implicit TLS. Timeouts are a watchdog timer that cancels the pending operation but
+// STARTTLS or for implicit TLS, and optional DEFLATE compression above that (after IMAP COMPRESS). Timeouts are a watchdog timer that cancels the pending operation but
 // leaves the socket open, so the session can still say goodbye ("* BYE Autologout", "421 4.4.2").
 #include "net/connection.hpp"
 
 #include <openssl/ssl.h>
 
-#include <array>
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
@@ -14,6 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "base/log.hpp"
+#include "net/compression.hpp"
 #include "net/tls_context.hpp"
 
 namespace posthorn::net {
@@ -21,6 +22,11 @@ namespace posthorn::net {
 namespace asio = boost::asio;
 using asio::as_tuple;
 using asio::use_awaitable;
+
+namespace {
+// Bytes taken from the socket (or inflated) per read.
+constexpr size_t kReadChunk = 16384;
+}  // namespace
 
 struct Connection::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::ip::tcp::socket socket, ConnectionInfo i)
@@ -62,20 +68,32 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
     co_return std::pair{ec, n};
   }
 
-  // Fills the input buffer with at least one more byte. Returns the status for the caller.
-  asio::awaitable<ReadStatus> fill(std::chrono::seconds timeout, bool interruptible) {
-    if (interruptible && registry && registry->stopping()) co_return ReadStatus::kShutdown;
-    if (start > 0 && start == input.size()) {
-      input.clear();
-      start = 0;
-    } else if (start > 4096 && start * 2 > input.size()) {
-      input.erase(0, start);
-      start = 0;
-    }
-    std::array<char, 16384> chunk;
+  // Reads what the peer sent (at most kReadChunk bytes) and appends it to `sink`. On plain TCP it first
+  // waits for the socket to become readable and then makes only as much room as has arrived, so a
+  // connection waiting for its next command holds no read buffer, and a short command costs a short
+  // buffer (an idle IMAP session stays a few kilobytes). A TLS stream may already hold decrypted
+  // bytes the socket cannot announce, so there a whole chunk of room is made first.
+  asio::awaitable<ReadStatus> read_wire(std::chrono::seconds timeout, bool interruptible, std::string& sink) {
     arm(timeout);
     waiting_interruptible = interruptible;
-    auto [ec, n] = co_await read_some(asio::buffer(chunk));
+    boost::system::error_code ec;
+    size_t room = kReadChunk;
+    if (!tls) {
+      auto [wait_ec] = co_await tcp.async_wait(asio::socket_base::wait_read, as_tuple(use_awaitable));
+      ec = wait_ec;
+      boost::system::error_code ignored;
+      const size_t arrived = ec ? 0 : tcp.available(ignored);
+      room = std::clamp<size_t>(arrived, 1, kReadChunk);  // 0: EOF or an error, which the read reports
+    }
+    size_t n = 0;
+    if (!ec) {
+      const size_t old = sink.size();
+      sink.resize(old + room);
+      auto [read_ec, got] = co_await read_some(asio::buffer(sink.data() + old, room));
+      sink.resize(old + got);
+      ec = read_ec;
+      n = got;
+    }
     waiting_interruptible = false;
     disarm();
     if (ec) {
@@ -88,8 +106,39 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
       co_return ReadStatus::kError;
     }
     bytes_in += n;
-    input.append(chunk.data(), n);
     co_return ReadStatus::kOk;
+  }
+
+  // Fills the input buffer with at least one more byte. Returns the status for the caller.
+  asio::awaitable<ReadStatus> fill(std::chrono::seconds timeout, bool interruptible) {
+    if (interruptible && registry && registry->stopping()) co_return ReadStatus::kShutdown;
+    if (start > 0 && start == input.size()) {
+      // Everything was consumed: free the buffer rather than keep its capacity while waiting.
+      std::string().swap(input);
+      start = 0;
+    } else if (start > 4096 && start * 2 > input.size()) {
+      input.erase(0, start);
+      start = 0;
+    }
+    if (!compression) {
+      auto status = co_await read_wire(timeout, interruptible, input);
+      co_return status;
+    }
+    // Compressed: inflate at most one chunk per call, so the caller's limit checks run between
+    // chunks and a decompression bomb stops at the line or literal limit.
+    for (;;) {
+      switch (compression->inflate_some(input, kReadChunk)) {
+        case Compression::Inflated::kData: co_return ReadStatus::kOk;
+        case Compression::Inflated::kError:
+          spdlog::info("conn={} invalid compressed input", info.id);
+          co_return ReadStatus::kError;
+        case Compression::Inflated::kNeedInput: break;
+      }
+      std::string wire;
+      auto status = co_await read_wire(timeout, interruptible, wire);
+      if (status != ReadStatus::kOk) co_return status;
+      compression->add_input(wire);
+    }
   }
 
   asio::ip::tcp::socket tcp;
@@ -99,6 +148,7 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
   std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls;
   std::shared_ptr<TlsSet> tls_set;  // keeps the certificates of this connection alive
   std::shared_ptr<asio::ssl::context> client_ctx;  // outbound connections: the client context
+  std::unique_ptr<Compression> compression;        // after COMPRESS DEFLATE
   ConnectionInfo info;
   std::string input;   // received bytes; [start, size) not consumed yet
   size_t start = 0;
@@ -167,6 +217,11 @@ asio::awaitable<ReadResult> Connection::read_exact(size_t n, std::chrono::second
 
 asio::awaitable<bool> Connection::write(std::string_view data, std::chrono::seconds timeout) {
   Impl& s = *impl_;
+  std::string deflated;
+  if (s.compression) {
+    if (!s.compression->deflate(data, deflated)) co_return false;
+    data = deflated;
+  }
   s.arm(timeout);
   boost::system::error_code ec;
   if (s.tls) {
@@ -181,6 +236,19 @@ asio::awaitable<bool> Connection::write(std::string_view data, std::chrono::seco
   s.disarm();
   co_return !ec;
 }
+
+bool Connection::start_compression() {
+  Impl& s = *impl_;
+  if (s.compression) return false;
+  s.compression = Compression::create();
+  if (!s.compression) return false;
+  // Whatever arrived behind the command was sent compressed.
+  if (buffered() > 0) s.compression->add_input(std::string_view(s.input).substr(s.start));
+  discard_input();
+  return true;
+}
+
+bool Connection::is_compressed() const { return impl_->compression != nullptr; }
 
 asio::awaitable<bool> Connection::start_tls(TlsContext& tls, std::chrono::seconds timeout) {
   Impl& s = *impl_;

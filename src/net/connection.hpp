@@ -1,6 +1,7 @@
 // Connection: one accepted TCP connection, plain or TLS, with bounded line and byte reads, timeouts,
-// STARTTLS and a shutdown hook. Sessions in server/ talk to the network only through this class; they
-// never see a socket. A Connection lives on its own strand: use it from the session coroutine only.
+// STARTTLS, optional DEFLATE compression (IMAP COMPRESS, net/compression.hpp) and a shutdown hook.
+// Sessions in server/ talk to the network only through this class; they never see a socket. A
+// Connection lives on its own strand: use it from the session coroutine only.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -90,6 +91,13 @@ class Connection {
   std::string tls_exporter() const;
   // After TLS: "TLSv1.3 TLS_AES_256_GCM_SHA384".
   std::string tls_description() const;
+
+  // COMPRESS=DEFLATE [RFC 4978]: from now on every byte read is inflated and every byte written is
+  // deflated (inside TLS when TLS is up). Input already buffered behind the command is compressed
+  // data and is inflated too. Reads stay bounded by their own limits however well the input
+  // compresses. False when compression is already on or zlib cannot start.
+  bool start_compression();
+  bool is_compressed() const;
 
   uint64_t bytes_in() const;
   uint64_t bytes_out() const;

@@ -1,13 +1,16 @@
 // Tests for the network runtime over real loopback sockets: bounded line reads, timeouts, STARTTLS
-// buffer discard, TLS policy and SNI, connection limits, graceful-shutdown interruption.
+// buffer discard, TLS policy and SNI, connection limits, graceful-shutdown interruption, DEFLATE
+// compression (and its bound on inflated input).
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/write.hpp>
 #include <future>
 
 #include "tests/harness/harness.hpp"
+#include "net/compression.hpp"
 #include "net/connection.hpp"
 #include "net/listener.hpp"
 #include "net/tls_context.hpp"
@@ -61,6 +64,11 @@ asio::awaitable<void> echo_session(Accepted a, std::shared_ptr<TlsContext> tls, 
       co_await c.write(reply);
       bool ok = co_await c.start_tls(*tls, std::chrono::seconds(5));
       if (!ok) co_return;
+      continue;
+    }
+    if (line.data == "COMPRESS") {
+      co_await c.write("GO\r\n");  // the last uncompressed line
+      if (!c.start_compression()) co_await c.write("NO\r\n");
       continue;
     }
     if (line.data == "EXPORTER") {
@@ -242,6 +250,113 @@ TEST(Listener, OverLimitConnectionsAreToldSo) {
   EXPECT_EQ(first.read_line(), "HELLO");
   Client second(port);
   EXPECT_EQ(second.read_line(), "BUSY");
+}
+
+TEST(Compression, RoundTripWithSyncFlushAndBoundedInflate) {
+  auto sender = Compression::create();
+  auto receiver = Compression::create();
+  ASSERT_TRUE(sender && receiver);
+  std::string wire;
+  ASSERT_TRUE(sender->deflate("a1 NOOP\r\n", wire));
+  receiver->add_input(wire);
+  std::string plain;
+  // Z_SYNC_FLUSH: everything written so far decodes at once.
+  EXPECT_EQ(receiver->inflate_some(plain, 1024), Compression::Inflated::kData);
+  EXPECT_EQ(plain, "a1 NOOP\r\n");
+  EXPECT_EQ(receiver->inflate_some(plain, 1024), Compression::Inflated::kNeedInput);
+  // 64 MiB of zeros compress to ~64 KiB; each call inflates at most `max` bytes.
+  wire.clear();
+  const std::string zeros(1 << 20, '\0');
+  for (int i = 0; i < 64; ++i) ASSERT_TRUE(sender->deflate(zeros, wire));
+  EXPECT_LT(wire.size(), 100u * 1024);
+  receiver->add_input(wire);
+  plain.clear();
+  EXPECT_EQ(receiver->inflate_some(plain, 16384), Compression::Inflated::kData);
+  EXPECT_EQ(plain.size(), 16384u);
+  EXPECT_GT(receiver->pending_input(), 0u);
+  // Corrupt input is an error, not a crash.
+  auto fresh = Compression::create();
+  fresh->add_input(std::string("\xff\xff\xff\xff\xff\xff", 6));
+  plain.clear();
+  EXPECT_EQ(fresh->inflate_some(plain, 1024), Compression::Inflated::kError);
+}
+
+// A raw client that compresses after "GO": sends deflated bytes, reads and inflates replies.
+class DeflateClient {
+ public:
+  explicit DeflateClient(uint16_t port) : socket_(io_) {
+    socket_.connect({asio::ip::make_address("127.0.0.1"), port});
+  }
+  void send_raw(std::string_view bytes) { asio::write(socket_, asio::buffer(bytes)); }
+  void send_compressed(std::string_view bytes) {
+    std::string wire;
+    ASSERT_TRUE(out_->deflate(bytes, wire));
+    send_raw(wire);
+  }
+  // Reads one line; inflated once `compressed` is set.
+  std::string read_line() {
+    for (;;) {
+      if (auto pos = plain_.find("\r\n"); pos != std::string::npos) {
+        std::string line = plain_.substr(0, pos);
+        plain_.erase(0, pos + 2);
+        return line;
+      }
+      if (compressed && in_->inflate_some(plain_, 4096) == Compression::Inflated::kData) continue;
+      char buf[4096];
+      boost::system::error_code ec;
+      const size_t n = socket_.read_some(asio::buffer(buf), ec);
+      if (ec) return "<closed>";
+      if (compressed) {
+        in_->add_input(std::string_view(buf, n));
+      } else {
+        plain_.append(buf, n);
+      }
+    }
+  }
+  bool compressed = false;
+
+ private:
+  asio::io_context io_;
+  asio::ip::tcp::socket socket_;
+  std::unique_ptr<Compression> out_ = Compression::create();
+  std::unique_ptr<Compression> in_ = Compression::create();
+  std::string plain_;
+};
+
+TEST(Connection, CompressionBothWaysAndLineLimitAtNAndNPlusOne) {
+  EchoServer s(100);
+  DeflateClient c(s.port);
+  EXPECT_EQ(c.read_line(), "HELLO");
+  // Compressed bytes pipelined right behind the command are inflated too.
+  c.send_raw("COMPRESS\r\n");
+  c.send_compressed("first\r\n");
+  EXPECT_EQ(c.read_line(), "GO");
+  c.compressed = true;
+  EXPECT_EQ(c.read_line(), "OK first");
+  c.send_compressed(std::string(100, 'x') + "\r\n");
+  EXPECT_EQ(c.read_line(), "OK " + std::string(100, 'x'));
+  c.send_compressed("COMPRESS\r\n");
+  EXPECT_EQ(c.read_line(), "GO");
+  EXPECT_EQ(c.read_line(), "NO");  // already on
+  c.send_compressed(std::string(101, 'y') + "\r\n");
+  EXPECT_EQ(c.read_line(), "TOOLONG");
+}
+
+TEST(Connection, CompressedBombStopsAtTheLineLimit) {
+  EchoServer s(8192);
+  DeflateClient c(s.port);
+  EXPECT_EQ(c.read_line(), "HELLO");
+  c.send_raw("COMPRESS\r\n");
+  EXPECT_EQ(c.read_line(), "GO");
+  c.compressed = true;
+  // 256 MiB without a newline, about 256 KiB on the wire: the server must stop after ~8 KiB of it.
+  const std::string chunk(1 << 20, 'z');
+  try {
+    for (int i = 0; i < 256; ++i) c.send_compressed(chunk);
+  } catch (const std::exception&) {
+    // the server closed the connection: expected
+  }
+  EXPECT_EQ(c.read_line(), "TOOLONG");
 }
 
 }  // namespace

@@ -80,7 +80,7 @@ def test_unbuilt_commands_are_honestly_unavailable(server):
     typ, data = conn.search(None, "ALL")
     assert typ == "NO" and b"[CANNOT]" in data[0], data
     with pytest.raises(imaplib.IMAP4.error) as err:
-        conn._simple_command("GETQUOTAROOT", "INBOX")
+        conn._simple_command("GETACL", "INBOX")
     assert "Unknown command or not available" in str(err.value)
     conn.logout()
 

@@ -188,7 +188,7 @@ Result<StatusItem> read_status_item(Reader& in) {
       {"UIDNEXT", StatusItem::kUidNext},         {"UIDVALIDITY", StatusItem::kUidValidity},
       {"UNSEEN", StatusItem::kUnseen},           {"DELETED", StatusItem::kDeleted},
       {"SIZE", StatusItem::kSize},               {"HIGHESTMODSEQ", StatusItem::kHighestModSeq},
-      {"APPENDLIMIT", StatusItem::kAppendLimit},
+      {"APPENDLIMIT", StatusItem::kAppendLimit}, {"DELETED-STORAGE", StatusItem::kDeletedStorage},
   };
   auto word = in.atom();
   if (!word) return word.error();
@@ -307,37 +307,9 @@ ParseResult parse_append(Command cmd, Reader& in) {
   args.mailbox = std::move(*name);
   while (!in.at_end()) {
     if (!in.sp()) return syntax(cmd.tag, "Invalid APPEND arguments");
-    AppendItem item;
-    if (in.peek() == '(') {
-      auto flags = read_flag_list(in);
-      if (!flags || !in.sp()) return syntax(cmd.tag, "Invalid APPEND flags");
-      item.flags = std::move(*flags);
-    }
-    if (in.peek() == '"') {
-      auto text = in.quoted();
-      if (!text) return syntax(cmd.tag, "Invalid APPEND date");
-      auto date = parse_date_time(*text);
-      if (!date || !in.sp()) return syntax(cmd.tag, "Invalid APPEND date");
-      item.internal_date = *date;
-    }
-    if (in.peek() == '{') {
-      auto bytes = in.literal();
-      if (!bytes) return syntax(cmd.tag, "APPEND needs the message as a literal");
-      item.bytes = std::move(*bytes);
-    } else if (in.peek() == '~') {
-      auto bytes = in.literal8();
-      if (!bytes) return syntax(cmd.tag, "Invalid literal8");
-      item.bytes = std::move(*bytes);
-      item.binary = true;
-    } else if (in.consume_word("UTF8")) {  // UTF8 (literal8) [RFC 6855 §4]
-      if (!in.sp() || !in.consume('(')) return syntax(cmd.tag, "Invalid UTF8 APPEND data");
-      auto bytes = in.literal8();
-      if (!bytes || !in.consume(')')) return syntax(cmd.tag, "Invalid UTF8 APPEND data");
-      item.bytes = std::move(*bytes);
-    } else {
-      return syntax(cmd.tag, "APPEND needs the message as a literal");
-    }
-    args.messages.push_back(std::move(item));
+    auto item = detail::read_append_item(in);
+    if (!item) return syntax(cmd.tag, item.error().message);
+    args.messages.push_back(std::move(*item));
   }
   if (args.messages.empty()) return syntax(cmd.tag, "APPEND needs a message");
   cmd.args = std::move(args);
@@ -401,6 +373,7 @@ ParseResult parse_uid(Command cmd, Reader& in) {
   if (name == "COPY") return detail::parse_copy(std::move(cmd), in, true, false);
   if (name == "MOVE") return detail::parse_copy(std::move(cmd), in, true, true);
   if (name == "SEARCH" || name == "SORT" || name == "THREAD") return parse_search(std::move(cmd), in, true);
+  if (name == "REPLACE") return detail::parse_replace(std::move(cmd), in, true);
   if (name == "EXPUNGE") {
     if (!in.sp()) return syntax(cmd.tag, "UID EXPUNGE needs a UID set");
     auto set = read_sequence_set(in);
@@ -412,6 +385,45 @@ ParseResult parse_uid(Command cmd, Reader& in) {
 }
 
 }  // namespace
+
+namespace detail {
+
+Result<AppendItem> read_append_item(Reader& in) {
+  auto invalid = [](const char* text) { return make_error(Errc::kInvalid, text); };
+  AppendItem item;
+  if (in.peek() == '(') {
+    auto flags = read_flag_list(in);
+    if (!flags || !in.sp()) return invalid("Invalid APPEND flags");
+    item.flags = std::move(*flags);
+  }
+  if (in.peek() == '"') {
+    auto text = in.quoted();
+    if (!text) return invalid("Invalid APPEND date");
+    auto date = parse_date_time(*text);
+    if (!date || !in.sp()) return invalid("Invalid APPEND date");
+    item.internal_date = *date;
+  }
+  if (in.peek() == '{') {
+    auto bytes = in.literal();
+    if (!bytes) return invalid("APPEND needs the message as a literal");
+    item.bytes = std::move(*bytes);
+  } else if (in.peek() == '~') {
+    auto bytes = in.literal8();
+    if (!bytes) return invalid("Invalid literal8");
+    item.bytes = std::move(*bytes);
+    item.binary = true;
+  } else if (in.consume_word("UTF8")) {  // UTF8 (literal8) [RFC 6855 §4]
+    if (!in.sp() || !in.consume('(')) return invalid("Invalid UTF8 APPEND data");
+    auto bytes = in.literal8();
+    if (!bytes || !in.consume(')')) return invalid("Invalid UTF8 APPEND data");
+    item.bytes = std::move(*bytes);
+  } else {
+    return invalid("APPEND needs the message as a literal");
+  }
+  return item;
+}
+
+}  // namespace detail
 
 ParseResult parse_command(std::string_view text) {
   Reader in(text);
@@ -471,6 +483,11 @@ ParseResult parse_command(std::string_view text) {
   }
   if (cmd.name == "UID") return parse_uid(std::move(cmd), in);
   if (cmd.name == "CANCELUPDATE") return parse_cancel_update(std::move(cmd), in);
+  if (cmd.name == "GETQUOTA") return detail::parse_getquota(std::move(cmd), in);
+  if (cmd.name == "GETQUOTAROOT") return detail::parse_getquotaroot(std::move(cmd), in);
+  if (cmd.name == "SETQUOTA") return detail::parse_setquota(std::move(cmd), in);
+  if (cmd.name == "COMPRESS") return detail::parse_compress(std::move(cmd), in);
+  if (cmd.name == "REPLACE") return detail::parse_replace(std::move(cmd), in, false);
   struct NoArg {
     std::string_view name;
     CommandArgs args;
@@ -499,6 +516,7 @@ std::string_view status_item_name(StatusItem item) {
     case StatusItem::kSize: return "SIZE";
     case StatusItem::kHighestModSeq: return "HIGHESTMODSEQ";
     case StatusItem::kAppendLimit: return "APPENDLIMIT";
+    case StatusItem::kDeletedStorage: return "DELETED-STORAGE";
   }
   return "MESSAGES";
 }

@@ -4,7 +4,7 @@
 // SORT and THREAD only the raw argument text is kept (the search engine parses it). Mailbox names stay
 // in wire form: the session decodes them (mutf7.hpp) because the encoding depends on ENABLE.
 // Implementation split: command.cpp (dispatch, pre-login and mailbox commands), command_fetch.cpp
-// (FETCH, STORE, COPY/MOVE, UID). Pure; thread-safe.
+// (FETCH, STORE, COPY/MOVE, UID), command_ext.cpp (QUOTA, COMPRESS, REPLACE). Pure; thread-safe.
 #pragma once
 
 #include <boost/assert/source_location.hpp>
@@ -76,6 +76,7 @@ struct Subscribe {
 };
 enum class StatusItem : uint8_t {
   kMessages, kRecent, kUidNext, kUidValidity, kUnseen, kDeleted, kSize, kHighestModSeq, kAppendLimit,
+  kDeletedStorage,  // [RFC 9208 §4.3]
 };
 std::string_view status_item_name(StatusItem item);
 // LIST / LSUB [RFC 9051 §6.3.9, RFC 5258 LIST-EXTENDED, RFC 5819 LIST-STATUS, RFC 6154]
@@ -187,7 +188,30 @@ struct Unauthenticate {};  // [RFC 8437]
 struct CancelUpdate {
   std::vector<std::string> tags;
 };
-// A syntactically plausible command this parser does not implement (GETQUOTA, COMPRESS, ...).
+// GETQUOTA quota-root / GETQUOTAROOT mailbox / SETQUOTA quota-root (resource limit ...) [RFC 9208 §4.1]
+struct GetQuota {
+  std::string root;  // astring
+};
+struct GetQuotaRoot {
+  std::string mailbox;  // wire form
+};
+struct SetQuota {
+  std::string root;
+  std::vector<std::pair<std::string, uint64_t>> limits;  // resource names upper-cased
+};
+// COMPRESS mechanism [RFC 4978]
+struct Compress {
+  std::string mechanism;  // upper-cased
+};
+// REPLACE / UID REPLACE: one message number (or UID), the target mailbox and the new message,
+// written like one APPEND message [RFC 8508 §6].
+struct Replace {
+  uint32_t number = 0;  // sequence number, or UID for UID REPLACE
+  bool uid = false;
+  std::string mailbox;  // wire form
+  AppendItem message;
+};
+// A syntactically plausible command this parser does not implement (GETMETADATA, ...).
 struct Unknown {
   std::string name;  // upper-cased
 };
@@ -195,7 +219,8 @@ struct Unknown {
 using CommandArgs =
     std::variant<Capability, Noop, Logout, StartTls, Authenticate, Login, Unknown, Enable, Select, Create, Delete,
                  Rename, Subscribe, List, Namespace, StatusCmd, Append, Idle, Check, Close, Unselect, Expunge, Fetch,
-                 Store, Copy, Search, Id, Unauthenticate, CancelUpdate>;
+                 Store, Copy, Search, Id, Unauthenticate, CancelUpdate, GetQuota, GetQuotaRoot, SetQuota, Compress,
+                 Replace>;
 
 struct Command {
   std::string tag;

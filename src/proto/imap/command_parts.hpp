@@ -28,4 +28,14 @@ ParseResult parse_fetch(Command cmd, Reader& in, bool uid);
 ParseResult parse_store(Command cmd, Reader& in, bool uid);
 ParseResult parse_copy(Command cmd, Reader& in, bool uid, bool move);
 
+// command.cpp: the message part of APPEND: [flag-list SP] [date-time SP] append-data.
+Result<AppendItem> read_append_item(Reader& in);
+
+// command_ext.cpp
+ParseResult parse_getquota(Command cmd, Reader& in);
+ParseResult parse_getquotaroot(Command cmd, Reader& in);
+ParseResult parse_setquota(Command cmd, Reader& in);
+ParseResult parse_compress(Command cmd, Reader& in);
+ParseResult parse_replace(Command cmd, Reader& in, bool uid);
+
 }  // namespace posthorn::proto::imap::detail

@@ -46,9 +46,9 @@ TEST(ParseCommand, SimpleCommandsAnyCase) {
   EXPECT_TRUE(std::holds_alternative<Noop>(parse_command("a NOOP")->args));
   EXPECT_TRUE(std::holds_alternative<Logout>(parse_command("a LOGOUT")->args));
   EXPECT_TRUE(std::holds_alternative<StartTls>(parse_command("a STARTTLS")->args));
-  auto unknown = parse_command("a getquotaroot INBOX");
+  auto unknown = parse_command("a getmetadata INBOX");
   ASSERT_TRUE(unknown);
-  EXPECT_EQ(std::get<Unknown>(unknown->args).name, "GETQUOTAROOT");
+  EXPECT_EQ(std::get<Unknown>(unknown->args).name, "GETMETADATA");
 }
 
 struct ErrCase {

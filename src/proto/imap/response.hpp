@@ -39,6 +39,7 @@ inline constexpr std::string_view kUnknownCte = "UNKNOWN-CTE";
 inline constexpr std::string_view kReadOnly = "READ-ONLY";
 inline constexpr std::string_view kReadWrite = "READ-WRITE";
 inline constexpr std::string_view kClosed = "CLOSED";
+inline constexpr std::string_view kCompressionActive = "COMPRESSIONACTIVE";  // [RFC 4978 §3]
 }  // namespace code
 
 // "<tag> OK text\r\n"; with a code: "<tag> NO [CODE] text\r\n". `code` is the inside of the brackets

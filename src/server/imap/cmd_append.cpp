@@ -1,6 +1,7 @@
 // APPEND [RFC 9051 §6.3.12] with MULTIAPPEND [RFC 3502] (all or nothing), literal8 [RFC 3516],
 // UTF8 data [RFC 6855], APPENDLIMIT [RFC 7889] (bigger literals are already refused by the
-// assembler with NO [TOOBIG] before they are sent) and APPENDUID [RFC 4315].
+// assembler with NO [TOOBIG] before they are sent) and APPENDUID [RFC 4315]; and REPLACE /
+// UID REPLACE [RFC 8508], which appends like APPEND and then expunges the replaced message.
 #include "proto/imap/response.hpp"
 #include "proto/imap/sequence_set.hpp"
 #include "server/imap/imap_format.hpp"
@@ -12,22 +13,32 @@ namespace asio = boost::asio;
 namespace pi = proto::imap;
 using pi::Status;
 
+namespace {
+
+// One parsed message as the store takes it, or the tagged reply refusing it.
+std::optional<std::string> to_store_message(const std::string& tag, pi::AppendItem& item, uint64_t append_limit,
+                                            store::AppendMessage& out) {
+  if (item.bytes.size() > append_limit) {
+    return pi::tagged(tag, Status::kNo, pi::code::kTooBig, "Message exceeds APPENDLIMIT");
+  }
+  if (item.bytes.empty()) return pi::tagged(tag, Status::kNo, pi::code::kCannot, "Empty message");
+  auto flags = parse_flags(item.flags);
+  if (!flags) return pi::tagged(tag, Status::kBad, flags.error().message);
+  out = store::AppendMessage{std::move(item.bytes), std::move(*flags), item.internal_date};
+  return std::nullopt;
+}
+
+}  // namespace
+
 asio::awaitable<std::string> Session::cmd_append(const std::string& tag, pi::Append& args) {
   auto name = mailbox_name(args.mailbox);
   if (!name) co_return pi::store_failure(tag, name.error(), pi::StoreCall::kDestination);
   if (args.messages.size() > ctx_.config->imap.max_append_messages) {
     co_return pi::tagged(tag, Status::kNo, pi::code::kLimit, "Too many messages in one APPEND");
   }
-  std::vector<store::AppendMessage> messages;
-  messages.reserve(args.messages.size());
-  for (auto& item : args.messages) {
-    if (item.bytes.size() > append_limit()) {
-      co_return pi::tagged(tag, Status::kNo, pi::code::kTooBig, "Message exceeds APPENDLIMIT");
-    }
-    if (item.bytes.empty()) co_return pi::tagged(tag, Status::kNo, pi::code::kCannot, "Empty message");
-    auto flags = parse_flags(item.flags);
-    if (!flags) co_return pi::tagged(tag, Status::kBad, flags.error().message);
-    messages.push_back(store::AppendMessage{std::move(item.bytes), std::move(*flags), item.internal_date});
+  std::vector<store::AppendMessage> messages(args.messages.size());
+  for (size_t i = 0; i < args.messages.size(); ++i) {
+    if (auto refused = to_store_message(tag, args.messages[i], append_limit(), messages[i])) co_return *refused;
   }
   auto open_task = account_->open(*name);
   auto box = co_await std::move(open_task);
@@ -50,6 +61,52 @@ asio::awaitable<std::string> Session::cmd_append(const std::string& tag, pi::App
   co_return pi::tagged(tag, Status::kOk,
                        "APPENDUID " + std::to_string(results[0].uid_validity) + " " + pi::compact_set(uids),
                        "APPEND completed");
+}
+
+// REPLACE / UID REPLACE [RFC 8508]: the new message is appended first; only when that succeeded is
+// the old one flagged \Deleted and expunged (by UID, so no other \Deleted message goes with it).
+// A failed append therefore changes nothing. The client sees the APPENDUID, the EXPUNGE (or
+// VANISHED) and the tagged OK together. The store has no single replace transaction, so another
+// session may briefly see the old message with \Deleted; and the quota check of the append still
+// counts the old message.
+asio::awaitable<std::string> Session::cmd_replace(const std::string& tag, pi::Replace& args) {
+  if (view_.read_only()) co_return pi::tagged(tag, Status::kNo, pi::code::kReadOnly, "Mailbox is read-only");
+  store::Uid old_uid = 0;
+  if (args.uid) {
+    if (!view_.seq_of(args.number)) co_return pi::tagged(tag, Status::kNo, pi::code::kNonExistent, "No such message");
+    old_uid = args.number;
+  } else {
+    if (args.number > view_.exists()) co_return pi::tagged(tag, Status::kBad, "Invalid message sequence number");
+    old_uid = view_.uid_at(args.number);
+  }
+  auto name = mailbox_name(args.mailbox);
+  if (!name) co_return pi::store_failure(tag, name.error(), pi::StoreCall::kDestination);
+  store::AppendMessage message;
+  if (auto refused = to_store_message(tag, args.message, append_limit(), message)) co_return *refused;
+  auto open_task = account_->open(*name);
+  auto box = co_await std::move(open_task);
+  if (!box) co_return pi::store_failure(tag, box.error(), pi::StoreCall::kDestination);
+  auto append_task = (*box)->append(std::move(message));
+  auto appended = co_await std::move(append_task);
+  if (!appended) co_return pi::store_failure(tag, appended.error(), pi::StoreCall::kDestination);
+  co_await out(pi::untagged(Status::kOk,
+                            "APPENDUID " + std::to_string(appended->uid_validity) + " " + std::to_string(appended->uid),
+                            "Replacement Message ID"));
+
+  store::StoreFlags deleted;
+  deleted.uids = {old_uid};
+  deleted.op = store::FlagOp::kAdd;
+  deleted.flags.system = store::kDeleted;
+  auto flag_task = mailbox_->store_flags(std::move(deleted));
+  auto flagged = co_await std::move(flag_task);
+  if (!flagged) co_return pi::store_failure(tag, flagged.error());
+  for (const auto& m : flagged->changed) view_.note_own_change(m.uid, m.modseq);
+  auto expunge_task = mailbox_->expunge(std::vector<store::Uid>{old_uid});
+  auto expunged = co_await std::move(expunge_task);
+  if (!expunged) co_return pi::store_failure(tag, expunged.error());
+  co_await out(view_.release_expunges(view_options()));
+  co_await out(view_.expunge(expunged->expunged, view_options()));
+  co_return pi::tagged(tag, Status::kOk, std::string(args.uid ? "UID REPLACE" : "REPLACE") + " completed");
 }
 
 }  // namespace posthorn::server::imap

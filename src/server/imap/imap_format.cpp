@@ -79,12 +79,33 @@ std::string format_status_items(const std::vector<proto::imap::StatusItem>& item
       case StatusItem::kSize: v = st.size; break;
       case StatusItem::kHighestModSeq: v = st.highest_modseq; break;
       case StatusItem::kAppendLimit: v = append_limit; break;
+      case StatusItem::kDeletedStorage: v = kib_rounded_up(st.deleted_size); break;
     }
     if (!out.empty()) out += ' ';
     out += proto::imap::status_item_name(item);
     out += ' ';
     out += std::to_string(v);
   }
+  return out;
+}
+
+uint64_t kib_rounded_up(uint64_t bytes) { return bytes / 1024 + (bytes % 1024 != 0 ? 1 : 0); }
+
+std::string format_quota_resources(const store::QuotaUsage& usage) {
+  std::string out;
+  auto add = [&out](std::string_view name, uint64_t used, uint64_t limit) {
+    out += out.empty() ? "(" : " ";
+    out += name;
+    out += ' ';
+    out += std::to_string(used);
+    out += ' ';
+    out += std::to_string(limit);
+  };
+  if (usage.limits.storage_bytes != 0) {
+    add("STORAGE", kib_rounded_up(usage.storage_bytes), kib_rounded_up(usage.limits.storage_bytes));
+  }
+  if (usage.limits.messages != 0) add("MESSAGE", usage.messages, usage.limits.messages);
+  if (!out.empty()) out += ')';
   return out;
 }
 

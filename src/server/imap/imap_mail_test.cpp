@@ -55,6 +55,12 @@ class MailServer {
     fs::remove_all(dir_, ec);
   }
 
+  // The account's storage quota (bytes, 0 = unlimited), read at the next login.
+  void set_quota(uint64_t bytes) {
+    auto r = harness_.directory().set_quota(kUser, bytes);
+    if (!r) throw std::runtime_error(r.error().message);
+  }
+
   // A logged-in client.
   std::unique_ptr<Client> login() {
     auto c = std::make_unique<Client>(port_);
@@ -499,6 +505,125 @@ TEST(ImapMail, FetchFlagsOfManyMessagesStreams) {
   EXPECT_EQ(lines[kCommands * kPerCommand - 1], "* 10000 FETCH (FLAGS (\\Recent))");
   std::printf("FETCH 1:* (FLAGS) of %d messages: %lld ms (sanitizer build)\n", kCommands * kPerCommand,
               static_cast<long long>(ms.count()));
+}
+
+// QUOTA [RFC 9208]: one root "" per account; only limited resources are reported.
+TEST(ImapQuota, NoLimitMeansARootWithoutResources) {
+  MailServer server;
+  auto c = server.login();
+  const std::string caps = run(*c, "a", "CAPABILITY")[0] + " ";
+  for (const char* cap : {"QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"}) {
+    EXPECT_NE(caps.find(std::string(" ") + cap + " "), std::string::npos) << cap;
+  }
+  auto lines = run(*c, "b", "GETQUOTAROOT INBOX");
+  EXPECT_EQ(lines, (std::vector<std::string>{"* QUOTAROOT INBOX \"\"", "b OK GETQUOTAROOT completed"}));
+  lines = run(*c, "c", "GETQUOTA \"\"");
+  EXPECT_EQ(lines, (std::vector<std::string>{"c OK GETQUOTA completed"}));
+  EXPECT_EQ(run(*c, "d", "GETQUOTA \"#user/demo\"").back(), "d NO [NONEXISTENT] No such quota root");
+  EXPECT_EQ(run(*c, "e", "SETQUOTA \"\" (STORAGE 100)").back(), "e NO [NOPERM] Quotas are set by the administrator");
+  // The mailbox need not exist [RFC 9208 §4.1.2].
+  lines = run(*c, "g", "GETQUOTAROOT Nowhere/New");
+  EXPECT_EQ(lines[0], "* QUOTAROOT Nowhere/New \"\"");
+  EXPECT_TRUE(run(*c, "h", "GETQUOTAROOT \"\"").back().starts_with("h NO [CANNOT] "));
+}
+
+TEST(ImapQuota, StorageLimitAtNAndNPlusOne) {
+  MailServer server;
+  // Room for exactly two copies of kMessage.
+  const uint64_t limit = 2 * kMessage.size();
+  server.set_quota(limit);
+  auto c = server.login();
+  EXPECT_TRUE(append(*c, "a1", "INBOX", kMessage).starts_with("a1 OK [APPENDUID ")) << "first";
+  auto lines = run(*c, "q1", "GETQUOTAROOT INBOX");
+  ASSERT_EQ(lines.size(), 3u) << joined(lines);
+  EXPECT_EQ(lines[0], "* QUOTAROOT INBOX \"\"");
+  // KiB rounded up: a message of ~120 bytes uses 1 KiB of a 1 KiB limit.
+  EXPECT_EQ(lines[1], "* QUOTA \"\" (STORAGE 1 1)");
+  // One byte less room: the second copy is refused (N+1). The limit is read at login.
+  server.set_quota(limit - 1);
+  auto tight = server.login();
+  EXPECT_EQ(append(*tight, "t1", "INBOX", kMessage), "t1 NO [OVERQUOTA] mailbox storage quota exceeded");
+  server.set_quota(limit);
+  auto exact = server.login();
+  EXPECT_TRUE(append(*exact, "a2", "INBOX", kMessage).starts_with("a2 OK [APPENDUID ")) << "at the limit (N)";
+  EXPECT_EQ(append(*c, "a3", "INBOX", kMessage), "a3 NO [OVERQUOTA] mailbox storage quota exceeded");
+  run(*c, "s", "SELECT INBOX");
+  EXPECT_EQ(run(*c, "c1", "COPY 1 Archive").back(), "c1 NO [OVERQUOTA] mailbox storage quota exceeded");
+  // MOVE within the account does not change its usage: allowed at the limit.
+  EXPECT_TRUE(run(*c, "m1", "MOVE 1 Archive").back().starts_with("m1 OK")) << "move";
+  // After expunging one message there is room again.
+  run(*c, "d1", "STORE 1 +FLAGS.SILENT (\\Deleted)");
+  lines = run(*c, "st", "STATUS INBOX (DELETED DELETED-STORAGE)");
+  EXPECT_EQ(lines[0], "* STATUS INBOX (DELETED 1 DELETED-STORAGE 1)") << joined(lines);
+  run(*c, "x1", "EXPUNGE");
+  lines = run(*c, "st2", "STATUS INBOX (DELETED DELETED-STORAGE)");
+  EXPECT_EQ(lines[0], "* STATUS INBOX (DELETED 0 DELETED-STORAGE 0)") << joined(lines);
+  EXPECT_TRUE(append(*c, "a4", "INBOX", kMessage).starts_with("a4 OK [APPENDUID ")) << "into the freed room";
+}
+
+// REPLACE / UID REPLACE [RFC 8508]: the new message's APPENDUID, then the old one's EXPUNGE.
+TEST(ImapReplace, ReplaceAndUidReplace) {
+  MailServer server;
+  auto c = server.login();
+  ASSERT_TRUE(append(*c, "a1", "Drafts", kMessage, "(\\Draft)").starts_with("a1 OK"));
+  ASSERT_TRUE(append(*c, "a2", "Drafts", kMessage, "(\\Draft)").starts_with("a2 OK"));
+  const auto caps = run(*c, "cap", "CAPABILITY")[0] + " ";
+  EXPECT_NE(caps.find(" REPLACE "), std::string::npos) << caps;
+  run(*c, "s", "SELECT Drafts");
+  const std::string edited = kMessage + "edited\r\n";
+  // Synchronising literal, same mailbox: the new message shows up as EXISTS after the EXPUNGE.
+  c->send_line("r1 REPLACE 1 Drafts (\\Seen \\Draft) {" + std::to_string(edited.size()) + "}");
+  ASSERT_TRUE(c->read_line().starts_with("+ "));
+  c->send(edited + "\r\n");
+  auto lines = c->read_until("r1 ");
+  ASSERT_EQ(lines.size(), 5u) << joined(lines);
+  EXPECT_TRUE(lines[0].starts_with("* OK [APPENDUID ")) << lines[0];
+  EXPECT_TRUE(lines[0].ends_with(" 3] Replacement Message ID")) << lines[0];
+  EXPECT_EQ(lines[1], "* 1 EXPUNGE");
+  EXPECT_EQ(lines[2], "* 2 EXISTS");
+  EXPECT_EQ(lines[3], "* 2 RECENT");  // IMAP4rev1 session
+  EXPECT_EQ(lines[4], "r1 OK REPLACE completed");
+  lines = run(*c, "f", "UID FETCH 1:* (FLAGS RFC822.SIZE)");
+  ASSERT_EQ(lines.size(), 3u) << joined(lines);
+  EXPECT_NE(lines[0].find("UID 2"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("UID 3"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[1].find("\\Seen"), std::string::npos) << lines[1];
+  EXPECT_NE(joined(lines).find("RFC822.SIZE " + std::to_string(edited.size())), std::string::npos) << joined(lines);
+  // Non-synchronising literal, another mailbox, by UID: no EXISTS here.
+  c->send("r2 UID REPLACE 2 INBOX {" + std::to_string(kMessage.size()) + "+}\r\n" + kMessage + "\r\n");
+  lines = c->read_until("r2 ");
+  ASSERT_EQ(lines.size(), 3u) << joined(lines);
+  EXPECT_TRUE(lines[0].ends_with(" 1] Replacement Message ID")) << lines[0];
+  EXPECT_EQ(lines[1], "* 1 EXPUNGE");
+  EXPECT_EQ(lines[2], "r2 OK UID REPLACE completed");
+  // The replaced message is gone; a number past the end is BAD; a failed append changes nothing.
+  c->send("r3 UID REPLACE 2 INBOX {" + std::to_string(kMessage.size()) + "+}\r\n" + kMessage + "\r\n");
+  EXPECT_EQ(c->read_until("r3 ").back(), "r3 NO [NONEXISTENT] No such message");
+  c->send("r4 REPLACE 2 INBOX {" + std::to_string(kMessage.size()) + "+}\r\n" + kMessage + "\r\n");
+  EXPECT_EQ(c->read_until("r4 ").back(), "r4 BAD Invalid message sequence number");
+  c->send("r5 REPLACE 1 Nowhere {" + std::to_string(kMessage.size()) + "+}\r\n" + kMessage + "\r\n");
+  EXPECT_TRUE(c->read_until("r5 ").back().starts_with("r5 NO [TRYCREATE] ")) << "missing target";
+  lines = run(*c, "n", "NOOP");
+  EXPECT_EQ(lines, (std::vector<std::string>{"n OK NOOP completed"}));
+  EXPECT_EQ(run(*c, "st", "STATUS INBOX (MESSAGES)")[0], "* STATUS INBOX (MESSAGES 1)");
+  run(*c, "e", "EXAMINE Drafts");
+  c->send("r6 REPLACE 1 Drafts {" + std::to_string(kMessage.size()) + "+}\r\n" + kMessage + "\r\n");
+  EXPECT_EQ(c->read_until("r6 ").back(), "r6 NO [READ-ONLY] Mailbox is read-only");
+  run(*c, "u", "UNSELECT");
+  c->send("r7 REPLACE 1 Drafts {" + std::to_string(kMessage.size()) + "+}\r\n" + kMessage + "\r\n");
+  EXPECT_EQ(c->read_until("r7 ").back(), "r7 BAD No mailbox selected");
+}
+
+// REPLACE over quota: the append fails and the old message stays.
+TEST(ImapReplace, OverQuotaKeepsTheOldMessage) {
+  MailServer server;
+  server.set_quota(kMessage.size());
+  auto c = server.login();
+  ASSERT_TRUE(append(*c, "a1", "INBOX", kMessage).starts_with("a1 OK"));
+  run(*c, "s", "SELECT INBOX");
+  c->send("r1 REPLACE 1 INBOX {" + std::to_string(kMessage.size()) + "+}\r\n" + kMessage + "\r\n");
+  EXPECT_EQ(c->read_until("r1 ").back(), "r1 NO [OVERQUOTA] mailbox storage quota exceeded");
+  EXPECT_EQ(run(*c, "st", "STATUS INBOX (MESSAGES DELETED)")[0], "* STATUS INBOX (MESSAGES 1 DELETED 0)");
 }
 
 }  // namespace

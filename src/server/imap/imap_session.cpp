@@ -83,7 +83,9 @@ std::chrono::seconds Session::timeout() const {
 }
 
 bool Session::starttls_offered() const {
-  return ctx_.listener.tls == config::TlsMode::kStartTls && ctx_.tls != nullptr && !conn_.is_tls();
+  // Not under COMPRESS (possible after UNAUTHENTICATE): TLS must sit below compression [RFC 4978 §4].
+  return ctx_.listener.tls == config::TlsMode::kStartTls && ctx_.tls != nullptr && !conn_.is_tls() &&
+         !conn_.is_compressed();
 }
 
 uint64_t Session::append_limit() const { return ctx_.config->imap.max_message_size; }
@@ -103,7 +105,8 @@ std::string Session::capabilities() const {
     caps += " LITERAL+ ENABLE IDLE NAMESPACE ID UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE CREATE-SPECIAL-USE"
             " LIST-EXTENDED LIST-STATUS STATUS=SIZE CONDSTORE QRESYNC MULTIAPPEND BINARY UTF8=ACCEPT SAVEDATE"
             " PREVIEW UNAUTHENTICATE ESEARCH SEARCHRES CONTEXT=SEARCH PARTIAL WITHIN SORT SORT=DISPLAY ESORT"
-            " THREAD=ORDEREDSUBJECT THREAD=REFERENCES APPENDLIMIT=" +
+            " THREAD=ORDEREDSUBJECT THREAD=REFERENCES QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE COMPRESS=DEFLATE"
+            " REPLACE APPENDLIMIT=" +
             std::to_string(append_limit());
     return caps;
   }
@@ -374,6 +377,10 @@ asio::awaitable<Flow> Session::dispatch(pi::Command& cmd) {
     auto flow = co_await cmd_idle(tag);
     co_return flow;
   }
+  if (const auto* compress = std::get_if<pi::Compress>(&cmd.args); compress != nullptr && authenticated()) {
+    auto flow = co_await cmd_compress(tag, *compress);
+    co_return flow;
+  }
   std::string tagged;
   if (std::holds_alternative<pi::Noop>(cmd.args)) {
     tagged = pi::tagged(tag, Status::kOk, "NOOP completed");
@@ -436,6 +443,15 @@ asio::awaitable<std::string> Session::dispatch_authenticated(pi::Command& cmd) {
     auto r = co_await cmd_select(tag, *x);
     co_return r;
   }
+  if (const auto* x = std::get_if<pi::GetQuota>(&a)) {
+    auto r = co_await cmd_getquota(tag, *x);
+    co_return r;
+  }
+  if (const auto* x = std::get_if<pi::GetQuotaRoot>(&a)) {
+    auto r = co_await cmd_getquotaroot(tag, *x);
+    co_return r;
+  }
+  if (std::holds_alternative<pi::SetQuota>(a)) co_return cmd_setquota(tag);
   if (std::holds_alternative<pi::Unauthenticate>(a)) {
     on_unauthenticated();
     assembler_.set_options(assembler_limits());
@@ -447,7 +463,7 @@ asio::awaitable<std::string> Session::dispatch_authenticated(pi::Command& cmd) {
         std::holds_alternative<pi::Copy>(a) || std::holds_alternative<pi::Expunge>(a) ||
         std::holds_alternative<pi::Close>(a) || std::holds_alternative<pi::Unselect>(a) ||
         std::holds_alternative<pi::Check>(a) || std::holds_alternative<pi::Search>(a) ||
-        std::holds_alternative<pi::CancelUpdate>(a);
+        std::holds_alternative<pi::CancelUpdate>(a) || std::holds_alternative<pi::Replace>(a);
     if (needs_selection) co_return pi::tagged(tag, Status::kBad, "No mailbox selected");
     co_return pi::tagged(tag, Status::kBad, kNotAvailable);
   }
@@ -474,6 +490,10 @@ asio::awaitable<std::string> Session::dispatch_authenticated(pi::Command& cmd) {
   }
   if (const auto* x = std::get_if<pi::Copy>(&a)) {
     auto r = co_await cmd_copy(tag, *x);
+    co_return r;
+  }
+  if (auto* x = std::get_if<pi::Replace>(&a)) {
+    auto r = co_await cmd_replace(tag, *x);
     co_return r;
   }
   if (const auto* x = std::get_if<pi::Search>(&a)) {

@@ -8,6 +8,9 @@
 //   cmd_store.cpp    STORE, COPY, MOVE (and UID forms)
 //   cmd_idle.cpp     IDLE
 //   cmd_search.cpp   SEARCH, SORT, THREAD (and UID forms), CANCELUPDATE, and the CONTEXT=SEARCH updates
+//   cmd_quota.cpp    GETQUOTA, GETQUOTAROOT, SETQUOTA
+//   cmd_compress.cpp COMPRESS
+// (REPLACE, UID REPLACE live in cmd_append.cpp.)
 // A handler writes untagged responses with out() and returns its tagged reply; the core then brings
 // the selected mailbox up to date (sync) and sends the tagged reply, so every command ends at a point
 // where other sessions' changes may be announced [RFC 9051 §7.5.1, §5.2].
@@ -126,6 +129,17 @@ class Session {
   std::string cmd_cancel_update(const std::string& tag, const proto::imap::CancelUpdate& args);
   // Sends ADDTO/REMOVEFROM for the RETURN (UPDATE) searches whose results changed [RFC 5267 §4.3].
   boost::asio::awaitable<void> refresh_updates();
+  // --- cmd_quota.cpp
+  boost::asio::awaitable<Result<std::string>> quota_response();
+  boost::asio::awaitable<std::string> cmd_getquota(const std::string& tag, const proto::imap::GetQuota& args);
+  boost::asio::awaitable<std::string> cmd_getquotaroot(const std::string& tag, const proto::imap::GetQuotaRoot& args);
+  std::string cmd_setquota(const std::string& tag);
+
+  // --- cmd_compress.cpp
+  boost::asio::awaitable<Flow> cmd_compress(const std::string& tag, const proto::imap::Compress& args);
+
+  // --- cmd_append.cpp
+  boost::asio::awaitable<std::string> cmd_replace(const std::string& tag, proto::imap::Replace& args);
 
   net::Connection& conn_;
   ImapContext& ctx_;
