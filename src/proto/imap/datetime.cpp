@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "base/ascii.hpp"
+#include "mime/date.hpp"
 
 namespace posthorn::proto::imap {
 
@@ -11,16 +12,6 @@ namespace {
 
 constexpr std::array<std::string_view, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
 
 void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
   z += 719468;
@@ -66,7 +57,7 @@ std::optional<int64_t> parse_day(std::string_view text) {
   int64_t year = 0;
   if (month == 0 || !digits(text.substr(dash1 + 5), 4, year) || year < 1900) return std::nullopt;
   if (day < 1 || day > days_in_month(year, month)) return std::nullopt;
-  return days_from_civil(year, month, static_cast<unsigned>(day));
+  return mime::days_from_civil(year, month, static_cast<unsigned>(day));
 }
 
 }  // namespace
