@@ -3,8 +3,8 @@
 A generated Maildir++ tree (plain, multipart, 8-bit, long lines, no final newline, "From " lines in
 bodies, every flag, keywords, subfolders including a name with a '.') is imported, exported and
 compared byte for byte with its flags and dates; an mbox is imported with --mailbox and its
-malformed entry is reported and skipped. IMAP visibility is not checked yet: the IMAP server cannot
-SELECT (issue 5)."""
+malformed entry is reported and skipped; imported mail is then read back over IMAP with its flags,
+keywords and dates."""
 import os
 import random
 from pathlib import Path
@@ -169,6 +169,34 @@ def test_unknown_address_and_missing_source(srv, tmp_path):
     assert r.returncode == 1 and "is not a directory" in r.stderr
 
 
-@pytest.mark.skip(reason="the IMAP server cannot SELECT yet (issue 5)")
-def test_imported_messages_visible_over_imap():
-    pass
+def test_imported_messages_visible_over_imap(srv, tmp_path):
+    import imaplib
+    import re
+    from datetime import datetime, timezone
+    src = tmp_path / "Maildir"
+    expected = write_maildir(src, 40)
+    srv.cli("import", "maildir", USER, str(src))
+    srv.start()
+    try:
+        c = imaplib.IMAP4("localhost", srv.ports["imap"])
+        c.starttls(ssl_context=srv.ssl_context())
+        c.login(srv.user, srv.password)
+        system = {"D": "\\Draft", "F": "\\Flagged", "R": "\\Answered", "S": "\\Seen", "T": "\\Deleted"}
+        for folder, msgs in expected.items():
+            typ, data = c.select(f'"{folder}"', readonly=True)
+            assert typ == "OK" and int(data[0]) == len(msgs), (folder, data)
+            typ, data = c.fetch("1:*", "(FLAGS INTERNALDATE BODY.PEEK[])")
+            assert typ == "OK"
+            fetched = [d for d in data if isinstance(d, tuple)]
+            assert len(fetched) == len(msgs)
+            for (meta, body), (want, letters, kws, mtime) in zip(fetched, msgs):
+                # The store keeps CRLF line ends (and completes a last line).
+                assert body.rstrip(b"\r\n") == want.replace(b"\n", b"\r\n").rstrip(b"\r\n"), folder
+                flags = set(re.search(rb"FLAGS \(([^)]*)\)", meta).group(1).decode().split()) - {"\\Recent"}
+                assert flags == {system[x] for x in letters} | set(kws), (folder, meta)
+                date = re.search(rb'INTERNALDATE "([^"]+)"', meta).group(1).decode()
+                got = datetime.strptime(date, "%d-%b-%Y %H:%M:%S %z")
+                assert got == datetime.fromtimestamp(mtime, timezone.utc), (date, mtime)
+        c.logout()
+    finally:
+        srv.stop()
