@@ -313,6 +313,15 @@ class DeflateClient {
       }
     }
   }
+  // From here on the server's bytes are compressed. Whatever already arrived behind the last plain
+  // line (the server may send its first compressed reply in the same TCP segment) is compressed too.
+  void start_compression() {
+    compressed = true;
+    if (!plain_.empty()) {
+      in_->add_input(plain_);
+      plain_.clear();
+    }
+  }
   bool compressed = false;
 
  private:
@@ -331,7 +340,7 @@ TEST(Connection, CompressionBothWaysAndLineLimitAtNAndNPlusOne) {
   c.send_raw("COMPRESS\r\n");
   c.send_compressed("first\r\n");
   EXPECT_EQ(c.read_line(), "GO");
-  c.compressed = true;
+  c.start_compression();
   EXPECT_EQ(c.read_line(), "OK first");
   c.send_compressed(std::string(100, 'x') + "\r\n");
   EXPECT_EQ(c.read_line(), "OK " + std::string(100, 'x'));
@@ -348,7 +357,7 @@ TEST(Connection, CompressedBombStopsAtTheLineLimit) {
   EXPECT_EQ(c.read_line(), "HELLO");
   c.send_raw("COMPRESS\r\n");
   EXPECT_EQ(c.read_line(), "GO");
-  c.compressed = true;
+  c.start_compression();
   // 256 MiB without a newline, about 256 KiB on the wire: the server must stop after ~8 KiB of it.
   const std::string chunk(1 << 20, 'z');
   try {
