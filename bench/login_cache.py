@@ -53,7 +53,7 @@ def port_free(port):
 
 def free_port_base():
     for _ in range(200):
-        base = random.randrange(20000, 59000)
+        base = random.randrange(10000, 31700)  # below the ephemeral range (32768+)
         if all(port_free(base + off) for off in OFFSETS.values()):
             return base
     raise RuntimeError("no free port range")

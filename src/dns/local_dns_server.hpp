@@ -85,7 +85,11 @@ class LocalDnsServer {
       << "  local-zone: \"timeout.test.\" deny\n"
       << "  local-zone: \"servfail.test.\" transparent\n";
     for (const auto& z : zones) f << "  local-zone: \"" << z << "\" static\n";
-    for (const auto& r : records) f << "  local-data: \"" << r << "\"\n";
+    // A record with double quotes in it (TXT strings) goes in single quotes, as unbound.conf(5) says.
+    for (const auto& r : records) {
+      const char q = r.find('"') == std::string::npos ? '"' : '\'';
+      f << "  local-data: " << q << r << q << "\n";
+    }
     f << "forward-zone:\n  name: \"servfail.test.\"\n  forward-addr: 127.0.0.1@9\n"
       << "remote-control:\n  control-enable: no\n";
   }

@@ -44,4 +44,34 @@ bool read_wire_name(std::string_view wire, size_t& pos, std::string& out) {
   return false;
 }
 
+std::string reverse_name(const boost::asio::ip::address& ip) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  if (ip.is_v4()) {
+    const auto b = ip.to_v4().to_bytes();
+    for (size_t i = b.size(); i-- > 0;) out += std::to_string(b[i]) + ".";
+    return out + "in-addr.arpa";
+  }
+  const auto b = ip.to_v6().to_bytes();
+  for (size_t i = b.size(); i-- > 0;) {
+    out += kHex[b[i] & 0xf];
+    out += '.';
+    out += kHex[b[i] >> 4];
+    out += '.';
+  }
+  return out + "ip6.arpa";
+}
+
+bool read_txt_rdata(std::string_view rdata, std::string& out) {
+  out.clear();
+  size_t pos = 0;
+  while (pos < rdata.size()) {
+    const size_t len = uint8_t(rdata[pos++]);
+    if (pos + len > rdata.size()) return false;
+    out.append(rdata.substr(pos, len));
+    pos += len;
+  }
+  return true;
+}
+
 }  // namespace posthorn::dns

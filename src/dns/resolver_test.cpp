@@ -95,15 +95,55 @@ TEST(TableResolver, AnswersLikeDns) {
   EXPECT_EQ(t.log().front(), "MX example.test");
 }
 
+TEST(TableResolver, TxtPtrTlsaAndSecure) {
+  asio::io_context io;
+  TableResolver t;
+  t.add_txt("example.test", "v=spf1 -all");
+  t.add_ptr("192.0.2.7", "Host.Example.TEST.");
+  t.add_tlsa("_25._tcp.mx.example.test", Tlsa{3, 1, 1, std::string("\x01\x02", 2)});
+  t.mark_secure("_25._tcp.mx.example.test");
+  auto txt = run(io, t.txt("EXAMPLE.test"));
+  ASSERT_EQ(txt.status, Status::kOk);
+  EXPECT_EQ(txt.records, std::vector<std::string>{"v=spf1 -all"});
+  EXPECT_FALSE(txt.secure);
+  auto ptr = run(io, t.ptr(asio::ip::make_address("192.0.2.7")));
+  ASSERT_EQ(ptr.status, Status::kOk);
+  EXPECT_EQ(ptr.names, std::vector<std::string>{"host.example.test"});
+  EXPECT_EQ(run(io, t.ptr(asio::ip::make_address("192.0.2.8"))).status, Status::kNxDomain);
+  auto tlsa = run(io, t.tlsa("_25._tcp.mx.example.test"));
+  ASSERT_EQ(tlsa.status, Status::kOk);
+  EXPECT_TRUE(tlsa.secure);
+  EXPECT_EQ(tlsa.records.at(0), (Tlsa{3, 1, 1, std::string("\x01\x02", 2)}));
+  EXPECT_EQ(run(io, t.mx("example.test")).status, Status::kNoData);
+  EXPECT_EQ(t.log().back(), "MX example.test");
+}
+
+TEST(ReverseName, V4AndV6) {
+  EXPECT_EQ(reverse_name(asio::ip::make_address("192.0.2.7")), "7.2.0.192.in-addr.arpa");
+  EXPECT_EQ(reverse_name(asio::ip::make_address("2001:db8::cb01")),
+            "1.0.b.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
+}
+
+TEST(TxtRdata, JoinsStringsAndRejectsOverrun) {
+  std::string out;
+  EXPECT_TRUE(read_txt_rdata(std::string_view("\x03" "abc\x00\x02" "de", 8), out));
+  EXPECT_EQ(out, "abcde");
+  EXPECT_FALSE(read_txt_rdata(std::string_view("\x05" "abc", 4), out));
+  EXPECT_TRUE(read_txt_rdata("", out));
+  EXPECT_EQ(out, "");
+}
+
 class UnboundTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     server_ = new testing::LocalDnsServer(
-        {"example.test.", "nullmx.test.", "v6only.test.", "many.test."},
+        {"example.test.", "nullmx.test.", "v6only.test.", "many.test.", "3.2.1.in-addr.arpa."},
         {"example.test. MX 20 mx2.example.test.", "example.test. MX 10 mx1.example.test.",
          "example.test. MX 10 mx1b.example.test.", "mx1.example.test. A 127.0.0.1",
          "mx1.example.test. A 127.0.0.2", "mx1.example.test. AAAA ::1", "mx2.example.test. A 127.0.0.3",
-         "nullmx.test. MX 0 .", "v6only.test. AAAA 2001:db8::25", "many.test. A 192.0.2.1"});
+         "nullmx.test. MX 0 .", "v6only.test. AAAA 2001:db8::25", "many.test. A 192.0.2.1",
+         "example.test. TXT \"v=spf1 \" \"ip4:192.0.2.0/24 -all\"", "4.3.2.1.in-addr.arpa. PTR Host.Example.Test.",
+         "_25._tcp.mx1.example.test. TLSA 3 1 1 0102abcd"});
   }
   static void TearDownTestSuite() {
     delete server_;
@@ -157,6 +197,23 @@ TEST_F(UnboundTest, AddressesAndNoData) {
   EXPECT_EQ(run(io_, r->aaaa("mx2.example.test")).status, Status::kNoData);
   EXPECT_EQ(run(io_, r->a("v6only.test")).status, Status::kNoData);
   EXPECT_EQ(run(io_, r->mx("many.test")).status, Status::kNoData);  // no MX: the caller uses A/AAAA
+}
+
+TEST_F(UnboundTest, TxtPtrAndTlsa) {
+  auto r = resolver();
+  auto txt = run(io_, r->txt("example.test"));
+  ASSERT_EQ(txt.status, Status::kOk) << txt.why;
+  EXPECT_EQ(txt.records, std::vector<std::string>{"v=spf1 ip4:192.0.2.0/24 -all"});  // strings joined
+  EXPECT_EQ(run(io_, r->txt("mx1.example.test")).status, Status::kNoData);
+  // (libunbound answers the RFC 5737 test networks' reverse zones itself, so a public address here.)
+  auto ptr = run(io_, r->ptr(asio::ip::make_address("1.2.3.4")));
+  ASSERT_EQ(ptr.status, Status::kOk) << ptr.why;
+  EXPECT_EQ(ptr.names, std::vector<std::string>{"host.example.test"});
+  EXPECT_EQ(run(io_, r->ptr(asio::ip::make_address("1.2.3.5"))).status, Status::kNxDomain);
+  auto tlsa = run(io_, r->tlsa("_25._tcp.mx1.example.test"));
+  ASSERT_EQ(tlsa.status, Status::kOk) << tlsa.why;
+  EXPECT_EQ(tlsa.records.at(0), (Tlsa{3, 1, 1, std::string("\x01\x02\xab\xcd", 4)}));
+  EXPECT_FALSE(tlsa.secure);  // no trust anchor here
 }
 
 TEST_F(UnboundTest, NxDomain) {

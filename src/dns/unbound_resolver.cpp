@@ -30,7 +30,10 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr int kTypeA = 1;
+constexpr int kTypePtr = 12;
 constexpr int kTypeMx = 15;
+constexpr int kTypeTxt = 16;
+constexpr int kTypeTlsa = 52;
 constexpr int kTypeAaaa = 28;
 constexpr int kClassIn = 1;
 constexpr int kRcodeNoError = 0;
@@ -172,6 +175,34 @@ struct UnboundResolver::Impl : std::enable_shared_from_this<Impl> {
     co_return answer;
   }
 
+  // Runs one lookup and hands each rdata of a kOk answer to `parse` (false: skip the record). An
+  // answer whose records all fail to parse is a temporary failure (a broken answer, not "none").
+  template <class Answer, class Parse>
+  asio::awaitable<Answer> records(std::string name, int type, Parse parse) {
+    Answer answer;
+    auto task = query(std::move(name), type);
+    auto [result, failure] = co_await std::move(task);
+    if (result == nullptr) {
+      answer.status = Status::kTempFail;
+      answer.why = failure;
+      co_return answer;
+    }
+    answer.status = classify(result, answer.why);
+    answer.secure = result->secure != 0;
+    if (answer.status == Status::kOk) {
+      bool any = false;
+      for (int i = 0; result->data[i] != nullptr; ++i) {
+        any = parse(std::string_view(result->data[i], size_t(result->len[i])), answer) || any;
+      }
+      if (!any) {
+        answer.status = Status::kTempFail;
+        answer.why = "malformed records";
+      }
+    }
+    ub_resolve_free(result);
+    co_return answer;
+  }
+
   asio::strand<asio::any_io_executor> strand;
   asio::posix::stream_descriptor fd;
   ub_ctx* ctx;
@@ -260,6 +291,33 @@ asio::awaitable<AddressAnswer> UnboundResolver::a(std::string name) {
 
 asio::awaitable<AddressAnswer> UnboundResolver::aaaa(std::string name) {
   return impl_->address(std::move(name), kTypeAaaa);
+}
+
+asio::awaitable<TxtAnswer> UnboundResolver::txt(std::string name) {
+  return impl_->records<TxtAnswer>(std::move(name), kTypeTxt, [](std::string_view rdata, TxtAnswer& answer) {
+    std::string text;
+    if (!read_txt_rdata(rdata, text)) return false;
+    answer.records.push_back(std::move(text));
+    return true;
+  });
+}
+
+asio::awaitable<NameAnswer> UnboundResolver::ptr(asio::ip::address ip) {
+  return impl_->records<NameAnswer>(reverse_name(ip), kTypePtr, [](std::string_view rdata, NameAnswer& answer) {
+    std::string host;
+    size_t pos = 0;
+    if (!read_wire_name(rdata, pos, host)) return false;
+    answer.names.push_back(std::move(host));
+    return true;
+  });
+}
+
+asio::awaitable<TlsaAnswer> UnboundResolver::tlsa(std::string name) {
+  return impl_->records<TlsaAnswer>(std::move(name), kTypeTlsa, [](std::string_view rdata, TlsaAnswer& answer) {
+    if (rdata.size() < 3) return false;
+    answer.records.push_back(Tlsa{uint8_t(rdata[0]), uint8_t(rdata[1]), uint8_t(rdata[2]), std::string(rdata.substr(3))});
+    return true;
+  });
 }
 
 }  // namespace posthorn::dns

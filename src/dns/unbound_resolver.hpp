@@ -26,6 +26,9 @@ class UnboundResolver final : public Resolver {
   boost::asio::awaitable<MxAnswer> mx(std::string name) override;
   boost::asio::awaitable<AddressAnswer> a(std::string name) override;
   boost::asio::awaitable<AddressAnswer> aaaa(std::string name) override;
+  boost::asio::awaitable<TxtAnswer> txt(std::string name) override;
+  boost::asio::awaitable<NameAnswer> ptr(boost::asio::ip::address ip) override;
+  boost::asio::awaitable<TlsaAnswer> tlsa(std::string name) override;
 
   struct Impl;
 

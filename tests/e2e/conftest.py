@@ -31,10 +31,21 @@ def _port_free(port):
     return True
 
 
+def _ephemeral_low():
+    """The lowest port the kernel hands out to outgoing connections: ports at or above it can be
+    taken by any client socket between the check below and the server's bind."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port_base():
-    """A base N such that every N+offset port is free now (tests run side by side)."""
+    """A base N such that every N+offset port is free now (tests run side by side), below the
+    ephemeral range so that no client connection can take one of them before serve binds."""
+    high = min(_ephemeral_low(), 60000) - max(OFFSETS.values()) - 1
     for _ in range(200):
-        base = random.randrange(20000, 60000 - 1000)
+        base = random.randrange(10000, high)
         if all(_port_free(base + off) for off in OFFSETS.values()):
             return base
     raise RuntimeError("no free port range")
@@ -48,15 +59,19 @@ def run_cli(config, *args, input=None, check=True):
     return proc
 
 
-def wait_for_port(port, timeout=30.0):
+def wait_for_port(port, timeout=30.0, proc=None, log=None):
     deadline = time.time() + timeout
     while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            text = log.read_text(errors="replace") if log is not None and log.exists() else ""
+            raise RuntimeError(f"serve exited ({proc.returncode}) before port {port} opened:\n{text}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError(f"port {port} never opened")
+    raise RuntimeError(f"port {port} never opened" + (f":\n{log.read_text(errors='replace')}"
+                                                      if log is not None and log.exists() else ""))
 
 
 class Server:
@@ -87,7 +102,7 @@ class Server:
         self.proc = subprocess.Popen([BIN, "--config", str(self.config), "serve"], stdout=self._logf,
                                      stderr=subprocess.STDOUT)
         for name in ("mx", "imap", "pop3", "admin"):
-            wait_for_port(self.ports[name])
+            wait_for_port(self.ports[name], proc=self.proc, log=self.log)
 
     def stop(self, timeout=30):
         if self.proc and self.proc.poll() is None:
