@@ -145,7 +145,10 @@ Dsn build_dsn(const DsnInput& in) {
 
   // The part of the original that goes back.
   const mime::HeaderSplit split = mime::split_header(in.original);
-  const bool full = !any_delayed && in.ret != Ret::kHeaders && in.original.size() <= in.max_returned_bytes;
+  // Failures return the whole original unless RET=HDRS; delay notices only its header; success
+  // reports only the header unless RET=FULL asked for the message (the sender has it already).
+  const bool full = (any_failed ? in.ret != Ret::kHeaders : !any_delayed && in.ret == Ret::kFull) &&
+                    in.original.size() <= in.max_returned_bytes;
   const std::string_view returned = full ? in.original : in.original.substr(0, split.header_end);
 
   Dsn dsn;
@@ -180,7 +183,8 @@ Dsn build_dsn(const DsnInput& in) {
     m += "\r\n";
     if (!r.diagnostic.empty()) m += "    " + field_text(r.diagnostic) + "\r\n";
   }
-  if (returned.size() < in.original.size() && !any_delayed && in.ret != Ret::kHeaders) {
+  if (returned.size() < in.original.size() && in.original.size() > in.max_returned_bytes && !any_delayed &&
+      in.ret != Ret::kHeaders) {
     m += "\r\nThe message was too large to return in full; its header follows.\r\n";
   }
   m += "\r\n";

@@ -162,16 +162,17 @@ TEST(Dsn, FailureReportWithFullMessage) {
   EXPECT_NE(body_of(m, root.children[2]).find("Body line two with bare LF\r\nend\r\n"), std::string::npos);
 }
 
+void check_headers_only(const Dsn& d) {
+  mime::Part root = mime::parse_message(d.message);
+  ASSERT_EQ(root.children.size(), 3u);
+  EXPECT_EQ(root.children[2].content_type.subtype, "rfc822-headers");
+  EXPECT_EQ(d.message.find("Body line one"), std::string::npos);
+  EXPECT_NE(d.message.find("Subject: hello\r\n"), std::string::npos);
+}
+
 TEST(Dsn, HeadersOnlyForRetHdrsDelaysAndLargeMessages) {
   DsnInput in = failed_input();
   in.ret = Ret::kHeaders;
-  auto check_headers_only = [](const Dsn& d) {
-    mime::Part root = mime::parse_message(d.message);
-    ASSERT_EQ(root.children.size(), 3u);
-    EXPECT_EQ(root.children[2].content_type.subtype, "rfc822-headers");
-    EXPECT_EQ(d.message.find("Body line one"), std::string::npos);
-    EXPECT_NE(d.message.find("Subject: hello\r\n"), std::string::npos);
-  };
   check_headers_only(build_dsn(in));
 
   DsnInput delayed = failed_input();
@@ -211,6 +212,9 @@ TEST(Dsn, SuccessReport) {
   Dsn d = build_dsn(in);
   EXPECT_NE(d.message.find("Subject: Successful Mail Delivery Report\r\n"), std::string::npos);
   EXPECT_NE(d.message.find("Action: relayed\r\n"), std::string::npos);
+  check_headers_only(d);  // a success report returns the header unless RET=FULL
+  in.ret = Ret::kFull;
+  EXPECT_NE(build_dsn(in).message.find("Body line one"), std::string::npos);
 }
 
 }  // namespace

@@ -314,6 +314,7 @@ struct DeliveryAgent::Impl : std::enable_shared_from_this<Impl> {
     out.recipients.clear();
     for (size_t i = 0; i < job.recipients.size(); ++i) {
       out.recipients.push_back(outcome_from(job.recipients[i], t.final[i], client->mx_host()));
+      out.recipients.back().remote_dsn = caps.dsn;
     }
     if (t.message_sent) {
       std::lock_guard lock(mutex);

@@ -54,6 +54,10 @@ struct RecipientOutcome {
   std::string status;      // enhanced status code ("5.1.1", "4.4.1")
   std::string text;        // the remote reply or the local reason ("550 5.1.1 no such user")
   std::string mx_host;     // the host that answered (Remote-MTA), empty when none did
+  // The receiving server offered DSN [RFC 3461], so NOTIFY and ORCPT went along with the recipient
+  // and success notices are now its job; without it, a NOTIFY=SUCCESS recipient that was delivered
+  // gets a "relayed" notice from us (RFC 3461 §5.2.2).
+  bool remote_dsn = false;
 };
 
 struct DeliveryOutcome {

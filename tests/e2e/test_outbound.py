@@ -344,3 +344,66 @@ def test_a_bounce_is_never_bounced(srv, receiver):
     send_via_mx(srv, "", "fwd@example.test")
     settle(srv, receiver, 3)
     assert receiver.refused[2:] == [("<>", "nobody-fwd@remote.test")]
+
+
+def test_relayed_notice_for_notify_success_to_a_server_without_dsn(srv, receiver):
+    """aiosmtpd does not offer DSN: NOTIFY=SUCCESS gets a "relayed" report (RFC 3461 §5.2.2) from us."""
+    with smtplib.SMTP(HOST, srv.ports["submission"], timeout=30) as smtp:
+        smtp.ehlo("client.example")
+        smtp.login(USER, PASSWORD)
+        assert smtp.sendmail(USER, ["friend@remote.test", "friend2@remote.test"], MESSAGE,
+                             rcpt_options=["NOTIFY=SUCCESS"]) == {}
+    wait_for(lambda: receiver.messages, what="delivery")
+    msgs = wait_for(lambda: inbox(srv), what="the relayed notice")
+    wait_for(lambda: not queue_entries(srv), what="the entry to be removed")
+    assert len(msgs) == 1
+    text = msgs[0].decode("utf-8", "replace")
+    assert "Action: relayed" in text and "Status: 2.0.0" in text
+    assert "Final-Recipient: rfc822; friend@remote.test" in text
+    assert "Final-Recipient: rfc822; friend2@remote.test" in text
+    assert "Remote-MTA: dns; mx.remote.test" in text
+    assert "Hello over there." not in text  # the header only
+
+
+@pytest.fixture
+def receiving_posthorn(tmp_path):
+    """A second Posthorn that is the MX of remote.test, with the user friend@remote.test."""
+    b = Server(tmp_path / "b")
+    b.init()
+    b.cli("domain", "add", "remote.test")
+    b.cli("user", "add", "friend@remote.test", "--password-stdin", input="friend password\n")
+    b.start()
+    yield b
+    rc = b.stop()
+    assert rc == 0, f"serve exited with {rc}; log:\n{b.log_text()[-4000:]}"
+
+
+def test_posthorn_to_posthorn(tmp_path, dns, receiving_posthorn):
+    """Mail submitted to one Posthorn reaches a second one (its MX by DNS) byte for byte, over
+    STARTTLS, and an unknown user there gives the sender one bounce."""
+    b = receiving_posthorn
+    a = outbound_server(tmp_path / "a", dns, b.ports["mx"])
+    try:
+        submit(a, ["friend@remote.test", "nobody@remote.test"], MESSAGE)
+        wait_for(lambda: not queue_entries(a), what="the entry to be removed")
+        conn = imaplib.IMAP4(HOST, b.ports["imap"])
+        try:
+            conn.login("friend@remote.test", "friend password")
+            typ, data = conn.select("INBOX", readonly=True)
+            assert typ == "OK" and int(data[0]) == 1
+            typ, msg = conn.fetch("1", "(BODY.PEEK[])")
+            got = msg[0][1]
+        finally:
+            conn.logout()
+        assert got.endswith(MESSAGE)
+        # B's trace fields, then A's Received (from the submission client), then the message.
+        assert got.startswith(b"Return-Path: <demo@example.test>\r\nReceived: from localhost")
+        assert b"with ESMTPS" in got  # A used STARTTLS to B
+        assert b"Received: from client.example" in got
+        bounces = wait_for(lambda: inbox(a), what="the bounce for nobody@remote.test")
+        assert len(bounces) == 1
+        text = bounces[0].decode("utf-8", "replace")
+        assert "Final-Recipient: rfc822; nobody@remote.test" in text and "Status: 5.1.1" in text
+    finally:
+        rc = a.stop()
+        assert rc == 0, f"serve exited with {rc}; log:\n{a.log_text()[-4000:]}"

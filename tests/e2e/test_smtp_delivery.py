@@ -354,6 +354,32 @@ def test_dsn_and_smtputf8_parameters_accepted(srv, tmp_path):
     assert "UTF-8 body ✓".encode() in msgs[0]
 
 
+def test_notify_success_gives_a_delivered_notice(srv, tmp_path):
+    """RFC 3461 NOTIFY=SUCCESS on a local recipient: a "delivered" report from <>, stored in a local
+    sender's INBOX, queued for a remote sender; without NOTIFY=SUCCESS nothing."""
+    with login(srv) as smtp:
+        assert smtp.sendmail(USER, [USER], MESSAGE, mail_options=["ENVID=e2e-1"],
+                             rcpt_options=["NOTIFY=SUCCESS", "ORCPT=rfc822;demo@example.test"]) == {}
+    msgs = inbox(srv, USER, tmp_path)
+    assert len(msgs) == 2
+    notice = next(m for m in msgs if b"multipart/report" in m)
+    assert notice.startswith(b"Return-Path: <>\n")
+    for needle in (b"Subject: Successful Mail Delivery Report", b"Action: delivered", b"Status: 2.0.0",
+                   b"Final-Recipient: rfc822; demo@example.test", b"Original-Envelope-Id: e2e-1",
+                   b"Auto-Submitted: auto-replied"):
+        assert needle in notice, needle
+
+    with smtplib.SMTP(HOST, srv.ports["mx"], timeout=30) as smtp:
+        smtp.ehlo("client.example")
+        assert smtp.sendmail("sender@example.org", [USER], MESSAGE, rcpt_options=["NOTIFY=SUCCESS,FAILURE"]) == {}
+        assert smtp.sendmail("sender@example.org", [USER], MESSAGE, rcpt_options=["NOTIFY=FAILURE"]) == {}
+    entries = json.loads(srv.cli("queue", "list", "--json").stdout)
+    assert len(entries) == 1
+    assert entries[0]["sender"] == ""
+    assert [r["address"] for r in entries[0]["recipients"]] == ["sender@example.org"]
+    assert len(inbox(srv, USER, tmp_path, "export2")) == 4
+
+
 def test_submission_hygiene_and_one_copy(srv, tmp_path):
     with login(srv) as smtp:
         msg = ("From: demo@example.test\r\nTo: demo@example.test\r\nBcc: hidden@example.test\r\n"

@@ -1,6 +1,11 @@
 // Local delivery implementation. co_await only as a statement or plain initializer (g++ 12).
 #include "server/smtp/local_delivery.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include "base/ascii.hpp"
+#include "server/smtp/message_prep.hpp"
+
 namespace posthorn::server::smtp {
 
 namespace asio = boost::asio;
@@ -60,6 +65,55 @@ asio::awaitable<Result<std::vector<std::string>>> deliver_generated(auth::Direct
     if (!result) co_return result.error();
   }
   co_return std::move(resolved->remote);
+}
+
+asio::awaitable<NoticeSent> send_notice(auth::Directory* directory, net::BlockingPool* pool, store::MailStore* store,
+                                        queue::Queue* queue, std::string to, std::string message, bool eight_bit,
+                                        std::string log_id) {
+  const auto at = to.rfind('@');
+  const std::string domain = at == std::string::npos ? std::string() : ascii::lower(to.substr(at + 1));
+  std::vector<std::string> remote{to};
+  if (!domain.empty() && !domain.starts_with('[')) {
+    auto task = net::run_blocking(*pool, [directory, domain]() { return directory->is_local_domain(domain); });
+    auto local = co_await std::move(task);
+    if (!local) {
+      spdlog::warn("queue: {}: DSN to {} deferred: {}", log_id, to, local.error().message);
+      co_return NoticeSent::kLater;
+    }
+    if (*local) {
+      auto deliver = deliver_generated(directory, pool, store, to, message, return_path_field(""));
+      auto delivered = co_await std::move(deliver);
+      if (!delivered) {
+        if (delivered.error().code == Errc::kNotFound || delivered.error().code == Errc::kInvalid) {
+          spdlog::warn("queue: {}: DSN dropped: no local mailbox {}", log_id, to);
+          co_return NoticeSent::kDone;
+        }
+        spdlog::warn("queue: {}: DSN to {} deferred: {}", log_id, to, delivered.error().message);
+        co_return NoticeSent::kLater;
+      }
+      spdlog::info("queue: {}: DSN stored for {}", log_id, to);
+      remote = std::move(*delivered);  // remote targets of an alias
+      if (remote.empty()) co_return NoticeSent::kDone;
+    }
+  }
+  if (queue == nullptr) {
+    spdlog::warn("queue: {}: DSN to {} deferred: no outbound queue", log_id, to);
+    co_return NoticeSent::kLater;
+  }
+  queue::NewEntry e;
+  e.sender = "";
+  for (auto& r : remote) e.recipients.push_back(queue::Recipient{std::move(r), queue::RecipientState::kPending, "", 0, 0, ""});
+  e.message = std::move(message);
+  e.is_bounce = true;
+  e.eight_bit = eight_bit;
+  auto task = net::run_blocking(*pool, [queue, e = std::move(e)]() mutable { return queue->enqueue(std::move(e)); });
+  auto queued = co_await std::move(task);
+  if (!queued) {
+    spdlog::warn("queue: {}: DSN to {} deferred: {}", log_id, to, queued.error().message);
+    co_return NoticeSent::kLater;
+  }
+  spdlog::info("queue: {}: DSN to {} queued as {}", log_id, to, *queued);
+  co_return NoticeSent::kQueued;
 }
 
 }  // namespace posthorn::server::smtp

@@ -1,8 +1,9 @@
-// Local delivery, shared by the SMTP session (accepted mail) and the queue runner (DSNs for local
-// senders), so a message reaches a mailbox one way only: the account's quota from the Directory,
+// Local delivery, shared by the SMTP session (accepted mail, success notices) and the queue runner
+// (DSNs), so a message reaches a mailbox one way only: the account's quota from the Directory,
 // one store::Delivery (one blob) for all target accounts, each with its own trace prefix
 // (Return-Path, Received) stored as the delivery prefix, never by rewriting the message.
-// Depends on auth/ (Directory), store/ (MailStore), net/ (BlockingPool). Thread-safe (stateless).
+// Depends on auth/ (Directory), store/ (MailStore), queue/ (Queue), net/ (BlockingPool). Thread-safe
+// (stateless).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -13,6 +14,7 @@
 #include "auth/directory.hpp"
 #include "base/result.hpp"
 #include "net/blocking_pool.hpp"
+#include "queue/queue.hpp"
 #include "store/store.hpp"
 
 namespace posthorn::server::smtp {
@@ -41,5 +43,18 @@ boost::asio::awaitable<Result<std::vector<std::string>>> deliver_generated(auth:
                                                                            store::MailStore* store,
                                                                            std::string address, std::string message,
                                                                            std::string prefix);
+
+enum class NoticeSent {
+  kLater,   // not sent now (a store or queue error, logged): the caller tries again later
+  kDone,    // stored in the sender's mailbox, or dropped because no local mailbox takes it (logged)
+  kQueued,  // (also) queued for remote delivery: wake the queue runner
+};
+
+// Sends a notice this server generated (a DSN, from the null sender) to `to`: stored at once when
+// `to` is in one of our domains (the remote targets of its aliases are queued), queued otherwise.
+// `log_id` names the message in logs.
+boost::asio::awaitable<NoticeSent> send_notice(auth::Directory* directory, net::BlockingPool* pool,
+                                               store::MailStore* store, queue::Queue* queue, std::string to,
+                                               std::string message, bool eight_bit, std::string log_id);
 
 }  // namespace posthorn::server::smtp

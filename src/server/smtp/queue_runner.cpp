@@ -401,7 +401,31 @@ asio::awaitable<EntryReport> QueueRunner::process(queue::Entry entry, SysTime no
   dsn.ret = queue::ret_from(entry.ret);
   dsn.original = *message;
 
-  // 4. The one "delayed" notice.
+  // 4. "Relayed" notices [RFC 3461 §5.2.2]: NOTIFY=SUCCESS recipients delivered to a server that
+  // did not take DSN. Sent once the delivery is on record; a notice lost to a crash right here is
+  // not sent again (a success report is informational, the message itself was delivered).
+  dsn.recipients.clear();
+  for (const auto& r : entry.recipients) {
+    if (r.state != RecipientState::kDelivered || entry.is_bounce) continue;
+    auto it = outcomes.find(ascii::lower(r.address));
+    if (it == outcomes.end() || it->second.disposition != smtpc::Disposition::kDelivered || it->second.remote_dsn) {
+      continue;
+    }
+    if (!queue::wants_notice(entry.sender, queue::notify_from_bits(r.notify), queue::Action::kRelayed)) continue;
+    dsn.recipients.push_back(dsn_recipient(r, queue::Action::kRelayed, "2.0.0", outcomes, now));
+  }
+  if (!dsn.recipients.empty()) {
+    queue::Dsn built = queue::build_dsn(dsn);
+    auto send = send_dsn(entry, std::move(built.message), built.eight_bit);
+    const bool sent = co_await std::move(send);
+    if (sent) {
+      ++report.dsns;
+    } else {
+      spdlog::warn("queue: {}: the relayed notice to {} was not sent", id, entry.sender);
+    }
+  }
+
+  // 5. The one "delayed" notice.
   if (retry && decision->send_delay_notice) {
     dsn.recipients.clear();
     for (const auto& r : entry.recipients) {
@@ -425,7 +449,7 @@ asio::awaitable<EntryReport> QueueRunner::process(queue::Entry entry, SysTime no
     }
   }
 
-  // 5. One bounce for every failure not reported yet (this pass's, expiry, the SMTP session's).
+  // 6. One bounce for every failure not reported yet (this pass's, expiry, the SMTP session's).
   std::vector<std::string> unreported;
   dsn.recipients.clear();
   for (const auto& r : entry.recipients) {
@@ -462,7 +486,7 @@ asio::awaitable<EntryReport> QueueRunner::process(queue::Entry entry, SysTime no
     }
   }
 
-  // 6. Finished: nothing pending, every failure reported.
+  // 7. Finished: nothing pending, every failure reported.
   if (!entry.has_pending()) {
     auto task = net::run_blocking(*ctx_.pool, [q, id]() { return q->remove(id); });
     auto removed = co_await std::move(task);
@@ -475,49 +499,11 @@ asio::awaitable<EntryReport> QueueRunner::process(queue::Entry entry, SysTime no
 }
 
 asio::awaitable<bool> QueueRunner::send_dsn(const queue::Entry& entry, std::string message, bool eight_bit) {
-  const std::string to = entry.sender;
-  const std::string domain = domain_of(to);
-  auth::Directory* dir = ctx_.directory;
-  std::vector<std::string> remote{to};
-  if (!domain.empty() && !domain.starts_with('[')) {
-    auto task = net::run_blocking(*ctx_.pool, [dir, domain]() { return dir->is_local_domain(domain); });
-    auto local = co_await std::move(task);
-    if (!local) {
-      spdlog::warn("queue: {}: DSN to {} deferred: {}", entry.id, to, local.error().message);
-      co_return false;
-    }
-    if (*local) {
-      auto deliver = deliver_generated(dir, ctx_.pool, ctx_.store, to, message, return_path_field(""));
-      auto delivered = co_await std::move(deliver);
-      if (!delivered) {
-        if (delivered.error().code == Errc::kNotFound || delivered.error().code == Errc::kInvalid) {
-          spdlog::warn("queue: {}: DSN dropped: no local mailbox {}", entry.id, to);
-          co_return true;
-        }
-        spdlog::warn("queue: {}: DSN to {} deferred: {}", entry.id, to, delivered.error().message);
-        co_return false;
-      }
-      spdlog::info("queue: {}: DSN stored for {}", entry.id, to);
-      remote = std::move(*delivered);  // remote targets of an alias
-      if (remote.empty()) co_return true;
-    }
-  }
-  queue::NewEntry e;
-  e.sender = "";
-  for (auto& r : remote) e.recipients.push_back(queue::Recipient{std::move(r), RecipientState::kPending, "", 0, 0, ""});
-  e.message = std::move(message);
-  e.is_bounce = true;
-  e.eight_bit = eight_bit;
-  queue::Queue* q = ctx_.queue;
-  auto task = net::run_blocking(*ctx_.pool, [q, e = std::move(e)]() mutable { return q->enqueue(std::move(e)); });
-  auto queued = co_await std::move(task);
-  if (!queued) {
-    spdlog::warn("queue: {}: DSN to {} deferred: {}", entry.id, to, queued.error().message);
-    co_return false;
-  }
-  spdlog::info("queue: {}: DSN to {} queued as {}", entry.id, to, *queued);
-  wake();
-  co_return true;
+  auto task = send_notice(ctx_.directory, ctx_.pool, ctx_.store, ctx_.queue, entry.sender, std::move(message),
+                          eight_bit, entry.id);
+  const NoticeSent sent = co_await std::move(task);
+  if (sent == NoticeSent::kQueued) wake();
+  co_return sent != NoticeSent::kLater;
 }
 
 }  // namespace posthorn::server::smtp

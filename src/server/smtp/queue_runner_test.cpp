@@ -344,6 +344,53 @@ TEST_F(QueueRunnerTest, NotifyNeverAndSuccessOnlyGetNoBounce) {
   EXPECT_TRUE(inbox().empty());
 }
 
+// NOTIFY=SUCCESS to a server without DSN: a "relayed" notice [RFC 3461 §5.2.2] with the header only;
+// the recipient without NOTIFY gets none.
+TEST_F(QueueRunnerTest, SuccessToAServerWithoutDsnGivesARelayedNotice) {
+  start_sink();  // EHLO: PIPELINING, 8BITMIME, ENHANCEDSTATUSCODES; no DSN
+  runner();
+  queue::NewEntry e;
+  e.sender = kUser;
+  e.envid = "env-7";
+  e.recipients.push_back({"a@ok.test", RecipientState::kPending, "", 0, 2 | 4, "rfc822;a@ok.test"});  // SUCCESS,FAILURE
+  e.recipients.push_back({"b@ok.test", RecipientState::kPending, "", 0, 0, ""});
+  e.message = message_;
+  auto id = queue_->enqueue(std::move(e));
+  auto report = process(*id, std::chrono::system_clock::now());
+  EXPECT_EQ(report.delivered, 2u);
+  EXPECT_EQ(report.dsns, 1u);
+  EXPECT_TRUE(report.removed);
+  auto box = inbox();
+  ASSERT_EQ(box.size(), 1u);
+  const std::string dsn = dsn_text(box[0]);
+  EXPECT_NE(dsn.find("Subject: Successful Mail Delivery Report\r\n"), std::string::npos);
+  EXPECT_NE(dsn.find("Action: relayed\r\n"), std::string::npos);
+  EXPECT_NE(dsn.find("Status: 2.0.0\r\n"), std::string::npos);
+  EXPECT_NE(dsn.find("Original-Recipient: rfc822;a@ok.test\r\n"), std::string::npos);
+  EXPECT_NE(dsn.find("Final-Recipient: rfc822; a@ok.test\r\n"), std::string::npos);
+  EXPECT_EQ(dsn.find("b@ok.test"), std::string::npos);
+  EXPECT_NE(dsn.find("Original-Envelope-Id: env-7"), std::string::npos);
+  EXPECT_NE(dsn.find("text/rfc822-headers"), std::string::npos);  // the header only: RET not FULL
+  EXPECT_EQ(dsn.find(".leading dot"), std::string::npos);
+}
+
+// A server that offers DSN got NOTIFY=SUCCESS along with the recipient: the notice is its job.
+TEST_F(QueueRunnerTest, SuccessToAServerWithDsnIsPassedOn) {
+  start_sink({"--ehlo", "PIPELINING,8BITMIME,ENHANCEDSTATUSCODES,DSN"});
+  runner();
+  queue::NewEntry e;
+  e.sender = kUser;
+  e.recipients.push_back({"a@ok.test", RecipientState::kPending, "", 0, 2, ""});
+  e.message = message_;
+  auto id = queue_->enqueue(std::move(e));
+  auto report = process(*id, std::chrono::system_clock::now());
+  EXPECT_EQ(report.delivered, 1u);
+  EXPECT_EQ(report.dsns, 0u);
+  EXPECT_TRUE(inbox().empty());
+  auto commands = sink_->commands();
+  EXPECT_NE(std::find(commands.begin(), commands.end(), "RCPT TO:<a@ok.test> NOTIFY=SUCCESS"), commands.end());
+}
+
 // The SMTP session records recipients that failed locally with bounce_needed; the runner sends it.
 TEST_F(QueueRunnerTest, BounceNeededAtEnqueueIsSent) {
   runner();

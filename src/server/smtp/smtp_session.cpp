@@ -38,6 +38,7 @@
 #include "proto/smtp/command.hpp"
 #include "proto/smtp/data_reader.hpp"
 #include "proto/smtp/reply.hpp"
+#include "queue/dsn.hpp"
 #include "server/smtp/local_delivery.hpp"
 #include "server/smtp/message_prep.hpp"
 
@@ -56,6 +57,9 @@ int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+// RET= as the queue stores it.
+std::string ret_word(wire::Ret ret) { return ret == wire::Ret::kFull ? "FULL" : ret == wire::Ret::kHdrs ? "HDRS" : ""; }
 
 // One accepted recipient of the current transaction.
 struct Rcpt {
@@ -807,6 +811,11 @@ class Session {
       outcome.push_back(std::move(failure));
     }
 
+    {
+      auto notices = send_delivered_notices(txn, outcome, prepared, now);
+      co_await std::move(notices);
+    }
+
     if (proto_ == Proto::kLmtp) {
       for (std::size_t i = 0; i < txn.rcpts.size(); ++i) {
         const wire::Reply r = outcome[i] ? wire::to_mail_reply(*outcome[i]) : wire::kC250MessageAccepted;
@@ -859,12 +868,51 @@ class Session {
     co_return next;
   }
 
+  // "delivered" notices [RFC 3461 §5.2.2] for NOTIFY=SUCCESS recipients whose mailboxes now hold
+  // the message (all of them, for an alias to several accounts). Remote recipients get theirs from
+  // the queue runner ("relayed") or the next server. A notice that cannot be sent now is logged and
+  // dropped: the message itself was delivered, and the client still gets its 250.
+  asio::awaitable<void> send_delivered_notices(const Transaction& txn, const std::vector<std::optional<Error>>& outcome,
+                                               const std::string& message, int64_t now) {
+    const std::string sender = txn.mail.sender.address();
+    queue::DsnInput dsn;
+    for (std::size_t i = 0; i < txn.rcpts.size(); ++i) {
+      const Rcpt& r = txn.rcpts[i];
+      if (outcome[i] || r.accounts.empty()) continue;
+      if (!queue::wants_notice(sender, queue::notify_from_bits(r.notify), queue::Action::kDelivered)) continue;
+      queue::DsnRecipient d;
+      d.final_recipient = r.address;
+      d.original_recipient = r.orcpt;
+      d.action = queue::Action::kDelivered;
+      d.status = "2.0.0";
+      d.diagnostic = "250 2.0.0 delivered to the mailbox";
+      d.last_attempt = queue::SysTime(std::chrono::seconds(now));
+      dsn.recipients.push_back(std::move(d));
+    }
+    if (dsn.recipients.empty()) co_return;
+    dsn.reporting_mta = ctx_.config->hostname;
+    dsn.to = sender;
+    dsn.envelope_id = txn.mail.envid;
+    dsn.arrival = queue::SysTime(std::chrono::seconds(now));
+    dsn.now = std::chrono::system_clock::now();
+    dsn.ret = queue::ret_from(ret_word(txn.mail.ret));
+    dsn.original = message;
+    queue::Dsn built = queue::build_dsn(dsn);
+    auto task = send_notice(directory(), ctx_.pool, ctx_.store, ctx_.queue, sender, std::move(built.message),
+                            built.eight_bit, txn.id);
+    const NoticeSent sent = co_await std::move(task);
+    if (sent == NoticeSent::kQueued && ctx_.queued) ctx_.queued();
+    if (sent == NoticeSent::kLater) {
+      spdlog::warn("conn={} smtp: message {}: the delivered notice to {} was not sent", id(), txn.id, sender);
+    }
+  }
+
   queue::NewEntry queue_entry(const Transaction& txn, std::vector<queue::Recipient> recipients, std::string message) const {
     queue::NewEntry e;
     e.sender = txn.mail.sender.address();
     e.recipients = std::move(recipients);
     e.message = std::move(message);
-    e.ret = txn.mail.ret == wire::Ret::kFull ? "FULL" : txn.mail.ret == wire::Ret::kHdrs ? "HDRS" : "";
+    e.ret = ret_word(txn.mail.ret);
     e.envid = txn.mail.envid;
     e.smtputf8 = txn.mail.smtputf8;
     e.eight_bit = txn.mail.body == wire::Body::k8BitMime || txn.mail.body == wire::Body::kBinaryMime;

@@ -925,6 +925,54 @@ TEST_F(SmtpSessionTest, PartialFailureQueuesADsnEntry) {
   EXPECT_EQ(e.recipients[0].notify, 4);
 }
 
+// NOTIFY=SUCCESS on a local recipient: a "delivered" notice [RFC 3461 §5.2.2], stored at once for a
+// local sender, queued from <> for a remote one; NOTIFY absent or FAILURE only: none.
+TEST_F(SmtpSessionTest, DeliveredNoticesForNotifySuccess) {
+  harness_.add_user(kOther, "other password");
+  uint16_t port = listen({Proto::kSmtp, config::TlsMode::kNone});
+  posthorn::testing::Client c(port);
+  hello(c);
+  auto send = [&](const std::string& from, const std::string& params, const std::string& rcpt_params) {
+    c.send_line("MAIL FROM:<" + from + ">" + params);
+    EXPECT_EQ(c.read_line().substr(0, 3), "250");
+    c.send_line("RCPT TO:<demo@example.test>" + rcpt_params);
+    EXPECT_EQ(c.read_line().substr(0, 3), "250");
+    c.send_line("DATA");
+    c.read_line();
+    c.send(kMessage + "the body line\r\n.\r\n");
+    EXPECT_EQ(c.read_line().substr(0, 9), "250 2.0.0");
+  };
+  send(kOther, " ENVID=local-1", " NOTIFY=SUCCESS ORCPT=rfc822;demo@example.test");
+  auto notices = inbox(kOther);
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_TRUE(notices[0].starts_with("Return-Path: <>\r\n")) << notices[0];
+  EXPECT_NE(notices[0].find("Action: delivered\r\n"), std::string::npos);
+  EXPECT_NE(notices[0].find("Status: 2.0.0\r\n"), std::string::npos);
+  EXPECT_NE(notices[0].find("Original-Recipient: rfc822;demo@example.test\r\n"), std::string::npos);
+  EXPECT_NE(notices[0].find("Original-Envelope-Id: local-1\r\n"), std::string::npos);
+  EXPECT_EQ(notices[0].find("the body line"), std::string::npos);  // header only without RET=FULL
+
+  send("a@example.org", " RET=FULL", " NOTIFY=SUCCESS,FAILURE");
+  auto entries = queue_->list();
+  ASSERT_TRUE(entries);
+  ASSERT_EQ(entries->size(), 1u);
+  const auto& e = entries->front();
+  EXPECT_TRUE(e.is_bounce);
+  EXPECT_EQ(e.sender, "");
+  ASSERT_EQ(e.recipients.size(), 1u);
+  EXPECT_EQ(e.recipients[0].address, "a@example.org");
+  auto bytes = queue_->read_message(e.id);
+  ASSERT_TRUE(bytes);
+  EXPECT_NE(bytes->find("Action: delivered\r\n"), std::string::npos);
+  EXPECT_NE(bytes->find("the body line"), std::string::npos);  // RET=FULL
+
+  send("a@example.org", "", " NOTIFY=FAILURE");
+  send("a@example.org", "", "");
+  EXPECT_EQ(queue_->list()->size(), 1u);
+  EXPECT_EQ(inbox(kOther).size(), 1u);
+  EXPECT_EQ(inbox(kUser).size(), 4u);
+}
+
 TEST_F(SmtpSessionTest, LmtpRepliesPerRecipient) {
   harness_.add_user(kOther, "other password");
   ASSERT_TRUE(harness_.directory().set_quota(kOther, 300));
