@@ -181,18 +181,22 @@ asio::awaitable<void> SmtpClient::quit() {
   co_await conn_.close();
 }
 
+asio::awaitable<std::optional<std::string>> SmtpClient::read_chunk(MessageReader& reader) {
+  auto chunk = co_await reader.read();
+  if (chunk) co_return std::move(*chunk);
+  // Never end DATA or BDAT after a partial message: drop the connection instead.
+  usable_ = false;
+  lost_ = Reply::local("4.3.0", "cannot read the message: " + chunk.error().message);
+  co_await conn_.close();
+  co_return std::nullopt;
+}
+
 asio::awaitable<Reply> SmtpClient::send_data(MessageReader& reader) {
   DataEncoder encoder(true);
   std::string block;
   for (;;) {
-    auto chunk = co_await reader.read();
-    if (!chunk) {
-      // Never end DATA after a partial message: drop the connection instead.
-      usable_ = false;
-      lost_ = Reply::local("4.3.0", "cannot read the message: " + chunk.error().message);
-      co_await conn_.close();
-      co_return lost_;
-    }
+    auto chunk = co_await read_chunk(reader);
+    if (!chunk) co_return lost_;
     if (chunk->empty()) break;
     encoder.encode(*chunk, block);
     if (block.size() >= kWriteBlock) {
@@ -217,13 +221,8 @@ asio::awaitable<Reply> SmtpClient::send_bdat(MessageReader& reader) {
     return out;
   };
   for (;;) {
-    auto chunk = co_await reader.read();
-    if (!chunk) {
-      usable_ = false;
-      lost_ = Reply::local("4.3.0", "cannot read the message: " + chunk.error().message);
-      co_await conn_.close();
-      co_return lost_;
-    }
+    auto chunk = co_await read_chunk(reader);
+    if (!chunk) co_return lost_;
     if (chunk->empty()) break;
     encoder.encode(*chunk, block);
     if (block.size() >= kWriteBlock) {

@@ -13,6 +13,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "base/result.hpp"
 #include "config/config.hpp"
@@ -104,6 +105,8 @@ class SmtpClient {
   boost::asio::awaitable<Reply> read_reply(std::chrono::seconds timeout, std::string_view waiting_for);
   boost::asio::awaitable<bool> write(std::string_view data, std::chrono::seconds timeout, std::string_view what);
   boost::asio::awaitable<Reply> command(std::string line, std::chrono::seconds timeout, std::string_view what);
+  // The next chunk ("" at the end); nullopt after a read error, which made the client unusable.
+  boost::asio::awaitable<std::optional<std::string>> read_chunk(MessageReader& reader);
   boost::asio::awaitable<Reply> send_data(MessageReader& reader);
   boost::asio::awaitable<Reply> send_bdat(MessageReader& reader);
 

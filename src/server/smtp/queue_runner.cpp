@@ -463,7 +463,15 @@ asio::awaitable<EntryReport> QueueRunner::process(queue::Entry entry, SysTime no
     if (!dsn.recipients.empty()) {
       queue::Dsn built = queue::build_dsn(dsn);
       auto send = send_dsn(entry, std::move(built.message), built.eight_bit);
-      const bool sent = co_await std::move(send);
+      bool sent = co_await std::move(send);
+      if (!sent && now - from_unix(entry.created) > policy.lifetime) {
+        // A bounce that could not be handed over for a whole queue lifetime (the sender's mailbox
+        // stays over quota, the queue cannot take it) is given up, as Postfix does after
+        // bounce_queue_lifetime, so the entry does not stay forever.
+        spdlog::warn("queue: {}: the bounce to {} is dropped after {}s of failed attempts", id, entry.sender,
+                     policy.lifetime.count());
+        sent = true;
+      }
       if (!sent) {
         // Try again later; bounce_needed keeps the entry due.
         const int64_t later = to_unix(now + policy.retry_min);

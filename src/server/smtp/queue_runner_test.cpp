@@ -419,6 +419,25 @@ TEST_F(QueueRunnerTest, BounceForAnUnknownLocalSenderIsDropped) {
   EXPECT_TRUE(queue_->list()->empty());
 }
 
+// The sender's mailbox is over quota: the bounce is retried, and given up after the queue lifetime.
+TEST_F(QueueRunnerTest, ABounceThatCannotBeStoredIsDroppedAfterTheLifetime) {
+  start_sink({"--rcpt", "bad@ok.test=550 5.1.1 no such user"});
+  runner(schedule(60s, 60s, 3600s, 600s));
+  ASSERT_TRUE(harness_.directory().set_quota(kUser, 10));
+  const std::string id = enqueue(kUser, {"bad@ok.test"});
+  const SysTime t0 = std::chrono::system_clock::now();
+  auto report = process(id, t0);
+  EXPECT_EQ(report.failed, 1u);
+  EXPECT_EQ(report.dsns, 0u);
+  EXPECT_FALSE(report.removed);
+  EXPECT_TRUE(entry(id).bounce_needed);
+  report = process(id, t0 + 1800s);  // within the lifetime: kept, tried again later
+  EXPECT_FALSE(report.removed);
+  report = process(id, t0 + 3700s);
+  EXPECT_TRUE(report.removed);
+  EXPECT_TRUE(queue_->list()->empty());
+}
+
 TEST_F(QueueRunnerTest, TheLoopSendsOnWakeAndStops) {
   start_sink();
   runner().start();
