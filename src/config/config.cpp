@@ -416,7 +416,33 @@ void read_smtp(TableReader& root, Problems& problems, Smtp& m) {
   t.finish();
 }
 
+void read_msgauth(TableReader& root, Problems& problems, Msgauth& m) {
+  const toml::table* table = root.table("msgauth");
+  if (table == nullptr) return;
+  TableReader t(problems, *table, "msgauth");
+  if (auto v = t.boolean("verify")) m.verify = *v;
+  if (auto v = t.boolean("sign")) m.sign = *v;
+  if (auto v = t.string("authserv_id")) m.authserv_id = *v;
+  auto action = [&](std::string_view key, AuthAction& out) {
+    if (auto v = t.one_of(key, {"none", "quarantine", "reject"})) out = AuthAction(*v);
+  };
+  action("dmarc_reject", m.dmarc_reject);
+  action("dmarc_quarantine", m.dmarc_quarantine);
+  action("spf_fail", m.spf_fail);
+  if (auto v = t.string("junk_mailbox")) m.junk_mailbox = *v;
+  t.finish();
+}
+
 }  // namespace
+
+std::string_view auth_action_name(AuthAction a) {
+  switch (a) {
+    case AuthAction::kNone: return "none";
+    case AuthAction::kQuarantine: return "quarantine";
+    case AuthAction::kReject: return "reject";
+  }
+  return "none";
+}
 
 // --- [dns] and [delivery] ---
 
@@ -678,10 +704,12 @@ Result<std::shared_ptr<const Config>> parse_text(std::string_view text, const st
   read_pop3(t, problems, cfg->pop3);
   read_smtp(t, problems, cfg->smtp);
   read_imap(t, problems, cfg->imap);
+  read_msgauth(t, problems, cfg->msgauth);
   read_listeners(t, problems, *cfg);
   read_dns(t, problems, base_dir, cfg->dns);
   read_delivery(t, problems, base_dir, cfg->delivery);
   if (cfg->delivery.hostname.empty()) cfg->delivery.hostname = cfg->hostname;
+  if (cfg->msgauth.authserv_id.empty()) cfg->msgauth.authserv_id = cfg->hostname;
   t.finish();
 
   if (!problems.empty()) return make_error(Errc::kInvalid, problems.joined());
@@ -829,6 +857,14 @@ std::string render_initial(const InitOptions& options) {
   s += "# max_message_size = 52428800     # bytes (SIZE, DATA, BDAT)\n";
   s += "# max_recipients = 100            # per message\n";
   s += "# max_errors = 10                 # error replies per session, then 421\n";
+  s += "\n";
+  s += "# [msgauth]                       # SPF, DKIM, DMARC (inbound on the MX listener); DKIM signing\n";
+  s += "# verify = true                   # check inbound mail, add Authentication-Results\n";
+  s += "# sign = true                     # DKIM-sign submitted mail (keys: posthorn dkim generate DOMAIN)\n";
+  s += "# dmarc_reject = \"reject\"         # DMARC fail under p=reject: reject | quarantine | none\n";
+  s += "# dmarc_quarantine = \"quarantine\" # DMARC fail under p=quarantine\n";
+  s += "# spf_fail = \"none\"               # SPF -all failure not decided by DMARC\n";
+  s += "# junk_mailbox = \"Junk\"           # where quarantine files a message\n";
   s += "\n";
   s += "# [workers]\n";
   s += "# io_threads = 0                  # 0 = one per core\n";

@@ -122,6 +122,23 @@ struct Imap {
   uint32_t max_append_messages = 100;     // messages in one MULTIAPPEND [RFC 3502]
 };
 
+// --- Mail authentication: [msgauth] (SPF, DKIM, DMARC on the MX listener; DKIM signing) ---
+
+// What a failed check does to an inbound message.
+enum class AuthAction { kNone, kQuarantine, kReject };
+std::string_view auth_action_name(AuthAction a);
+
+struct Msgauth {
+  bool verify = true;            // SPF, DKIM and DMARC on the MX listener, with Authentication-Results
+  bool sign = true;              // DKIM-sign submitted mail of local domains (keys in <data>/dkim)
+  std::string authserv_id;       // the Authentication-Results id [RFC 8601 §2.5]; empty = hostname
+  AuthAction dmarc_reject = AuthAction::kReject;          // DMARC fail under p=reject
+  AuthAction dmarc_quarantine = AuthAction::kQuarantine;  // DMARC fail under p=quarantine
+  AuthAction spf_fail = AuthAction::kNone;                // SPF fail ("-all") that DMARC did not decide
+  std::string junk_mailbox = "Junk";                      // where kQuarantine files a message
+  bool operator==(const Msgauth&) const = default;
+};
+
 // --- Outbound delivery: [dns] and [delivery] (the resolver, the SMTP client, the retry schedule) ---
 
 struct Dns {
@@ -187,6 +204,7 @@ struct Config {
   Pop3 pop3;
   Smtp smtp;
   Imap imap;
+  Msgauth msgauth;    // msgauth.authserv_id is filled from hostname when empty
   Dns dns;
   Delivery delivery;  // delivery.hostname is filled from hostname when empty
 };

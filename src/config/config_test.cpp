@@ -218,6 +218,32 @@ TEST(Config, SmtpPolicyAtItsLimits) {
   EXPECT_NE(error_of(std::string(kMinimal) + "[smtp]\nrelay = true\n").find("smtp.relay"), std::string::npos);
 }
 
+TEST(Config, MsgauthDefaultsAndChoices) {
+  auto d = ok(kMinimal);
+  ASSERT_TRUE(d);
+  EXPECT_TRUE(d->msgauth.verify);
+  EXPECT_TRUE(d->msgauth.sign);
+  EXPECT_EQ(d->msgauth.authserv_id, d->hostname);
+  EXPECT_EQ(d->msgauth.dmarc_reject, AuthAction::kReject);
+  EXPECT_EQ(d->msgauth.dmarc_quarantine, AuthAction::kQuarantine);
+  EXPECT_EQ(d->msgauth.spf_fail, AuthAction::kNone);
+  EXPECT_EQ(d->msgauth.junk_mailbox, "Junk");
+  auto c = ok(std::string(kMinimal) +
+              "[msgauth]\nverify = false\nsign = false\nauthserv_id = \"mx.example.org\"\n"
+              "dmarc_reject = \"quarantine\"\ndmarc_quarantine = \"none\"\nspf_fail = \"reject\"\njunk_mailbox = \"Spam\"\n");
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(c->msgauth.verify);
+  EXPECT_FALSE(c->msgauth.sign);
+  EXPECT_EQ(c->msgauth.authserv_id, "mx.example.org");
+  EXPECT_EQ(c->msgauth.dmarc_reject, AuthAction::kQuarantine);
+  EXPECT_EQ(c->msgauth.dmarc_quarantine, AuthAction::kNone);
+  EXPECT_EQ(c->msgauth.spf_fail, AuthAction::kReject);
+  EXPECT_EQ(c->msgauth.junk_mailbox, "Spam");
+  EXPECT_NE(error_of(std::string(kMinimal) + "[msgauth]\nspf_fail = \"bounce\"\n").find("msgauth.spf_fail"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[msgauth]\nverfy = true\n").find("msgauth.verfy"), std::string::npos);
+}
+
 TEST(ConfigErrors, TlsListenerNeedsACertificate) {
   const std::string text =
       "hostname = \"h.example\"\n"
