@@ -438,6 +438,20 @@ std::string DkimSigner::sign(std::string_view message, std::string_view domain, 
   return out;
 }
 
+Result<std::string> generate_dkim_key(DkimAlgorithm algorithm, int rsa_bits) {
+  if (algorithm == DkimAlgorithm::kRsaSha256 && (rsa_bits < kMinRsaBits || rsa_bits > kMaxRsaBits))
+    return make_error(Errc::kInvalid, "RSA keys have 1024 to 8192 bits");
+  PkeyPtr key(algorithm == DkimAlgorithm::kRsaSha256 ? EVP_RSA_gen(unsigned(rsa_bits))
+                                                     : EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"),
+              &EVP_PKEY_free);
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+  if (!key || !bio || PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1)
+    return make_error(Errc::kInternal, "key generation failed");
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, std::size_t(len));
+}
+
 Result<std::string> dkim_txt_record(std::string_view private_pem) {
   auto pkey = read_private_pem(private_pem);
   if (!pkey) return make_error(Errc::kInvalid, "not a PEM private key");

@@ -70,6 +70,9 @@ class DkimSigner {
   std::map<std::string, std::vector<std::shared_ptr<const Key>>> keys_;  // by lower-case domain
 };
 
+// A new private key as PEM (PKCS#8): RSA of `rsa_bits` bits (1024..8192) or Ed25519.
+Result<std::string> generate_dkim_key(DkimAlgorithm algorithm, int rsa_bits = 2048);
+
 // Public half of a PEM private key as DNS TXT record text: "v=DKIM1; k=rsa; p=..." or
 // "v=DKIM1; k=ed25519; p=..." (RFC 8463 §4: p= is the raw 32-byte key). Error on a bad key.
 Result<std::string> dkim_txt_record(std::string_view private_pem);
@@ -98,7 +101,9 @@ constexpr std::size_t kMaxSignatureField = 16 * 1024;  // bytes of one DKIM-Sign
 
 // Verifies every DKIM-Signature field of `message` (full bytes) at time `now` (seconds since the
 // epoch, for x=). One result per signature in message order; a single kNone result when the message
-// has no signature. Never throws for anything in the message or in DNS answers.
+// has no signature. Never throws for anything in the message or in DNS answers. `message` is not
+// copied: its bytes must stay valid until the awaitable completes. The body is hashed in place,
+// once per distinct (canonicalisation, l=) among the signatures.
 boost::asio::awaitable<std::vector<DkimResult>> dkim_verify(std::string_view message, dns::Resolver& resolver,
                                                             int64_t now);
 

@@ -119,6 +119,31 @@ TEST(DkimSign, NoKeyForDomain) {
   EXPECT_EQ(fx.signer.key_count(), 2u);
 }
 
+TEST(DkimSign, GeneratedKeysSignAndVerify) {
+  auto ed = generate_dkim_key(DkimAlgorithm::kEd25519Sha256);
+  auto rsa = generate_dkim_key(DkimAlgorithm::kRsaSha256, 1024);  // the smallest allowed, for speed
+  ASSERT_TRUE(ed && rsa);
+  EXPECT_TRUE(ed->starts_with("-----BEGIN PRIVATE KEY-----"));
+  DkimSigner signer;
+  ASSERT_TRUE(signer.add_key("example.org", "g-ed", *ed));
+  ASSERT_TRUE(signer.add_key("example.org", "g-rsa", *rsa));
+  dns::TableResolver d;
+  d.add_txt("g-ed._domainkey.example.org", dkim_txt_record(*ed).value());
+  d.add_txt("g-rsa._domainkey.example.org", dkim_txt_record(*rsa).value());
+  EXPECT_TRUE(dkim_txt_record(*rsa)->starts_with("v=DKIM1; k=rsa; p=MI"));
+  auto results = verify(signer.sign(kMessage, "example.org", kNow) + kMessage, d);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].status, DkimStatus::kPass);
+  EXPECT_EQ(results[1].status, DkimStatus::kPass);
+  // RSA sizes outside 1024..8192 are refused (1024 and 2048 are generated above and by the fixture).
+  EXPECT_FALSE(generate_dkim_key(DkimAlgorithm::kRsaSha256, 1023));
+  EXPECT_FALSE(generate_dkim_key(DkimAlgorithm::kRsaSha256, 8193));
+  // A signer refuses an RSA key below 1024 bits (RFC 8301 §3.2): 512 bits.
+  EVP_PKEY* small = EVP_RSA_gen(512);
+  ASSERT_NE(small, nullptr);
+  EXPECT_FALSE(signer.add_key("example.org", "small", test_keys::to_pem(small)));
+}
+
 TEST(DkimSign, RejectsBadKeys) {
   DkimSigner s;
   EXPECT_FALSE(s.add_key("example.org", "x", "not a key"));
