@@ -29,6 +29,8 @@
 #include "base/log.hpp"
 #include "config/config.hpp"
 #include "dns/unbound_resolver.hpp"
+#include "msgauth/dkim.hpp"
+#include "msgauth/psl.hpp"
 #include "net/blocking_pool.hpp"
 #include "net/listener.hpp"
 #include "net/tls_context.hpp"
@@ -162,6 +164,30 @@ class Server {
     auto agent = smtpc::DeliveryAgent::create(io_.get_executor(), *resolver, cfg->delivery);
     if (!agent) return agent.error();
     agent_ = *agent;
+    resolver_ = *resolver;
+    return open_msgauth();
+  }
+
+  // DKIM keys (a broken key file stops the start: mail would go out unsigned) and the public
+  // suffix list for DMARC (Debian's publicsuffix package; without it DMARC cannot find
+  // organisational domains, so inbound checks are off and the log says why).
+  Result<void> open_msgauth() {
+    const auto cfg = config_.get();
+    auto signer = msgauth::DkimSigner::load(cfg->data_dir / "dkim");
+    if (!signer) return signer.error();
+    if (signer->key_count() > 0) {
+      spdlog::info("dkim: {} signing key(s) loaded", signer->key_count());
+      signer_ = std::make_shared<const msgauth::DkimSigner>(std::move(*signer));
+    }
+    if (cfg->msgauth.verify) {
+      auto psl = msgauth::PublicSuffixList::load();
+      if (psl) {
+        psl_ = *psl;
+      } else {
+        spdlog::warn("msgauth: inbound SPF/DKIM/DMARC checks are off: {} (install Debian's publicsuffix)",
+                     psl.error().message);
+      }
+    }
     return {};
   }
 
@@ -190,7 +216,8 @@ class Server {
       case Proto::kLmtp:
         return [this, l](net::Accepted a) {
           return server::smtp::run_session(std::move(a), server::smtp::SmtpContext{config_.get(), l, &auth_, tls_, store_.get(), &pool_,
-                                                                            queue_.get(), [this] { runner_->wake(); }});
+                                                                            queue_.get(), [this] { runner_->wake(); },
+                                                                            resolver_, psl_, signer_});
         };
       case Proto::kImap:
         return [this, l](net::Accepted a) {
@@ -287,6 +314,9 @@ class Server {
   server::pop3::MaildropLocks maildrop_locks_;
   std::unique_ptr<store::sqlite::SqliteQueue> queue_;
   std::shared_ptr<smtpc::DeliveryAgent> agent_;
+  std::shared_ptr<dns::Resolver> resolver_;
+  std::shared_ptr<const msgauth::PublicSuffixList> psl_;
+  std::shared_ptr<const msgauth::DkimSigner> signer_;
   std::shared_ptr<server::smtp::QueueRunner> runner_;
   auth::Authenticator auth_;
   std::shared_ptr<net::ConnectionLimiter> limiter_;

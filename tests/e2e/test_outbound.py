@@ -10,90 +10,16 @@ comes back; (d) expiry gives one bounce; (e) a bounce is never bounced."""
 import email
 import imaplib
 import json
-import os
 import smtplib
-import socket
-import subprocess
-import tempfile
-import threading
 import time
-from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 
 from conftest import PASSWORD, USER, Server
+from localdns import Unbound, free_port
 
 HOST = "localhost"
-UNBOUND = "/usr/sbin/unbound"
-
-
-def free_port(kind=socket.SOCK_STREAM, hosts=("127.0.0.1",)):
-    """A port free for `kind` on every host in `hosts`."""
-    for _ in range(100):
-        s = socket.socket(socket.AF_INET, kind)
-        s.bind((hosts[0], 0))
-        port = s.getsockname()[1]
-        s.close()
-        ok = True
-        for h in hosts[1:]:
-            t = socket.socket(socket.AF_INET, kind)
-            try:
-                t.bind((h, port))
-            except OSError:
-                ok = False
-            finally:
-                t.close()
-        if ok:
-            return port
-    raise RuntimeError("no free port")
-
-
-class Unbound:
-    """unbound in the foreground with local-data only (a static root zone: nothing leaves the machine)."""
-
-    def __init__(self, records):
-        self.dir = Path(tempfile.mkdtemp(prefix="posthorn-e2e-dns-"))
-        self.port = free_port(socket.SOCK_DGRAM)
-        zones = sorted({r.split()[0].split(".", 1)[1] if r.split()[0].startswith("mx.") else r.split()[0]
-                        for r in records})
-        conf = ["server:", "  interface: 127.0.0.1", f"  port: {self.port}", "  do-daemonize: no",
-                '  username: ""', '  chroot: ""', f'  directory: "{self.dir}"', '  pidfile: ""',
-                "  use-syslog: no", "  verbosity: 0", '  module-config: "iterator"', "  do-ip6: no",
-                "  num-threads: 1", "  cache-max-ttl: 0", "  cache-max-negative-ttl: 0",
-                '  local-zone: "." static',
-                '  local-zone: "ready.test." static', '  local-data: "ready.test. A 127.0.0.1"']
-        conf += [f'  local-zone: "{z}" static' for z in zones]
-        conf += [f'  local-data: "{r}"' for r in records]
-        conf += ["remote-control:", "  control-enable: no"]
-        (self.dir / "unbound.conf").write_text("\n".join(conf) + "\n")
-        self.log = open(self.dir / "unbound.log", "wb")
-        self.proc = subprocess.Popen([UNBOUND, "-d", "-c", str(self.dir / "unbound.conf")],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        self._wait_ready()
-
-    def _wait_ready(self):
-        query = bytes([0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 5]) + b"ready" + bytes([4]) + b"test" + \
-            bytes([0, 0, 1, 0, 1])
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(0.1)
-        try:
-            for _ in range(100):
-                assert self.proc.poll() is None, (self.dir / "unbound.log").read_text()
-                s.sendto(query, ("127.0.0.1", self.port))
-                try:
-                    s.recv(512)
-                    return
-                except socket.timeout:
-                    pass
-        finally:
-            s.close()
-        raise RuntimeError("unbound did not answer")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-        self.log.close()
 
 
 class Receiver:

@@ -28,6 +28,7 @@ asio::awaitable<std::map<store::AccountId, Result<store::AppendResult>>> deliver
     target.account = t.account;
     target.limits = t.limits;
     target.prefix = std::move(t.prefix);
+    target.mailbox = std::move(t.mailbox);
     delivery.targets.push_back(std::move(target));
   }
   delivery.message = std::move(message);

@@ -23,6 +23,7 @@ struct LocalTarget {
   store::AccountId account = 0;
   store::Limits limits;
   std::string prefix;  // the trace fields for this account, CRLF
+  std::string mailbox = "INBOX";  // the Junk mailbox for quarantined mail (INBOX when missing)
 };
 
 // The account's quota, read from the directory on the pool.

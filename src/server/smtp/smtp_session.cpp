@@ -39,6 +39,7 @@
 #include "proto/smtp/data_reader.hpp"
 #include "proto/smtp/reply.hpp"
 #include "queue/dsn.hpp"
+#include "server/smtp/inbound_auth.hpp"
 #include "server/smtp/local_delivery.hpp"
 #include "server/smtp/message_prep.hpp"
 
@@ -740,6 +741,34 @@ class Session {
       const auto at = principal_->address.rfind('@');
       const std::string domain = at == std::string::npos ? ctx_.config->hostname : principal_->address.substr(at + 1);
       prepared = prepare_submission(prepared, domain, now);
+      if (ctx_.signer && ctx_.config->msgauth.sign) {
+        const std::string signer_domain = signing_domain(*ctx_.signer, prepared);
+        if (!signer_domain.empty()) prepared = ctx_.signer->sign(prepared, signer_domain, now) + prepared;
+      }
+    }
+    // Mail from other servers: SPF, DKIM and DMARC, recorded in Authentication-Results and acted on.
+    std::string auth_results;
+    std::string mailbox = "INBOX";
+    if (proto_ == Proto::kSmtp && ctx_.config->msgauth.verify && ctx_.resolver && ctx_.psl) {
+      const config::Msgauth& settings = ctx_.config->msgauth;
+      prepared = remove_own_auth_results(prepared, settings.authserv_id);
+      boost::system::error_code ec;
+      const auto client_ip = asio::ip::make_address(conn_.info().remote_ip, ec);
+      if (!ec) {
+        auto task = check_inbound(*ctx_.resolver, *ctx_.psl, settings,
+                                  InboundMessage{client_ip, helo_, sender_address, prepared}, now);
+        InboundVerdict verdict = co_await std::move(task);
+        spdlog::info("conn={} smtp: message {}: {}{}", id(), txn.id, verdict.summary,
+                     verdict.action == config::AuthAction::kNone
+                         ? std::string()
+                         : " -> " + std::string(config::auth_action_name(verdict.action)));
+        if (verdict.action == config::AuthAction::kReject) {
+          Next next = co_await reply_for_all(txn, wire::Reply{verdict.code, verdict.status, verdict.text});
+          co_return next;
+        }
+        if (verdict.action == config::AuthAction::kQuarantine) mailbox = settings.junk_mailbox;
+        auth_results = std::move(verdict.auth_results);
+      }
     }
     TraceInfo trace{helo_, conn_.info().remote_ip, ctx_.config->hostname, with_protocol(), txn.id, "",
                     conn_.is_tls() ? conn_.tls_description() : "", now};
@@ -755,7 +784,7 @@ class Session {
     }
     Result<std::string> queued = std::string();
     if (!remote.empty()) {
-      queue::NewEntry entry = queue_entry(txn, std::move(remote), received_field(trace) + prepared);
+      queue::NewEntry entry = queue_entry(txn, std::move(remote), auth_results + received_field(trace) + prepared);
       queue::Queue* q = ctx_.queue;
       auto task = net::run_blocking(*ctx_.pool, [q, entry = std::move(entry)]() mutable { return q->enqueue(std::move(entry)); });
       auto r = co_await std::move(task);
@@ -789,7 +818,7 @@ class Session {
     for (std::size_t i = 0; i < accounts.size(); ++i) {
       trace.recipient = account_rcpt[i];
       targets.push_back(LocalTarget{accounts[i], txn.limits[accounts[i]],
-                                    return_path_field(sender_address) + received_field(trace)});
+                                    return_path_field(sender_address) + auth_results + received_field(trace), mailbox});
     }
     auto deliver_task = deliver_to_accounts(ctx_.store, prepared, std::move(targets));
     std::map<store::AccountId, Result<store::AppendResult>> delivered = co_await std::move(deliver_task);

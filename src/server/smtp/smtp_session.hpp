@@ -10,6 +10,9 @@
 
 #include "auth/authenticator.hpp"
 #include "config/config.hpp"
+#include "dns/resolver.hpp"
+#include "msgauth/dkim.hpp"
+#include "msgauth/psl.hpp"
 #include "net/blocking_pool.hpp"
 #include "net/connection.hpp"
 #include "net/listener.hpp"
@@ -29,6 +32,11 @@ struct SmtpContext {
   net::BlockingPool* pool = nullptr;             // for Directory and Queue calls; outlives every session
   queue::Queue* queue = nullptr;                 // outbound queue; nullptr: remote recipients get 451
   std::function<void()> queued = {};             // called after an entry is committed (wakes the queue runner)
+  // Mail authentication (config [msgauth]): checks on the MX listener need the resolver and the
+  // public suffix list, signing of submitted mail the DKIM keys. nullptr: that part is off.
+  std::shared_ptr<dns::Resolver> resolver = nullptr;
+  std::shared_ptr<const msgauth::PublicSuffixList> psl = nullptr;
+  std::shared_ptr<const msgauth::DkimSigner> signer = nullptr;
 };
 
 // Runs the session until the client leaves, a limit or timeout ends it, or the server stops.
