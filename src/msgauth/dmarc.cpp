@@ -10,6 +10,7 @@
 #include "base/random.hpp"
 #include "mime/address.hpp"
 #include "mime/header.hpp"
+#include "msgauth/spf_util.hpp"
 
 namespace posthorn::msgauth {
 
@@ -109,19 +110,15 @@ asio::awaitable<Lookup> find_record(dns::Resolver& resolver, std::string domain)
     out.reason = "DNS failure looking up _dmarc." + domain + ": " + answer.why;
     co_return out;
   }
-  const std::string* found = nullptr;
-  for (const auto& txt : answer.records) {
-    if (!is_dmarc_record(txt)) continue;
-    if (found != nullptr) {
-      out.error = DmarcResult::kPermError;
-      out.reason = "more than one DMARC record at _dmarc." + domain;
-      co_return out;
-    }
-    found = &txt;
+  const PickedTxt picked = pick_txt_record(answer.records, is_dmarc_record);
+  if (picked.pick == TxtPick::kSeveral) {
+    out.error = DmarcResult::kPermError;
+    out.reason = "more than one DMARC record at _dmarc." + domain;
+    co_return out;
   }
-  if (found == nullptr) co_return out;
+  if (picked.pick == TxtPick::kNone) co_return out;
   std::string error;
-  out.record = parse_dmarc_record(*found, &error);
+  out.record = parse_dmarc_record(*picked.record, &error);
   if (!out.record) {
     out.error = DmarcResult::kPermError;
     out.reason = "invalid DMARC record at _dmarc." + domain + ": " + error;

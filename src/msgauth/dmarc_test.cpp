@@ -10,19 +10,14 @@
 
 #include "dns/table_resolver.hpp"
 #include "msgauth/dmarc.hpp"
+#include "msgauth/spf_test_util.hpp"
 
 namespace posthorn::msgauth {
 namespace {
 
 namespace asio = boost::asio;
 
-template <class T>
-T run(asio::awaitable<T> task) {
-  asio::io_context io;
-  auto f = asio::co_spawn(io, std::move(task), asio::use_future);
-  io.run();
-  return f.get();
-}
+using testing::run;
 
 const PublicSuffixList& psl() {
   static const PublicSuffixList list("com\nco.uk\nuk\n*.ck\n");

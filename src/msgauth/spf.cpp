@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/ascii.hpp"
+#include "msgauth/spf_util.hpp"
 
 namespace posthorn::msgauth {
 
@@ -427,23 +428,15 @@ class Evaluation {
       out.reason = "DNS failure looking up TXT " + domain + ": " + answer.why;
       co_return out;
     }
-    const std::string* record = nullptr;
-    for (const auto& txt : answer.records) {
-      if (!is_spf_record(txt)) continue;
-      if (record != nullptr) {
-        out.result = SpfResult::kPermError;
-        out.reason = "more than one SPF record at " + domain;
-        co_return out;
-      }
-      record = &txt;
-    }
-    if (record == nullptr) {
-      out.reason = "no SPF record at " + domain;
+    const PickedTxt picked = pick_txt_record(answer.records, is_spf_record);
+    if (picked.pick != TxtPick::kOne) {
+      if (picked.pick == TxtPick::kSeveral) out.result = SpfResult::kPermError;
+      out.reason = (picked.pick == TxtPick::kSeveral ? "more than one SPF record at " : "no SPF record at ") + domain;
       co_return out;
     }
     Record parsed;
     std::string error;
-    if (!parse_record(*record, parsed, error)) {
+    if (!parse_record(*picked.record, parsed, error)) {
       out.result = SpfResult::kPermError;
       out.reason = error + " in " + domain;
       co_return out;
@@ -510,21 +503,27 @@ class Evaluation {
     co_return out;
   }
 
-  // %{p}: a validated name, preferring <domain> itself, then a subdomain of it (§7.3).
+  // %{p}: a validated name, preferring <domain> itself, then a subdomain of it (§7.3). The names
+  // are looked up once per check; only the choice depends on <domain>.
   asio::awaitable<void> compute_ptr(const std::string& domain) {
-    if (ptr_done_for_ == domain) co_return;
-    auto names = co_await validated_names(nullptr);
-    std::string best = names.empty() ? "unknown" : names.front();
+    if (!ptr_names_) {
+      auto names = co_await validated_names(nullptr);
+      ptr_names_ = std::move(names);
+    }
+    std::string best = ptr_names_->empty() ? "unknown" : ptr_names_->front();
     const std::string d = ascii::lower(domain);
-    for (const auto& n : names) {
+    for (const auto& n : *ptr_names_) {
       if (n == d) {
         best = n;
         break;
       }
-      if (n.size() > d.size() && n.ends_with(d) && n[n.size() - d.size() - 1] == '.') best = n;
+      if (is_subdomain(n, d)) best = n;
     }
     values_.validated_ptr = best;
-    ptr_done_for_ = domain;
+  }
+
+  static bool is_subdomain(const std::string& name, const std::string& parent) {
+    return name.size() > parent.size() && name.ends_with(parent) && name[name.size() - parent.size() - 1] == '.';
   }
 
   asio::awaitable<dns::AddressAnswer> lookup_addresses(std::string name, bool force_a = false) {
@@ -649,7 +648,7 @@ class Evaluation {
           if (!count_void(out, void_lookup ? dns::Status::kNxDomain : dns::Status::kOk, "PTR")) co_return out;
           const std::string want = ascii::lower(target);
           for (const auto& n : names) {
-            if (n == want || (n.size() > want.size() && n.ends_with(want) && n[n.size() - want.size() - 1] == '.')) {
+            if (n == want || is_subdomain(n, want)) {
               matched = true;
             }
           }
@@ -689,7 +688,7 @@ class Evaluation {
   dns::Resolver& resolver_;
   address ip_;
   SpfMacroValues values_;
-  std::string ptr_done_for_;
+  std::optional<std::vector<std::string>> ptr_names_;  // validated PTR names, once looked up
   int dns_terms_ = 0;
   int void_lookups_ = 0;
 };
