@@ -858,8 +858,14 @@ std::string render_initial(const InitOptions& options) {
   s += "# max_recipients = 100            # per message\n";
   s += "# max_errors = 10                 # error replies per session, then 421\n";
   s += "\n";
-  s += "# [msgauth]                       # SPF, DKIM, DMARC (inbound on the MX listener); DKIM signing\n";
-  s += "# verify = true                   # check inbound mail, add Authentication-Results\n";
+  if (dev) {
+    s += "[msgauth]                         # SPF, DKIM, DMARC (inbound on the MX listener); DKIM signing\n";
+    s += "# Development: no inbound checks (they need the real DNS); the default is true.\n";
+    s += "verify = false\n";
+  } else {
+    s += "# [msgauth]                       # SPF, DKIM, DMARC (inbound on the MX listener); DKIM signing\n";
+    s += "# verify = true                   # check inbound mail, add Authentication-Results\n";
+  }
   s += "# sign = true                     # DKIM-sign submitted mail (keys: posthorn dkim generate DOMAIN)\n";
   s += "# dmarc_reject = \"reject\"         # DMARC fail under p=reject: reject | quarantine | none\n";
   s += "# dmarc_quarantine = \"quarantine\" # DMARC fail under p=quarantine\n";

@@ -400,6 +400,8 @@ TEST(ConfigInit, CommentedDefaultsMatchCode) {
     EXPECT_EQ(c->smtp.max_recipients, m.max_recipients);
     EXPECT_EQ(c->smtp.max_errors, m.max_errors);
     EXPECT_EQ(c->smtp.greeting_delay, dev ? std::chrono::milliseconds(0) : m.greeting_delay);
+    EXPECT_EQ(c->msgauth.verify, !dev);  // dev: no inbound checks against the real DNS
+    EXPECT_EQ(c->msgauth.dmarc_reject, Msgauth{}.dmarc_reject);
     const Limits l;
     EXPECT_EQ(c->limits.max_connections, l.max_connections);
     EXPECT_EQ(c->limits.max_connections_per_ip, l.max_connections_per_ip);

@@ -35,6 +35,9 @@ def dkim_records(stdout):
 
 
 def with_dns(server, dns_port, extra=""):
+    text = server.config.read_text()
+    assert "verify = false\n" in text  # init --dev turns the checks off; this test wants them
+    server.config.write_text(text.replace("verify = false\n", "verify = true\n"))
     with server.config.open("a") as f:
         f.write(f'\n[dns]\nresolver = "127.0.0.1:{dns_port}"\ntimeout = 5\n{extra}')
 
