@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "mime/header.hpp"
+
 namespace posthorn::msgauth {
 namespace {
 
@@ -26,7 +28,7 @@ TEST(Canon, Rfc6376ExampleRelaxed) {
   EXPECT_EQ(fields[1].raw, "B : Y\t\r\n\tZ  \r\n");
   EXPECT_EQ(canon_header(fields[0].raw, Canon::kRelaxed), "a:X\r\n");
   EXPECT_EQ(canon_header(fields[1].raw, Canon::kRelaxed), "b:Y Z\r\n");
-  auto body = kExample.substr(body_offset(kExample));
+  auto body = kExample.substr(mime::split_header(kExample).body_start);
   EXPECT_EQ(body, " C \r\nD \t E\r\n\r\n\r\n");
   EXPECT_EQ(canon_body(body, Canon::kRelaxed), " C\r\nD E\r\n");
 }
@@ -36,7 +38,7 @@ TEST(Canon, Rfc6376ExampleSimple) {
   ASSERT_EQ(fields.size(), 2u);
   EXPECT_EQ(canon_header(fields[0].raw, Canon::kSimple), "A: X\r\n");
   EXPECT_EQ(canon_header(fields[1].raw, Canon::kSimple), "B : Y\t\r\n\tZ  \r\n");
-  auto body = kExample.substr(body_offset(kExample));
+  auto body = kExample.substr(mime::split_header(kExample).body_start);
   EXPECT_EQ(canon_body(body, Canon::kSimple), " C \r\nD \t E\r\n");
 }
 
@@ -89,9 +91,9 @@ TEST(Canon, SplitFields) {
   EXPECT_EQ(f[1].raw, "To: b,\r\n c\r\n");
   EXPECT_EQ(f[2].name, "X");
   EXPECT_EQ(f[2].raw, "X :y\r\n");
-  EXPECT_EQ(msg.substr(body_offset(msg)), "Body: no\r\n");
+  EXPECT_EQ(msg.substr(mime::split_header(msg).body_start), "Body: no\r\n");
   // No empty line: all header, empty body.
-  EXPECT_EQ(body_offset("A: b\r\n"), 6u);
+  EXPECT_EQ(mime::split_header("A: b\r\n").body_start, 6u);
   EXPECT_EQ(split_raw_fields("A: b").size(), 1u);
   // max_fields at N and N+1.
   EXPECT_EQ(split_raw_fields("A: 1\r\nB: 2\r\n", 2).size(), 2u);
