@@ -52,6 +52,16 @@ struct TransferArgs {
 };
 int cmd_transfer(const TransferArgs& args);
 
+// posthorn dkim generate DOMAIN [--selector S] | dkim list: DKIM signing keys in
+// <data_dir>/dkim/<domain>/<selector>.pem (dkim_cli.cpp).
+struct DkimArgs {
+  std::filesystem::path config_file;
+  std::string verb;      // generate | list
+  std::string domain;    // generate: a local domain
+  std::string selector;  // generate: the selector prefix ("" = "ph" + year + month)
+};
+int cmd_dkim(const DkimArgs& args);
+
 // --config FILE, else ./posthorn.toml, else /etc/posthorn/posthorn.toml.
 std::filesystem::path resolve_config_path(const std::string& given);
 

@@ -147,6 +147,19 @@ int main(int argc, char** argv) {
     });
   }
 
+  DkimArgs dkim;
+  auto* dkim_cmd = app.add_subcommand("dkim", "Manage DKIM signing keys");
+  dkim_cmd->require_subcommand(1);
+  {
+    auto* g = dkim_cmd->add_subcommand("generate", "Create an RSA-2048 and an Ed25519 key for a local domain and "
+                                                   "print the DNS TXT records to publish");
+    g->add_option("DOMAIN", dkim.domain, "A local domain")->required();
+    g->add_option("--selector", dkim.selector, "Selector prefix: the keys are S-rsa and S-ed25519 (default ph<YYYYMM>)");
+    g->callback([&dkim] { dkim.verb = "generate"; });
+    auto* l = dkim_cmd->add_subcommand("list", "List DKIM keys: domain, selector, algorithm, TXT record");
+    l->callback([&dkim] { dkim.verb = "list"; });
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -176,6 +189,10 @@ int main(int argc, char** argv) {
   if (queue_cmd->parsed()) {
     que.config_file = config_file;
     return cmd_queue(que);
+  }
+  if (dkim_cmd->parsed()) {
+    dkim.config_file = config_file;
+    return cmd_dkim(dkim);
   }
   if (import_cmd->parsed() || export_cmd->parsed()) {
     xfer.config_file = config_file;

@@ -57,16 +57,6 @@ std::vector<RawField> split_raw_fields(std::string_view header, std::size_t max_
   return fields;
 }
 
-std::size_t body_offset(std::string_view message) {
-  std::size_t pos = 0;
-  while (pos < message.size()) {
-    auto end = line_end(message, pos);
-    if (empty_line(message, pos, end)) return end;
-    pos = end;
-  }
-  return message.size();
-}
-
 std::string canon_header(std::string_view raw, Canon c) {
   std::string out;
   out.reserve(raw.size() + 2);

@@ -26,13 +26,9 @@ struct RawField {
 };
 
 // Splits a header block (the bytes before the empty line; may also be a whole message, it stops at
-// the empty line) into fields. A line end is CRLF or a bare LF. Lines without ':' that are not
+// the empty line, where mime::split_header puts the body start) into fields. A line end is CRLF or a bare LF. Lines without ':' that are not
 // continuations are skipped; at most `max_fields` fields are returned (the rest are ignored).
 std::vector<RawField> split_raw_fields(std::string_view header, std::size_t max_fields = 10'000);
-
-// The offset of the body in `message`: after the first empty line (CRLF CRLF or LF LF); the
-// message size when there is none.
-std::size_t body_offset(std::string_view message);
 
 // Canonical form of one header field [RFC 6376 §3.4.1, §3.4.2], `raw` as in RawField::raw.
 // Simple: unchanged except that bare LF line ends become CRLF. Relaxed: lower-case name, unfolded,

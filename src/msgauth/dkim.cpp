@@ -16,6 +16,7 @@
 #include "base/ascii.hpp"
 #include "base/base64.hpp"
 #include "dns/resolver.hpp"
+#include "mime/header.hpp"
 #include "msgauth/canon.hpp"
 
 namespace posthorn::msgauth {
@@ -172,23 +173,34 @@ BodyHash body_hash(std::string_view body, Canon c, std::optional<uint64_t> limit
   return BodyHash{std::string(reinterpret_cast<char*>(md), len), bc.canonical_length()};
 }
 
-// RSA signs the data with SHA-256 (PKCS#1 v1.5); Ed25519 signs the SHA-256 of the data (RFC 8463
-// §3: PureEdDSA over the hash). nullopt on an OpenSSL failure.
+// What a key signs [RFC 6376 §3.3, RFC 8463 §3]: RSA signs `data` with SHA-256 inside the
+// signature operation (PKCS#1 v1.5); Ed25519 signs the SHA-256 of `data` (PureEdDSA over the hash).
+// Sets `input` to the bytes to pass to OpenSSL (`ed_hash` holds the hash) and returns the digest
+// to name to EVP_DigestSignInit / EVP_DigestVerifyInit (none for Ed25519).
+const EVP_MD* signature_input(DkimAlgorithm alg, std::string_view data, std::string& ed_hash, std::string_view& input) {
+  if (alg == DkimAlgorithm::kRsaSha256) {
+    input = data;
+    return EVP_sha256();
+  }
+  ed_hash = sha256(data);
+  input = ed_hash;
+  return nullptr;
+}
+
+const unsigned char* bytes(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
+
+// nullopt on an OpenSSL failure.
 std::optional<std::string> sign_data(EVP_PKEY* key, DkimAlgorithm alg, std::string_view data) {
   MdCtxPtr ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  std::string input(data);
-  const EVP_MD* md = EVP_sha256();
-  if (alg == DkimAlgorithm::kEd25519Sha256) {
-    input = sha256(data);
-    md = nullptr;
-  }
+  std::string ed_hash;
+  std::string_view input;
+  const EVP_MD* md = signature_input(alg, data, ed_hash, input);
   size_t len = 0;
   if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, key) != 1 ||
-      EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1)
+      EVP_DigestSign(ctx.get(), nullptr, &len, bytes(input), input.size()) != 1)
     return std::nullopt;
   std::string sig(len, '\0');
-  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
-                     reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1)
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, bytes(input), input.size()) != 1)
     return std::nullopt;
   sig.resize(len);
   return sig;
@@ -196,15 +208,11 @@ std::optional<std::string> sign_data(EVP_PKEY* key, DkimAlgorithm alg, std::stri
 
 bool verify_data(EVP_PKEY* key, DkimAlgorithm alg, std::string_view data, std::string_view sig) {
   MdCtxPtr ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  std::string input(data);
-  const EVP_MD* md = EVP_sha256();
-  if (alg == DkimAlgorithm::kEd25519Sha256) {
-    input = sha256(data);
-    md = nullptr;
-  }
+  std::string ed_hash;
+  std::string_view input;
+  const EVP_MD* md = signature_input(alg, data, ed_hash, input);
   if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key) != 1) return false;
-  return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
-                          reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1;
+  return EVP_DigestVerify(ctx.get(), bytes(sig), sig.size(), bytes(input), input.size()) == 1;
 }
 
 PkeyPtr read_private_pem(std::string_view pem) {
@@ -411,7 +419,8 @@ std::string DkimSigner::sign(std::string_view message, std::string_view domain, 
   }
   std::vector<std::string_view> h(names.begin(), names.end());
   auto headers_data = signed_headers_data(fields, h, Canon::kRelaxed);
-  auto bh = base64::encode(body_hash(message.substr(body_offset(message)), Canon::kRelaxed, std::nullopt).digest);
+  auto body = message.substr(mime::split_header(message).body_start);
+  auto bh = base64::encode(body_hash(body, Canon::kRelaxed, std::nullopt).digest);
 
   std::string out;
   for (const auto& key : it->second) {
@@ -704,20 +713,20 @@ std::optional<PublicKey> parse_key_record(std::string_view record, DkimAlgorithm
     why = "malformed p= in key record";
     return std::nullopt;
   }
-  auto* bytes = reinterpret_cast<const unsigned char*>(der->data());
+  const unsigned char* der_bytes = bytes(*der);
   if (!want_rsa) {
     if (der->size() != 32) {
       why = "Ed25519 key is not 32 bytes";
       return std::nullopt;
     }
-    key.pkey = PkeyPtr(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, bytes, 32), &EVP_PKEY_free);
+    key.pkey = PkeyPtr(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, der_bytes, 32), &EVP_PKEY_free);
   } else {
     // SubjectPublicKeyInfo (what RFC 6376 §3.6.1 means), or a bare PKCS#1 RSAPublicKey as some
     // signers publish.
-    const unsigned char* q = bytes;
+    const unsigned char* q = der_bytes;
     key.pkey = PkeyPtr(d2i_PUBKEY(nullptr, &q, long(der->size())), &EVP_PKEY_free);
     if (!key.pkey) {
-      q = bytes;
+      q = der_bytes;
       key.pkey = PkeyPtr(d2i_PublicKey(EVP_PKEY_RSA, nullptr, &q, long(der->size())), &EVP_PKEY_free);
     }
     if (key.pkey && !EVP_PKEY_is_a(key.pkey.get(), "RSA")) key.pkey.reset();
@@ -800,7 +809,7 @@ boost::asio::awaitable<std::vector<DkimResult>> dkim_verify(std::string_view mes
                                                             int64_t now) {
   std::vector<DkimResult> results;
   auto fields = split_raw_fields(message);
-  auto body = message.substr(body_offset(message));
+  auto body = message.substr(mime::split_header(message).body_start);
   BodyHashCache cache;
   std::size_t seen = 0;
   for (const auto& field : fields) {

@@ -20,6 +20,7 @@
 
 #include "base/base64.hpp"
 #include "dns/table_resolver.hpp"
+#include "mime/header.hpp"
 #include "msgauth/canon.hpp"
 #include "msgauth/dkim_test_keys.hpp"
 
@@ -320,7 +321,7 @@ TEST_F(DkimTags, BodyLength) {
   // The signer sets no l=; a signature with l= that passes is in the python3-dkim interop tests.
   // Here l= is added after signing, so the header signature fails, but only after the l= checks:
   // l=29 (the body length) passes them, l=30 is longer than the body.
-  std::string body = kMessage.substr(body_offset(kMessage));
+  std::string body = kMessage.substr(mime::split_header(kMessage).body_start);
   EXPECT_EQ(canon_body(body, Canon::kRelaxed).size(), 29u);
   auto r = check(replace(message, "c=relaxed/relaxed;", "c=relaxed/relaxed; l=29;"));
   EXPECT_EQ(r.status, DkimStatus::kFail);
@@ -510,6 +511,41 @@ TEST(DkimVerify, HostileInputDoesNotThrow) {
   EXPECT_EQ(verify(at_limit + "\r\n", d).at(0).reason, "missing required tag a=");
   std::string over = "DKIM-Signature: v=1;" + std::string(kMaxSignatureField - 21, ' ') + "\r\n";
   EXPECT_EQ(verify(over + "\r\n", d).at(0).reason, "DKIM-Signature field is too long");
+}
+
+TEST_F(DkimTags, TagAndRecordSizeLimits) {
+  // A tag value of 4096 bytes is read (then its key is missing); 4097 bytes are refused.
+  auto with_b = [&](std::size_t n) {
+    return "DKIM-Signature: v=1; a=rsa-sha256; d=example.org; s=nokey; h=from; bh=AAAA; b=" + std::string(n, 'A') +
+           "\r\n\r\n";
+  };
+  EXPECT_EQ(check(with_b(4096)).reason, "no key record at nokey._domainkey.example.org");
+  EXPECT_EQ(check(with_b(4097)).reason, "tag b= is too long");
+  // 64 tags are read, 65 are refused (the signature has 9: v a c d s t h bh b).
+  auto with_tags = [&](std::size_t n) {
+    std::string extra;
+    for (std::size_t i = 0; i < n - 9; ++i) extra += "; z" + std::to_string(i) + "=1";
+    return replace(message, "DKIM-Signature: v=1;", "DKIM-Signature: v=1" + extra + ";");
+  };
+  EXPECT_EQ(check(with_tags(64)).reason, "signature did not verify");
+  EXPECT_EQ(check(with_tags(65)).reason, "too many tags");
+  // A key record of 8192 bytes is read, 8193 bytes are refused.
+  auto p = dkim_txt_record(ed25519_pem()).value();
+  auto record_of = [&](std::size_t size) {
+    std::string r = p;
+    for (int i = 0; r.size() + 8 < size; ++i) {
+      std::string tag = "; n" + std::to_string(i) + "=";
+      r += tag + std::string(std::min<std::size_t>(4000, size - r.size() - tag.size()), 'x');
+    }
+    EXPECT_EQ(r.size(), size);
+    return r;
+  };
+  for (auto [size, reason] : std::vector<std::pair<std::size_t, std::string>>{
+           {8192, ""}, {8193, "key record is too long"}}) {
+    dns::TableResolver d;
+    d.add_txt("e1._domainkey.example.org", record_of(size));
+    EXPECT_EQ(verify(message, d).at(0).reason, reason) << size;
+  }
 }
 
 TEST(DkimSigner, LoadsKeyFolder) {
