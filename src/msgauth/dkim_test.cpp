@@ -181,6 +181,18 @@ TEST(DkimVerify, TamperingFails) {
   EXPECT_EQ(header[0].reason, "signature did not verify");
 }
 
+TEST(DkimVerify, BareLfMessageVerifiesAsCrlf) {
+  // A signed message stored with LF line ends verifies: canonicalisation reads LF as CRLF.
+  Fixture fx;
+  auto m = fx.signed_message();
+  std::string lf;
+  for (char c : m)
+    if (c != '\r') lf += c;
+  auto results = verify(lf, fx.dns);
+  ASSERT_EQ(results.size(), 2u);
+  for (const auto& r : results) EXPECT_EQ(r.status, DkimStatus::kPass) << r.reason;
+}
+
 TEST(DkimVerify, NoSignature) {
   dns::TableResolver dns;
   auto results = verify(kMessage, dns);
