@@ -107,7 +107,7 @@ def wait_for(predicate, timeout=30.0, what="condition"):
 def auth_results(raw):
     """The Authentication-Results field of a stored message, unfolded."""
     header = raw.split(b"\r\n\r\n", 1)[0].decode()
-    m = re.search(r"^Authentication-Results:(.*(?:\r\n[ \t].*)*)", header, re.M | re.I)
+    m = re.search(r"^Authentication-Results:([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)", header, re.M | re.I)
     assert m, header
     return re.sub(r"\r\n[ \t]+", " ", m.group(1)).strip()
 
