@@ -11,6 +11,7 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -173,12 +174,7 @@ class Server {
   // organisational domains, so inbound checks are off and the log says why).
   Result<void> open_msgauth() {
     const auto cfg = config_.get();
-    auto signer = msgauth::DkimSigner::load(cfg->data_dir / "dkim");
-    if (!signer) return signer.error();
-    if (signer->key_count() > 0) {
-      spdlog::info("dkim: {} signing key(s) loaded", signer->key_count());
-      signer_ = std::make_shared<const msgauth::DkimSigner>(std::move(*signer));
-    }
+    if (auto r = load_dkim_keys(*cfg); !r) return r;
     if (cfg->msgauth.verify) {
       auto psl = msgauth::PublicSuffixList::load();
       if (psl) {
@@ -188,6 +184,16 @@ class Server {
                      psl.error().message);
       }
     }
+    return {};
+  }
+
+  // Reads data/dkim/ (at start and on SIGHUP, so `posthorn dkim generate` needs no restart).
+  Result<void> load_dkim_keys(const config::Config& cfg) {
+    auto signer = msgauth::DkimSigner::load(cfg.data_dir / "dkim");
+    if (!signer) return signer.error();
+    if (signer->key_count() > 0) spdlog::info("dkim: {} signing key(s) loaded", signer->key_count());
+    signer_.store(signer->key_count() > 0 ? std::make_shared<const msgauth::DkimSigner>(std::move(*signer))
+                                          : nullptr);
     return {};
   }
 
@@ -217,7 +223,7 @@ class Server {
         return [this, l](net::Accepted a) {
           return server::smtp::run_session(std::move(a), server::smtp::SmtpContext{config_.get(), l, &auth_, tls_, store_.get(), &pool_,
                                                                             queue_.get(), [this] { runner_->wake(); },
-                                                                            resolver_, psl_, signer_});
+                                                                            resolver_, psl_, signer_.load()});
         };
       case Proto::kImap:
         return [this, l](net::Accepted a) {
@@ -267,6 +273,9 @@ class Server {
       spdlog::set_level(spdlog::level::from_str((*fresh)->log_level));
     }
     config_.set(*fresh);
+    if (auto r = load_dkim_keys(**fresh); !r) {
+      spdlog::error("reload: {} (keeping the DKIM keys loaded before)", r.error().message);
+    }
     spdlog::info("reload: configuration and certificates reloaded from {}", old->file.string());
   }
 
@@ -316,7 +325,7 @@ class Server {
   std::shared_ptr<smtpc::DeliveryAgent> agent_;
   std::shared_ptr<dns::Resolver> resolver_;
   std::shared_ptr<const msgauth::PublicSuffixList> psl_;
-  std::shared_ptr<const msgauth::DkimSigner> signer_;
+  std::atomic<std::shared_ptr<const msgauth::DkimSigner>> signer_;  // replaced on SIGHUP
   std::shared_ptr<server::smtp::QueueRunner> runner_;
   auth::Authenticator auth_;
   std::shared_ptr<net::ConnectionLimiter> limiter_;

@@ -181,3 +181,28 @@ def test_forged_authentication_results_naming_us_are_removed(pair):
     assert b"Authentication-Results: elsewhere.example;" in header  # another server's is kept
     ar = auth_results(got[0])
     assert "spf=none" in ar and "dkim=none" in ar and "dmarc=none" in ar, ar
+
+
+def test_keys_generated_while_serving_are_used_after_sighup(server):
+    """`posthorn dkim generate` on a running server, SIGHUP, and the next submission is signed."""
+    import signal
+
+    def submit_to_self(subject):
+        with smtplib.SMTP(HOST, server.ports["submission"], timeout=30) as smtp:
+            smtp.ehlo("client.example")
+            smtp.login(USER, PASSWORD)
+            msg = f"From: demo@example.test\r\nTo: demo@example.test\r\nSubject: {subject}\r\n\r\nbody\r\n"
+            assert smtp.sendmail(USER, [USER], msg) == {}
+
+    submit_to_self("before")
+    server.cli("dkim", "generate", "example.test", "--selector", "hup")
+    server.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "signing key(s) loaded" in server.log_text(), what="the keys to be loaded")
+    submit_to_self("after")
+    got = mailbox(server, USER, PASSWORD)
+    assert len(got) == 2
+    before = next(m for m in got if b"Subject: before" in m)
+    after = next(m for m in got if b"Subject: after" in m)
+    assert b"DKIM-Signature:" not in before
+    assert after.count(b"DKIM-Signature:") == 2
+    assert b"s=hup-rsa" in after and b"s=hup-ed25519" in after and b"d=example.test" in after
