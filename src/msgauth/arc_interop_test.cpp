@@ -11,6 +11,7 @@
 #include "msgauth/dkim.hpp"
 #include "msgauth/dkim_test_keys.hpp"
 #include "msgauth/msgauth_test_util.hpp"
+#include "msgauth/spf_test_util.hpp"
 
 namespace posthorn::msgauth {
 namespace {
@@ -65,7 +66,7 @@ class ArcInterop : public ::testing::Test {
     return out;
   }
 
-  ArcResult verify(const std::string& message) { return test_util::run(arc_verify(message, dns_, ::time(nullptr))); }
+  ArcResult verify(const std::string& message) { return testing::run(arc_verify(message, dns_, ::time(nullptr))); }
 
   std::string posthorn_seal(const std::string& message) {
     auto status = verify(message).status;

@@ -9,7 +9,7 @@
 #include "msgauth/arc.hpp"
 #include "msgauth/dkim.hpp"
 #include "msgauth/dkim_test_keys.hpp"
-#include "msgauth/msgauth_test_util.hpp"
+#include "msgauth/spf_test_util.hpp"
 
 namespace posthorn::msgauth {
 namespace {
@@ -29,11 +29,11 @@ const std::string kMessage =
     "Notes of the meeting.\r\n";
 
 ArcResult verify(const std::string& message, dns::Resolver& resolver) {
-  return test_util::run(arc_verify(message, resolver, kNow));
+  return testing::run(arc_verify(message, resolver, kNow));
 }
 
 std::vector<DkimResult> dkim(const std::string& message, dns::Resolver& resolver) {
-  return test_util::run(dkim_verify(message, resolver, kNow));
+  return testing::run(dkim_verify(message, resolver, kNow));
 }
 
 class Arc : public ::testing::Test {

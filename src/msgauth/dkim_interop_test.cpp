@@ -13,6 +13,7 @@
 #include "msgauth/dkim.hpp"
 #include "msgauth/dkim_test_keys.hpp"
 #include "msgauth/msgauth_test_util.hpp"
+#include "msgauth/spf_test_util.hpp"
 
 namespace posthorn::msgauth {
 namespace {
@@ -70,7 +71,7 @@ class DkimInterop : public ::testing::Test {
   }
 
   static std::vector<DkimResult> verify(const std::string& message, dns::Resolver& resolver) {
-    return test_util::run(dkim_verify(message, resolver, ::time(nullptr)));
+    return testing::run(dkim_verify(message, resolver, ::time(nullptr)));
   }
 
   // python3-dkim takes an Ed25519 private key as the base64 of its 32-byte seed.

@@ -1,4 +1,4 @@
-// Helpers for the msgauth tests: running a coroutine to completion, a temporary folder, and running
+// Helpers for the msgauth tests (besides spf_test_util.hpp's run): a temporary folder, and running
 // a shell command (the python3-dkim interop scripts in testdata/) with its output captured.
 // Header-only, used by *_test.cpp only. Not thread-safe (one test thread).
 #pragma once
@@ -6,25 +6,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 namespace posthorn::msgauth::test_util {
-
-// Runs `task` on its own io_context and returns its result.
-template <class T>
-T run(boost::asio::awaitable<T> task) {
-  boost::asio::io_context io;
-  auto f = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
-  io.run();
-  return f.get();
-}
 
 // A folder under the system temp folder, removed with everything in it on destruction.
 class TempDir {
