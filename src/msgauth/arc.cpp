@@ -241,12 +241,18 @@ ArcResult fail(ArcResult r, int instance, std::string why) {
   return r;
 }
 
-// cv= of the seal of instance i, or "" when unreadable.
-std::string seal_cv(const Chain& chain, int i) {
-  std::string why;
+// cv= of the seal of instance i (lower case; "" when absent), or nullopt with `why` when the seal
+// is unreadable.
+std::optional<std::string> seal_cv(const Chain& chain, int i, std::string& why) {
   auto tags = tags_of(*chain.sets[std::size_t(i - 1)].as, why);
-  const Tag* cv = tags ? tags->find("cv") : nullptr;
+  if (!tags) return std::nullopt;
+  const Tag* cv = tags->find("cv");
   return cv ? ascii::lower(cv->value) : std::string();
+}
+
+bool newest_seal_failed(const Chain& chain) {
+  std::string why;
+  return chain.n > 0 && chain.sets[std::size_t(chain.n - 1)].as && seal_cv(chain, chain.n, why).value_or("") == "fail";
 }
 
 }  // namespace
@@ -273,7 +279,10 @@ boost::asio::awaitable<ArcResult> arc_verify(std::string_view message, dns::Reso
   // cv= [RFC 8617 §5.2 steps 2-3]: the newest seal must not report a failed chain; i=1 says none,
   // every later seal says pass.
   for (int i = chain.n; i >= 1; --i) {
-    auto cv = seal_cv(chain, i);
+    std::string why;
+    auto read = seal_cv(chain, i, why);
+    if (!read) co_return fail(r, i, "malformed ARC-Seal: " + why);
+    const auto& cv = *read;
     if (i == chain.n && cv == "fail") co_return fail(r, i, "the chain was marked failed at i=" + std::to_string(i));
     if (i == 1 && cv != "none") co_return fail(r, i, "ARC-Seal i=1 has cv=" + cv + ", not none");
     if (i > 1 && cv != "pass") co_return fail(r, i, "ARC-Seal i=" + std::to_string(i) + " has cv=" + cv + ", not pass");
@@ -315,12 +324,8 @@ std::string arc_seal(std::string_view message, const DkimSigner& keys, std::stri
   if (chain.n == 0) cv = ArcChainStatus::kNone;  // §4.1.3: the first seal says none
   if (chain.n >= kMaxArcSets) return "";
   if (cv == ArcChainStatus::kNone && chain.n > 0) return "";
-  if (cv != ArcChainStatus::kFail) {
-    // A chain we would seal on must be whole, and not already terminated.
-    if (!chain.error.empty() || (chain.n > 0 && seal_cv(chain, chain.n) == "fail")) return "";
-  } else if (chain.n > 0 && chain.sets[std::size_t(chain.n - 1)].as && seal_cv(chain, chain.n) == "fail") {
-    return "";
-  }
+  // A chain that is already terminated is never extended; one we seal on as passing must be whole.
+  if (newest_seal_failed(chain) || (cv != ArcChainStatus::kFail && !chain.error.empty())) return "";
   auto instance = std::to_string(chain.n + 1);
   auto d = ascii::lower(domain);
   auto sign = [&](std::string_view data) { return keys.rsa_sign(d, data); };

@@ -333,6 +333,43 @@ TEST_F(Arc, LfLineEndsVerify) {
   EXPECT_EQ(r.status, ArcChainStatus::kPass) << r.reason;
 }
 
+// kMaxSignatureField (bytes of an AMS or AS field) at N and N+1: a seal padded with spaces (which
+// relaxed canonicalisation folds away, so its signature still holds) verifies at the limit and is
+// refused one byte above it.
+TEST_F(Arc, SealFieldSizeLimit) {
+  auto m = chain(1);
+  auto start = m.find("ARC-Seal: i=1;");
+  auto end = m.find("\r\nARC-Message-Signature:") + 2;
+  auto size = end - start;
+  ASSERT_LT(size, kMaxSignatureField);
+  auto at_limit = m;
+  at_limit.insert(start + 14, std::string(kMaxSignatureField - size, ' '));
+  auto r = verify(at_limit, dns_);
+  EXPECT_EQ(r.status, ArcChainStatus::kPass) << r.reason;
+  auto above = m;
+  above.insert(start + 14, std::string(kMaxSignatureField - size + 1, ' '));
+  r = verify(above, dns_);
+  EXPECT_EQ(r.status, ArcChainStatus::kFail);
+  EXPECT_EQ(r.reason, "malformed ARC-Seal: field is too long");
+}
+
+// kMaxSignedHeaders (h= entries of an AMS) at N and N+1: our seal lists every Cc, so 58 extra Cc
+// fields make h= 64 names long (from twice, to, subject, date, message-id, 58 cc) and 59 make 65.
+TEST_F(Arc, AmsSignedHeadersLimit) {
+  for (std::size_t extra : {std::size_t(58), std::size_t(59)}) {
+    std::string cc;
+    for (std::size_t i = 0; i < extra; ++i) cc += "Cc: reader" + std::to_string(i) + "@example.net\r\n";
+    auto m = seal(cc + kMessage, "forwarder.test", ArcChainStatus::kNone);
+    auto r = verify(m, dns_);
+    if (extra + 6 <= kMaxSignedHeaders) {
+      EXPECT_EQ(r.status, ArcChainStatus::kPass) << r.reason;
+    } else {
+      EXPECT_EQ(r.status, ArcChainStatus::kFail);
+      EXPECT_EQ(r.reason, "ARC-Message-Signature h= is too long");
+    }
+  }
+}
+
 TEST_F(Arc, AuthResultsMethodQuotesReason) {
   ArcResult r;
   r.status = ArcChainStatus::kFail;
