@@ -1,6 +1,6 @@
 // ARC verification and sealing (see arc.hpp). The AMS and AS are checked and made with DKIM's
 // building blocks (dkim_internal.hpp); what is ARC's own is the chain: collecting the sets by
-// instance, the structural rules, and the seal's signed content [RFC 8617 §5.1.1].
+// instance, the structural rules, and the seal's signed content [RFC 8617 §5.1].
 #include "msgauth/arc.hpp"
 
 #include <array>
@@ -135,7 +135,7 @@ bool common_tags(const TagList& tags, std::string& key_name, std::string& b, std
   return true;
 }
 
-// The seal input for the complete sets 1..upto [RFC 8617 §5.1.1]: AAR, AMS, AS of each instance
+// The seal input for the complete sets 1..upto [RFC 8617 §5.1]: AAR, AMS, AS of each instance
 // in order, relaxed.
 std::string sets_data(const Chain& chain, int upto) {
   std::string data;
@@ -171,7 +171,7 @@ struct Verifier {
     co_return &*it->second.key;
   }
 
-  // Verifies an ARC-Message-Signature like a DKIM signature [RFC 8617 §4.1.2]: "" on pass, else why.
+  // Verifies an ARC-Message-Signature like a DKIM signature [RFC 8617]: "" on pass, else why.
   boost::asio::awaitable<std::string> ams(const RawField& field) {
     std::string why;
     auto tags = tags_of(field, why);
@@ -187,7 +187,7 @@ struct Verifier {
     if (h.size() > kMaxSignedHeaders) co_return std::string("ARC-Message-Signature h= is too long");
     for (auto name : h) {
       if (name.empty()) co_return std::string("ARC-Message-Signature has an empty name in h=");
-      if (ascii::iequals(name, kAs)) co_return std::string("ARC-Message-Signature signs ARC-Seal (RFC 8617 §4.1.2)");
+      if (ascii::iequals(name, kAs)) co_return std::string("ARC-Message-Signature signs ARC-Seal (RFC 8617 forbids it)");
     }
     std::optional<uint64_t> limit;
     if (const Tag* l = tags->find("l"); l && !(limit = parse_number(l->value, 18)))
@@ -211,7 +211,7 @@ struct Verifier {
     co_return std::string();
   }
 
-  // Verifies the ARC-Seal of instance `i` [RFC 8617 §5.1.1]: "" on pass, else why.
+  // Verifies the ARC-Seal of instance `i` [RFC 8617 §5.1]: "" on pass, else why.
   boost::asio::awaitable<std::string> seal(const Chain& chain, int i) {
     const RawField& field = *chain.sets[std::size_t(i - 1)].as;
     std::string why;
@@ -219,7 +219,7 @@ struct Verifier {
     if (!tags) co_return "malformed ARC-Seal: " + why;
     for (auto req : {"i", "a", "b", "cv", "d", "s"})
       if (!tags->find(req)) co_return std::string("ARC-Seal without ") + req + "=";
-    if (tags->find("h")) co_return std::string("ARC-Seal with h= (RFC 8617 §4.1.3)");
+    if (tags->find("h")) co_return std::string("ARC-Seal with h= (RFC 8617 forbids it)");
     std::string key_name, b;
     if (!common_tags(*tags, key_name, b, why)) co_return "ARC-Seal: " + why;
     const PublicKey* pk = co_await key(key_name, why);
@@ -276,7 +276,7 @@ boost::asio::awaitable<ArcResult> arc_verify(std::string_view message, dns::Reso
   }
   r.instances = chain.n;
   if (!chain.error.empty()) co_return fail(r, chain.error_instance, chain.error);
-  // cv= [RFC 8617 §5.2 steps 2-3]: the newest seal must not report a failed chain; i=1 says none,
+  // cv= [RFC 8617 §5.2]: the newest seal must not report a failed chain; i=1 says none,
   // every later seal says pass.
   for (int i = chain.n; i >= 1; --i) {
     std::string why;
@@ -293,7 +293,7 @@ boost::asio::awaitable<ArcResult> arc_verify(std::string_view message, dns::Reso
     auto why = co_await v.seal(chain, i);
     if (!why.empty()) co_return fail(r, i, why);
   }
-  // oldest-pass [§5.2 step 5]: the older AMSs, newest first, until one does not verify.
+  // oldest-pass [RFC 8617 §5.2]: the older AMSs, newest first, until one does not verify.
   for (int i = chain.n - 1; i >= 1; --i) {
     auto why = co_await v.ams(*chain.sets[std::size_t(i - 1)].ams);
     if (!why.empty()) {
@@ -321,7 +321,7 @@ std::string arc_seal(std::string_view message, const DkimSigner& keys, std::stri
   if (selector.empty()) return "";
   auto fields = split_raw_fields(message);
   auto chain = collect(fields);
-  if (chain.n == 0) cv = ArcChainStatus::kNone;  // §4.1.3: the first seal says none
+  if (chain.n == 0) cv = ArcChainStatus::kNone;  // the first seal says none
   if (chain.n >= kMaxArcSets) return "";
   if (cv == ArcChainStatus::kNone && chain.n > 0) return "";
   // A chain that is already terminated is never extended; one we seal on as passing must be whole.
@@ -361,7 +361,7 @@ std::string arc_seal(std::string_view message, const DkimSigner& keys, std::stri
   auto ams = complete_signature(std::move(ams_f), signed_headers_data(fields, h, Canon::kRelaxed), sign);
   if (!ams) return "";
 
-  // AS over the sets 1..N and our AAR and AMS; with cv=fail over our set only (§5.1.2).
+  // AS over the sets 1..N and our AAR and AMS; with cv=fail over our set only.
   std::string data = cv == ArcChainStatus::kFail ? std::string() : sets_data(chain, chain.n);
   data += canon_header(aar, Canon::kRelaxed);
   data += canon_header(*ams, Canon::kRelaxed);

@@ -24,16 +24,16 @@ namespace posthorn::msgauth {
 
 class DkimSigner;
 
-// A chain validation status: arc_verify's result and the cv= of a seal [RFC 8617 §4.1.3].
+// A chain validation status: arc_verify's result and the cv= of a seal [RFC 8617].
 enum class ArcChainStatus { kNone, kPass, kFail };
 std::string_view chain_status_word(ArcChainStatus s);  // "none", "pass", "fail"
 
-constexpr int kMaxArcSets = 50;  // RFC 8617 §4.2.1: i= is 1..50; a longer chain fails
+constexpr int kMaxArcSets = 50;  // RFC 8617: i= is 1..50; a longer chain fails
 
 struct ArcResult {
   ArcChainStatus status = ArcChainStatus::kNone;
   int instances = 0;  // N, the number of ARC sets (0 when there is none or they are unreadable)
-  // header.oldest-pass [RFC 8617 §5.2 step 5], meaningful on pass: 0 when the AMS of every instance
+  // header.oldest-pass [RFC 8617 §5.2], meaningful on pass: 0 when the AMS of every instance
   // verifies; otherwise the lowest instance i such that the AMS of i..N all verify (the message was
   // modified after the sealer of i-1 saw it).
   int oldest_pass = 0;
@@ -53,7 +53,7 @@ struct ArcResult {
 // anything in the message or in DNS answers.
 boost::asio::awaitable<ArcResult> arc_verify(std::string_view message, dns::Resolver& resolver, int64_t now);
 
-// The "arc=" method for Authentication-Results [RFC 8617 §4.1.1 / §10]: "arc=pass
+// The "arc=" method for Authentication-Results [RFC 8617]: "arc=pass
 // header.oldest-pass=0 smtp.remote-ip=192.0.2.1", "arc=fail reason=\"...\" smtp.remote-ip=...",
 // "arc=none". `remote_ip` is the SMTP client's address (omitted when empty).
 std::string arc_auth_results_method(const ArcResult& result, std::string_view remote_ip);
@@ -67,14 +67,16 @@ std::string arc_auth_results_method(const ArcResult& result, std::string_view re
 // same headers as DkimSigner::sign (never ARC fields) and the body; the AS covers the sets 1..N+1.
 // `auth_results_payload` is what follows "authserv-id;" in our Authentication-Results (e.g.
 // "spf=pass smtp.mailfrom=a@example.org; dkim=pass header.d=example.org; arc=none"); empty: "none".
+// An unfolded payload is folded between words at 78 columns; one that contains CRLF is taken as
+// already folded (each CRLF followed by whitespace).
 //
 // `cv` is arc_verify's status for the incoming message. kNone and kPass seal the chain on;
-// kFail seals with cv=fail over this set only (RFC 8617 §5.1.2), which marks the chain as broken
+// kFail seals with cv=fail over this set only (as python3-dkim does), which marks the chain as broken
 // for everyone after us. Posthorn's forwarding should not call arc_seal on kFail at all (a dead
 // chain carries no information worth sealing); the function still does what the RFC says when asked.
 // Returns "" (no set) when: there is no RSA key for `domain`; the message already has kMaxArcSets
 // sets; its newest seal says cv=fail (a terminated chain is never extended); `cv` is kNone while
-// the message has sets. On a message without sets any `cv` is sealed as cv=none (§4.1.3).
+// the message has sets. On a message without sets any `cv` is sealed as cv=none.
 std::string arc_seal(std::string_view message, const DkimSigner& keys, std::string_view domain,
                      std::string_view authserv_id, std::string_view auth_results_payload, ArcChainStatus cv,
                      int64_t now);

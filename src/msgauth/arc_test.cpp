@@ -276,7 +276,7 @@ TEST_F(Arc, SealRefusals) {
   EXPECT_NE(first.find("ARC-Authentication-Results: i=1; mx; none\r\n"), std::string::npos) << first;
 }
 
-// cv=fail [RFC 8617 §5.1.2]: the seal covers its own set only and ends the chain: it verifies as
+// cv=fail: the seal covers its own set only and ends the chain: it verifies as
 // fail downstream and is never sealed on.
 TEST_F(Arc, FailedChainSealedWithCvFail) {
   auto m = chain(2);
