@@ -18,19 +18,16 @@
 #include "dns/resolver.hpp"
 #include "mime/header.hpp"
 #include "msgauth/canon.hpp"
+#include "msgauth/dkim_internal.hpp"
 
 namespace posthorn::msgauth {
-namespace {
+namespace dkim_detail {
 
-using PkeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
-
-PkeyPtr null_pkey() { return PkeyPtr(nullptr, &EVP_PKEY_free); }
 
 constexpr std::size_t kMaxTagValue = 4096;      // bytes of one tag value (b= of 8192 bits is 1366)
 constexpr std::size_t kMaxTags = 64;            // tags in one tag list
 constexpr std::size_t kMaxKeyRecord = 8192;     // bytes of a key TXT record
-constexpr std::size_t kFoldWidth = 78;          // RFC 5322 §2.1.1 SHOULD
 
 constexpr bool is_fws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
@@ -54,20 +51,6 @@ bool is_base64_char(char c) {
 }
 
 // ---- tag lists [RFC 6376 §3.2] ------------------------------------------------------------------
-
-struct Tag {
-  std::string_view name;
-  std::string_view value;  // FWS at both ends removed
-};
-
-struct TagList {
-  std::vector<Tag> tags;
-  const Tag* find(std::string_view name) const {
-    for (const auto& t : tags)
-      if (t.name == name) return &t;
-    return nullptr;
-  }
-};
 
 // Parses "name=value; name=value[;]". Names are case-sensitive (§3.2); a duplicate name, a
 // malformed name, an oversized value or too many tags is an error with `why` set.
@@ -155,11 +138,6 @@ std::string sha256(std::string_view data) {
   EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
   return std::string(reinterpret_cast<char*>(md), len);
 }
-
-struct BodyHash {
-  std::string digest;  // raw SHA-256
-  uint64_t canonical_length = 0;
-};
 
 BodyHash body_hash(std::string_view body, Canon c, std::optional<uint64_t> limit) {
   MdCtxPtr ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
@@ -284,30 +262,62 @@ void append_signature_field(std::string& data, std::string_view raw, Canon c) {
 
 // ---- folding ------------------------------------------------------------------------------------
 
-// Builds a header field folded at `kFoldWidth` between tokens.
-class Folder {
- public:
-  explicit Folder(std::string_view start) : out_(start), line_(start.size()) {}
-  void add(std::string_view token, bool space_before) {
-    std::size_t need = token.size() + (space_before ? 1 : 0);
-    if (line_ + need > kFoldWidth && line_ > 1) {
-      out_ += "\r\n ";
-      line_ = 1;
-    } else if (space_before) {
-      out_ += ' ';
-      ++line_;
+bool parse_canon(std::string_view value, Canon& header, Canon& body) {
+  auto parts = ascii::split(value, '/');
+  if (parts.size() > 2) return false;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    Canon& target = i == 0 ? header : body;
+    if (parts[i] == "simple") {
+      target = Canon::kSimple;
+    } else if (parts[i] == "relaxed") {
+      target = Canon::kRelaxed;
+    } else {
+      return false;
     }
-    out_ += token;
-    line_ += token.size();
   }
-  const std::string& text() const { return out_; }
+  return true;
+}
 
- private:
-  std::string out_;
-  std::size_t line_;
-};
+std::vector<std::string> default_signed_names(const std::vector<RawField>& fields) {
+  // h=: every present default header as often as it appears, From once more (oversigned, so a
+  // From added later breaks the signature), then the List-* fields.
+  std::vector<std::string> names;
+  auto count = [&](std::string_view name) {
+    return std::count_if(fields.begin(), fields.end(), [&](const RawField& f) { return ascii::iequals(f.name, name); });
+  };
+  for (auto name : DkimSigner::default_headers()) {
+    auto n = count(name) + (name == "from" ? 1 : 0);
+    for (long i = 0; i < n; ++i) names.emplace_back(name);
+  }
+  for (const auto& f : fields) {
+    auto lower = ascii::lower(f.name);
+    if (ascii::istarts_with(lower, "list-") && std::find(names.begin(), names.end(), lower) == names.end()) {
+      auto n = count(lower);
+      for (long i = 0; i < n; ++i) names.push_back(lower);
+    }
+  }
+  return names;
+}
 
-}  // namespace
+void add_h_tag(Folder& f, const std::vector<std::string_view>& h) {
+  for (std::size_t i = 0; i < h.size(); ++i)
+    f.add((i == 0 ? "h=" : "") + std::string(h[i]) + (i + 1 < h.size() ? ":" : ";"), i == 0);
+}
+
+std::optional<std::string> complete_signature(Folder f, std::string_view headers_data, const SignFn& sign) {
+  f.add("b=", true);
+  std::string data(headers_data);
+  append_signature_field(data, f.text(), Canon::kRelaxed);
+  auto sig = sign(data);
+  if (!sig) return std::nullopt;
+  auto b = base64::encode(*sig);
+  for (std::size_t i = 0; i < b.size(); i += 64) f.add(std::string_view(b).substr(i, 64), false);
+  return f.text() + "\r\n";
+}
+
+}  // namespace dkim_detail
+
+using namespace dkim_detail;
 
 std::string_view algorithm_name(DkimAlgorithm a) {
   return a == DkimAlgorithm::kRsaSha256 ? "rsa-sha256" : "ed25519-sha256";
@@ -396,27 +406,30 @@ std::size_t DkimSigner::key_count() const {
   return n;
 }
 
+const DkimSigner::Key* DkimSigner::rsa_key(std::string_view domain) const {
+  auto it = keys_.find(ascii::lower(domain));
+  if (it == keys_.end()) return nullptr;
+  for (const auto& key : it->second)
+    if (key->algorithm == DkimAlgorithm::kRsaSha256) return key.get();
+  return nullptr;
+}
+
+std::string DkimSigner::rsa_selector(std::string_view domain) const {
+  const Key* key = rsa_key(domain);
+  return key ? key->selector : std::string();
+}
+
+std::optional<std::string> DkimSigner::rsa_sign(std::string_view domain, std::string_view data) const {
+  const Key* key = rsa_key(domain);
+  if (!key) return std::nullopt;
+  return sign_data(key->pkey.get(), DkimAlgorithm::kRsaSha256, data);
+}
+
 std::string DkimSigner::sign(std::string_view message, std::string_view domain, int64_t now) const {
   auto it = keys_.find(ascii::lower(domain));
   if (it == keys_.end()) return "";
   auto fields = split_raw_fields(message);
-  // h=: every present default header as often as it appears, From once more (oversigned, so a
-  // From added later breaks the signature), then the List-* fields.
-  std::vector<std::string> names;
-  auto count = [&](std::string_view name) {
-    return std::count_if(fields.begin(), fields.end(), [&](const RawField& f) { return ascii::iequals(f.name, name); });
-  };
-  for (auto name : default_headers()) {
-    auto n = count(name) + (name == "from" ? 1 : 0);
-    for (long i = 0; i < n; ++i) names.emplace_back(name);
-  }
-  for (const auto& f : fields) {
-    auto lower = ascii::lower(f.name);
-    if (ascii::istarts_with(lower, "list-") && std::find(names.begin(), names.end(), lower) == names.end()) {
-      auto n = count(lower);
-      for (long i = 0; i < n; ++i) names.push_back(lower);
-    }
-  }
+  auto names = default_signed_names(fields);
   std::vector<std::string_view> h(names.begin(), names.end());
   auto headers_data = signed_headers_data(fields, h, Canon::kRelaxed);
   auto body = message.substr(mime::split_header(message).body_start);
@@ -431,18 +444,12 @@ std::string DkimSigner::sign(std::string_view message, std::string_view domain, 
     f.add("d=" + key->domain + ";", true);
     f.add("s=" + key->selector + ";", true);
     f.add("t=" + std::to_string(now) + ";", true);
-    for (std::size_t i = 0; i < h.size(); ++i)
-      f.add((i == 0 ? "h=" : "") + std::string(h[i]) + (i + 1 < h.size() ? ":" : ";"), i == 0);
+    add_h_tag(f, h);
     f.add("bh=" + bh + ";", true);
-    f.add("b=", true);
-    auto data = headers_data;
-    append_signature_field(data, f.text(), Canon::kRelaxed);
-    auto sig = sign_data(key->pkey.get(), key->algorithm, data);
-    if (!sig) continue;  // an OpenSSL failure: no signature rather than a broken one
-    auto b = base64::encode(*sig);
-    for (std::size_t i = 0; i < b.size(); i += 64) f.add(std::string_view(b).substr(i, 64), false);
-    out += f.text();
-    out += "\r\n";
+    auto field = complete_signature(std::move(f), headers_data, [&](std::string_view data) {
+      return sign_data(key->pkey.get(), key->algorithm, data);
+    });
+    if (field) out += *field;  // nullopt: an OpenSSL failure, no signature rather than a broken one
   }
   return out;
 }
@@ -561,23 +568,9 @@ bool prepare(std::string_view raw, int64_t now, Pending& p) {
     return false;
   }
   // c=: header[/body]; the body canonicalisation defaults to simple.
-  if (const Tag* c = tags->find("c")) {
-    auto parts = ascii::split(c->value, '/');
-    if (parts.size() > 2) {
-      r = perm(r, "malformed c=");
-      return false;
-    }
-    for (std::size_t i = 0; i < parts.size(); ++i) {
-      Canon& target = i == 0 ? p.header_canon : p.body_canon;
-      if (parts[i] == "simple") {
-        target = Canon::kSimple;
-      } else if (parts[i] == "relaxed") {
-        target = Canon::kRelaxed;
-      } else {
-        r = perm(r, "unknown canonicalization c=" + std::string(c->value));
-        return false;
-      }
-    }
+  if (const Tag* c = tags->find("c"); c && !parse_canon(c->value, p.header_canon, p.body_canon)) {
+    r = perm(r, "unknown canonicalization c=" + std::string(c->value));
+    return false;
   }
   if (const Tag* q = tags->find("q"); q && !contains(colon_list(q->value), "dns/txt")) {
     r = perm(r, "unsupported query method q=");
@@ -653,12 +646,9 @@ bool prepare(std::string_view raw, int64_t now, Pending& p) {
   return true;
 }
 
-// A public key fetched from DNS and checked [RFC 6376 §3.6.1].
-struct PublicKey {
-  PkeyPtr pkey = null_pkey();
-  bool testing = false;  // t=y
-  bool strict = false;   // t=s: i= must be exactly d=
-};
+}  // namespace
+
+namespace dkim_detail {
 
 // Parses one key record. Returns nullopt with `why` (a permerror) on any problem.
 std::optional<PublicKey> parse_key_record(std::string_view record, DkimAlgorithm alg, std::string& why) {
@@ -749,40 +739,53 @@ std::optional<PublicKey> parse_key_record(std::string_view record, DkimAlgorithm
   return key;
 }
 
-struct BodyHashCache {
-  struct Entry {
-    Canon canon;
-    std::optional<uint64_t> limit;
-    BodyHash hash;
-  };
-  std::vector<Entry> entries;
-  const BodyHash& get(std::string_view body, Canon c, std::optional<uint64_t> limit) {
-    for (const auto& e : entries)
-      if (e.canon == c && e.limit == limit) return e.hash;
-    entries.push_back(Entry{c, limit, body_hash(body, c, limit)});
-    return entries.back().hash;
+// The key named `key_name` looked up and parsed: a temperror or a permerror with `why` when there
+// is none to verify with.
+boost::asio::awaitable<KeyFetch> fetch_public_key(dns::Resolver& resolver, std::string key_name, DkimAlgorithm alg) {
+  KeyFetch out;
+  dns::TxtAnswer answer;
+  try {
+    answer = co_await resolver.txt(key_name);
+  } catch (const std::exception& e) {
+    answer.status = dns::Status::kTempFail;
+    answer.why = e.what();
   }
-};
-
-// The checks after the key lookup: key record, body hash, header signature.
-DkimResult finish(Pending& p, const dns::TxtAnswer& answer, const std::vector<RawField>& fields,
-                  std::string_view body, BodyHashCache& cache) {
-  auto& r = p.result;
+  out.status = DkimStatus::kPermError;
   switch (answer.status) {
     case dns::Status::kTempFail:
-      r.status = DkimStatus::kTempError;
-      r.reason = "key lookup failed: " + (answer.why.empty() ? std::string("temporary DNS failure") : answer.why);
-      return r;
+      out.status = DkimStatus::kTempError;
+      out.why = "key lookup failed: " + (answer.why.empty() ? std::string("temporary DNS failure") : answer.why);
+      co_return out;
     case dns::Status::kNxDomain:
     case dns::Status::kNoData:
-      return perm(r, "no key record at " + p.key_name);
+      out.why = "no key record at " + key_name;
+      co_return out;
     case dns::Status::kOk: break;
   }
-  if (answer.records.empty()) return perm(r, "no key record at " + p.key_name);
-  if (answer.records.size() > 1) return perm(r, "more than one key record at " + p.key_name);
-  std::string why;
-  auto key = parse_key_record(answer.records.front(), p.algorithm, why);
-  if (!key) return perm(r, why);
+  if (answer.records.empty()) {
+    out.why = "no key record at " + key_name;
+  } else if (answer.records.size() > 1) {
+    out.why = "more than one key record at " + key_name;
+  } else if ((out.key = parse_key_record(answer.records.front(), alg, out.why))) {
+    out.status = DkimStatus::kPass;
+  }
+  co_return out;
+}
+
+}  // namespace dkim_detail
+
+namespace {
+
+// The checks after the key lookup: key record, body hash, header signature.
+DkimResult finish(Pending& p, const KeyFetch& fetched, const std::vector<RawField>& fields,
+                  std::string_view body, BodyHashCache& cache) {
+  auto& r = p.result;
+  if (!fetched.key) {
+    r.status = fetched.status;
+    r.reason = fetched.why;
+    return r;
+  }
+  const auto& key = fetched.key;
   if (key->strict && p.identity_domain != ascii::lower(r.domain))
     return perm(r, "key has t=s but i= is a subdomain of d=");
   auto fail = [&](std::string reason) {
@@ -832,14 +835,8 @@ boost::asio::awaitable<std::vector<DkimResult>> dkim_verify(std::string_view mes
       results.push_back(std::move(p.result));
       continue;
     }
-    dns::TxtAnswer answer;
-    try {
-      answer = co_await resolver.txt(p.key_name);
-    } catch (const std::exception& e) {
-      answer.status = dns::Status::kTempFail;
-      answer.why = e.what();
-    }
-    results.push_back(finish(p, answer, fields, body, cache));
+    auto fetched = co_await fetch_public_key(resolver, p.key_name, p.algorithm);
+    results.push_back(finish(p, fetched, fields, body, cache));
   }
   if (results.empty()) {
     DkimResult none;

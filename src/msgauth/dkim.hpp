@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,11 +63,19 @@ class DkimSigner {
   // `now` is the signature time (t=), in seconds since the epoch.
   std::string sign(std::string_view message, std::string_view domain, int64_t now) const;
 
+  // ARC sealing (msgauth/arc) uses the domain's RSA key, since RFC 8617 has no Ed25519: the
+  // selector of the first RSA key of `domain` (case-insensitive), or "" when it has none.
+  std::string rsa_selector(std::string_view domain) const;
+  // The RSA-SHA256 (PKCS#1 v1.5) signature of `data` with that key; nullopt when there is no RSA
+  // key for `domain` or OpenSSL fails.
+  std::optional<std::string> rsa_sign(std::string_view domain, std::string_view data) const;
+
   // The header names signed when present (From is always signed, once more than it appears).
   static const std::vector<std::string_view>& default_headers();
 
  private:
   struct Key;
+  const Key* rsa_key(std::string_view domain) const;  // first RSA key of `domain`, or null
   std::map<std::string, std::vector<std::shared_ptr<const Key>>> keys_;  // by lower-case domain
 };
 

@@ -5,27 +5,22 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <unistd.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
+#include <ctime>
 
 #include "base/base64.hpp"
 #include "dns/table_resolver.hpp"
 #include "msgauth/dkim.hpp"
 #include "msgauth/dkim_test_keys.hpp"
+#include "msgauth/msgauth_test_util.hpp"
+#include "msgauth/spf_test_util.hpp"
 
 namespace posthorn::msgauth {
 namespace {
 
-namespace asio = boost::asio;
-namespace fs = std::filesystem;
 using test_keys::ed25519_pem;
 using test_keys::rsa2048_pem;
+using test_util::run_command;
 
 const std::string kScript = std::string(POSTHORN_MSGAUTH_TESTDATA) + "/dkim_interop.py";
 
@@ -47,29 +42,9 @@ const std::string kMessage =
 
 class DkimInterop : public ::testing::Test {
  protected:
-  DkimInterop() : dir_(fs::temp_directory_path() / ("dkim_interop_" + std::to_string(::getpid()))) {
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  ~DkimInterop() override { fs::remove_all(dir_); }
+  DkimInterop() : dir_("dkim_interop") {}
 
-  std::string write(const std::string& name, const std::string& content) {
-    auto path = (dir_ / name).string();
-    std::ofstream(path, std::ios::binary) << content;
-    return path;
-  }
-
-  // Runs a shell command; returns its exit status and puts its stdout in `out`.
-  static int run(const std::string& command, std::string& out) {
-    out.clear();
-    FILE* p = ::popen(command.c_str(), "r");
-    if (!p) return -1;
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    int status = ::pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
+  std::string write(const std::string& name, const std::string& content) { return dir_.write(name, content); }
 
   // dkimpy's verdicts on `message` with the given TXT records: "pass\n" per good signature.
   std::string python_verify(const std::string& message, const std::vector<std::pair<std::string, std::string>>& txt,
@@ -79,7 +54,7 @@ class DkimInterop : public ::testing::Test {
     auto m = write("verify.eml", message);
     auto d = write("dns.txt", dns);
     std::string out;
-    status = run("/usr/bin/python3 " + kScript + " verify " + m + " " + d, out);
+    status = run_command("/usr/bin/python3 " + kScript + " verify " + m + " " + d, out);
     return out;
   }
 
@@ -88,7 +63,7 @@ class DkimInterop : public ::testing::Test {
                           const std::string& body_canon, const std::string& algorithm, bool length = false) {
     auto m = write("sign.eml", message);
     std::string out;
-    int status = run("/usr/bin/python3 " + kScript + " sign " + m + " sel example.org " + key_file + " " +
+    int status = run_command("/usr/bin/python3 " + kScript + " sign " + m + " sel example.org " + key_file + " " +
                          header_canon + " " + body_canon + " " + algorithm + (length ? " --length" : ""),
                      out);
     EXPECT_EQ(status, 0) << "python3-dkim signing failed (is python3-dkim installed?)";
@@ -96,10 +71,7 @@ class DkimInterop : public ::testing::Test {
   }
 
   static std::vector<DkimResult> verify(const std::string& message, dns::Resolver& resolver) {
-    asio::io_context io;
-    auto f = asio::co_spawn(io, dkim_verify(message, resolver, ::time(nullptr)), asio::use_future);
-    io.run();
-    return f.get();
+    return testing::run(dkim_verify(message, resolver, ::time(nullptr)));
   }
 
   // python3-dkim takes an Ed25519 private key as the base64 of its 32-byte seed.
@@ -113,7 +85,7 @@ class DkimInterop : public ::testing::Test {
     return write("ed25519.seed", base64::encode(seed));
   }
 
-  fs::path dir_;
+  test_util::TempDir dir_;
 };
 
 TEST_F(DkimInterop, PosthornSignsPythonVerifies) {

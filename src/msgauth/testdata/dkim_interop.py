@@ -13,6 +13,9 @@ import sys
 
 import dkim
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from interop_dns import load_dns  # noqa: E402
+
 
 def sign(args):
     message = open(args[0], 'rb').read()
@@ -31,16 +34,7 @@ def sign(args):
 
 def verify(args):
     message = open(args[0], 'rb').read()
-    records = {}
-    with open(args[1], 'rb') as f:
-        for line in f:
-            line = line.rstrip(b'\r\n')
-            if line:
-                name, txt = line.split(b'\t', 1)
-                records[name.lower().rstrip(b'.')] = txt
-
-    def dnsfunc(name, timeout=5):
-        return records.get(name.lower().rstrip(b'.'))
+    dnsfunc = load_dns(args[1])
 
     d = dkim.DKIM(message)
     count = sum(1 for name, _ in d.headers if name.lower() == b'dkim-signature')
