@@ -185,6 +185,7 @@ std::string format_authentication_results(const AuthResultsInput& input) {
     property(words, "header.from", dmarc.from_domain);
     resinfos.push_back(std::move(words));
   }
+  if (input.arc) resinfos.push_back({*input.arc});
   Folder folder("Authentication-Results: " + auth_results_pvalue(input.authserv_id));
   if (resinfos.empty()) {
     folder.raw(";");

@@ -34,6 +34,7 @@ struct AuthResultsInput {
   // nullopt: no dkim method at all; an empty list: "dkim=none" (the message had no signature).
   std::optional<std::vector<DkimMethodResult>> dkim;
   std::optional<DmarcOutcome> dmarc;                // "dmarc=... header.from="
+  std::optional<std::string> arc;                   // a whole "arc=..." resinfo (arc_auth_results_method)
 };
 
 // The whole field, "Authentication-Results: <id>; spf=...;\r\n\tdkim=...\r\n", folded so that no

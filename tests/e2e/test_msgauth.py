@@ -54,19 +54,23 @@ def pair(tmp_path):
     b.init()
     b.cli("domain", "add", "remote.test")
     b.cli("user", "add", FRIEND, "--password-stdin", input=FRIEND_PASSWORD + "\n")
+    b.cli("alias", "add", "fwd@remote.test", USER)  # forwards back to A: sealed with ARC by B
+    b_keys = dkim_records(b.cli("dkim", "generate", "remote.test", "--selector", "b1").stdout)
 
     zones = ["remote.test.", "example.test.", "forged.test.", "quarantined.test."]
     records = ["remote.test. MX 10 mx.remote.test.", "mx.remote.test. A 127.0.0.1",
+               "example.test. MX 10 mx.example.test.", "mx.example.test. A 127.0.0.1",
                'example.test. TXT "v=spf1 ip4:127.0.0.0/8 -all"',
                '_dmarc.example.test. TXT "v=DMARC1; p=reject; adkim=s"',
                'forged.test. TXT "v=spf1 ip4:192.0.2.1 -all"',
                '_dmarc.forged.test. TXT "v=DMARC1; p=reject"',
                'quarantined.test. TXT "v=spf1 ip4:192.0.2.1 -all"',
-               '_dmarc.quarantined.test. TXT "v=DMARC1; p=quarantine"'] + keys
+               '_dmarc.quarantined.test. TXT "v=DMARC1; p=quarantine"'] + keys + b_keys
     dns = Unbound(records, zones=zones)
     with_dns(a, dns.port, f"[delivery]\nport = {b.ports['mx']}\nipv6 = false\nconnect_timeout = 2\n"
                           "retry_min = 1\nretry_max = 1\nconnection_idle = 0\n")
-    with_dns(b, dns.port)
+    with_dns(b, dns.port, f"[delivery]\nport = {a.ports['mx']}\nipv6 = false\nconnect_timeout = 2\n"
+                          "retry_min = 1\nretry_max = 1\nconnection_idle = 0\n")
     b.start()
     a.start()
     yield a, b
@@ -130,6 +134,28 @@ def test_signed_mail_passes_spf_dkim_and_dmarc_at_the_receiver(pair):
     assert re.search(r"dkim=pass header\.d=example\.test header\.s=s1-ed25519", ar), ar
     assert "dmarc=pass header.from=example.test" in ar, ar
     assert "dkim=pass" in b.log_text() or "dmarc=pass" in b.log_text()
+    assert "arc=none" in ar, ar
+
+
+def test_forwarding_alias_seals_with_arc(pair):
+    """A -> B's alias fwd@remote.test -> back to A: B adds an ARC set (d=remote.test) over its own
+    Authentication-Results, and A's checks find arc=pass next to dkim=pass."""
+    a, b = pair
+    with smtplib.SMTP(HOST, a.ports["submission"], timeout=30) as smtp:
+        smtp.ehlo("client.example")
+        smtp.login(USER, PASSWORD)
+        assert smtp.sendmail(USER, ["fwd@remote.test"], MESSAGE) == {}
+    got = wait_for(lambda: mailbox(a, USER, PASSWORD), timeout=60, what="the forwarded message back at A")
+    assert len(got) == 1
+    raw = got[0]
+    header = raw.split(b"\r\n\r\n", 1)[0].decode()
+    assert "ARC-Seal: i=1; a=rsa-sha256; cv=none; d=remote.test; s=b1-rsa;" in re.sub(r"\r\n[ \t]+", " ", header)
+    assert "ARC-Message-Signature: i=1;" in header
+    assert re.search(r"ARC-Authentication-Results: i=1; localhost;", header), header
+    ar = auth_results(raw)  # A's own (the first field)
+    assert "arc=pass" in ar, ar
+    assert "dkim=pass header.d=example.test" in ar, ar
+    assert raw.endswith(MESSAGE)
 
 
 def send_raw(server, sender, message, rcpt=FRIEND):

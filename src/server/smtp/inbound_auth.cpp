@@ -26,6 +26,9 @@ asio::awaitable<InboundVerdict> check_inbound(dns::Resolver& resolver, const msg
   msgauth::SpfOutcome spf = co_await std::move(spf_task);
   auto dkim_task = msgauth::dkim_verify(message, resolver, now);
   std::vector<msgauth::DkimResult> dkim = co_await std::move(dkim_task);
+  auto arc_task = msgauth::arc_verify(message, resolver, now);
+  msgauth::ArcResult arc = co_await std::move(arc_task);
+  verdict.arc = arc.status;
   std::vector<msgauth::DkimResultInput> aligned_input;
   for (const auto& d : dkim) aligned_input.push_back({d.domain, d.status == msgauth::DkimStatus::kPass});
   const std::string header(message.substr(0, mime::split_header(message).header_end));
@@ -42,13 +45,23 @@ asio::awaitable<InboundVerdict> check_inbound(dns::Resolver& resolver, const msg
                         d.status == msgauth::DkimStatus::kPass ? std::string() : d.reason});
   }
   ar.dmarc = dmarc;
+  ar.arc = msgauth::arc_auth_results_method(arc, in.client_ip.to_string());
   verdict.auth_results = msgauth::format_authentication_results(ar);
+  // "Authentication-Results: id;" + payload + CRLF: the payload as the ARC-Authentication-Results
+  // of a seal carries it (already folded).
+  if (const auto semi = verdict.auth_results.find(';'); semi != std::string::npos) {
+    std::string_view payload = std::string_view(verdict.auth_results).substr(semi + 1);
+    while (!payload.empty() && (payload.front() == ' ' || payload.front() == '\t')) payload.remove_prefix(1);
+    if (payload.ends_with("\r\n")) payload.remove_suffix(2);
+    verdict.auth_results_payload = std::string(payload);
+  }
   verdict.summary = "spf=" + std::string(msgauth::spf_result_name(spf.result)) + " dkim=";
   if (dkim.empty()) verdict.summary += "none";
   for (std::size_t i = 0; i < dkim.size(); ++i) {
     verdict.summary += (i ? "," : "") + std::string(msgauth::status_word(dkim[i].status));
   }
   verdict.summary += " dmarc=" + std::string(msgauth::dmarc_result_name(dmarc.result));
+  verdict.summary += " arc=" + std::string(msgauth::chain_status_word(arc.status));
 
   // DMARC decides when it failed; SPF's own "fail" acts only when DMARC did not pass (a forwarded
   // message can fail SPF and still pass DMARC through its DKIM signature).
@@ -76,6 +89,11 @@ asio::awaitable<InboundVerdict> check_inbound(dns::Resolver& resolver, const msg
 
 std::string remove_own_auth_results(std::string_view message, std::string_view authserv_id) {
   return msgauth::drop_ranges(message, msgauth::find_own_authentication_results(message, authserv_id));
+}
+
+std::string arc_seal_forwarded(const msgauth::DkimSigner& signer, std::string_view domain, std::string_view outgoing,
+                               std::string_view authserv_id, const InboundVerdict& verdict, int64_t now) {
+  return msgauth::arc_seal(outgoing, signer, domain, authserv_id, verdict.auth_results_payload, verdict.arc, now);
 }
 
 std::string signing_domain(const msgauth::DkimSigner& signer, std::string_view message) {

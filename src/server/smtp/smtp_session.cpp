@@ -749,6 +749,7 @@ class Session {
     // Mail from other servers: SPF, DKIM and DMARC, recorded in Authentication-Results and acted on.
     std::string auth_results;
     std::string mailbox = "INBOX";
+    std::optional<InboundVerdict> checked;
     if (proto_ == Proto::kSmtp && ctx_.config->msgauth.verify && ctx_.resolver && ctx_.psl) {
       const config::Msgauth& settings = ctx_.config->msgauth;
       prepared = remove_own_auth_results(prepared, settings.authserv_id);
@@ -767,7 +768,8 @@ class Session {
           co_return next;
         }
         if (verdict.action == config::AuthAction::kQuarantine) mailbox = settings.junk_mailbox;
-        auth_results = std::move(verdict.auth_results);
+        auth_results = verdict.auth_results;
+        checked = std::move(verdict);
       }
     }
     TraceInfo trace{helo_, conn_.info().remote_ip, ctx_.config->hostname, with_protocol(), txn.id, "",
@@ -784,7 +786,17 @@ class Session {
     }
     Result<std::string> queued = std::string();
     if (!remote.empty()) {
-      queue::NewEntry entry = queue_entry(txn, std::move(remote), auth_results + received_field(trace) + prepared);
+      std::string outgoing = auth_results + received_field(trace) + prepared;
+      // Forwarded by an alias of ours: an ARC seal [RFC 8617] keeps what we checked verifiable for the
+      // next hop (SPF will fail there, and DKIM when a list-like change was made on the way).
+      if (checked && ctx_.signer) {
+        const std::string domain = forwarding_domain(txn);
+        if (!domain.empty()) {
+          outgoing = arc_seal_forwarded(*ctx_.signer, domain, outgoing, ctx_.config->msgauth.authserv_id, *checked, now) +
+                     outgoing;
+        }
+      }
+      queue::NewEntry entry = queue_entry(txn, std::move(remote), std::move(outgoing));
       queue::Queue* q = ctx_.queue;
       auto task = net::run_blocking(*ctx_.pool, [q, entry = std::move(entry)]() mutable { return q->enqueue(std::move(entry)); });
       auto r = co_await std::move(task);
@@ -934,6 +946,16 @@ class Session {
     if (sent == NoticeSent::kLater) {
       spdlog::warn("conn={} smtp: message {}: the delivered notice to {} was not sent", id(), txn.id, sender);
     }
+  }
+
+  // The domain of the first recipient that forwards to a remote address (an alias of ours), "".
+  static std::string forwarding_domain(const Transaction& txn) {
+    for (const auto& r : txn.rcpts) {
+      if (r.remote.empty()) continue;
+      const auto at = r.address.rfind('@');
+      if (at != std::string::npos) return ascii::lower(std::string_view(r.address).substr(at + 1));
+    }
+    return "";
   }
 
   queue::NewEntry queue_entry(const Transaction& txn, std::vector<queue::Recipient> recipients, std::string message) const {
