@@ -1,5 +1,6 @@
-// Helpers for the msgauth tests (besides spf_test_util.hpp's run): a temporary folder, and running
-// a shell command (the python3-dkim interop scripts in testdata/) with its output captured.
+// Helpers for the msgauth tests (besides spf_test_util.hpp's run): a temporary folder, running a
+// shell command (the python3-dkim interop scripts in testdata/) with its output captured, and random
+// edits of a message for robustness tests.
 // Header-only, used by *_test.cpp only. Not thread-safe (one test thread).
 #pragma once
 
@@ -9,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
 
 namespace posthorn::msgauth::test_util {
@@ -46,6 +48,23 @@ inline int run_command(const std::string& command, std::string& out) {
   while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
   int status = ::pclose(p);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// 1 to 4 random byte edits, insertions and cuts of `m`, at positions before `hot_end` three times in
+// four (the header fields under test), anywhere otherwise.
+inline std::string mutate(std::string m, std::size_t hot_end, std::mt19937& rng) {
+  const std::string alphabet = "=;:\r\n \t@.abAB019+/-_\xff";
+  int edits = 1 + int(rng() % 4);
+  for (int e = 0; e < edits && !m.empty(); ++e) {
+    std::size_t pos = rng() % (rng() % 4 == 0 ? m.size() : std::min(hot_end, m.size()));
+    char c = alphabet[rng() % alphabet.size()];
+    switch (rng() % 3) {
+      case 0: m[pos] = c; break;
+      case 1: m.insert(m.begin() + long(pos), c); break;
+      default: m.erase(pos, 1 + rng() % 8); break;
+    }
+  }
+  return m;
 }
 
 }  // namespace posthorn::msgauth::test_util
