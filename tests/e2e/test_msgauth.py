@@ -46,6 +46,8 @@ def with_dns(server, dns_port, extra=""):
 def pair(tmp_path):
     a = Server(tmp_path / "a")
     a.init()
+    a.cli("domain", "add", "home.test")
+    a.cli("alias", "add", "demo@home.test", USER)
     generated = a.cli("dkim", "generate", "example.test", "--selector", "s1")
     keys = dkim_records(generated.stdout)
     assert len(keys) == 2, generated.stdout
@@ -54,12 +56,13 @@ def pair(tmp_path):
     b.init()
     b.cli("domain", "add", "remote.test")
     b.cli("user", "add", FRIEND, "--password-stdin", input=FRIEND_PASSWORD + "\n")
-    b.cli("alias", "add", "fwd@remote.test", USER)  # forwards back to A: sealed with ARC by B
+    # Forwards back to A (home.test is A's; example.test is local on B too, as on every test server).
+    b.cli("alias", "add", "fwd@remote.test", "demo@home.test")
     b_keys = dkim_records(b.cli("dkim", "generate", "remote.test", "--selector", "b1").stdout)
 
-    zones = ["remote.test.", "example.test.", "forged.test.", "quarantined.test."]
+    zones = ["remote.test.", "example.test.", "home.test.", "forged.test.", "quarantined.test."]
     records = ["remote.test. MX 10 mx.remote.test.", "mx.remote.test. A 127.0.0.1",
-               "example.test. MX 10 mx.example.test.", "mx.example.test. A 127.0.0.1",
+               "home.test. MX 10 mx.home.test.", "mx.home.test. A 127.0.0.1",
                'example.test. TXT "v=spf1 ip4:127.0.0.0/8 -all"',
                '_dmarc.example.test. TXT "v=DMARC1; p=reject; adkim=s"',
                'forged.test. TXT "v=spf1 ip4:192.0.2.1 -all"',

@@ -93,6 +93,8 @@ std::string remove_own_auth_results(std::string_view message, std::string_view a
 
 std::string arc_seal_forwarded(const msgauth::DkimSigner& signer, std::string_view domain, std::string_view outgoing,
                                std::string_view authserv_id, const InboundVerdict& verdict, int64_t now) {
+  // A chain that arrived broken is not extended: a cv=fail seal says nothing the next hop can use.
+  if (verdict.arc == msgauth::ArcChainStatus::kFail) return "";
   return msgauth::arc_seal(outgoing, signer, domain, authserv_id, verdict.auth_results_payload, verdict.arc, now);
 }
 

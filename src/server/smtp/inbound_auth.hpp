@@ -53,7 +53,7 @@ std::string signing_domain(const msgauth::DkimSigner& signer, std::string_view m
 
 // The ARC set [RFC 8617] to prepend to `outgoing` (a message an alias forwards to a remote address,
 // with our Authentication-Results in it), sealed with the RSA key of `domain`; "" when there is no
-// such key or the chain must not be extended.
+// such key, the incoming chain failed, or it must not be extended.
 std::string arc_seal_forwarded(const msgauth::DkimSigner& signer, std::string_view domain, std::string_view outgoing,
                                std::string_view authserv_id, const InboundVerdict& verdict, int64_t now);
 
