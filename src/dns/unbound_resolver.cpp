@@ -145,40 +145,32 @@ struct UnboundResolver::Impl : std::enable_shared_from_this<Impl> {
   }
 
   asio::awaitable<AddressAnswer> address(std::string name, int type) {
-    AddressAnswer answer;
-    auto task = query(std::move(name), type);
-    auto [result, failure] = co_await std::move(task);
-    if (result == nullptr) {
-      answer.status = Status::kTempFail;
-      answer.why = failure;
-      co_return answer;
-    }
-    answer.status = classify(result, answer.why);
-    answer.secure = result->secure != 0;
-    if (answer.status == Status::kOk) {
-      for (int i = 0; result->data[i] != nullptr; ++i) {
-        const size_t want = type == kTypeA ? 4 : 16;
-        if (size_t(result->len[i]) != want) continue;
-        if (type == kTypeA) {
-          asio::ip::address_v4::bytes_type b;
-          std::memcpy(b.data(), result->data[i], 4);
-          answer.addresses.emplace_back(asio::ip::address_v4(b));
-        } else {
-          asio::ip::address_v6::bytes_type b;
-          std::memcpy(b.data(), result->data[i], 16);
-          answer.addresses.emplace_back(asio::ip::address_v6(b));
-        }
-      }
-      if (answer.addresses.empty()) answer.status = Status::kNoData;
-    }
-    ub_resolve_free(result);
-    co_return answer;
+    // Records of the wrong length are skipped; none left is "no data" (nothing to connect to).
+    return records<AddressAnswer>(
+        std::move(name), type,
+        [type](std::string_view rdata, AddressAnswer& answer) {
+          if (type == kTypeA && rdata.size() == 4) {
+            asio::ip::address_v4::bytes_type b;
+            std::memcpy(b.data(), rdata.data(), 4);
+            answer.addresses.emplace_back(asio::ip::address_v4(b));
+            return true;
+          }
+          if (type == kTypeAaaa && rdata.size() == 16) {
+            asio::ip::address_v6::bytes_type b;
+            std::memcpy(b.data(), rdata.data(), 16);
+            answer.addresses.emplace_back(asio::ip::address_v6(b));
+            return true;
+          }
+          return false;
+        },
+        Status::kNoData);
   }
 
   // Runs one lookup and hands each rdata of a kOk answer to `parse` (false: skip the record). An
-  // answer whose records all fail to parse is a temporary failure (a broken answer, not "none").
+  // answer whose records all fail to parse gets `if_none`: by default a temporary failure (a broken
+  // answer, not "none").
   template <class Answer, class Parse>
-  asio::awaitable<Answer> records(std::string name, int type, Parse parse) {
+  asio::awaitable<Answer> records(std::string name, int type, Parse parse, Status if_none = Status::kTempFail) {
     Answer answer;
     auto task = query(std::move(name), type);
     auto [result, failure] = co_await std::move(task);
@@ -195,8 +187,8 @@ struct UnboundResolver::Impl : std::enable_shared_from_this<Impl> {
         any = parse(std::string_view(result->data[i], size_t(result->len[i])), answer) || any;
       }
       if (!any) {
-        answer.status = Status::kTempFail;
-        answer.why = "malformed records";
+        answer.status = if_none;
+        answer.why = if_none == Status::kNoData ? "no usable records" : "malformed records";
       }
     }
     ub_resolve_free(result);
@@ -255,32 +247,16 @@ UnboundResolver::~UnboundResolver() {
 }
 
 asio::awaitable<MxAnswer> UnboundResolver::mx(std::string name) {
-  MxAnswer answer;
-  auto task = impl_->query(std::move(name), kTypeMx);
-  auto [result, failure] = co_await std::move(task);
-  if (result == nullptr) {
-    answer.status = Status::kTempFail;
-    answer.why = failure;
-    co_return answer;
-  }
-  answer.status = Impl::classify(result, answer.why);
-  answer.secure = result->secure != 0;
-  if (answer.status == Status::kOk) {
-    for (int i = 0; result->data[i] != nullptr; ++i) {
-      std::string_view rdata(result->data[i], size_t(result->len[i]));
-      if (rdata.size() < 3) continue;
-      Mx mx;
-      mx.preference = uint16_t((uint8_t(rdata[0]) << 8) | uint8_t(rdata[1]));
-      size_t pos = 2;
-      if (!read_wire_name(rdata, pos, mx.host)) continue;
-      answer.records.push_back(std::move(mx));
-    }
-    if (answer.records.empty()) {
-      answer.status = Status::kTempFail;  // records were there but none parsed: a broken answer
-      answer.why = "malformed MX records";
-    }
-  }
-  ub_resolve_free(result);
+  auto task = impl_->records<MxAnswer>(std::move(name), kTypeMx, [](std::string_view rdata, MxAnswer& answer) {
+    if (rdata.size() < 3) return false;
+    Mx mx;
+    mx.preference = uint16_t((uint8_t(rdata[0]) << 8) | uint8_t(rdata[1]));
+    size_t pos = 2;
+    if (!read_wire_name(rdata, pos, mx.host)) return false;
+    answer.records.push_back(std::move(mx));
+    return true;
+  });
+  MxAnswer answer = co_await std::move(task);
   finish_mx(answer);
   co_return answer;
 }
