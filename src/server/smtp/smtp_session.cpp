@@ -743,7 +743,16 @@ class Session {
       prepared = prepare_submission(prepared, domain, now);
       if (ctx_.signer && ctx_.config->msgauth.sign) {
         const std::string signer_domain = signing_domain(*ctx_.signer, prepared);
-        if (!signer_domain.empty()) prepared = ctx_.signer->sign(prepared, signer_domain, now) + prepared;
+        if (!signer_domain.empty()) {
+          // RSA signing is CPU work: on the blocking pool (DESIGN §3). `prepared` outlives the call.
+          const msgauth::DkimSigner* signer = ctx_.signer.get();
+          const std::string* message = &prepared;
+          auto task = net::run_blocking(*ctx_.pool, [signer, message, signer_domain, now]() {
+            return signer->sign(*message, signer_domain, now);
+          });
+          std::string fields = co_await std::move(task);
+          prepared.insert(0, fields);
+        }
       }
     }
     // Mail from other servers: SPF, DKIM and DMARC, recorded in Authentication-Results and acted on.
@@ -792,8 +801,15 @@ class Session {
       if (checked && ctx_.signer) {
         const std::string domain = forwarding_domain(txn);
         if (!domain.empty()) {
-          outgoing = arc_seal_forwarded(*ctx_.signer, domain, outgoing, ctx_.config->msgauth.authserv_id, *checked, now) +
-                     outgoing;
+          const msgauth::DkimSigner* signer = ctx_.signer.get();
+          const std::string* message = &outgoing;
+          const InboundVerdict* verdict = &*checked;
+          const std::string authserv_id = ctx_.config->msgauth.authserv_id;
+          auto task = net::run_blocking(*ctx_.pool, [signer, domain, message, authserv_id, verdict, now]() {
+            return arc_seal_forwarded(*signer, domain, *message, authserv_id, *verdict, now);
+          });
+          std::string seal = co_await std::move(task);
+          outgoing.insert(0, seal);
         }
       }
       queue::NewEntry entry = queue_entry(txn, std::move(remote), std::move(outgoing));
