@@ -257,8 +257,9 @@ class SaslTest : public ::testing::Test {
   ManualClock clock_;
   config::Auth settings_;
   TestDirectory directory_;
-  net::BlockingPool pool_;
+  // io_ outlives pool_: pool threads may drop completions bound to it until the pool has joined.
   boost::asio::io_context io_;
+  net::BlockingPool pool_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
   std::unique_ptr<Authenticator> auth_;
   AccountId account_id_ = 0;

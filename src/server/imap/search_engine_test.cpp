@@ -133,8 +133,9 @@ class SearchEngineTest : public ::testing::Test {
   }
 
   fs::path dir_;
-  net::BlockingPool pool_{2};
+  // io_ outlives pool_: pool threads may drop completions bound to it until the pool has joined.
   asio::io_context io_;
+  net::BlockingPool pool_{2};
   std::unique_ptr<store::sqlite::SqliteMailStore> store_;
   std::shared_ptr<store::Account> account_;
   std::unique_ptr<store::Mailbox> box_;
