@@ -74,6 +74,17 @@ def wait_for_port(port, timeout=30.0, proc=None, log=None):
                                                       if log is not None and log.exists() else ""))
 
 
+def wait_for(predicate, timeout=20.0, what="condition"):
+    """Polls `predicate` until it returns something true (returned), or fails after `timeout` s."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 class Server:
     def __init__(self, root: Path):
         self.root = root

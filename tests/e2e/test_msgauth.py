@@ -12,7 +12,7 @@ import smtplib
 
 import pytest
 
-from conftest import PASSWORD, USER, Server
+from conftest import PASSWORD, USER, Server, wait_for
 from localdns import Unbound
 
 HOST = "localhost"
@@ -100,17 +100,6 @@ def mailbox(server, user, password, name="INBOX"):
         conn.logout()
 
 
-def wait_for(predicate, timeout=30.0, what="condition"):
-    import time
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def auth_results(raw):
     """The Authentication-Results field of a stored message, unfolded."""
     header = raw.split(b"\r\n\r\n", 1)[0].decode()
@@ -125,7 +114,7 @@ def test_signed_mail_passes_spf_dkim_and_dmarc_at_the_receiver(pair):
         smtp.ehlo("client.example")
         smtp.login(USER, PASSWORD)
         assert smtp.sendmail(USER, [FRIEND], MESSAGE) == {}
-    got = wait_for(lambda: mailbox(b, FRIEND, FRIEND_PASSWORD), what="delivery to B")
+    got = wait_for(lambda: mailbox(b, FRIEND, FRIEND_PASSWORD), timeout=30, what="delivery to B")
     assert len(got) == 1
     raw = got[0]
     assert raw.endswith(MESSAGE)  # the message as submitted, after the added fields
@@ -226,7 +215,7 @@ def test_keys_generated_while_serving_are_used_after_sighup(server):
     submit_to_self("before")
     server.cli("dkim", "generate", "example.test", "--selector", "hup")
     server.proc.send_signal(signal.SIGHUP)
-    wait_for(lambda: "signing key(s) loaded" in server.log_text(), what="the keys to be loaded")
+    wait_for(lambda: "signing key(s) loaded" in server.log_text(), timeout=30, what="the keys to be loaded")
     submit_to_self("after")
     got = mailbox(server, USER, PASSWORD)
     assert len(got) == 2

@@ -16,7 +16,7 @@ import time
 import pytest
 from aiosmtpd.controller import Controller
 
-from conftest import PASSWORD, USER, Server
+from conftest import PASSWORD, USER, Server, wait_for
 from localdns import Unbound, free_port
 
 HOST = "localhost"
@@ -99,16 +99,6 @@ def submit(srv, rcpts, message, sender=USER):
         smtp.ehlo("client.example")
         smtp.login(USER, PASSWORD)
         assert smtp.sendmail(sender, rcpts, message) == {}
-
-
-def wait_for(predicate, timeout=20.0, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def queue_entries(srv):
