@@ -8,6 +8,9 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include "base/ascii.hpp"
@@ -909,6 +912,64 @@ TEST(SpfHostile, RandomRecordsNeverCrashOrLoop) {
     EXPECT_LE(int(outcome.result), int(R::kPermError));
     EXPECT_LE(resolver.log().size(), 200u);  // bounded work whatever the records say
   }
+}
+
+// A resolver that answers from a table after a delay, to test the time limit.
+class SlowResolver final : public dns::Resolver {
+ public:
+  explicit SlowResolver(std::chrono::milliseconds delay) : delay_(delay) {}
+  dns::TableResolver table;
+
+  asio::awaitable<dns::MxAnswer> mx(std::string name) override {
+    co_await wait();
+    auto r = co_await table.mx(std::move(name));
+    co_return r;
+  }
+  asio::awaitable<dns::AddressAnswer> a(std::string name) override {
+    co_await wait();
+    auto r = co_await table.a(std::move(name));
+    co_return r;
+  }
+  asio::awaitable<dns::AddressAnswer> aaaa(std::string name) override {
+    co_await wait();
+    auto r = co_await table.aaaa(std::move(name));
+    co_return r;
+  }
+  asio::awaitable<dns::TxtAnswer> txt(std::string name) override {
+    co_await wait();
+    auto r = co_await table.txt(std::move(name));
+    co_return r;
+  }
+  asio::awaitable<dns::NameAnswer> ptr(asio::ip::address ip) override {
+    co_await wait();
+    auto r = co_await table.ptr(ip);
+    co_return r;
+  }
+  asio::awaitable<dns::TlsaAnswer> tlsa(std::string name) override {
+    auto r = co_await table.tlsa(std::move(name));
+    co_return r;
+  }
+
+ private:
+  asio::awaitable<void> wait() {
+    asio::steady_timer timer(co_await asio::this_coro::executor, delay_);
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+  std::chrono::milliseconds delay_;
+};
+
+TEST(SpfLimits, TimeLimitGivesTempError) {
+  SlowResolver slow(std::chrono::milliseconds(20));
+  slow.table.add_txt("slow.test", "v=spf1 a:h.test a:h.test a:h.test a:h.test a:h.test a:h.test a:h.test a:h.test -all");
+  slow.table.add_address("h.test", "192.0.2.9");
+  const auto ip = asio::ip::make_address("192.0.2.1");
+  // Nine lookups of 20 ms: within a 5 s limit the record is evaluated to the end ...
+  auto within = run(spf_check(slow, ip, "x@slow.test", "h", "r", SpfOptions{std::chrono::seconds(5)}));
+  EXPECT_EQ(within.result, R::kFail);
+  // ... and a 50 ms limit stops it after a few.
+  auto over = run(spf_check(slow, ip, "x@slow.test", "h", "r", SpfOptions{std::chrono::milliseconds(50)}));
+  EXPECT_EQ(over.result, R::kTempError);
+  EXPECT_NE(over.reason.find("time limit"), std::string::npos) << over.reason;
 }
 
 // ---- over a real unbound ----
