@@ -1006,5 +1006,35 @@ TEST(SpfUnbound, ChecksAgainstRealDns) {
   EXPECT_EQ(check_ip("192.0.2.1", "a@servfail.test").result, R::kTempError);
 }
 
+TEST(SpfUnbound, PtrAndMacrosAgainstRealDns) {
+  // 1.2.3.x, not 192.0.2.x: unbound keeps the reverse zones of the documentation ranges among its
+  // default local zones, and our local-data there was not answered.
+  dns::testing::LocalDnsServer server(
+      {"ptr.test.", "3.2.1.in-addr.arpa."},
+      {"ptr.test. TXT \"v=spf1 ptr exists:%{l}.%{ir}.bl.ptr.test -all exp=why.ptr.test\"",
+       "why.ptr.test. TXT \"%{i} is not %{p}\"", "7.3.2.1.in-addr.arpa. PTR mail.ptr.test.",
+       "mail.ptr.test. A 1.2.3.7", "8.3.2.1.in-addr.arpa. PTR mail.ptr.test.",
+       "ok.9.3.2.1.bl.ptr.test. A 127.0.0.2"});
+  asio::io_context io;
+  config::Dns settings;
+  settings.resolver = "127.0.0.1";
+  settings.resolver_port = server.port();
+  settings.timeout = std::chrono::seconds(5);
+  auto created = dns::UnboundResolver::create(io.get_executor(), settings);
+  ASSERT_TRUE(created);
+  auto check_ip = [&](const char* ip, const char* from) {
+    auto f = asio::co_spawn(io, spf_check(**created, asio::ip::make_address(ip), from, "helo.test", "mx.test"),
+                            asio::use_future);
+    io.restart();
+    io.run();
+    return f.get();
+  };
+  EXPECT_EQ(check_ip("1.2.3.7", "a@ptr.test").result, R::kPass);  // PTR validated by its A record
+  EXPECT_EQ(check_ip("1.2.3.9", "ok@ptr.test").result, R::kPass);  // exists: with macros
+  auto fail = check_ip("1.2.3.8", "a@ptr.test");                    // PTR does not validate
+  EXPECT_EQ(fail.result, R::kFail);
+  EXPECT_EQ(fail.explanation, "1.2.3.8 is not unknown");
+}
+
 }  // namespace
 }  // namespace posthorn::msgauth
