@@ -5,6 +5,7 @@
 
 #include "base/ascii.hpp"
 #include "msgauth/auth_results.hpp"
+#include "msgauth/spf_test_util.hpp"
 
 namespace posthorn::msgauth {
 namespace {
@@ -132,11 +133,7 @@ TEST(AuthResults, RandomHeadersGiveSaneRanges) {
                           "\\", "x", "From: a@b\r\n", "\r\n\r\n", ":"};
   uint32_t seed = 7;
   for (int round = 0; round < 2000; ++round) {
-    std::string msg;
-    for (int i = 0; i < 20; ++i) {
-      seed = seed * 1103515245 + 12345;
-      msg += pieces[(seed >> 16) % std::size(pieces)];
-    }
+    const std::string msg = testing::random_fragments(seed, pieces, 20);
     const auto ranges = find_own_authentication_results(msg, "mx.test");
     size_t last = 0;
     for (const auto& r : ranges) {

@@ -117,11 +117,7 @@ TEST(DmarcRecord, RandomInputNeverThrows) {
                           "mailto:a@b", "!", "10m", ",", "=", " ", "\x80", "fo=", "1:d", "ri=", "adkim=s"};
   uint32_t seed = 99;
   for (int round = 0; round < 3000; ++round) {
-    std::string text;
-    for (int i = 0; i < 12; ++i) {
-      seed = seed * 1103515245 + 12345;
-      text += pieces[(seed >> 16) % std::size(pieces)];
-    }
+    const std::string text = testing::random_fragments(seed, pieces, 12);
     auto r = parse_dmarc_record(text);
     if (r) {
       EXPECT_LE(r->pct, 100) << text;
