@@ -1024,6 +1024,8 @@ TEST(SpfUnbound, PtrAndMacrosAgainstRealDns) {
   auto fail = dns.check("1.2.3.8", "a@ptr.test");                    // PTR does not validate
   EXPECT_EQ(fail.result, R::kFail);
   EXPECT_EQ(fail.explanation, "1.2.3.8 is not unknown");
+  // A hostile local part turns into odd query names; they are plain non-existent names, not errors.
+  EXPECT_EQ(dns.check("1.2.3.9", "a b\\\"(;@ptr.test").result, R::kFail);
 }
 
 }  // namespace
