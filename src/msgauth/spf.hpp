@@ -2,7 +2,8 @@
 // (all, include, a, mx, ptr, ip4, ip6, exists with dual CIDR lengths), the redirect= and exp=
 // modifiers, the macro language (§7), and the processing limits of §4.6.4: at most 10 mechanisms
 // and modifiers that query DNS, at most 2 void lookups, at most 10 MX names per "mx" and 10 PTR
-// names per "ptr"/%{p}. Recursion through include/redirect is bounded by the 10-lookup limit.
+// names per "ptr"/%{p}, and a time limit on the whole check (SpfOptions). Recursion through
+// include/redirect is bounded by the 10-lookup limit.
 // Hostile records are bounded too: a record longer than kSpfMaxRecord bytes is a permerror and
 // macro expansions are capped. Nothing here throws on input.
 // Depends on dns/resolver.hpp and base/. Stateless functions; safe to call from many coroutines at
