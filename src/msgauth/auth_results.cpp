@@ -213,7 +213,9 @@ std::vector<ByteRange> find_own_authentication_results(std::string_view message,
     } while (end < header.size() && (header[end] == ' ' || header[end] == '\t'));
     const std::string_view field = header.substr(begin, end - begin);
     const size_t colon = field.find(':');
-    if (colon != std::string_view::npos) {
+    // A continuation line before any field belongs to nothing (mime::parse_header skips it too).
+    const bool orphan = field[0] == ' ' || field[0] == '\t';
+    if (colon != std::string_view::npos && !orphan) {
       const std::string_view name = ascii::trim(field.substr(0, colon));
       if (ascii::iequals(name, "Authentication-Results") &&
           ascii::iequals(read_authserv_id(field.substr(colon + 1)), authserv_id)) {

@@ -5,6 +5,7 @@
 
 #include "base/ascii.hpp"
 #include "msgauth/auth_results.hpp"
+#include "msgauth/spf_test_util.hpp"
 
 namespace posthorn::msgauth {
 namespace {
@@ -123,6 +124,27 @@ TEST(AuthResults, FindHandlesBareLfAndNoBody) {
   EXPECT_EQ(drop_ranges(msg, ranges), "X: y\n");
   EXPECT_TRUE(find_own_authentication_results("", "mx.test").empty());
   EXPECT_TRUE(find_own_authentication_results("Authentication-Results:", "mx.test").empty());
+  // A continuation line before the first field is not a field.
+  EXPECT_TRUE(find_own_authentication_results(" Authentication-Results: mx.test; none\r\nX: y\r\n", "mx.test").empty());
+}
+
+TEST(AuthResults, RandomHeadersGiveSaneRanges) {
+  const char* pieces[] = {"Authentication-Results:", " mx.test", ";", "\r\n", "\n", " ", "\t", "(", ")", "\"",
+                          "\\", "x", "From: a@b\r\n", "\r\n\r\n", ":"};
+  uint32_t seed = 7;
+  for (int round = 0; round < 2000; ++round) {
+    const std::string msg = testing::random_fragments(seed, pieces, 20);
+    const auto ranges = find_own_authentication_results(msg, "mx.test");
+    size_t last = 0;
+    for (const auto& r : ranges) {
+      ASSERT_LE(last, r.begin) << msg;
+      ASSERT_LT(r.begin, r.end) << msg;
+      ASSERT_LE(r.end, msg.size()) << msg;
+      EXPECT_TRUE(msg.compare(r.begin, 22, "Authentication-Results") == 0) << msg;
+      last = r.end;
+    }
+    EXPECT_LE(drop_ranges(msg, ranges).size(), msg.size());
+  }
 }
 
 }  // namespace

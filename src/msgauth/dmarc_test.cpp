@@ -1,14 +1,16 @@
 // Tests of msgauth/dmarc: record parsing (every tag, the §6.3 rua rule, errors), alignment, From
 // extraction per RFC 7489 §6.6.1, and evaluation over dns::TableResolver: SPF/DKIM alignment
 // (relaxed and strict), the Organizational Domain fallback with sp=, DNS failures, several records,
-// pct sampling at the boundary, several From domains.
+// pct sampling at the boundary, several From domains; discovery over a real unbound.
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include "dns/local_dns_server.hpp"
 #include "dns/table_resolver.hpp"
+#include "dns/unbound_resolver.hpp"
 #include "msgauth/dmarc.hpp"
 #include "msgauth/spf_test_util.hpp"
 
@@ -110,6 +112,21 @@ TEST(DmarcFrom, ExtractsPerSection6_6_1) {
   EXPECT_EQ(extract_from_domains("").status, FromStatus::kMissing);
   auto group = extract_from_domains("From: Team: x@team.test;\r\n\r\n");
   EXPECT_EQ(group.domains, std::vector<std::string>{"team.test"});
+}
+
+TEST(DmarcRecord, RandomInputNeverThrows) {
+  const char* pieces[] = {"v=DMARC1", ";", "p=", "sp=", "reject", "none", "pct=", "999999999999", "50", "rua=",
+                          "mailto:a@b", "!", "10m", ",", "=", " ", "\x80", "fo=", "1:d", "ri=", "adkim=s"};
+  uint32_t seed = 99;
+  for (int round = 0; round < 3000; ++round) {
+    const std::string text = testing::random_fragments(seed, pieces, 12);
+    auto r = parse_dmarc_record(text);
+    if (r) {
+      EXPECT_LE(r->pct, 100) << text;
+      EXPECT_GE(r->pct, 0) << text;
+    }
+    (void)extract_from_domains("From: " + text + "\r\n\r\n");
+  }
 }
 
 struct Fixture {
@@ -226,6 +243,38 @@ TEST(DmarcCheck, MessageWithSeveralFromDomainsGetsTheStrictest) {
   EXPECT_EQ(pass.result, DmarcResult::kPass);
   EXPECT_EQ(dmarc_result_name(pass.result), "pass");
   EXPECT_EQ(dmarc_policy_name(DmarcPolicy::kQuarantine), "quarantine");
+}
+
+TEST(DmarcUnbound, DiscoversRecordsOverRealDns) {
+  dns::testing::LocalDnsServer server(
+      {"example.test.", "split.test."},
+      {"_dmarc.example.test. TXT \"v=DMARC1; p=reject; sp=quarantine; pct=100\"",
+       "_dmarc.split.test. TXT \"v=DMARC1; p=quarantine; \" \"rua=mailto:d@split.test\""});
+  asio::io_context io;
+  config::Dns settings;
+  settings.resolver = "127.0.0.1";
+  settings.resolver_port = server.port();
+  settings.timeout = std::chrono::seconds(5);
+  auto created = dns::UnboundResolver::create(io.get_executor(), settings);
+  ASSERT_TRUE(created);
+  auto list = PublicSuffixList::load();
+  ASSERT_TRUE(list);
+  auto check = [&](DmarcInput in) {
+    auto f = asio::co_spawn(io, dmarc_check(**created, **list, std::move(in)), asio::use_future);
+    io.restart();
+    io.run();
+    return f.get();
+  };
+  auto sub = check({"mail.example.test", SpfResult::kPass, "other.test", {{"example.test", false}}});
+  EXPECT_EQ(sub.result, DmarcResult::kFail);
+  EXPECT_EQ(sub.record_domain, "example.test");
+  EXPECT_EQ(sub.policy, DmarcPolicy::kQuarantine);
+  auto split = check({"split.test", SpfResult::kPass, "bounce.split.test", {}});  // strings joined
+  EXPECT_EQ(split.result, DmarcResult::kPass);
+  ASSERT_TRUE(split.record);
+  EXPECT_EQ(split.record->rua, std::vector<std::string>{"mailto:d@split.test"});
+  EXPECT_EQ(check({"nothing.test", SpfResult::kPass, "nothing.test", {}}).result, DmarcResult::kNone);
+  EXPECT_EQ(check({"servfail.test", SpfResult::kPass, "servfail.test", {}}).result, DmarcResult::kTempError);
 }
 
 }  // namespace

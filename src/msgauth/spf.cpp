@@ -413,11 +413,15 @@ struct HostResult {
 
 class Evaluation {
  public:
-  Evaluation(dns::Resolver& resolver, address ip, SpfMacroValues values)
-      : resolver_(resolver), ip_(ip), values_(std::move(values)) {}
+  Evaluation(dns::Resolver& resolver, address ip, SpfMacroValues values, std::chrono::milliseconds time_limit)
+      : resolver_(resolver),
+        ip_(ip),
+        values_(std::move(values)),
+        deadline_(std::chrono::steady_clock::now() + time_limit) {}
 
   asio::awaitable<HostResult> check_host(std::string domain) {
     HostResult out;
+    if (out_of_time(out)) co_return out;
     if (!dns_name_ok(domain, true) || domain.front() == '[') {
       out.reason = "'" + domain + "' is not a valid domain name";
       co_return out;
@@ -454,7 +458,8 @@ class Evaluation {
 
   // Expands the explanation of a fail: exp= names a TXT record whose text is expanded again.
   asio::awaitable<std::string> explanation(const HostResult& r) {
-    if (!r.exp) co_return std::string();
+    HostResult ignored;
+    if (!r.exp || out_of_time(ignored)) co_return std::string();
     auto target = co_await expand_domain(*r.exp, r.exp_domain);
     if (!target || !dns_name_ok(*target, false)) co_return std::string();
     auto answer = co_await resolver_.txt(*target);
@@ -535,6 +540,14 @@ class Evaluation {
     co_return aaaa;
   }
 
+  // True (with a temperror in `out`) once the time limit has passed.
+  bool out_of_time(HostResult& out) const {
+    if (std::chrono::steady_clock::now() <= deadline_) return false;
+    out.result = SpfResult::kTempError;
+    out.reason = "SPF evaluation took longer than its time limit";
+    return true;
+  }
+
   bool count_dns(HostResult& out, const std::string& domain) {
     if (++dns_terms_ <= kSpfMaxDnsMechanisms) return true;
     out.result = SpfResult::kPermError;
@@ -562,7 +575,7 @@ class Evaluation {
       bool matched = false;
       std::string target = domain;
       if (t.mech != Mech::kAll && t.mech != Mech::kIp4 && t.mech != Mech::kIp6) {
-        if (!count_dns(out, domain)) co_return out;
+        if (!count_dns(out, domain) || out_of_time(out)) co_return out;
         if (!t.domain_spec.empty()) {
           auto expanded = co_await expand_domain(t.domain_spec, domain);
           if (!expanded) {
@@ -631,6 +644,7 @@ class Evaluation {
           }
           for (const auto& record : mx.records) {
             if (record.host.empty() || !dns_name_ok(record.host, false)) continue;
+            if (out_of_time(out)) co_return out;
             auto answer = co_await lookup_addresses(record.host);
             if (answer.status == dns::Status::kTempFail) {
               out.result = SpfResult::kTempError;
@@ -688,6 +702,7 @@ class Evaluation {
   dns::Resolver& resolver_;
   address ip_;
   SpfMacroValues values_;
+  std::chrono::steady_clock::time_point deadline_;
   std::optional<std::vector<std::string>> ptr_names_;  // validated PTR names, once looked up
   int dns_terms_ = 0;
   int void_lookups_ = 0;
@@ -713,7 +728,7 @@ std::optional<std::string> spf_expand_macros(std::string_view text, const SpfMac
 }
 
 asio::awaitable<SpfOutcome> spf_check(dns::Resolver& resolver, address client_ip, std::string mail_from,
-                                      std::string helo, std::string receiver_host) {
+                                      std::string helo, std::string receiver_host, SpfOptions options) {
   SpfOutcome outcome;
   std::string_view from = ascii::trim(mail_from);
   if (from.size() >= 2 && from.front() == '<' && from.back() == '>') from = from.substr(1, from.size() - 2);
@@ -742,7 +757,7 @@ asio::awaitable<SpfOutcome> spf_check(dns::Resolver& resolver, address client_ip
   values.timestamp =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 
-  Evaluation evaluation(resolver, values.ip, values);
+  Evaluation evaluation(resolver, values.ip, values, options.time_limit);
   auto result = co_await evaluation.check_host(domain);
   outcome.result = result.result;
   outcome.reason = std::move(result.reason);

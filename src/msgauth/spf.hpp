@@ -2,7 +2,8 @@
 // (all, include, a, mx, ptr, ip4, ip6, exists with dual CIDR lengths), the redirect= and exp=
 // modifiers, the macro language (§7), and the processing limits of §4.6.4: at most 10 mechanisms
 // and modifiers that query DNS, at most 2 void lookups, at most 10 MX names per "mx" and 10 PTR
-// names per "ptr"/%{p}. Recursion through include/redirect is bounded by the 10-lookup limit.
+// names per "ptr"/%{p}, and a time limit on the whole check (SpfOptions). Recursion through
+// include/redirect is bounded by the 10-lookup limit.
 // Hostile records are bounded too: a record longer than kSpfMaxRecord bytes is a permerror and
 // macro expansions are capped. Nothing here throws on input.
 // Depends on dns/resolver.hpp and base/. Stateless functions; safe to call from many coroutines at
@@ -11,6 +12,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -44,11 +46,18 @@ struct SpfOutcome {
   std::string reason;
 };
 
+struct SpfOptions {
+  // RFC 7208 §4.6.4: a limit on the whole evaluation ("SHOULD allow at least 20 seconds"), then
+  // temperror. It is checked before each DNS query; one query is bounded by the resolver's timeout.
+  std::chrono::milliseconds time_limit{20'000};
+};
+
 // check_host() for one SMTP transaction [RFC 7208 §2.4, §4]. `mail_from` is the reverse-path
 // without angle brackets ("" for the null sender: the HELO identity is checked then, as
 // postmaster@helo). `receiver_host` is our own host name (the %{r} macro).
 boost::asio::awaitable<SpfOutcome> spf_check(dns::Resolver& resolver, boost::asio::ip::address client_ip,
-                                             std::string mail_from, std::string helo, std::string receiver_host);
+                                             std::string mail_from, std::string helo, std::string receiver_host,
+                                             SpfOptions options = {});
 
 // The values the macro letters expand to [RFC 7208 §7.2]. Exposed for tests and for callers that
 // format explanations themselves.

@@ -8,6 +8,9 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include "base/ascii.hpp"
@@ -889,16 +892,7 @@ TEST(SpfHostile, RandomRecordsNeverCrashOrLoop) {
                           " exists:%{i}.%{l1r-}.z.test", " ip4:192.0.2.0/24", " ip6:2001:db8::/32", " a:%{p}.test//64",
                           " exp=%{o}", " %", "%{", "/", ":", "=", "\x80", " a/33", " mx:%{h}.test/0", " ptr:%{d2}"};
   uint32_t seed = 12345;
-  auto next = [&seed] {
-    seed = seed * 1103515245 + 12345;
-    return (seed >> 16) & 0x7fff;
-  };
-  auto record = [&] {
-    std::string r = "v=spf1";
-    const uint32_t n = next() % 12;
-    for (uint32_t i = 0; i < n; ++i) r += pieces[next() % std::size(pieces)];
-    return r;
-  };
+  auto record = [&] { return "v=spf1" + testing::random_fragments(seed, pieces, seed % 12); };
   for (int round = 0; round < 200; ++round) {
     dns::TableResolver resolver;
     for (const char* name : {"x.test", "y.test", "example.test"}) resolver.add_txt(name, record());
@@ -911,38 +905,127 @@ TEST(SpfHostile, RandomRecordsNeverCrashOrLoop) {
   }
 }
 
+// A resolver that answers from a table after a delay, to test the time limit.
+class SlowResolver final : public dns::Resolver {
+ public:
+  explicit SlowResolver(std::chrono::milliseconds delay) : delay_(delay) {}
+  dns::TableResolver table;
+
+  asio::awaitable<dns::MxAnswer> mx(std::string name) override {
+    co_await wait();
+    auto r = co_await table.mx(std::move(name));
+    co_return r;
+  }
+  asio::awaitable<dns::AddressAnswer> a(std::string name) override {
+    co_await wait();
+    auto r = co_await table.a(std::move(name));
+    co_return r;
+  }
+  asio::awaitable<dns::AddressAnswer> aaaa(std::string name) override {
+    co_await wait();
+    auto r = co_await table.aaaa(std::move(name));
+    co_return r;
+  }
+  asio::awaitable<dns::TxtAnswer> txt(std::string name) override {
+    co_await wait();
+    auto r = co_await table.txt(std::move(name));
+    co_return r;
+  }
+  asio::awaitable<dns::NameAnswer> ptr(asio::ip::address ip) override {
+    co_await wait();
+    auto r = co_await table.ptr(ip);
+    co_return r;
+  }
+  asio::awaitable<dns::TlsaAnswer> tlsa(std::string name) override {
+    auto r = co_await table.tlsa(std::move(name));
+    co_return r;
+  }
+
+ private:
+  asio::awaitable<void> wait() {
+    asio::steady_timer timer(co_await asio::this_coro::executor, delay_);
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+  std::chrono::milliseconds delay_;
+};
+
+TEST(SpfLimits, TimeLimitGivesTempError) {
+  SlowResolver slow(std::chrono::milliseconds(20));
+  slow.table.add_txt("slow.test", "v=spf1 a:h.test a:h.test a:h.test a:h.test a:h.test a:h.test a:h.test a:h.test -all");
+  slow.table.add_address("h.test", "192.0.2.9");
+  const auto ip = asio::ip::make_address("192.0.2.1");
+  // Nine lookups of 20 ms: within a 5 s limit the record is evaluated to the end ...
+  auto within = run(spf_check(slow, ip, "x@slow.test", "h", "r", SpfOptions{std::chrono::seconds(5)}));
+  EXPECT_EQ(within.result, R::kFail);
+  // ... and a 50 ms limit stops it after a few.
+  auto over = run(spf_check(slow, ip, "x@slow.test", "h", "r", SpfOptions{std::chrono::milliseconds(50)}));
+  EXPECT_EQ(over.result, R::kTempError);
+  EXPECT_NE(over.reason.find("time limit"), std::string::npos) << over.reason;
+}
+
 // ---- over a real unbound ----
 
+// spf_check() through UnboundResolver against a LocalDnsServer with the given zones and records.
+class UnboundSpf {
+ public:
+  UnboundSpf(const std::vector<std::string>& zones, const std::vector<std::string>& records)
+      : server_(zones, records) {
+    config::Dns settings;
+    settings.resolver = "127.0.0.1";
+    settings.resolver_port = server_.port();
+    settings.timeout = std::chrono::seconds(5);
+    auto created = dns::UnboundResolver::create(io_.get_executor(), settings);
+    EXPECT_TRUE(created);
+    if (created) resolver_ = *created;
+  }
+  SpfOutcome check(const char* ip, const char* from) {
+    if (!resolver_) return {};
+    auto f = asio::co_spawn(io_, spf_check(*resolver_, asio::ip::make_address(ip), from, "helo.test", "mx.test"),
+                            asio::use_future);
+    io_.restart();
+    io_.run();
+    return f.get();
+  }
+
+ private:
+  dns::testing::LocalDnsServer server_;
+  asio::io_context io_;
+  std::shared_ptr<dns::UnboundResolver> resolver_;
+};
+
 TEST(SpfUnbound, ChecksAgainstRealDns) {
-  dns::testing::LocalDnsServer server(
+  UnboundSpf dns(
       {"spf.test."},
       {"spf.test. TXT \"v=spf1 ip4:192.0.2.0/24 include:inc.spf.test \" \"mx -all\"",
        "inc.spf.test. TXT \"v=spf1 a:host.spf.test -all\"", "host.spf.test. A 198.51.100.5",
        "spf.test. MX 10 mx.spf.test.", "mx.spf.test. A 203.0.113.9", "other.spf.test. TXT \"unrelated\"",
        "two.spf.test. TXT \"v=spf1 -all\"", "two.spf.test. TXT \"v=spf1 +all\""});
-  asio::io_context io;
-  config::Dns settings;
-  settings.resolver = "127.0.0.1";
-  settings.resolver_port = server.port();
-  settings.timeout = std::chrono::seconds(5);
-  auto created = dns::UnboundResolver::create(io.get_executor(), settings);
-  ASSERT_TRUE(created);
-  dns::Resolver& resolver = **created;
-  auto check_ip = [&](const char* ip, const char* from) {
-    auto f = asio::co_spawn(io, spf_check(resolver, asio::ip::make_address(ip), from, "helo.test", "mx.test"),
-                            asio::use_future);
-    io.restart();
-    io.run();
-    return f.get();
-  };
-  EXPECT_EQ(check_ip("192.0.2.200", "a@spf.test").result, R::kPass);
-  EXPECT_EQ(check_ip("198.51.100.5", "a@spf.test").result, R::kPass);   // via include
-  EXPECT_EQ(check_ip("203.0.113.9", "a@spf.test").result, R::kPass);    // via mx (strings joined)
-  EXPECT_EQ(check_ip("203.0.113.10", "a@spf.test").result, R::kFail);
-  EXPECT_EQ(check_ip("192.0.2.1", "a@other.spf.test").result, R::kNone);
-  EXPECT_EQ(check_ip("192.0.2.1", "a@two.spf.test").result, R::kPermError);
-  EXPECT_EQ(check_ip("192.0.2.1", "a@nowhere.spf.test").result, R::kNone);
-  EXPECT_EQ(check_ip("192.0.2.1", "a@servfail.test").result, R::kTempError);
+  EXPECT_EQ(dns.check("192.0.2.200", "a@spf.test").result, R::kPass);
+  EXPECT_EQ(dns.check("198.51.100.5", "a@spf.test").result, R::kPass);   // via include
+  EXPECT_EQ(dns.check("203.0.113.9", "a@spf.test").result, R::kPass);    // via mx (strings joined)
+  EXPECT_EQ(dns.check("203.0.113.10", "a@spf.test").result, R::kFail);
+  EXPECT_EQ(dns.check("192.0.2.1", "a@other.spf.test").result, R::kNone);
+  EXPECT_EQ(dns.check("192.0.2.1", "a@two.spf.test").result, R::kPermError);
+  EXPECT_EQ(dns.check("192.0.2.1", "a@nowhere.spf.test").result, R::kNone);
+  EXPECT_EQ(dns.check("192.0.2.1", "a@servfail.test").result, R::kTempError);
+}
+
+TEST(SpfUnbound, PtrAndMacrosAgainstRealDns) {
+  // 1.2.3.x, not 192.0.2.x: unbound keeps the reverse zones of the documentation ranges among its
+  // default local zones, and our local-data there was not answered.
+  UnboundSpf dns(
+      {"ptr.test.", "3.2.1.in-addr.arpa."},
+      {"ptr.test. TXT \"v=spf1 ptr exists:%{l}.%{ir}.bl.ptr.test -all exp=why.ptr.test\"",
+       "why.ptr.test. TXT \"%{i} is not %{p}\"", "7.3.2.1.in-addr.arpa. PTR mail.ptr.test.",
+       "mail.ptr.test. A 1.2.3.7", "8.3.2.1.in-addr.arpa. PTR mail.ptr.test.",
+       "ok.9.3.2.1.bl.ptr.test. A 127.0.0.2"});
+  EXPECT_EQ(dns.check("1.2.3.7", "a@ptr.test").result, R::kPass);  // PTR validated by its A record
+  EXPECT_EQ(dns.check("1.2.3.9", "ok@ptr.test").result, R::kPass);  // exists: with macros
+  auto fail = dns.check("1.2.3.8", "a@ptr.test");                    // PTR does not validate
+  EXPECT_EQ(fail.result, R::kFail);
+  EXPECT_EQ(fail.explanation, "1.2.3.8 is not unknown");
+  // A hostile local part turns into odd query names; they are plain non-existent names, not errors.
+  EXPECT_EQ(dns.check("1.2.3.9", "a b\\\"(;@ptr.test").result, R::kFail);
 }
 
 }  // namespace
