@@ -14,6 +14,7 @@
 #include "config/config.hpp"
 #include "dns/resolver.hpp"
 #include "msgauth/dkim.hpp"
+#include "msgauth/dmarc.hpp"
 #include "msgauth/psl.hpp"
 
 namespace posthorn::server::smtp {
@@ -32,6 +33,10 @@ struct InboundVerdict {
   std::string text;             // for kReject: the reply text
   std::string auth_results;     // the Authentication-Results field, CRLF-terminated
   std::string summary;          // "spf=pass dkim=pass dmarc=pass" for logs
+  // The results themselves, for DMARC aggregate reports (msgauth::dmarc_report_entry).
+  msgauth::SpfOutcome spf;
+  std::vector<msgauth::DkimResult> dkim;
+  msgauth::DmarcOutcome dmarc;
 };
 
 // Runs the checks (DNS through `resolver`) and decides. `now` is the DKIM verification time.
