@@ -38,6 +38,9 @@ int cmd_alias(const AdminArgs& args);
 // posthorn queue list [--json] | queue retry ID|--all | queue delete ID
 int cmd_queue(const AdminArgs& args);
 
+// posthorn dmarc report [--send]: prints (or sends now) the pending DMARC aggregate reports.
+int cmd_dmarc_report(const std::filesystem::path& config_file, bool send);
+
 // posthorn import maildir ADDRESS DIR | import mbox ADDRESS FILE [--mailbox NAME] |
 // export maildir ADDRESS DIR. Exit 0 when the run finished (skipped entries are listed in the
 // summary), 1 on a fatal error.

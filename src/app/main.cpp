@@ -111,6 +111,12 @@ int main(int argc, char** argv) {
     d->callback([&que] { que.verb = "delete"; });
   }
 
+  bool dmarc_send = false;
+  auto* dmarc_cmd = app.add_subcommand("dmarc", "DMARC aggregate reports");
+  dmarc_cmd->require_subcommand(1);
+  auto* dmarc_report = dmarc_cmd->add_subcommand("report", "Print the pending DMARC aggregate reports (--send: send them now)");
+  dmarc_report->add_flag("--send", dmarc_send, "Send the pending reports now instead of printing them");
+
   // import/export: exit 0 with a summary even when entries were skipped; non-zero on fatal errors.
   TransferArgs xfer;
   const char* kTransferFooter =
@@ -194,6 +200,7 @@ int main(int argc, char** argv) {
     dkim.config_file = config_file;
     return cmd_dkim(dkim);
   }
+  if (dmarc_report->parsed()) return cmd_dmarc_report(config_file, dmarc_send);
   if (import_cmd->parsed() || export_cmd->parsed()) {
     xfer.config_file = config_file;
     return cmd_transfer(xfer);

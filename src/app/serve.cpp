@@ -37,11 +37,13 @@
 #include "net/tls_context.hpp"
 #include "server/imap/imap_session.hpp"
 #include "server/pop3/pop3_session.hpp"
+#include "server/smtp/dmarc_reporter.hpp"
 #include "server/smtp/queue_runner.hpp"
 #include "server/smtp/smtp_session.hpp"
 #include "smtpc/agent.hpp"
 #include "store/sqlite/sqlite_directory.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
+#include "store/sqlite/sqlite_dmarc_log.hpp"
 #include "store/sqlite/sqlite_queue.hpp"
 
 namespace posthorn::app {
@@ -156,6 +158,29 @@ class Server {
     return {};
   }
 
+  // DMARC aggregate reports: <data>/dmarc.db and the hourly reporter (started by run()). After
+  // open_store() and open_delivery(): it sends through the store and the queue and looks up rua=
+  // consent records with the resolver.
+  Result<void> open_dmarc_reports() {
+    const auto cfg = config_.get();
+    if (!cfg->msgauth.verify || !cfg->msgauth.dmarc_reports || !psl_) return {};
+    auto log = store::sqlite::SqliteDmarcLog::open(cfg->data_dir, cfg->msgauth.report_max_rows);
+    if (!log) return log.error();
+    dmarc_log_ = std::move(*log);
+    server::smtp::ReporterContext ctx;
+    ctx.config = [this] { return config_.get(); };
+    ctx.log = dmarc_log_.get();
+    ctx.resolver = resolver_;
+    ctx.psl = psl_;
+    ctx.queue = queue_.get();
+    ctx.store = store_.get();
+    ctx.directory = directory_.get();
+    ctx.pool = &pool_;
+    ctx.queued = [this] { runner_->wake(); };
+    reporter_ = server::smtp::DmarcReporter::create(io_.get_executor(), std::move(ctx));
+    return {};
+  }
+
   // The resolver and the delivery agent, before any port opens: libunbound's set-up allocates
   // several megabytes, which must not land in a client's first measurements.
   Result<void> open_delivery() {
@@ -201,6 +226,7 @@ class Server {
     const auto cfg = config_.get();
     for (auto& l : listeners_) l->start();
     runner_->start();
+    if (reporter_) reporter_->start();
     asio::co_spawn(io_, signal_loop(this), asio::detached);
     const unsigned n = io_thread_count(*cfg);
     spdlog::info("posthorn {} serving as {} with {} I/O threads; data in {}", POSTHORN_VERSION, cfg->hostname, n,
@@ -223,7 +249,7 @@ class Server {
         return [this, l](net::Accepted a) {
           return server::smtp::run_session(std::move(a), server::smtp::SmtpContext{config_.get(), l, &auth_, tls_, store_.get(), &pool_,
                                                                             queue_.get(), [this] { runner_->wake(); },
-                                                                            resolver_, psl_, signer_.load()});
+                                                                            resolver_, psl_, signer_.load(), dmarc_log_.get()});
         };
       case Proto::kImap:
         return [this, l](net::Accepted a) {
@@ -309,6 +335,7 @@ class Server {
     // Deliveries in flight get what is left of the grace period (at least a moment to say QUIT).
     const auto left = std::max(std::chrono::milliseconds(100), std::chrono::duration_cast<std::chrono::milliseconds>(
                                                                    deadline - std::chrono::steady_clock::now()));
+    if (reporter_) co_await reporter_->stop();
     co_await runner_->stop(left);
     signals_.cancel();
     io_.stop();
@@ -327,6 +354,8 @@ class Server {
   std::shared_ptr<const msgauth::PublicSuffixList> psl_;
   std::atomic<std::shared_ptr<const msgauth::DkimSigner>> signer_;  // replaced on SIGHUP
   std::shared_ptr<server::smtp::QueueRunner> runner_;
+  std::unique_ptr<store::sqlite::SqliteDmarcLog> dmarc_log_;
+  std::shared_ptr<server::smtp::DmarcReporter> reporter_;
   auth::Authenticator auth_;
   std::shared_ptr<net::ConnectionLimiter> limiter_;
   std::shared_ptr<net::ConnectionRegistry> registry_;
@@ -409,6 +438,10 @@ int cmd_serve(const std::filesystem::path& config_file) {
   // store's files too.
   if (auto r = server.open_store(); !r) {
     std::fprintf(stderr, "cannot open the mail store in %s: %s\n", (*cfg)->data_dir.c_str(), r.error().message.c_str());
+    return 1;
+  }
+  if (auto r = server.open_dmarc_reports(); !r) {
+    std::fprintf(stderr, "cannot open dmarc.db in %s: %s\n", (*cfg)->data_dir.c_str(), r.error().message.c_str());
     return 1;
   }
   if (!(*cfg)->run_as_user.empty()) {

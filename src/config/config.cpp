@@ -430,6 +430,10 @@ void read_msgauth(TableReader& root, Problems& problems, Msgauth& m) {
   action("dmarc_quarantine", m.dmarc_quarantine);
   action("spf_fail", m.spf_fail);
   if (auto v = t.string("junk_mailbox")) m.junk_mailbox = *v;
+  if (auto v = t.boolean("dmarc_reports")) m.dmarc_reports = *v;
+  if (auto v = t.string("report_org_name")) m.report_org_name = *v;
+  if (auto v = t.string("report_address")) m.report_address = *v;
+  if (auto v = t.integer("report_max_rows", 1, 1'000'000)) m.report_max_rows = uint32_t(*v);
   t.finish();
 }
 
@@ -710,6 +714,8 @@ Result<std::shared_ptr<const Config>> parse_text(std::string_view text, const st
   read_delivery(t, problems, base_dir, cfg->delivery);
   if (cfg->delivery.hostname.empty()) cfg->delivery.hostname = cfg->hostname;
   if (cfg->msgauth.authserv_id.empty()) cfg->msgauth.authserv_id = cfg->hostname;
+  if (cfg->msgauth.report_org_name.empty()) cfg->msgauth.report_org_name = cfg->hostname;
+  if (cfg->msgauth.report_address.empty()) cfg->msgauth.report_address = "noreply-dmarc@" + cfg->hostname;
   t.finish();
 
   if (!problems.empty()) return make_error(Errc::kInvalid, problems.joined());
@@ -871,6 +877,9 @@ std::string render_initial(const InitOptions& options) {
   s += "# dmarc_quarantine = \"quarantine\" # DMARC fail under p=quarantine\n";
   s += "# spf_fail = \"none\"               # SPF -all failure not decided by DMARC\n";
   s += "# junk_mailbox = \"Junk\"           # where quarantine files a message\n";
+  s += "# dmarc_reports = true            # send DMARC aggregate reports (rua=) daily\n";
+  s += "# report_org_name = \"\"            # reports' org_name; empty = hostname\n";
+  s += "# report_address = \"\"             # reports' sender; empty = noreply-dmarc@hostname\n";
   s += "\n";
   s += "# [workers]\n";
   s += "# io_threads = 0                  # 0 = one per core\n";

@@ -136,6 +136,12 @@ struct Msgauth {
   AuthAction dmarc_quarantine = AuthAction::kQuarantine;  // DMARC fail under p=quarantine
   AuthAction spf_fail = AuthAction::kNone;                // SPF fail ("-all") that DMARC did not decide
   std::string junk_mailbox = "Junk";                      // where kQuarantine files a message
+  // DMARC aggregate reports [RFC 7489 §7.2]: evaluations with a rua= are counted in
+  // <data>/dmarc.db and each UTC day's reports are sent the next day.
+  bool dmarc_reports = true;
+  std::string report_org_name;   // org_name and Submitter; empty = hostname
+  std::string report_address;    // From and envelope sender; empty = "noreply-dmarc@" + hostname
+  uint32_t report_max_rows = 10000;  // distinct rows per report domain and day; more are only counted
   bool operator==(const Msgauth&) const = default;
 };
 

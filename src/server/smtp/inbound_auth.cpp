@@ -84,6 +84,9 @@ asio::awaitable<InboundVerdict> check_inbound(dns::Resolver& resolver, const msg
                                              : "SPF check failed: " + spf.explanation;
     }
   }
+  verdict.spf = std::move(spf);
+  verdict.dkim = std::move(dkim);
+  verdict.dmarc = std::move(dmarc);
   co_return verdict;
 }
 

@@ -16,6 +16,7 @@
 #include "dns/resolver.hpp"
 #include "msgauth/arc.hpp"
 #include "msgauth/dkim.hpp"
+#include "msgauth/dmarc.hpp"
 #include "msgauth/psl.hpp"
 
 namespace posthorn::server::smtp {
@@ -36,6 +37,10 @@ struct InboundVerdict {
   std::string auth_results_payload;  // what follows "authserv-id;" in it (for an ARC seal)
   msgauth::ArcChainStatus arc = msgauth::ArcChainStatus::kNone;  // the incoming ARC chain
   std::string summary;          // "spf=pass dkim=pass dmarc=pass" for logs
+  // The results themselves, for DMARC aggregate reports (msgauth::dmarc_report_entry).
+  msgauth::SpfOutcome spf;
+  std::vector<msgauth::DkimResult> dkim;
+  msgauth::DmarcOutcome dmarc;
 };
 
 // Runs the checks (DNS through `resolver`) and decides. `now` is the DKIM verification time.

@@ -70,7 +70,7 @@ asio::awaitable<Result<std::vector<std::string>>> deliver_generated(auth::Direct
 
 asio::awaitable<NoticeSent> send_notice(auth::Directory* directory, net::BlockingPool* pool, store::MailStore* store,
                                         queue::Queue* queue, std::string to, std::string message, bool eight_bit,
-                                        std::string log_id) {
+                                        std::string log_id, std::string sender) {
   const auto at = to.rfind('@');
   const std::string domain = at == std::string::npos ? std::string() : ascii::lower(to.substr(at + 1));
   std::vector<std::string> remote{to};
@@ -82,7 +82,7 @@ asio::awaitable<NoticeSent> send_notice(auth::Directory* directory, net::Blockin
       co_return NoticeSent::kLater;
     }
     if (*local) {
-      auto deliver = deliver_generated(directory, pool, store, to, message, return_path_field(""));
+      auto deliver = deliver_generated(directory, pool, store, to, message, return_path_field(sender));
       auto delivered = co_await std::move(deliver);
       if (!delivered) {
         if (delivered.error().code == Errc::kNotFound || delivered.error().code == Errc::kInvalid) {
@@ -102,10 +102,10 @@ asio::awaitable<NoticeSent> send_notice(auth::Directory* directory, net::Blockin
     co_return NoticeSent::kLater;
   }
   queue::NewEntry e;
-  e.sender = "";
+  e.is_bounce = sender.empty();
+  e.sender = std::move(sender);
   for (auto& r : remote) e.recipients.push_back(queue::Recipient{std::move(r), queue::RecipientState::kPending, "", 0, 0, ""});
   e.message = std::move(message);
-  e.is_bounce = true;
   e.eight_bit = eight_bit;
   auto task = net::run_blocking(*pool, [queue, e = std::move(e)]() mutable { return queue->enqueue(std::move(e)); });
   auto queued = co_await std::move(task);

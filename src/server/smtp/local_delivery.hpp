@@ -53,9 +53,11 @@ enum class NoticeSent {
 
 // Sends a notice this server generated (a DSN, from the null sender) to `to`: stored at once when
 // `to` is in one of our domains (the remote targets of its aliases are queued), queued otherwise.
-// `log_id` names the message in logs.
+// `log_id` names the message in logs. `sender` (a DMARC report's address) replaces the null sender:
+// the Return-Path of a stored copy and the queue entry's sender, which is then not a bounce.
 boost::asio::awaitable<NoticeSent> send_notice(auth::Directory* directory, net::BlockingPool* pool,
                                                store::MailStore* store, queue::Queue* queue, std::string to,
-                                               std::string message, bool eight_bit, std::string log_id);
+                                               std::string message, bool eight_bit, std::string log_id,
+                                               std::string sender = "");
 
 }  // namespace posthorn::server::smtp

@@ -39,6 +39,7 @@
 #include "proto/smtp/data_reader.hpp"
 #include "proto/smtp/reply.hpp"
 #include "queue/dsn.hpp"
+#include "server/smtp/dmarc_reporter.hpp"
 #include "server/smtp/inbound_auth.hpp"
 #include "server/smtp/local_delivery.hpp"
 #include "server/smtp/message_prep.hpp"
@@ -768,6 +769,8 @@ class Session {
         auto task = check_inbound(*ctx_.resolver, *ctx_.psl, settings,
                                   InboundMessage{client_ip, helo_, sender_address, prepared}, now);
         InboundVerdict verdict = co_await std::move(task);
+        auto record = record_dmarc_evaluation(ctx_.dmarc_log, ctx_.pool, conn_.info().remote_ip, verdict, now);
+        co_await std::move(record);
         spdlog::info("conn={} smtp: message {}: {}{}", id(), txn.id, verdict.summary,
                      verdict.action == config::AuthAction::kNone
                          ? std::string()

@@ -12,6 +12,7 @@
 #include "config/config.hpp"
 #include "dns/resolver.hpp"
 #include "msgauth/dkim.hpp"
+#include "msgauth/dmarc_report.hpp"
 #include "msgauth/psl.hpp"
 #include "net/blocking_pool.hpp"
 #include "net/connection.hpp"
@@ -37,6 +38,7 @@ struct SmtpContext {
   std::shared_ptr<dns::Resolver> resolver = nullptr;
   std::shared_ptr<const msgauth::PublicSuffixList> psl = nullptr;
   std::shared_ptr<const msgauth::DkimSigner> signer = nullptr;
+  msgauth::DmarcReportLog* dmarc_log = nullptr;  // counts DMARC evaluations for reports; nullptr: off
 };
 
 // Runs the session until the client leaves, a limit or timeout ends it, or the server stops.
