@@ -4,7 +4,7 @@ export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_f
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps build build-asan test unit e2e run torture bench clean
+.PHONY: all deps build build-asan test unit e2e run torture tls-audit bench clean
 
 all: build
 
@@ -33,9 +33,17 @@ test: build-asan
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory e2e
 
-# The long crash torture: 300 SIGKILLs of a store writer (make test runs 12).
+# The long crash torture: 300 SIGKILLs of a store writer (make test runs 12), then 100 SIGKILLs of the
+# real server under SMTP, submission and IMAP traffic (make test runs 4).
 torture: build-asan
 	POSTHORN_CRASH_ROUNDS=300 build-asan/tests/durability/crash_test
+	POSTHORN_BIN=$(CURDIR)/build-asan/posthorn POSTHORN_TORTURE_KILLS=100 $(PYTHON) -m pytest -q -p no:cacheprovider \
+	  tests/e2e/test_crash_torture.py
+
+# testssl.sh's whole vulnerability battery on every TLS listener (make test runs it on one of them).
+tls-audit: build-asan
+	POSTHORN_BIN=$(CURDIR)/build-asan/posthorn POSTHORN_TLS_AUDIT=full $(PYTHON) -m pytest -q -p no:cacheprovider \
+	  tests/e2e/test_tls_audit.py
 
 # Posthorn side by side with Dovecot and Postfix (bench/README.md): release binary, load generator, then
 # bench/run (installs the anchors with apt if missing). Arguments: make bench BENCH_ARGS="--quick login".

@@ -1,4 +1,6 @@
 // posthorn: entry point. Parses the command line (CLI11) and runs one subcommand.
+#include <sys/stat.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
@@ -15,6 +17,9 @@ void add_common_list(CLI::App* sub, AdminArgs& a) { sub->add_flag("--json", a.js
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Everything Posthorn creates (databases, their journals, blobs, spool files, keys, folders) is
+  // for its own user only: files 0600, folders 0700, whatever umask it was started with.
+  ::umask(077);
   CLI::App app{"Posthorn: an all-in-one mail server (SMTP, IMAP, POP3)", "posthorn"};
   app.fallthrough();  // --config may come anywhere, before or after the subcommand
   app.require_subcommand(1);

@@ -7,6 +7,7 @@
 // retry schedule is read from the current config on each pass.
 #include <grp.h>
 #include <pwd.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <malloc.h>
 #include <unistd.h>
@@ -78,6 +79,23 @@ unsigned io_thread_count(const config::Config& cfg) {
 unsigned blocking_thread_count(const config::Config& cfg) {
   if (cfg.workers.blocking_threads > 0) return cfg.workers.blocking_threads;
   return std::max(4u, 2 * std::thread::hardware_concurrency());
+}
+
+// Each connection holds a file descriptor, and the soft limit is often 1024: raise it to the hard
+// limit (what nginx's worker_rlimit_nofile and Dovecot's master do), and say so when even that is
+// too low for max_connections (with room for the stores, the queue and outbound connections).
+void raise_descriptor_limit(uint32_t max_connections) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) ::getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  const rlim_t needed = static_cast<rlim_t>(max_connections) + 512;
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < needed) {
+    spdlog::warn("open-file limit {} is below what limits.max_connections = {} needs ({}); raise it "
+                 "(ulimit -n, systemd LimitNOFILE=)", lim.rlim_cur, max_connections, needed);
+  }
 }
 
 // Changes the owner of the data folder (when it differs) and drops root for `user`.
@@ -414,6 +432,7 @@ int cmd_serve(const std::filesystem::path& config_file) {
   // of resident memory after a few logins, measured by bench/run). Above 1 MiB every allocation is
   // mmapped and goes back to the kernel when freed.
   ::mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  raise_descriptor_limit((*cfg)->limits.max_connections);
   auto tls = net::TlsContext::load((*cfg)->tls);
   if (!tls) {
     std::fprintf(stderr, "%s: %s\n", config_file.c_str(), tls.error().message.c_str());

@@ -97,7 +97,7 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
     waiting_interruptible = false;
     disarm();
     if (ec) {
-      if (interrupted && interruptible) co_return ReadStatus::kShutdown;
+      if (interrupted && interruptible) co_return evicted ? ReadStatus::kEvicted : ReadStatus::kShutdown;
       if (timed_out) co_return ReadStatus::kTimeout;
       if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
           ec == asio::error::connection_reset) {
@@ -111,6 +111,7 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
 
   // Fills the input buffer with at least one more byte. Returns the status for the caller.
   asio::awaitable<ReadStatus> fill(std::chrono::seconds timeout, bool interruptible) {
+    if (interruptible && interrupted) co_return evicted ? ReadStatus::kEvicted : ReadStatus::kShutdown;
     if (interruptible && registry && registry->stopping()) co_return ReadStatus::kShutdown;
     if (start > 0 && start == input.size()) {
       // Everything was consumed: free the buffer rather than keep its capacity while waiting.
@@ -156,7 +157,9 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
   uint64_t bytes_out = 0;
   bool waiting_interruptible = false;
   bool interrupted = false;
+  bool evicted = false;  // the interrupt was an eviction (set before `interrupted`)
   std::shared_ptr<ConnectionRegistry> registry;
+  std::function<void()> exempt_hook;  // takes the connection out of the eviction line (listener.hpp)
   std::chrono::steady_clock::time_point started;
 };
 
@@ -329,17 +332,35 @@ asio::awaitable<void> Connection::close() {
 
 void Connection::attach(std::shared_ptr<ConnectionRegistry> registry) {
   impl_->registry = registry;
-  registry->add(impl_, [](const std::shared_ptr<void>& handle) {
-    auto impl = std::static_pointer_cast<Impl>(handle);
-    // Weak: a queued interrupt must not keep a finished connection alive.
-    asio::post(impl->tcp.get_executor(), [weak = std::weak_ptr<Impl>(impl)] {
-      auto self = weak.lock();
-      if (!self) return;
-      self->interrupted = true;
-      boost::system::error_code ignored;
-      if (self->waiting_interruptible) self->tcp.cancel(ignored);
-    });
+  registry->add(impl_, &Connection::interrupt);
+}
+
+std::weak_ptr<void> Connection::handle() const { return impl_; }
+
+// Ends the connection's waiting interruptible read (and makes the next one end at once), on its strand.
+void Connection::interrupt_read(const std::shared_ptr<void>& handle, bool eviction) {
+  auto impl = std::static_pointer_cast<Impl>(handle);
+  // Weak: a queued interrupt must not keep a finished connection alive.
+  asio::post(impl->tcp.get_executor(), [weak = std::weak_ptr<Impl>(impl), eviction] {
+    auto self = weak.lock();
+    if (!self || self->interrupted) return;
+    self->evicted = eviction;
+    self->interrupted = true;
+    boost::system::error_code ignored;
+    if (self->waiting_interruptible) self->tcp.cancel(ignored);
   });
+}
+
+void Connection::interrupt(const std::shared_ptr<void>& handle) { interrupt_read(handle, false); }
+void Connection::evict(const std::shared_ptr<void>& handle) { interrupt_read(handle, true); }
+
+void Connection::on_exempt(std::function<void()> hook) { impl_->exempt_hook = std::move(hook); }
+
+void Connection::exempt_from_eviction() {
+  if (!impl_->exempt_hook) return;
+  auto hook = std::move(impl_->exempt_hook);
+  impl_->exempt_hook = nullptr;
+  hook();
 }
 
 void ConnectionRegistry::add(std::weak_ptr<void> handle, void (*interrupt)(const std::shared_ptr<void>&)) {

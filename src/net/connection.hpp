@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -40,6 +41,7 @@ enum class ReadStatus {
   kTimeout,    // nothing arrived within the timeout
   kTooLong,    // the line exceeded the limit (the rest of the line is not read)
   kShutdown,   // the server is stopping and this was an interruptible read
+  kEvicted,    // the global connection cap needed this slot (not logged in yet; listener.hpp)
   kError,      // network or TLS error
 };
 
@@ -108,8 +110,21 @@ class Connection {
   // Lets a graceful shutdown interrupt this connection's interruptible reads.
   void attach(std::shared_ptr<ConnectionRegistry> registry);
 
+  // What the connection limiter uses to evict a connection that has not logged in (listener.hpp):
+  // `evict(handle().lock())` ends its waiting interruptible read with kEvicted, from any thread.
+  // `interrupt` does the same with kShutdown (ConnectionRegistry). The handle is weak, so a queued
+  // interrupt never keeps a finished connection alive.
+  std::weak_ptr<void> handle() const;
+  static void interrupt(const std::shared_ptr<void>& handle);
+  static void evict(const std::shared_ptr<void>& handle);
+  // Sessions call exempt_from_eviction() after a successful login and when an SMTP transaction
+  // starts: from then on the connection is never evicted. It runs the hook set with on_exempt once.
+  void on_exempt(std::function<void()> hook);
+  void exempt_from_eviction();
+
  private:
   struct Impl;
+  static void interrupt_read(const std::shared_ptr<void>& handle, bool eviction);
   std::shared_ptr<Impl> impl_;
 };
 

@@ -24,27 +24,74 @@ ConnectionLimiter::Permit::Permit(std::shared_ptr<ConnectionLimiter> owner, std:
     : owner_(std::move(owner)), ip_(std::move(ip)) {}
 
 ConnectionLimiter::Permit::~Permit() {
-  if (owner_) owner_->release(ip_);
+  if (owner_) owner_->release(ip_, queue_ticket_);
+}
+
+void ConnectionLimiter::Permit::make_evictable(std::weak_ptr<void> handle, Interrupt interrupt) {
+  if (owner_ && queue_ticket_ == 0) queue_ticket_ = owner_->enqueue(std::move(handle), interrupt);
+}
+
+void ConnectionLimiter::Permit::exempt() {
+  if (owner_ && queue_ticket_ != 0) owner_->dequeue(queue_ticket_);
+  queue_ticket_ = 0;
 }
 
 ConnectionLimiter::Permit ConnectionLimiter::try_acquire(const std::string& ip) {
-  std::lock_guard lock(mutex_);
-  if (total_ >= max_total_) return {};
-  auto& n = per_ip_[ip];
-  if (n >= max_per_ip_) {
-    if (n == 0) per_ip_.erase(ip);
-    return {};
+  InLine victim;
+  std::shared_ptr<void> victim_handle;
+  {
+    std::lock_guard lock(mutex_);
+    auto& n = per_ip_[ip];
+    if (n >= max_per_ip_) {
+      if (n == 0) per_ip_.erase(ip);
+      return {};
+    }
+    if (total_ >= max_total_) {
+      // The oldest connection still in line that is alive gives way; entries of finished ones go.
+      while (!in_line_.empty() && !victim_handle) {
+        victim = in_line_.begin()->second;
+        in_line_.erase(in_line_.begin());
+        victim_handle = victim.handle.lock();
+      }
+      if (!victim_handle) {
+        if (n == 0) per_ip_.erase(ip);
+        return {};
+      }
+      ++evictions_;
+    }
+    ++n;
+    ++total_;
   }
-  ++n;
-  ++total_;
+  if (victim_handle) {
+    spdlog::info("connection limit reached: the oldest connection not logged in is evicted for one from {}", ip);
+    victim.interrupt(victim_handle);
+  }
   return Permit(shared_from_this(), ip);
 }
 
-void ConnectionLimiter::release(const std::string& ip) {
+uint64_t ConnectionLimiter::enqueue(std::weak_ptr<void> handle, Interrupt interrupt) {
+  std::lock_guard lock(mutex_);
+  const uint64_t ticket = next_ticket_++;
+  in_line_.emplace(ticket, InLine{std::move(handle), interrupt});
+  return ticket;
+}
+
+void ConnectionLimiter::dequeue(uint64_t ticket) {
+  std::lock_guard lock(mutex_);
+  in_line_.erase(ticket);
+}
+
+void ConnectionLimiter::release(const std::string& ip, uint64_t ticket) {
   std::lock_guard lock(mutex_);
   --total_;
+  if (ticket != 0) in_line_.erase(ticket);
   auto it = per_ip_.find(ip);
   if (it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
+}
+
+uint64_t ConnectionLimiter::evictions() const {
+  std::lock_guard lock(mutex_);
+  return evictions_;
 }
 
 size_t ConnectionLimiter::total() const {
@@ -153,6 +200,12 @@ asio::awaitable<void> Listener::serve_one(tcp::socket socket, Listener* self) {
   const std::string id = info.id;
   Connection conn(std::move(socket), std::move(info));
   if (self->options_.registry) conn.attach(self->options_.registry);
+  if (permit) {
+    // Until the session logs in (or starts an SMTP transaction) this connection may be evicted at
+    // the global cap. `permit` outlives the session: it is awaited below.
+    permit.make_evictable(conn.handle(), &Connection::evict);
+    conn.on_exempt([&permit] { permit.exempt(); });
+  }
 
   bool run = true;
   if (cfg.tls == config::TlsMode::kImplicit) {

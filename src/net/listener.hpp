@@ -1,12 +1,14 @@
 // Listener: one bound acceptor (address, port, protocol, TLS mode) that applies the connection
 // limits, does the implicit-TLS handshake and spawns one session coroutine per connection on its own
-// strand. ConnectionLimiter: global and per-IP caps with RAII permits. Thread-safe.
+// strand. ConnectionLimiter: global and per-IP caps with RAII permits; at the global cap a new
+// connection takes the place of the oldest one that has not logged in yet. Thread-safe.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,6 +25,10 @@ class ConnectionLimiter : public std::enable_shared_from_this<ConnectionLimiter>
  public:
   ConnectionLimiter(uint32_t max_total, uint32_t max_per_ip);
 
+  // A way to end a connection's waiting read, as a graceful shutdown does (Connection::handle and
+  // Connection::interrupt): the session then says its goodbye and closes.
+  using Interrupt = void (*)(const std::shared_ptr<void>&);
+
   // Holding a Permit counts one connection; destroying it releases the slot.
   class Permit {
    public:
@@ -33,23 +39,44 @@ class ConnectionLimiter : public std::enable_shared_from_this<ConnectionLimiter>
     ~Permit();
     explicit operator bool() const { return owner_ != nullptr; }
 
+    // Puts the connection in line for eviction: when the global cap is reached, the oldest
+    // connection in line is interrupted to make room for a new one.
+    void make_evictable(std::weak_ptr<void> handle, Interrupt interrupt);
+    // Takes it out of line for good (after a login, or once an SMTP transaction starts).
+    void exempt();
+
    private:
     std::shared_ptr<ConnectionLimiter> owner_;
     std::string ip_;
+    uint64_t queue_ticket_ = 0;  // 0: not in line
   };
 
-  // An empty Permit when over a limit.
+  // An empty Permit when over a limit. At the global cap the oldest evictable connection is
+  // interrupted and the new one is let in (Dovecot's login processes do the same when their
+  // client_limit is full): idle or half-sent connections that never log in cannot lock real users
+  // out, while the per-IP cap stays strict. Until the interrupted session has closed, the count is
+  // one over the cap.
   Permit try_acquire(const std::string& ip);
   size_t total() const;
+  uint64_t evictions() const;
   void set_limits(uint32_t max_total, uint32_t max_per_ip);
 
  private:
-  void release(const std::string& ip);
+  struct InLine {
+    std::weak_ptr<void> handle;
+    Interrupt interrupt = nullptr;
+  };
+  void release(const std::string& ip, uint64_t ticket);
+  uint64_t enqueue(std::weak_ptr<void> handle, Interrupt interrupt);
+  void dequeue(uint64_t ticket);
   mutable std::mutex mutex_;
   uint32_t max_total_;
   uint32_t max_per_ip_;
   size_t total_ = 0;
   std::unordered_map<std::string, uint32_t> per_ip_;
+  std::map<uint64_t, InLine> in_line_;  // evictable connections by ticket: the oldest first
+  uint64_t next_ticket_ = 1;
+  uint64_t evictions_ = 0;
 };
 
 // What a session gets: the connection (TLS already up for implicit-TLS listeners) and whether the

@@ -40,6 +40,50 @@ TEST(ConnectionLimiter, EnforcesTotalAndPerIpAndReleases) {
   EXPECT_TRUE(limiter->try_acquire("10.0.0.2"));
 }
 
+std::vector<void*> g_evicted;  // what fake_evict saw (one test thread)
+void fake_evict(const std::shared_ptr<void>& handle) { g_evicted.push_back(handle.get()); }
+
+TEST(ConnectionLimiter, AtTheGlobalCapTheOldestEvictableConnectionGivesWay) {
+  g_evicted.clear();
+  auto limiter = std::make_shared<ConnectionLimiter>(2, 2);
+  auto h1 = std::make_shared<int>(1), h2 = std::make_shared<int>(2), h3 = std::make_shared<int>(3);
+  auto a = limiter->try_acquire("10.0.0.1");
+  a.make_evictable(h1, &fake_evict);
+  auto b = limiter->try_acquire("10.0.0.2");
+  b.make_evictable(h2, &fake_evict);
+  b.exempt();  // logged in: never evicted
+  // N+1: admitted, and the oldest connection in line is told to go.
+  auto c = limiter->try_acquire("10.0.0.3");
+  ASSERT_TRUE(c);
+  ASSERT_EQ(g_evicted, std::vector<void*>{h1.get()});
+  EXPECT_EQ(limiter->evictions(), 1u);
+  EXPECT_EQ(limiter->total(), 3u);  // one over until the evicted session has closed
+  // Nobody left in line: the next one is refused.
+  EXPECT_FALSE(limiter->try_acquire("10.0.0.4"));
+  // A finished connection's entry is skipped, not "evicted".
+  c.make_evictable(h3, &fake_evict);
+  h3.reset();
+  EXPECT_FALSE(limiter->try_acquire("10.0.0.4"));
+  EXPECT_EQ(g_evicted.size(), 1u);
+  // The per-IP cap is never overridden by eviction: with a connection in line to give way, a third
+  // one from the same address is still refused and nobody is evicted for it.
+  { auto drop = std::move(a); }
+  { auto drop = std::move(c); }
+  auto h4 = std::make_shared<int>(4);
+  auto d1 = limiter->try_acquire("10.0.0.9");
+  auto d2 = limiter->try_acquire("10.0.0.9");
+  ASSERT_TRUE(d1);
+  ASSERT_FALSE(d2);  // the global cap (b and d1), and nobody in line
+  auto e = limiter->try_acquire("10.0.0.8");
+  EXPECT_FALSE(e);
+  d1.make_evictable(h4, &fake_evict);
+  { auto drop = std::move(b); }
+  auto d3 = limiter->try_acquire("10.0.0.9");
+  ASSERT_TRUE(d3);  // room again; 10.0.0.9 now holds its 2
+  EXPECT_FALSE(limiter->try_acquire("10.0.0.9"));
+  EXPECT_EQ(g_evicted.size(), 1u);
+}
+
 // A line echo session: "OK <line>" per line; "STARTTLS" upgrades; reports read failures by name.
 asio::awaitable<void> echo_session(Accepted a, std::shared_ptr<TlsContext> tls, size_t max,
                                    std::chrono::seconds timeout) {
@@ -55,6 +99,7 @@ asio::awaitable<void> echo_session(Accepted a, std::shared_ptr<TlsContext> tls, 
       const char* why = line.status == ReadStatus::kTooLong   ? "TOOLONG\r\n"
                         : line.status == ReadStatus::kTimeout  ? "TIMEOUT\r\n"
                         : line.status == ReadStatus::kShutdown ? "SHUTDOWN\r\n"
+                        : line.status == ReadStatus::kEvicted  ? "EVICTED\r\n"
                                                                : nullptr;
       if (why) co_await c.write(why);
       co_return;
@@ -64,6 +109,11 @@ asio::awaitable<void> echo_session(Accepted a, std::shared_ptr<TlsContext> tls, 
       co_await c.write(reply);
       bool ok = co_await c.start_tls(*tls, std::chrono::seconds(5));
       if (!ok) co_return;
+      continue;
+    }
+    if (line.data == "EXEMPT") {
+      c.exempt_from_eviction();
+      co_await c.write("OK EXEMPT\r\n");
       continue;
     }
     if (line.data == "COMPRESS") {
@@ -83,7 +133,8 @@ asio::awaitable<void> echo_session(Accepted a, std::shared_ptr<TlsContext> tls, 
 
 struct EchoServer {
   explicit EchoServer(size_t max = 100, std::chrono::seconds timeout = std::chrono::seconds(5),
-                      config::TlsMode mode = config::TlsMode::kStartTls) {
+                      config::TlsMode mode = config::TlsMode::kStartTls, Harness::Options options = {})
+      : h(std::move(options)) {
     auto tls = h.tls();
     port = h.listen(Proto::kImap, mode, [tls, max, timeout](Accepted a) {
       return echo_session(std::move(a), tls, max, timeout);
@@ -169,6 +220,29 @@ TEST(Connection, ShutdownInterruptsIdleReads) {
   c.read_line();
   s.reset();  // Harness destructor begins shutdown: the waiting read ends with kShutdown
   EXPECT_EQ(c.read_line(), "SHUTDOWN");
+}
+
+TEST(Connection, AtTheCapANewConnectionEvictsTheOldestThatHasNotLoggedIn) {
+  Harness::Options options;
+  options.limits.max_connections = 2;
+  EchoServer s(100, std::chrono::seconds(30), config::TlsMode::kStartTls, options);
+  Client idle(s.port);
+  EXPECT_EQ(idle.read_line(), "HELLO");
+  Client member(s.port);
+  EXPECT_EQ(member.read_line(), "HELLO");
+  member.send("EXEMPT\r\n");
+  EXPECT_EQ(member.read_line(), "OK EXEMPT");
+  // N+1: let in; the idle one (half a line sent) gets its goodbye.
+  idle.send("half a comm");
+  Client newcomer(s.port);
+  EXPECT_EQ(newcomer.read_line(), "HELLO");
+  EXPECT_EQ(idle.read_line(), "EVICTED");
+  // The next one evicts the newcomer, never the exempt connection.
+  Client later(s.port);
+  EXPECT_EQ(later.read_line(), "HELLO");
+  EXPECT_EQ(newcomer.read_line(), "EVICTED");
+  member.send("still here\r\n");
+  EXPECT_EQ(member.read_line(), "OK still here");
 }
 
 // TLS policy: a client limited to TLS 1.1 cannot connect.

@@ -149,6 +149,7 @@ asio::awaitable<Flow> Session::read_failed(net::ReadStatus status) {
   switch (status) {
     case net::ReadStatus::kTimeout: bye = kByeTimeout; break;
     case net::ReadStatus::kShutdown: bye = kByeShutdown; break;
+    case net::ReadStatus::kEvicted: bye = kByeTooManyConnections; break;
     case net::ReadStatus::kTooLong: bye = kByeLineTooLong; break;
     default: break;
   }
@@ -509,6 +510,7 @@ std::string Session::authenticated_reply(const std::string& tag, std::string_vie
 }
 
 asio::awaitable<void> Session::on_authenticated() {
+  conn_.exempt_from_eviction();
   assembler_.set_options(assembler_limits());
   if (ctx_.store == nullptr) co_return;
   auto account = co_await ctx_.store->account(principal_->account, store::Limits{principal_->quota_bytes, 0});

@@ -174,6 +174,7 @@ class Session {
         return p::kLineTooLong;
       case net::ReadStatus::kTimeout: return p::kAutologout;
       case net::ReadStatus::kShutdown: return p::kShuttingDown;
+      case net::ReadStatus::kEvicted: return p::kTooManyConnections;
       default: return {};
     }
   }
@@ -551,6 +552,7 @@ class Session {
     lock_.emplace(std::move(*guard));
     principal_ = who;
     state_ = State::kTransaction;
+    conn_.exempt_from_eviction();
     co_return say(welcome);
   }
 

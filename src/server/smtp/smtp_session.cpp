@@ -47,6 +47,9 @@
 namespace posthorn::server::smtp {
 namespace {
 
+// 452 "too many recipients" replies that do not count as errors (per session; Postfix's default).
+constexpr uint32_t kRecipientOvershoot = 1000;
+
 namespace asio = boost::asio;
 namespace wire = posthorn::smtp;
 
@@ -185,6 +188,9 @@ class Session {
         break;
       case net::ReadStatus::kShutdown:
         co_await send(wire::format(wire::kC421ShuttingDown));
+        break;
+      case net::ReadStatus::kEvicted:
+        co_await send(wire::format(wire::kC421TooManyConnections));
         break;
       case net::ReadStatus::kOk:
       case net::ReadStatus::kEof:
@@ -398,6 +404,7 @@ class Session {
       }
     }
     principal_ = step.principal;
+    conn_.exempt_from_eviction();
     Next next = co_await reply(wire::kC235AuthOk);
     co_return next;
   }
@@ -488,6 +495,8 @@ class Session {
         co_return next;
       }
     }
+    // A transaction under way is kept at the global connection cap, like a login (listener.hpp).
+    conn_.exempt_from_eviction();
     txn_.emplace();
     txn_->id = ascii::upper(random_hex(8));
     txn_->mail = std::move(cmd);
@@ -549,6 +558,14 @@ class Session {
       co_return next;
     }
     if (txn_->rcpts.size() >= ctx_.config->smtp.max_recipients) {
+      // RFC 5321 §4.5.3.1.10: the client sends the refused recipients in a later transaction and
+      // DATA for the accepted ones now, so these 452s do not count toward max_errors until the
+      // overshoot passes kRecipientOvershoot (Postfix's smtpd_recipient_overshoot_limit); closing
+      // with 421 earlier would lose the accepted recipients' transaction.
+      if (++recipient_overshoot_ <= kRecipientOvershoot) {
+        bool sent = co_await send(wire::format(wire::kC452TooManyRecipients));
+        co_return sent ? Next::kContinue : Next::kClose;
+      }
       Next next = co_await reply(wire::kC452TooManyRecipients);
       co_return next;
     }
@@ -1010,6 +1027,7 @@ class Session {
   std::optional<auth::Principal> principal_;
   std::optional<Transaction> txn_;
   uint32_t errors_ = 0;
+  uint32_t recipient_overshoot_ = 0;  // RCPTs refused for max_recipients in this session
   uint32_t commands_before_auth_ = 0;
 };
 
