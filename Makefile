@@ -2,6 +2,10 @@
 SHELL := /bin/bash
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
+# Cache hits across clones and worktrees: paths are made relative and the working directory is not
+# hashed (it only appears in debug info).
+export CCACHE_BASEDIR ?= $(CURDIR)
+export CCACHE_NOHASHDIR ?= true
 PYTHON := /usr/bin/python3
 
 .PHONY: all deps build build-asan test unit e2e run torture tls-audit bench clean
