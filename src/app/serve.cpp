@@ -205,7 +205,7 @@ class Server {
     const auto cfg = config_.get();
     auto resolver = dns::UnboundResolver::create(io_.get_executor(), cfg->dns);
     if (!resolver) return resolver.error();
-    auto agent = smtpc::DeliveryAgent::create(io_.get_executor(), *resolver, cfg->delivery);
+    auto agent = smtpc::DeliveryAgent::create(io_.get_executor(), *resolver, cfg->delivery, cfg->data_dir);
     if (!agent) return agent.error();
     agent_ = *agent;
     resolver_ = *resolver;

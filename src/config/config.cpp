@@ -553,6 +553,11 @@ void read_delivery(TableReader& root, Problems& problems, const fs::path& base_d
   d.delay_notice = t.seconds("delay_notice", 0, 60 * kDay, d.delay_notice);
   if (d.retry_max < d.retry_min) t.problem("retry_max", "must be at least retry_min");
   read_smarthost(t, problems, base_dir, d.smarthost);
+  if (auto v = t.boolean("dane")) d.dane = *v;
+  if (auto v = t.boolean("mta_sts")) d.mta_sts = *v;
+  if (auto v = t.string("tls_ca_file"); v && !v->empty()) d.tls_ca_file = resolve_path(base_dir, *v);
+  d.mta_sts_port = uint16_t(t.u32("mta_sts_port", 1, 65535, d.mta_sts_port));
+  d.mta_sts_timeout = t.seconds("mta_sts_timeout", 1, 600, d.mta_sts_timeout);
   t.finish();
 }
 

@@ -192,6 +192,12 @@ struct Delivery {
   std::chrono::seconds lifetime{5 * 86400};     // then the message bounces
   std::chrono::seconds delay_notice{4 * 3600};  // one "delayed" DSN after this; 0 = never
   Smarthost smarthost;
+  // Outbound TLS policy (not used with a smarthost).
+  bool dane = true;                   // RFC 7672: DNSSEC-secure TLSA records make STARTTLS authenticated and mandatory
+  bool mta_sts = true;                // RFC 8461: fetch and honour MTA-STS policies
+  std::filesystem::path tls_ca_file;  // PKIX trust anchors for MTA-STS (MX and policy host); empty = system CAs
+  uint16_t mta_sts_port = 443;        // HTTPS port of policy fetches (tests only)
+  std::chrono::seconds mta_sts_timeout{30};  // one policy fetch, connect to last byte
   bool operator==(const Delivery&) const = default;
 };
 

@@ -272,7 +272,8 @@ asio::awaitable<bool> Connection::start_tls(TlsContext& tls, std::chrono::second
 }
 
 asio::awaitable<bool> Connection::start_tls_client(std::shared_ptr<asio::ssl::context> ctx, std::string host,
-                                                   bool verify, std::chrono::seconds timeout) {
+                                                   bool verify, std::chrono::seconds timeout,
+                                                   std::function<bool(SSL*)> setup) {
   Impl& s = *impl_;
   if (s.tls) co_return false;
   discard_input();
@@ -287,6 +288,7 @@ asio::awaitable<bool> Connection::start_tls_client(std::shared_ptr<asio::ssl::co
   } else {
     s.tls->set_verify_mode(asio::ssl::verify_none, ignored);
   }
+  if (setup && !setup(ssl)) co_return false;
   s.arm(timeout);
   auto [ec] = co_await s.tls->async_handshake(asio::ssl::stream_base::client, as_tuple(use_awaitable));
   s.disarm();
@@ -310,6 +312,11 @@ std::string Connection::tls_exporter() const {
     return {};
   }
   return out;
+}
+
+long Connection::tls_verify_result() const {
+  if (!impl_->tls) return X509_V_OK;
+  return SSL_get_verify_result(impl_->tls->native_handle());
 }
 
 std::string Connection::tls_description() const {

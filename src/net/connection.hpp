@@ -9,6 +9,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -87,8 +88,14 @@ class Connection {
   // Client-side TLS handshake (outbound SMTP, smtpc/): sends SNI `host`; with `verify`, the chain is
   // checked against the context's trust store and the certificate must name `host`. Discards buffered
   // plaintext first; the context is kept alive as long as the connection. False on failure.
+  // `setup`, when given, runs on the SSL object after those settings and before the handshake (the
+  // DANE parameters of outbound SMTP); false from it fails the handshake.
   boost::asio::awaitable<bool> start_tls_client(std::shared_ptr<boost::asio::ssl::context> ctx, std::string host,
-                                                bool verify, std::chrono::seconds timeout);
+                                                bool verify, std::chrono::seconds timeout,
+                                                std::function<bool(SSL*)> setup = {});
+  // After a client handshake (also a failed one): OpenSSL's certificate verification result
+  // (X509_V_OK, X509_V_ERR_CERT_HAS_EXPIRED, ...); X509_V_OK without TLS.
+  long tls_verify_result() const;
   // After TLS: the 32-byte tls-exporter channel binding [RFC 9266], empty when unavailable.
   std::string tls_exporter() const;
   // After TLS: "TLSv1.3 TLS_AES_256_GCM_SHA384".

@@ -27,6 +27,8 @@
 #include <spdlog/spdlog.h>
 
 #include "base/ascii.hpp"
+#include "smtpc/dane.hpp"
+#include "smtpc/mta_sts.hpp"
 
 namespace posthorn::smtpc {
 
@@ -121,6 +123,14 @@ bool has_8bit_or_utf8(std::string_view s) {
   return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
 }
 
+// A TLS client context: TLS 1.2 or later.
+std::shared_ptr<asio::ssl::context> client_context() {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+  return ctx;
+}
+
 }  // namespace
 
 struct DeliveryAgent::Impl : std::enable_shared_from_this<Impl> {
@@ -134,6 +144,31 @@ struct DeliveryAgent::Impl : std::enable_shared_from_this<Impl> {
   struct Target {
     std::string host;
     std::vector<asio::ip::address> addresses;
+    bool mx_secure = false;         // the MX answer naming it was DNSSEC-secure (RFC 7672 §2.2.1)
+    bool addresses_secure = false;  // its A/AAAA answers were too (RFC 7672 §2.2.2)
+  };
+
+  // How one host must be talked to [RFC 7672, RFC 8461].
+  enum class TlsLevel {
+    kOpportunistic,  // STARTTLS when offered, any certificate, plaintext otherwise [RFC 7435]
+    kEncrypt,        // secure TLSA records, none usable: STARTTLS mandatory, unauthenticated [RFC 7672 §2.2]
+    kDane,           // usable secure TLSA records: STARTTLS mandatory, DANE-authenticated
+    kStsEnforce,     // MTA-STS enforce: STARTTLS mandatory, PKIX-valid certificate for the MX name
+  };
+  struct HostPolicy {
+    TlsLevel level = TlsLevel::kOpportunistic;
+    std::vector<dns::Tlsa> tlsa;  // usable records (kDane)
+    bool sts_testing = false;     // MTA-STS testing: opportunistic, but certificate problems are logged
+    bool mandatory() const { return level != TlsLevel::kOpportunistic; }
+    std::string_view name() const {
+      switch (level) {
+        case TlsLevel::kDane: return "DANE";
+        case TlsLevel::kEncrypt: return "DANE (encrypt-only)";
+        case TlsLevel::kStsEnforce: return "the MTA-STS policy";
+        case TlsLevel::kOpportunistic: break;
+      }
+      return "opportunistic TLS";
+    }
   };
 
   enum class Step { kDone, kNext };
@@ -144,6 +179,9 @@ struct DeliveryAgent::Impl : std::enable_shared_from_this<Impl> {
   Timeouts timeouts;
   std::shared_ptr<asio::ssl::context> opportunistic_tls;
   std::shared_ptr<asio::ssl::context> smarthost_tls;
+  std::shared_ptr<asio::ssl::context> dane_tls;  // SSL_CTX_dane_enable'd, no trust store of its own
+  std::shared_ptr<asio::ssl::context> pkix_tls;  // tls_ca_file or the system CAs (MTA-STS)
+  std::shared_ptr<mta_sts::PolicyStore> sts;
 
   std::mutex mutex;  // guards everything below
   std::map<std::string, std::shared_ptr<Semaphore>> per_destination;
@@ -231,7 +269,7 @@ struct DeliveryAgent::Impl : std::enable_shared_from_this<Impl> {
                  Reply::local("4.4.3", "Temporary DNS failure looking up MX of " + domain + ": " + mx.why), "");
         co_return false;
       case dns::Status::kNoData:
-        targets.push_back(Target{ascii::lower(domain), {}});  // implicit MX [RFC 5321 §5.1]
+        targets.push_back(Target{ascii::lower(domain), {}, mx.secure});  // implicit MX [RFC 5321 §5.1]
         co_return true;
       case dns::Status::kOk: break;
     }
@@ -250,7 +288,7 @@ struct DeliveryAgent::Impl : std::enable_shared_from_this<Impl> {
     const std::string self_name = ascii::lower(settings.hostname);
     for (const auto& r : mx.records) {
       if (r.host == self_name) continue;  // never deliver to ourselves
-      targets.push_back(Target{r.host, {}});
+      targets.push_back(Target{r.host, {}, mx.secure});
     }
     if (targets.empty()) {
       fill_all(out, job.recipients, Reply::local("5.4.6", "mail for " + domain + " loops back to myself"), "");
@@ -264,19 +302,51 @@ struct DeliveryAgent::Impl : std::enable_shared_from_this<Impl> {
     if (!t.addresses.empty()) co_return Reply{};
     bool temp = false;
     std::string why;
+    bool secure = true;
     if (settings.ipv6) {
       auto v6 = co_await resolver->aaaa(t.host);
       temp |= v6.status == dns::Status::kTempFail;
       if (v6.status == dns::Status::kTempFail) why = v6.why;
+      secure &= v6.secure;
       t.addresses = v6.addresses;
     }
     auto v4 = co_await resolver->a(t.host);
     temp |= v4.status == dns::Status::kTempFail;
     if (v4.status == dns::Status::kTempFail) why = v4.why;
+    secure &= v4.secure;
+    t.addresses_secure = secure;
     t.addresses.insert(t.addresses.end(), v4.addresses.begin(), v4.addresses.end());
     if (!t.addresses.empty()) co_return Reply{};
     if (temp) co_return Reply::local("4.4.3", "Temporary DNS failure looking up " + t.host + ": " + why);
     co_return Reply::local("5.4.4", "Host " + t.host + " has no address (A/AAAA)");
+  }
+
+  // The TLS policy of one MX host. False when the host must not be used (`why` says why): a TLSA
+  // lookup that failed or was bogus [RFC 7672 §2.2].
+  asio::awaitable<bool> host_policy(const Target& t, HostPolicy& hp, Reply& why) {
+    hp = HostPolicy{};
+    if (smarthost() || !settings.dane || !t.mx_secure || !t.addresses_secure) co_return true;
+    const std::string name = tlsa_name(settings.port, t.host);
+    auto answer = co_await resolver->tlsa(name);
+    switch (answer.status) {
+      case dns::Status::kNxDomain:
+      case dns::Status::kNoData: co_return true;  // no TLSA records: no DANE
+      case dns::Status::kTempFail:
+        why = Reply::local("4.7.5", "cannot look up the TLSA records " + name + " (" + answer.why +
+                                        "): MX host " + t.host + " is not used [RFC 7672 §2.2]");
+        co_return false;
+      case dns::Status::kOk: break;
+    }
+    if (!answer.secure) co_return true;  // insecure TLSA records mean nothing
+    hp.tlsa = usable_tlsa(answer.records);
+    hp.level = hp.tlsa.empty() ? TlsLevel::kEncrypt : TlsLevel::kDane;
+    co_return true;
+  }
+
+  // "certificate has expired" for a handshake that failed in verification, else "".
+  static std::string verify_error(const SmtpClient& client) {
+    const long v = client.tls_verify_result();
+    return v == X509_V_OK ? std::string() : std::string(X509_verify_cert_error_string(v));
   }
 
   // Runs the transaction on a ready client and fills `out`; pools or closes the client. Returns false
@@ -336,8 +406,10 @@ struct DeliveryAgent::Impl : std::enable_shared_from_this<Impl> {
 
   // One connection attempt to one address. kDone: `out` holds the final answer of this delivery.
   // kNext: try the next address/host; `last` says why this one failed.
+  // `hp` is the host's TLS policy: when mandatory, nothing is sent in the clear.
   asio::awaitable<Step> attempt(const std::string& key, const Target& target, asio::ip::address address,
-                                const DeliveryJob& job, DeliveryOutcome& out, Reply& last, bool plaintext_only) {
+                                const DeliveryJob& job, DeliveryOutcome& out, Reply& last, bool plaintext_only,
+                                const HostPolicy& hp) {
     const bool relay = smarthost();
     const auto& sh = settings.smarthost;
     const uint16_t port = relay ? sh.port : settings.port;
@@ -362,6 +434,7 @@ struct DeliveryAgent::Impl : std::enable_shared_from_this<Impl> {
       co_return Step::kNext;
     }
     const bool want_tls = relay ? sh.tls == config::SmarthostTls::kStartTls : !plaintext_only;
+    const std::string where = target.host + "[" + address.to_string() + "]";
     if (want_tls && !client->tls()) {
       if (!client->capabilities().starttls) {
         if (relay) {
@@ -369,10 +442,33 @@ struct DeliveryAgent::Impl : std::enable_shared_from_this<Impl> {
           co_await client->quit();
           co_return Step::kNext;
         }
+        if (hp.mandatory()) {
+          last = Reply::local("4.7.5", where + " does not offer STARTTLS, which " + std::string(hp.name()) +
+                                           " requires; not sent in the clear");
+          co_await client->quit();
+          co_return Step::kNext;
+        }
       } else {
         auto tls_ctx = relay ? smarthost_tls : opportunistic_tls;
-        const bool verify = relay && sh.verify_certificate;
-        Reply r = co_await client->starttls(tls_ctx, verify);
+        bool verify = relay && sh.verify_certificate;
+        std::function<bool(SSL*)> setup;
+        if (hp.level == TlsLevel::kDane) {
+          tls_ctx = dane_tls;
+          setup = dane_setup(hp.tlsa, target.host);
+        } else if (hp.level == TlsLevel::kStsEnforce) {
+          tls_ctx = pkix_tls;
+          verify = true;  // the chain against pkix_tls's anchors and the MX host name [RFC 8461 §4.2]
+        } else if (hp.sts_testing) {
+          // Verified but not enforced: the handshake goes on, the result is only logged.
+          tls_ctx = pkix_tls;
+          setup = [host = target.host](SSL* ssl) { return SSL_set1_host(ssl, host.c_str()) == 1; };
+        }
+        Reply r = co_await client->starttls(tls_ctx, verify, std::move(setup));
+        if (r.code == 220 && hp.sts_testing) {
+          if (const std::string err = verify_error(*client); !err.empty()) {
+            spdlog::warn("outbound {}: MTA-STS (testing) would refuse the certificate: {}", where, err);
+          }
+        }
         if (r.code == 220) {
           hello = co_await client->hello(settings.hostname);
           if (!hello.ok()) {
@@ -383,12 +479,23 @@ struct DeliveryAgent::Impl : std::enable_shared_from_this<Impl> {
         } else if (!client->usable()) {
           // The handshake failed: the connection is gone.
           last = r;
+          if (hp.level == TlsLevel::kDane || hp.level == TlsLevel::kStsEnforce) {
+            const std::string err = verify_error(*client);
+            const std::string what = hp.level == TlsLevel::kDane ? "DANE authentication" : "MTA-STS certificate check";
+            last = Reply::local("4.7.5", what + " of " + where + " failed" +
+                                             (err.empty() ? std::string(" (TLS handshake)") : ": " + err));
+          }
           co_await client->quit();
-          if (!relay && settings.tls_fallback_plaintext && !plaintext_only) {
+          if (!relay && settings.tls_fallback_plaintext && !plaintext_only && !hp.mandatory()) {
             spdlog::info("outbound {}[{}]: TLS failed, retrying in the clear (tls_fallback_plaintext)", target.host,
                          address.to_string());
-            co_return co_await attempt(key, target, address, job, out, last, true);
+            co_return co_await attempt(key, target, address, job, out, last, true, hp);
           }
+          co_return Step::kNext;
+        } else if (hp.mandatory()) {
+          last = Reply::local("4.7.5", where + " declined STARTTLS (" + r.to_string() + "), which " +
+                                           std::string(hp.name()) + " requires; not sent in the clear");
+          co_await client->quit();
           co_return Step::kNext;
         } else if (relay) {
           last = r;
@@ -444,7 +551,13 @@ struct DeliveryAgent::Impl : std::enable_shared_from_this<Impl> {
     std::vector<Target> targets;
     const bool routed = co_await route(job, targets, out);
     if (!routed) co_return out;
+    mta_sts::Lookup sts_lookup;
+    if (!smarthost() && settings.mta_sts) {
+      auto looking = sts->lookup(job.domain);
+      sts_lookup = co_await std::move(looking);
+    }
     Reply last = Reply::local("4.4.1", "no host could be reached");
+    Reply policy_failure;  // the last host refused by the TLS policy (4.7.5), which explains best
     bool any_temporary = false;
     for (auto& target : targets) {
       Reply dns_failure = co_await resolve(target);
@@ -453,14 +566,42 @@ struct DeliveryAgent::Impl : std::enable_shared_from_this<Impl> {
         any_temporary |= dns_failure.transient();
         continue;
       }
+      HostPolicy hp;
+      bool usable = co_await host_policy(target, hp, last);
+      // MTA-STS for hosts without DANE (DANE takes precedence, RFC 8461 §2).
+      if (usable && hp.level == TlsLevel::kOpportunistic && sts_lookup.policy) {
+        const auto& policy = *sts_lookup.policy;
+        const bool listed = mta_sts::policy_allows(policy, target.host);
+        if (policy.mode == mta_sts::Mode::kEnforce) {
+          hp.level = TlsLevel::kStsEnforce;
+          if (!listed) {
+            last = Reply::local("4.7.5", "MX host " + target.host + " is not listed in the MTA-STS policy of " +
+                                             ascii::lower(job.domain));
+            usable = false;
+          }
+        } else {
+          hp.sts_testing = true;
+          if (!listed) {
+            spdlog::warn("outbound {}: not listed in the MTA-STS policy (testing) of {}", target.host, job.domain);
+          }
+        }
+      }
+      if (!usable) {
+        policy_failure = last;
+        any_temporary = true;
+        spdlog::info("outbound {}: {}", target.host, last.to_string());
+        continue;
+      }
       for (const auto& address : target.addresses) {
-        auto task = attempt(key, target, address, job, out, last, false);
+        auto task = attempt(key, target, address, job, out, last, false, hp);
         Step step = co_await std::move(task);
         if (step == Step::kDone) co_return out;
         any_temporary |= last.transient();
+        if (hp.mandatory() && last.status == "4.7.5") policy_failure = last;
         spdlog::info("outbound {}[{}]: {}", target.host, address.to_string(), last.to_string());
       }
     }
+    if (!policy_failure.status.empty()) last = policy_failure;
     // Every host failed: permanent only when every failure was permanent.
     if (any_temporary && last.permanent()) last = Reply::local("4.4.1", last.to_string());
     fill_all(out, job.recipients, last, "");
@@ -470,7 +611,8 @@ struct DeliveryAgent::Impl : std::enable_shared_from_this<Impl> {
 
 Result<std::shared_ptr<DeliveryAgent>> DeliveryAgent::create(asio::any_io_executor executor,
                                                              std::shared_ptr<dns::Resolver> resolver,
-                                                             const config::Delivery& settings) {
+                                                             const config::Delivery& settings,
+                                                             const std::filesystem::path& data_dir) {
   auto impl = std::make_shared<Impl>();
   impl->executor = executor;
   impl->resolver = std::move(resolver);
@@ -478,15 +620,22 @@ Result<std::shared_ptr<DeliveryAgent>> DeliveryAgent::create(asio::any_io_execut
   impl->timeouts = Timeouts::from(settings);
   impl->global = std::make_shared<Semaphore>(settings.max_connections);
   // Opportunistic TLS [RFC 7435]: any certificate; TLS 1.2 or later (OpenSSL's defaults).
-  impl->opportunistic_tls = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
-  impl->opportunistic_tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                                       asio::ssl::context::no_tlsv1_1);
-  impl->smarthost_tls = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
-  impl->smarthost_tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                                   asio::ssl::context::no_tlsv1_1);
+  impl->opportunistic_tls = client_context();
+  impl->smarthost_tls = client_context();
+  impl->dane_tls = client_context();
+  if (!enable_dane(impl->dane_tls->native_handle())) return make_error(Errc::kInternal, "cannot enable DANE in OpenSSL");
   boost::system::error_code ec;
+  impl->pkix_tls = client_context();
+  if (!settings.tls_ca_file.empty()) {
+    impl->pkix_tls->load_verify_file(settings.tls_ca_file.string(), ec);
+    if (ec) return make_error(Errc::kInvalid, "delivery.tls_ca_file: cannot load " + settings.tls_ca_file.string());
+  } else {
+    impl->pkix_tls->set_default_verify_paths(ec);
+  }
+  auto fetcher = std::make_shared<mta_sts::HttpsPolicyFetcher>(impl->resolver, impl->pkix_tls, settings.mta_sts_port,
+                                                               settings.mta_sts_timeout, settings.ipv6);
+  impl->sts = std::make_shared<mta_sts::PolicyStore>(impl->resolver, std::move(fetcher),
+                                                     data_dir.empty() ? data_dir : data_dir / "mta-sts");
   if (!settings.smarthost.ca_file.empty()) {
     impl->smarthost_tls->load_verify_file(settings.smarthost.ca_file.string(), ec);
     if (ec) {

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <atomic>
+#include <filesystem>
 #include <boost/asio/any_io_executor.hpp>
 #include <memory>
 #include <string>
@@ -76,10 +77,12 @@ struct AgentStats {
 
 class DeliveryAgent {
  public:
-  // `ehlo_name` defaults to settings.hostname. Errc::kInvalid when the smarthost CA file cannot be loaded.
+  // `ehlo_name` defaults to settings.hostname. Errc::kInvalid when a CA file cannot be loaded.
+  // MTA-STS policies are cached under `data_dir`/mta-sts (memory only when data_dir is empty).
   static Result<std::shared_ptr<DeliveryAgent>> create(boost::asio::any_io_executor executor,
                                                        std::shared_ptr<dns::Resolver> resolver,
-                                                       const config::Delivery& settings);
+                                                       const config::Delivery& settings,
+                                                       const std::filesystem::path& data_dir = {});
   ~DeliveryAgent();
 
   boost::asio::awaitable<DeliveryOutcome> deliver(DeliveryJob job);

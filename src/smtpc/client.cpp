@@ -139,10 +139,11 @@ asio::awaitable<Reply> SmtpClient::hello(std::string name) {
   co_return co_await command("HELO " + name + "\r\n", timeouts_.command, "HELO");
 }
 
-asio::awaitable<Reply> SmtpClient::starttls(std::shared_ptr<asio::ssl::context> ctx, bool verify) {
+asio::awaitable<Reply> SmtpClient::starttls(std::shared_ptr<asio::ssl::context> ctx, bool verify,
+                                            std::function<bool(SSL*)> setup) {
   Reply r = co_await command("STARTTLS\r\n", timeouts_.command, "STARTTLS");
   if (r.code != 220) co_return r;
-  auto handshake = conn_.start_tls_client(std::move(ctx), mx_host_, verify, timeouts_.command);
+  auto handshake = conn_.start_tls_client(std::move(ctx), mx_host_, verify, timeouts_.command, std::move(setup));
   const bool ok = co_await std::move(handshake);
   if (!ok) {
     usable_ = false;

@@ -83,7 +83,9 @@ class SmtpClient {
   boost::asio::awaitable<Reply> hello(std::string name);
   // STARTTLS and the handshake; the caller sends EHLO again. A 220 reply with a failed handshake
   // returns Reply::local("4.7.5", ...) and leaves the client unusable.
-  boost::asio::awaitable<Reply> starttls(std::shared_ptr<boost::asio::ssl::context> ctx, bool verify);
+  // `setup` goes to Connection::start_tls_client (DANE parameters).
+  boost::asio::awaitable<Reply> starttls(std::shared_ptr<boost::asio::ssl::context> ctx, bool verify,
+                                         std::function<bool(SSL*)> setup = {});
   // AUTH PLAIN (or LOGIN when only that is offered).
   boost::asio::awaitable<Reply> auth(std::string username, std::string password);
   // One transaction. `reader` is read only once MAIL and some RCPT were accepted.
@@ -95,6 +97,8 @@ class SmtpClient {
 
   bool usable() const { return usable_; }
   bool tls() const { return conn_.is_tls(); }
+  // After a handshake, also a failed one: the certificate verification result (X509_V_OK, ...).
+  long tls_verify_result() const { return conn_.tls_verify_result(); }
   const Capabilities& capabilities() const { return caps_; }
   const std::string& mx_host() const { return mx_host_; }
   const std::string& remote_ip() const { return remote_ip_; }
