@@ -85,8 +85,20 @@ asio::awaitable<void> drain(asio::local::stream_protocol::socket& client) {
 }  // namespace
 
 SessionWorld& SessionWorld::get() {
-  static SessionWorld* world = new SessionWorld();  // never destroyed: libFuzzer exits with _exit
+  // Torn down at exit (libFuzzer's and the replay's normal exits), so the harness's temporary folder
+  // and the stores' root do not pile up; after a crash they stay for a look.
+  static SessionWorld* world = nullptr;
+  if (!world) {
+    world = new SessionWorld();
+    std::atexit([] { delete world; });
+  }
   return *world;
+}
+
+SessionWorld::~SessionWorld() {
+  harness_.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(store_root(), ec);
 }
 
 SessionWorld::SessionWorld() {

@@ -29,6 +29,7 @@ inline constexpr const char* kPassword = "fuzzpass";
 class SessionWorld {
  public:
   static SessionWorld& get();
+  ~SessionWorld();
 
   testing::Harness& harness() { return *harness_; }
   boost::asio::io_context& io() { return io_; }
