@@ -8,7 +8,7 @@ export CCACHE_BASEDIR ?= $(CURDIR)
 export CCACHE_NOHASHDIR ?= true
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps build build-asan test unit e2e run torture tls-audit bench clean
+.PHONY: all deps build build-asan test unit e2e run torture tls-audit bench clean fuzz fuzz-quick
 
 all: build
 
@@ -32,10 +32,33 @@ unit: build-asan
 e2e: build-asan
 	POSTHORN_BIN=$(CURDIR)/build-asan/posthorn $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
-# Every test: unit and integration (ctest), then end-to-end with real clients (pytest). Non-zero on failure.
+# Every test: unit and integration (ctest, which also replays the fuzz corpora), a short libFuzzer run
+# of each parser target, then end-to-end with real clients (pytest). Non-zero on failure.
 test: build-asan
 	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory fuzz-quick
 	$(MAKE) --no-print-directory e2e
+
+# libFuzzer targets (fuzz/README.md), built by clang in build-fuzz with ASan+UBSan and coverage.
+FUZZ_SECONDS ?= 60
+FUZZ_QUICK_SECONDS ?= 5
+FUZZ_PARSERS := imap_command imap_values smtp_command smtp_data pop3_command mime_message mime_address config sasl
+FUZZ_SESSIONS := session_imap session_pop3 session_smtp
+FUZZ_TARGETS ?= $(FUZZ_PARSERS) $(FUZZ_SESSIONS)
+FUZZ_CMAKE = CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+	  -DCMAKE_CXX_FLAGS="-O1 -g" -DPOSTHORN_FUZZ=ON >/dev/null
+
+# Every fuzz target for FUZZ_SECONDS each: make fuzz FUZZ_SECONDS=600 FUZZ_TARGETS="session_imap".
+fuzz: deps
+	@$(FUZZ_CMAKE)
+	@cmake --build build-fuzz --target fuzz_all
+	fuzz/run build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The parser targets only (cheap to build) for FUZZ_QUICK_SECONDS each; part of make test.
+fuzz-quick: deps
+	@$(FUZZ_CMAKE)
+	@cmake --build build-fuzz --target fuzz_parsers
+	fuzz/run build-fuzz $(FUZZ_QUICK_SECONDS) $(FUZZ_PARSERS)
 
 # The long crash torture: 300 SIGKILLs of a store writer (make test runs 12), then 100 SIGKILLs of the
 # real server under SMTP, submission and IMAP traffic (make test runs 4).
@@ -61,4 +84,4 @@ run: build
 	@scripts/dev-run
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
