@@ -65,6 +65,9 @@ struct DkimArgs {
 };
 int cmd_dkim(const DkimArgs& args);
 
+// posthorn tlsrpt report [--send]: the pending TLS-RPT reports as JSON, or queue them now.
+int cmd_tlsrpt_report(const std::filesystem::path& config_file, bool send);
+
 // --config FILE, else ./posthorn.toml, else /etc/posthorn/posthorn.toml.
 std::filesystem::path resolve_config_path(const std::string& given);
 

@@ -171,6 +171,12 @@ int main(int argc, char** argv) {
     l->callback([&dkim] { dkim.verb = "list"; });
   }
 
+  bool tlsrpt_send = false;
+  auto* tlsrpt_cmd = app.add_subcommand("tlsrpt", "TLS-RPT reports on outbound TLS (RFC 8460)");
+  tlsrpt_cmd->require_subcommand(1);
+  auto* tlsrpt_report = tlsrpt_cmd->add_subcommand("report", "Print the pending reports as JSON (today's included)");
+  tlsrpt_report->add_flag("--send", tlsrpt_send, "Queue them to the domains' rua= addresses now instead");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -201,6 +207,7 @@ int main(int argc, char** argv) {
     que.config_file = config_file;
     return cmd_queue(que);
   }
+  if (tlsrpt_report->parsed()) return cmd_tlsrpt_report(config_file, tlsrpt_send);
   if (dkim_cmd->parsed()) {
     dkim.config_file = config_file;
     return cmd_dkim(dkim);

@@ -41,11 +41,13 @@
 #include "server/smtp/dmarc_reporter.hpp"
 #include "server/smtp/queue_runner.hpp"
 #include "server/smtp/smtp_session.hpp"
+#include "server/smtp/tls_reporter.hpp"
 #include "smtpc/agent.hpp"
 #include "store/sqlite/sqlite_directory.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
 #include "store/sqlite/sqlite_dmarc_log.hpp"
 #include "store/sqlite/sqlite_queue.hpp"
+#include "store/sqlite/sqlite_tlsrpt_log.hpp"
 
 namespace posthorn::app {
 
@@ -172,6 +174,21 @@ class Server {
     ctx.store = store_.get();
     ctx.directory = directory_.get();
     ctx.pool = &pool_;
+    // TLS-RPT counts (data/tlsrpt.db): without them the server still runs, it just reports nothing.
+    if (auto log = store::sqlite::SqliteTlsRptLog::open(cfg->data_dir); log) {
+      tlsrpt_ = std::move(*log);
+      ctx.tlsrpt = tlsrpt_.get();
+      server::smtp::TlsReporterContext rctx;
+      rctx.log = tlsrpt_.get();
+      rctx.queue = queue_.get();
+      rctx.pool = &pool_;
+      rctx.resolver = resolver_;
+      rctx.hostname = cfg->hostname;
+      rctx.queued = [this] { runner_->wake(); };
+      tls_reporter_ = server::smtp::TlsReporter::create(io_.get_executor(), std::move(rctx));
+    } else {
+      spdlog::warn("TLS-RPT is off: cannot open tlsrpt.db: {}", log.error().message);
+    }
     runner_ = server::smtp::QueueRunner::create(io_.get_executor(), std::move(ctx));
     return {};
   }
@@ -245,6 +262,7 @@ class Server {
     for (auto& l : listeners_) l->start();
     runner_->start();
     if (reporter_) reporter_->start();
+    if (tls_reporter_) tls_reporter_->start();
     asio::co_spawn(io_, signal_loop(this), asio::detached);
     const unsigned n = io_thread_count(*cfg);
     spdlog::info("posthorn {} serving as {} with {} I/O threads; data in {}", POSTHORN_VERSION, cfg->hostname, n,
@@ -354,6 +372,7 @@ class Server {
     const auto left = std::max(std::chrono::milliseconds(100), std::chrono::duration_cast<std::chrono::milliseconds>(
                                                                    deadline - std::chrono::steady_clock::now()));
     if (reporter_) co_await reporter_->stop();
+    if (tls_reporter_) co_await tls_reporter_->stop();
     co_await runner_->stop(left);
     signals_.cancel();
     io_.stop();
@@ -374,6 +393,8 @@ class Server {
   std::shared_ptr<server::smtp::QueueRunner> runner_;
   std::unique_ptr<store::sqlite::SqliteDmarcLog> dmarc_log_;
   std::shared_ptr<server::smtp::DmarcReporter> reporter_;
+  std::unique_ptr<store::sqlite::SqliteTlsRptLog> tlsrpt_;  // before tls_reporter_: outlives it
+  std::shared_ptr<server::smtp::TlsReporter> tls_reporter_;
   auth::Authenticator auth_;
   std::shared_ptr<net::ConnectionLimiter> limiter_;
   std::shared_ptr<net::ConnectionRegistry> registry_;

@@ -159,6 +159,8 @@ struct DeliveryAgent::Impl : std::enable_shared_from_this<Impl> {
     TlsLevel level = TlsLevel::kOpportunistic;
     std::vector<dns::Tlsa> tlsa;  // usable records (kDane)
     bool sts_testing = false;     // MTA-STS testing: opportunistic, but certificate problems are logged
+    queue::TlsPolicyRef report;   // the policy as TLS-RPT names it; type "" when none applies
+    bool sts_unlisted = false;    // MTA-STS testing and the host is not in the policy's mx list
     bool mandatory() const { return level != TlsLevel::kOpportunistic; }
     std::string_view name() const {
       switch (level) {
@@ -340,7 +342,44 @@ struct DeliveryAgent::Impl : std::enable_shared_from_this<Impl> {
     if (!answer.secure) co_return true;  // insecure TLSA records mean nothing
     hp.tlsa = usable_tlsa(answer.records);
     hp.level = hp.tlsa.empty() ? TlsLevel::kEncrypt : TlsLevel::kDane;
+    hp.report.type = "tlsa";
+    for (const auto& r : answer.records) hp.report.strings.push_back(tlsa_text(r));
     co_return true;
+  }
+
+  // "3 1 1 ab12..." (RFC 6698 §2.2 presentation form), for TLS-RPT policy strings.
+  static std::string tlsa_text(const dns::Tlsa& r) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out = std::to_string(r.usage) + " " + std::to_string(r.selector) + " " +
+                      std::to_string(r.matching_type) + " ";
+    for (unsigned char c : r.data) {
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+    return out;
+  }
+
+  // The RFC 8460 §4.3 result type of a certificate verification failure.
+  static std::string result_type(long verify) {
+    switch (verify) {
+      case X509_V_ERR_HOSTNAME_MISMATCH: return "certificate-host-mismatch";
+      case X509_V_ERR_CERT_HAS_EXPIRED:
+      case X509_V_ERR_CERT_NOT_YET_VALID: return "certificate-expired";
+      case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+      case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+      case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+      case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+      case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+      case X509_V_ERR_CERT_UNTRUSTED: return "certificate-not-trusted";
+      default: return "validation-failure";
+    }
+  }
+
+  // Notes a session (result "" = success) for TLS-RPT when a policy applies to the host.
+  static void note(DeliveryOutcome& out, const HostPolicy& hp, const std::string& host, const std::string& ip,
+                   std::string result) {
+    if (hp.report.type.empty()) return;
+    out.tls_sessions.push_back(queue::TlsSession{hp.report, std::move(result), host, ip});
   }
 
   // "certificate has expired" for a handshake that failed in verification, else "".
@@ -442,6 +481,7 @@ struct DeliveryAgent::Impl : std::enable_shared_from_this<Impl> {
           co_await client->quit();
           co_return Step::kNext;
         }
+        note(out, hp, target.host, address.to_string(), "starttls-not-supported");
         if (hp.mandatory()) {
           last = Reply::local("4.7.5", where + " does not offer STARTTLS, which " + std::string(hp.name()) +
                                            " requires; not sent in the clear");
@@ -464,10 +504,20 @@ struct DeliveryAgent::Impl : std::enable_shared_from_this<Impl> {
           setup = [host = target.host](SSL* ssl) { return SSL_set1_host(ssl, host.c_str()) == 1; };
         }
         Reply r = co_await client->starttls(tls_ctx, verify, std::move(setup));
-        if (r.code == 220 && hp.sts_testing) {
-          if (const std::string err = verify_error(*client); !err.empty()) {
-            spdlog::warn("outbound {}: MTA-STS (testing) would refuse the certificate: {}", where, err);
+        if (r.code == 220) {
+          const long v = client->tls_verify_result();
+          if (hp.sts_testing && v != X509_V_OK) {
+            spdlog::warn("outbound {}: MTA-STS (testing) would refuse the certificate: {}", where,
+                         X509_verify_cert_error_string(v));
           }
+          std::string result;
+          if (hp.sts_testing && v != X509_V_OK) result = result_type(v);
+          else if (hp.sts_unlisted) result = "validation-failure";
+          note(out, hp, target.host, address.to_string(), std::move(result));
+        } else if (!client->usable()) {
+          note(out, hp, target.host, address.to_string(), result_type(client->tls_verify_result()));
+        } else {
+          note(out, hp, target.host, address.to_string(), "starttls-not-supported");
         }
         if (r.code == 220) {
           hello = co_await client->hello(settings.hostname);
@@ -552,9 +602,23 @@ struct DeliveryAgent::Impl : std::enable_shared_from_this<Impl> {
     const bool routed = co_await route(job, targets, out);
     if (!routed) co_return out;
     mta_sts::Lookup sts_lookup;
+    queue::TlsPolicyRef sts_report;  // the MTA-STS policy as TLS-RPT names it
     if (!smarthost() && settings.mta_sts) {
       auto looking = sts->lookup(job.domain);
       sts_lookup = co_await std::move(looking);
+      sts_report.domain = ascii::lower(job.domain);
+      sts_report.type = "sts";
+      if (sts_lookup.policy) {
+        for (auto line : ascii::split(sts_lookup.policy->text, '\n')) {
+          if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+          line = ascii::trim(line);
+          if (!line.empty()) sts_report.strings.emplace_back(line);
+        }
+        sts_report.mx = sts_lookup.policy->mx;
+      }
+      if (!sts_lookup.failure.empty()) {
+        out.tls_sessions.push_back(queue::TlsSession{sts_report, sts_lookup.failure, "", ""});
+      }
     }
     Reply last = Reply::local("4.4.1", "no host could be reached");
     Reply policy_failure;  // the last host refused by the TLS policy (4.7.5), which explains best
@@ -568,10 +632,18 @@ struct DeliveryAgent::Impl : std::enable_shared_from_this<Impl> {
       }
       HostPolicy hp;
       bool usable = co_await host_policy(target, hp, last);
+      hp.report.domain = ascii::lower(job.domain);
+      if (!usable) {
+        hp.report.type = "tlsa";
+        note(out, hp, target.host, "", "dnssec-invalid");
+      }
       // MTA-STS for hosts without DANE (DANE takes precedence, RFC 8461 §2).
       if (usable && hp.level == TlsLevel::kOpportunistic && sts_lookup.policy) {
         const auto& policy = *sts_lookup.policy;
         const bool listed = mta_sts::policy_allows(policy, target.host);
+        hp.report = sts_report;
+        if (policy.mode == mta_sts::Mode::kEnforce && !listed) note(out, hp, target.host, "", "validation-failure");
+        hp.sts_unlisted = !listed;
         if (policy.mode == mta_sts::Mode::kEnforce) {
           hp.level = TlsLevel::kStsEnforce;
           if (!listed) {

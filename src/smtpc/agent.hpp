@@ -34,6 +34,7 @@
 
 #include "config/config.hpp"
 #include "dns/resolver.hpp"
+#include "queue/tls_report.hpp"
 #include "smtpc/client.hpp"
 
 namespace posthorn::smtpc {
@@ -67,6 +68,9 @@ struct DeliveryOutcome {
   std::string remote_ip;
   bool tls = false;
   bool reused_connection = false;
+  // TLS-RPT [RFC 8460]: the TLS sessions (and policy failures) of hosts under a DANE or MTA-STS
+  // policy, for the queue runner to record. Hosts without a policy are not listed.
+  std::vector<queue::TlsSession> tls_sessions;
 };
 
 struct AgentStats {

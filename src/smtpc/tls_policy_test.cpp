@@ -497,6 +497,76 @@ TEST_F(TlsPolicyTest, StsPolicyIsCachedRefetchedOnIdChangeAndKeptWhenARefreshFai
   EXPECT_EQ(deliver(w->port(), "sts.test").recipients[0].status, "4.7.5");  // no TXT: cached enforce
 }
 
+// --- TLS-RPT sessions in the outcome ---
+
+TEST_F(TlsPolicyTest, OutcomeListsTlsSessionsForTlsRpt) {
+  auto good = sink("good");
+  auto wrong = sink("wrong");
+  auto plain = sink("");
+  // No policy: nothing listed.
+  auto out = deliver(good->port(), "dane.test");
+  EXPECT_TRUE(out.tls_sessions.empty());
+
+  // DANE success, then a DANE mismatch.
+  tlsa("mx.dane.test", good->port(), 3, "good");
+  out = deliver(good->port());
+  ASSERT_EQ(out.tls_sessions.size(), 1u);
+  EXPECT_EQ(out.tls_sessions[0].policy.type, "tlsa");
+  EXPECT_EQ(out.tls_sessions[0].policy.domain, "dane.test");
+  ASSERT_EQ(out.tls_sessions[0].policy.strings.size(), 1u);
+  EXPECT_TRUE(out.tls_sessions[0].policy.strings[0].starts_with("3 1 1 ")) << out.tls_sessions[0].policy.strings[0];
+  EXPECT_EQ(out.tls_sessions[0].result_type, "");
+  EXPECT_EQ(out.tls_sessions[0].mx_host, "mx.dane.test");
+  EXPECT_EQ(out.tls_sessions[0].receiving_ip, "127.0.0.1");
+  reset();
+  tlsa("mx.dane.test", wrong->port(), 3, "good");
+  out = deliver(wrong->port());
+  ASSERT_EQ(out.tls_sessions.size(), 1u);
+  EXPECT_EQ(out.tls_sessions[0].result_type, "validation-failure");
+  // A failed TLSA lookup.
+  reset();
+  resolver_->fail(tlsa_name(good->port(), "mx.dane.test"), dns::Status::kTempFail);
+  out = deliver(good->port());
+  ASSERT_EQ(out.tls_sessions.size(), 1u);
+  EXPECT_EQ(out.tls_sessions[0].result_type, "dnssec-invalid");
+
+  // MTA-STS: a wrong name, then no STARTTLS, then success.
+  reset();
+  auto https = policy_server(policy("enforce"));
+  out = deliver(wrong->port(), "sts.test");
+  ASSERT_EQ(out.tls_sessions.size(), 1u);
+  EXPECT_EQ(out.tls_sessions[0].policy.type, "sts");
+  EXPECT_EQ(out.tls_sessions[0].policy.mx, std::vector<std::string>{"mx.sts.test"});
+  EXPECT_EQ(out.tls_sessions[0].policy.strings,
+            (std::vector<std::string>{"version: STSv1", "mode: enforce", "mx: mx.sts.test", "max_age: 86400"}));
+  EXPECT_EQ(out.tls_sessions[0].result_type, "certificate-host-mismatch");
+  out = deliver(plain->port(), "sts.test");
+  ASSERT_EQ(out.tls_sessions.size(), 1u);
+  EXPECT_EQ(out.tls_sessions[0].result_type, "starttls-not-supported");
+  out = deliver(good->port(), "sts.test");
+  ASSERT_EQ(out.tls_sessions.size(), 1u);
+  EXPECT_EQ(out.tls_sessions[0].result_type, "");
+
+  // Testing mode: delivered, and the certificate problem is reported.
+  reset();
+  auto https2 = policy_server(policy("testing"), "2");
+  auto expired = sink("expired");
+  out = deliver(expired->port(), "sts.test");
+  EXPECT_EQ(out.recipients[0].disposition, Disposition::kDelivered) << out.recipients[0].text;
+  ASSERT_EQ(out.tls_sessions.size(), 1u);
+  EXPECT_EQ(out.tls_sessions[0].result_type, "certificate-expired");
+
+  // A policy fetch failure (the server answers 404) is listed once, without an MX host.
+  reset();
+  std::error_code ignored;
+  fs::remove_all(dir_ / "data", ignored);
+  auto https3 = policy_server(policy("enforce"), "3", "good", {"--status", "404"});
+  out = deliver(good->port(), "sts.test");
+  ASSERT_EQ(out.tls_sessions.size(), 1u);
+  EXPECT_EQ(out.tls_sessions[0].result_type, "sts-policy-fetch-error");
+  EXPECT_EQ(out.tls_sessions[0].mx_host, "");
+}
+
 // PolicyStore and the HTTPS fetcher on their own, with an injected clock.
 class PolicyStoreTest : public TlsPolicyTest {
  protected:

@@ -6,7 +6,12 @@ plaintext delivery would be accepted and seen).
 
 (a) with a certificate for mx.sts.test signed by the test CA, the message arrives over verified TLS;
 (b) with a certificate for another name, the message stays queued with the 4.7.5 reason shown by
-`posthorn queue list`, and nothing reaches the receiver, neither over TLS nor in the clear."""
+`posthorn queue list`, and nothing reaches the receiver, neither over TLS nor in the clear;
+(c) TLS-RPT (RFC 8460): `posthorn tlsrpt report` shows the sessions counted (a success in (a), a
+certificate-host-mismatch in (b)), and `--send` mails the report, gzipped JSON in a
+multipart/report, to the rua= address of _smtp._tls.sts.test (the same receiver)."""
+import email
+import gzip
 import json
 import smtplib
 import ssl
@@ -24,7 +29,8 @@ from localdns import Unbound, free_port
 HOST = "localhost"
 TESTDATA = Path(__file__).resolve().parents[2] / "src" / "smtpc" / "testdata"
 RECORDS = ["sts.test. MX 10 mx.sts.test.", "mx.sts.test. A 127.0.0.1", "mta-sts.sts.test. A 127.0.0.1",
-           '_mta-sts.sts.test. TXT "v=STSv1; id=20261127"']
+           '_mta-sts.sts.test. TXT "v=STSv1; id=20261127"',
+           '_smtp._tls.sts.test. TXT "v=TLSRPTv1; rua=mailto:tlsrpt@sts.test"']
 POLICY = b"version: STSv1\r\nmode: enforce\r\nmx: mx.sts.test\r\nmax_age: 86400\r\n"
 MESSAGE = (b"From: Demo <demo@example.test>\r\nTo: friend@sts.test\r\nSubject: tls policy\r\n"
            b"Message-ID: <tls-policy-1@example.test>\r\n\r\nOnly over verified TLS.\r\n")
@@ -102,6 +108,21 @@ def submit(srv):
         assert smtp.sendmail(USER, ["friend@sts.test"], MESSAGE) == {}
 
 
+def tlsrpt_report(srv):
+    """The JSON reports `posthorn tlsrpt report` prints, by policy domain."""
+    out = srv.cli("tlsrpt", "report").stdout
+    reports, current = {}, []
+    for line in out.splitlines():
+        if line.startswith("# report for") or line.endswith("pending report(s)"):
+            if current:
+                r = json.loads("\n".join(current))
+                reports[r["policies"][0]["policy"]["policy-domain"]] = r
+            current = []
+        else:
+            current.append(line)
+    return reports
+
+
 def queue_entries(srv):
     return json.loads(srv.cli("queue", "list", "--json").stdout)
 
@@ -129,7 +150,31 @@ def test_enforce_delivers_over_verified_tls(tmp_path, dns, certs, policy_server)
         wait_for(lambda: not queue_entries(srv), what="the entry to be removed")
         assert len(receiver.messages) == 1
         assert receiver.messages[0]["tls"] is True
-        assert receiver.messages[0]["data"].endswith(MESSAGE)
+        assert receiver.messages[0]["data"].endswith(b"\r\n\r\nOnly over verified TLS.\r\n")
+        assert b"Message-ID: <tls-policy-1@example.test>" in receiver.messages[0]["data"]
+        # TLS-RPT: one successful session under the sts policy.
+        report = wait_for(lambda: tlsrpt_report(srv).get("sts.test"), what="the TLS-RPT counts")
+        policy = report["policies"][0]
+        assert policy["policy"]["policy-type"] == "sts"
+        assert policy["policy"]["mx-host"] == ["mx.sts.test"]
+        assert "mode: enforce" in policy["policy"]["policy-string"]
+        assert policy["summary"] == {"total-successful-session-count": 1, "total-failure-session-count": 0}
+        # --send: the report goes to tlsrpt@sts.test, i.e. the same receiver, over verified TLS.
+        srv.cli("tlsrpt", "report", "--send")
+        wait_for(lambda: len(receiver.messages) == 2, what="the TLS-RPT report mail")
+        sent = receiver.messages[1]
+        assert sent["to"] == ["tlsrpt@sts.test"] and sent["tls"] is True
+        msg = email.message_from_bytes(sent["data"])
+        assert msg.get_content_type() == "multipart/report"
+        assert msg.get_param("report-type") == "tlsrpt"
+        assert msg["TLS-Report-Domain"] == "sts.test"
+        parts = [p for p in msg.walk() if p.get_content_type() == "application/tlsrpt+gzip"]
+        assert len(parts) == 1
+        mailed = json.loads(gzip.decompress(parts[0].get_payload(decode=True)))
+        assert mailed["policies"][0]["summary"]["total-successful-session-count"] == 1
+        assert mailed["policies"][0]["policy"]["policy-domain"] == "sts.test"
+        assert tlsrpt_report(srv).get("sts.test", {"policies": [{"summary": {}}]})["policies"][0]["summary"].get(
+            "total-successful-session-count", 0) <= 1  # the sent counts are gone; the report mail's own session may be new
 
     run(tmp_path, dns, certs, policy_server, "good", check)
 
@@ -145,5 +190,10 @@ def test_enforce_with_a_wrong_name_certificate_keeps_the_message_queued(tmp_path
         assert "4.7.5" in listing, listing
         time.sleep(1)
         assert receiver.messages == []  # never delivered, not even in the clear
+        report = tlsrpt_report(srv)["sts.test"]
+        details = report["policies"][0]["failure-details"]
+        assert {d["result-type"] for d in details} == {"certificate-host-mismatch"}
+        assert details[0]["receiving-mx-hostname"] == "mx.sts.test"
+        assert report["policies"][0]["summary"]["total-successful-session-count"] == 0
 
     run(tmp_path, dns, certs, policy_server, "wrong", check)

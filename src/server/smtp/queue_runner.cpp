@@ -279,6 +279,7 @@ asio::awaitable<EntryReport> QueueRunner::process(queue::Entry entry, SysTime no
     mail.envid = entry.envid;
     std::vector<asio::awaitable<smtpc::DeliveryOutcome>> ops;
     std::vector<std::string> order;
+    std::vector<queue::TlsSession> sessions;  // for TLS-RPT
     for (const auto& [domain, rcpts] : by_domain) {
       if (domain.empty()) {
         for (const auto* r : rcpts) {
@@ -310,7 +311,21 @@ asio::awaitable<EntryReport> QueueRunner::process(queue::Entry entry, SysTime no
           continue;
         }
         for (auto& o : results[i]->recipients) outcomes[ascii::lower(o.address)] = std::move(o);
+        sessions.insert(sessions.end(), results[i]->tls_sessions.begin(), results[i]->tls_sessions.end());
       }
+    }
+    // TLS-RPT counts: a lost count never holds up the delivery bookkeeping.
+    if (ctx_.tlsrpt && !sessions.empty()) {
+      auto* log = ctx_.tlsrpt;
+      const int64_t when = to_unix(now);
+      auto task = net::run_blocking(*ctx_.pool, [log, sessions, when]() -> Result<void> {
+        for (const auto& s : sessions) {
+          if (auto r = log->record(s, when); !r) return r;
+        }
+        return {};
+      });
+      auto recorded = co_await std::move(task);
+      if (!recorded) spdlog::warn("queue: {}: TLS-RPT counts not recorded: {}", id, recorded.error().message);
     }
   }
 

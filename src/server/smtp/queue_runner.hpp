@@ -38,6 +38,7 @@
 #include "config/config.hpp"
 #include "net/blocking_pool.hpp"
 #include "queue/queue.hpp"
+#include "queue/tls_report.hpp"
 #include "smtpc/agent.hpp"
 #include "store/store.hpp"
 
@@ -52,6 +53,7 @@ struct RunnerContext {
   store::MailStore* store = nullptr;    // for DSNs to local senders
   auth::Directory* directory = nullptr;
   net::BlockingPool* pool = nullptr;
+  queue::TlsReportLog* tlsrpt = nullptr;  // TLS-RPT session counts (RFC 8460); nullptr: not kept
 };
 
 struct RunnerOptions {

@@ -1,0 +1,98 @@
+// TLS-RPT [RFC 8460]: what one outbound TLS session contributes to a report (the policy that
+// applied, and success or a failure result type of §4.3), the storage interface that counts
+// sessions per policy domain and UTC day (TlsReportLog; the SQLite implementation is
+// store/sqlite/sqlite_tlsrpt_log), the §4.4 JSON report, the report file name (§5.3), and the rua=
+// addresses of a "_smtp._tls" TXT record (§3). The delivery agent (smtpc/) fills TlsSession values
+// into its outcome; the queue runner records them, so smtpc never touches storage.
+// Depends on base/. Pure functions, thread-safe; TlsReportLog implementations say their own.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+
+namespace posthorn::queue {
+
+// The policy of a session, as a report names it (§4.4 "policy").
+struct TlsPolicyRef {
+  std::string domain;                // the recipient domain (policy-domain)
+  std::string type;                  // "sts", "tlsa" or "no-policy-found"
+  std::vector<std::string> strings;  // policy-string: the STS policy lines, or the TLSA records "3 1 1 ab.."
+  std::vector<std::string> mx;       // mx-host: the STS mx patterns
+  bool operator==(const TlsPolicyRef&) const = default;
+};
+
+struct TlsSession {
+  TlsPolicyRef policy;
+  std::string result_type;  // "" for a successful session, else a §4.3 result type
+  std::string mx_host;      // receiving-mx-hostname ("" for policy-level failures such as a fetch error)
+  std::string receiving_ip;
+  bool operator==(const TlsSession&) const = default;
+};
+
+struct TlsFailureCount {
+  std::string result_type;
+  std::string mx_host;
+  std::string receiving_ip;
+  uint64_t count = 0;
+  bool operator==(const TlsFailureCount&) const = default;
+};
+
+struct TlsPolicyCounts {
+  TlsPolicyRef policy;
+  uint64_t successes = 0;
+  uint64_t failures = 0;
+  std::vector<TlsFailureCount> details;
+};
+
+// One report: a policy domain's sessions of one UTC day.
+struct TlsReport {
+  std::string domain;
+  int64_t day = 0;  // unix seconds of 00:00 UTC
+  std::vector<TlsPolicyCounts> policies;
+};
+
+class TlsReportLog {
+ public:
+  virtual ~TlsReportLog() = default;
+  // Counts `session` on the UTC day of `now` (unix seconds).
+  virtual Result<void> record(const TlsSession& session, int64_t now) = 0;
+  // The unsent reports of days before `before_day` (unix seconds of a day's start).
+  virtual Result<std::vector<TlsReport>> due(int64_t before_day) = 0;
+  virtual Result<void> mark_sent(std::string_view domain, int64_t day) = 0;
+};
+
+// The policy as one text (a storage key; identical policies give identical text), and back.
+std::string serialize_policy(const TlsPolicyRef& p);
+std::optional<TlsPolicyRef> parse_policy_key(std::string_view text);
+
+struct TlsReportMetadata {
+  std::string org_name;   // organization-name
+  std::string contact;    // contact-info (an address)
+  std::string report_id;  // unique per report
+};
+
+// The §4.4 JSON of `report` (date-range: the whole UTC day).
+std::string tlsrpt_json(const TlsReport& report, const TlsReportMetadata& meta);
+
+// "sender!policy-domain!begin!end!id.json.gz" [RFC 8460 §5.3]; begin/end are unix seconds.
+std::string tlsrpt_filename(std::string_view sender, const TlsReport& report, std::string_view id);
+
+// gzip (RFC 1952) of `data`.
+std::string tlsrpt_gzip(std::string_view data);
+
+// The report mail [RFC 8460 §5.3]: multipart/report; report-type="tlsrpt" with a short text part
+// and the gzipped JSON as application/tlsrpt+gzip (base64), TLS-Report-Domain and
+// TLS-Report-Submitter fields, and the §5.3 subject. CRLF line ends. `now` dates it (unix seconds).
+std::string tlsrpt_message(const TlsReport& report, const TlsReportMetadata& meta,
+                           const std::vector<std::string>& to, int64_t now);
+
+// The mailto: addresses of the one "v=TLSRPTv1" record among `records` [RFC 8460 §3] (https: URIs
+// are not supported and skipped); empty when there is no such record or more than one.
+std::vector<std::string> tlsrpt_mailto(const std::vector<std::string>& records);
+
+}  // namespace posthorn::queue

@@ -1,0 +1,38 @@
+// SqliteTlsRptLog: the embedded queue::TlsReportLog, in <data_dir>/tlsrpt.db (SQLite, WAL,
+// synchronous=NORMAL: losing the last counts of a report in a power cut is acceptable). Per
+// (policy domain, UTC day, policy): the successful and failed session counts; per failure: its
+// result type, MX host and IP with a count. mark_sent() drops a report's rows; a session recorded
+// later for the same day starts a new report. The rows are naturally bounded per domain and day
+// (policies x MX hosts x addresses x result types). Schema version in PRAGMA user_version (1).
+// Depends on queue/tls_report.hpp (the interface and key text), store/sqlite/sqlite_db, base/.
+// Thread-safe: one connection behind a mutex; every call blocks (use the blocking pool).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+
+#include "queue/tls_report.hpp"
+#include "store/sqlite/sqlite_db.hpp"
+
+namespace posthorn::store::sqlite {
+
+class SqliteTlsRptLog final : public queue::TlsReportLog {
+ public:
+  // Opens or creates <data_dir>/tlsrpt.db. Errc::kUnavailable when it cannot be opened or was
+  // written by a newer version.
+  static Result<std::unique_ptr<SqliteTlsRptLog>> open(const std::filesystem::path& data_dir);
+
+  Result<void> record(const queue::TlsSession& session, int64_t now) override;
+  Result<std::vector<queue::TlsReport>> due(int64_t before_day) override;
+  Result<void> mark_sent(std::string_view domain, int64_t day) override;
+
+ private:
+  explicit SqliteTlsRptLog(Db db) : db_(std::move(db)) {}
+  Result<void> load(queue::TlsReport& report);
+
+  std::mutex mu_;
+  Db db_;  // guarded by mu_
+};
+
+}  // namespace posthorn::store::sqlite
