@@ -2,14 +2,13 @@
 // co_await only as a statement or a plain initializer (g++ 12).
 #include "msgauth/dmarc_report.hpp"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <charconv>
 #include <map>
 
 #include "base/ascii.hpp"
 #include "base/base64.hpp"
+#include "base/gzip.hpp"
 
 namespace posthorn::msgauth {
 
@@ -19,7 +18,6 @@ constexpr char kFieldSep = '\x1f';
 constexpr std::size_t kRowFixedFields = 9;
 constexpr std::size_t kPublishedFixedFields = 6;
 constexpr std::size_t kBase64Line = 76;
-constexpr std::size_t kGzipStep = 16 * 1024;
 
 std::string clean(std::string_view s) {
   std::string out(s);
@@ -236,49 +234,6 @@ std::string dmarc_report_xml(const DmarcAggregate& report, const ReportMetadata&
   return x;
 }
 
-std::string gzip_compress(std::string_view data) {
-  z_stream z{};
-  // 15 + 16: the largest window, with a gzip header and trailer.
-  if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
-  std::string out;
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  int rc = Z_OK;
-  while (rc != Z_STREAM_END) {
-    const std::size_t old = out.size();
-    out.resize(old + kGzipStep);
-    z.next_out = reinterpret_cast<Bytef*>(out.data() + old);
-    z.avail_out = static_cast<uInt>(kGzipStep);
-    rc = deflate(&z, Z_FINISH);
-    out.resize(old + kGzipStep - z.avail_out);
-    if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) break;
-  }
-  deflateEnd(&z);
-  return out;
-}
-
-Result<std::string> gzip_decompress(std::string_view data, std::size_t max_out) {
-  z_stream z{};
-  if (inflateInit2(&z, 15 + 16) != Z_OK) return make_error(Errc::kInternal, "zlib unavailable");
-  std::string out;
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    const std::size_t old = out.size();
-    out.resize(old + kGzipStep);
-    z.next_out = reinterpret_cast<Bytef*>(out.data() + old);
-    z.avail_out = static_cast<uInt>(kGzipStep);
-    rc = inflate(&z, Z_NO_FLUSH);
-    out.resize(old + kGzipStep - z.avail_out);
-    if (out.size() > max_out) rc = Z_MEM_ERROR;
-    if (rc == Z_BUF_ERROR && z.avail_in == 0) break;  // truncated input
-  }
-  inflateEnd(&z);
-  if (rc != Z_STREAM_END) return make_error(Errc::kInvalid, "not a complete gzip stream within the size limit");
-  return out;
-}
-
 std::string dmarc_report_filename(std::string_view submitter, const DmarcAggregate& report) {
   return std::string(submitter) + "!" + report.domain + "!" + std::to_string(report.day) + "!" +
          std::to_string(report.day + kDaySeconds - 1) + ".xml.gz";
@@ -287,7 +242,7 @@ std::string dmarc_report_filename(std::string_view submitter, const DmarcAggrega
 std::string dmarc_report_message(const DmarcAggregate& report, const ReportMetadata& meta,
                                  const ReportMessageInput& in) {
   const std::string boundary = "=_dmarc_" + meta.report_id;
-  const std::string attachment = base64::encode(gzip_compress(dmarc_report_xml(report, meta)));
+  const std::string attachment = base64::encode(gzip::compress(dmarc_report_xml(report, meta)));
   std::string to;
   for (std::size_t i = 0; i < in.to.size(); ++i) to += (i ? ",\r\n " : "") + in.to[i];
   std::string m;

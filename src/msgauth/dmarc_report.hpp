@@ -111,10 +111,6 @@ struct ReportMetadata {
 // The Appendix C XML of `report`.
 std::string dmarc_report_xml(const DmarcAggregate& report, const ReportMetadata& meta);
 
-// gzip (RFC 1952) of `data`, and the reverse for at most `max_out` bytes of output (kInvalid when
-// the input is not gzip, is truncated, or inflates to more).
-std::string gzip_compress(std::string_view data);
-Result<std::string> gzip_decompress(std::string_view data, std::size_t max_out);
 
 // "submitter!domain!begin!end.xml.gz" [RFC 7489 §7.2.1.1].
 std::string dmarc_report_filename(std::string_view submitter, const DmarcAggregate& report);

@@ -1,6 +1,7 @@
 // Tests of DMARC aggregate reports: rows from an evaluation, the flat text forms, the Appendix C XML
 // (compared to an expected document), gzip round trips and limits, the report message, rua= parsing
 // and the external destination check of RFC 7489 §7.1 over dns::TableResolver.
+#include "base/gzip.hpp"
 #include "msgauth/dmarc_report.hpp"
 
 #include <gtest/gtest.h>
@@ -199,23 +200,23 @@ TEST(DmarcReportXml, OverflowIsReportedAsError) {
 
 TEST(DmarcReportGzip, RoundTripAndLimits) {
   const std::string xml = dmarc_report_xml(sample_report(), {"o", "e", "id"});
-  const std::string gz = gzip_compress(xml);
+  const std::string gz = gzip::compress(xml);
   ASSERT_GE(gz.size(), 18u);
   EXPECT_EQ(static_cast<unsigned char>(gz[0]), 0x1f);
   EXPECT_EQ(static_cast<unsigned char>(gz[1]), 0x8b);
-  auto back = gzip_decompress(gz, xml.size());  // exactly at the limit
+  auto back = gzip::decompress(gz, xml.size());  // exactly at the limit
   ASSERT_TRUE(back);
   EXPECT_EQ(*back, xml);
-  EXPECT_FALSE(gzip_decompress(gz, xml.size() - 1));  // one byte over
-  EXPECT_FALSE(gzip_decompress(gz.substr(0, gz.size() - 4), xml.size()));  // truncated
-  EXPECT_FALSE(gzip_decompress("not gzip at all", 1000));
-  auto empty = gzip_decompress(gzip_compress(""), 0);
+  EXPECT_FALSE(gzip::decompress(gz, xml.size() - 1));  // one byte over
+  EXPECT_FALSE(gzip::decompress(gz.substr(0, gz.size() - 4), xml.size()));  // truncated
+  EXPECT_FALSE(gzip::decompress("not gzip at all", 1000));
+  auto empty = gzip::decompress(gzip::compress(""), 0);
   ASSERT_TRUE(empty);
   EXPECT_EQ(*empty, "");
   // Larger than one zlib step in both directions.
   std::string big;
   for (int i = 0; i < 20000; ++i) big += std::to_string(i * 7919) + ",";
-  auto big_back = gzip_decompress(gzip_compress(big), big.size());
+  auto big_back = gzip::decompress(gzip::compress(big), big.size());
   ASSERT_TRUE(big_back);
   EXPECT_EQ(*big_back, big);
 }
@@ -249,7 +250,7 @@ TEST(DmarcReportMessage, Format) {
   }
   auto gz = base64::decode(b64);
   ASSERT_TRUE(gz);
-  auto xml = gzip_decompress(*gz, 1 << 20);
+  auto xml = gzip::decompress(*gz, 1 << 20);
   ASSERT_TRUE(xml);
   EXPECT_EQ(*xml, dmarc_report_xml(a, meta));
   for (std::size_t p = 0; (p = m.find('\n', p + 1)) != std::string::npos;) ASSERT_EQ(m[p - 1], '\r');

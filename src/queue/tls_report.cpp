@@ -1,12 +1,11 @@
 // TLS-RPT values, JSON and TXT parsing (see tls_report.hpp).
 #include "queue/tls_report.hpp"
 
-#include <zlib.h>
-
 #include <ctime>
 
 #include "base/ascii.hpp"
 #include "base/base64.hpp"
+#include "base/gzip.hpp"
 #include "base/json.hpp"
 #include "base/random.hpp"
 #include "queue/dsn.hpp"
@@ -112,26 +111,11 @@ std::string tlsrpt_filename(std::string_view sender, const TlsReport& report, st
          std::to_string(report.day + kDay - 1) + "!" + std::string(id) + ".json.gz";
 }
 
-std::string tlsrpt_gzip(std::string_view data) {
-  z_stream z{};
-  // windowBits 15 + 16: a gzip header and trailer instead of zlib's.
-  if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
-  std::string out(deflateBound(&z, uLong(data.size())) + 32, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = uInt(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = uInt(out.size());
-  const int rc = deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return rc == Z_STREAM_END ? out : std::string();
-}
-
 std::string tlsrpt_message(const TlsReport& report, const TlsReportMetadata& meta,
                            const std::vector<std::string>& to, int64_t now) {
   const std::string boundary = "=_tlsrpt_" + random_hex(12);
   const std::string json = tlsrpt_json(report, meta);
-  const std::string b64 = base64::encode(tlsrpt_gzip(json));
+  const std::string b64 = base64::encode(gzip::compress(json));
   std::string to_line;
   for (const auto& t : to) to_line += (to_line.empty() ? "" : ", ") + std::string("<") + t + ">";
   std::string m;

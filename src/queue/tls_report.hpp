@@ -82,9 +82,6 @@ std::string tlsrpt_json(const TlsReport& report, const TlsReportMetadata& meta);
 // "sender!policy-domain!begin!end!id.json.gz" [RFC 8460 §5.3]; begin/end are unix seconds.
 std::string tlsrpt_filename(std::string_view sender, const TlsReport& report, std::string_view id);
 
-// gzip (RFC 1952) of `data`.
-std::string tlsrpt_gzip(std::string_view data);
-
 // The report mail [RFC 8460 §5.3]: multipart/report; report-type="tlsrpt" with a short text part
 // and the gzipped JSON as application/tlsrpt+gzip (base64), TLS-Report-Domain and
 // TLS-Report-Submitter fields, and the §5.3 subject. CRLF line ends. `now` dates it (unix seconds).
