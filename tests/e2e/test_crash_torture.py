@@ -46,36 +46,26 @@ def message(token):
             f"Message-ID: <{token}@torture.test>\r\n\r\n{'body line ' * 30}\r\n")
 
 
-def mx_client(server, ledger, name, stop):
+def smtp_client(server, ledger, name, stop, submission):
+    """MX delivery to the local user, or (submission) an authenticated submission to a remote domain
+    that waits in the queue, carrying the token as ENVID. Reconnects after every crash."""
     n = 0
     while not stop.is_set():
         try:
-            with smtplib.SMTP(HOST, server.ports["mx"], timeout=10) as smtp:
+            with smtplib.SMTP(HOST, server.ports["submission" if submission else "mx"], timeout=10) as smtp:
                 smtp.ehlo("torture.example")
+                if submission:
+                    smtp.login(server.user, server.password)
                 while not stop.is_set():
                     n += 1
                     token = f"{name}-{n}"
                     ledger.send(token)
-                    smtp.sendmail("torture@example.org", ["demo@example.test"], message(token))
-                    ledger.ack(token, "mx")
-        except (OSError, smtplib.SMTPException):
-            time.sleep(0.05)
-
-
-def queue_client(server, ledger, name, stop):
-    n = 0
-    while not stop.is_set():
-        try:
-            with smtplib.SMTP(HOST, server.ports["submission"], timeout=10) as smtp:
-                smtp.ehlo("torture.example")
-                smtp.login(server.user, server.password)
-                while not stop.is_set():
-                    n += 1
-                    token = f"{name}-{n}"
-                    ledger.send(token)
-                    smtp.sendmail(server.user, ["someone@remote.example"], message(token),
-                                  mail_options=[f"ENVID={token}"])
-                    ledger.ack(token, "queue")
+                    if submission:
+                        smtp.sendmail(server.user, ["someone@remote.example"], message(token),
+                                      mail_options=[f"ENVID={token}"])
+                    else:
+                        smtp.sendmail("torture@example.org", ["demo@example.test"], message(token))
+                    ledger.ack(token, "queue" if submission else "mx")
         except (OSError, smtplib.SMTPException):
             time.sleep(0.05)
 
@@ -144,8 +134,8 @@ def test_sigkill_during_smtp_imap_and_queue_traffic_loses_and_doubles_nothing(tm
     start(s)
     ledger = Ledger()
     stop = threading.Event()
-    clients = ([threading.Thread(target=mx_client, args=(s, ledger, f"mx{i}", stop)) for i in range(4)] +
-               [threading.Thread(target=queue_client, args=(s, ledger, f"q{i}", stop)) for i in range(2)] +
+    clients = ([threading.Thread(target=smtp_client, args=(s, ledger, f"mx{i}", stop, False)) for i in range(4)] +
+               [threading.Thread(target=smtp_client, args=(s, ledger, f"q{i}", stop, True)) for i in range(2)] +
                [threading.Thread(target=imap_client, args=(s, ledger, f"imap{i}", stop)) for i in range(4)])
     for c in clients:
         c.start()
