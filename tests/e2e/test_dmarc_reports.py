@@ -29,6 +29,9 @@ def reporting(tmp_path):
                'sender.test._report._dmarc.example.test. TXT "v=DMARC1"',
                'example.test. TXT "v=spf1 -all"']
     dns = Unbound(records, zones=zones)
+    text = s.config.read_text()
+    assert "verify = false\n" in text  # init --dev turns the checks off; reports need them
+    s.config.write_text(text.replace("verify = false\n", "verify = true\n"))
     with s.config.open("a") as f:
         f.write(f'\n[dns]\nresolver = "127.0.0.1:{dns.port}"\ntimeout = 5\n')
     s.start()
