@@ -34,7 +34,7 @@ std::string default_selector() {
   std::time_t now = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&now, &tm);
-  char buf[16];
+  char buf[32];  // room for any int year and month (g++ -O3 checks the bound)
   std::snprintf(buf, sizeof buf, "ph%04d%02d", tm.tm_year + 1900, tm.tm_mon + 1);
   return buf;
 }
