@@ -383,6 +383,42 @@ class Reader {
     }
     return true;
   }
+  // skip_*: the same checks as the readers above, without building anything (decode_envelope
+  // passes over the MIME tree this way).
+  bool skip_str() {
+    std::size_t n;
+    if (!size(n) || n > in_.size() - pos_) return false;
+    pos_ += n;
+    return true;
+  }
+  bool skip_params() {
+    std::size_t n;
+    if (!count(n)) return false;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!skip_str() || !skip_str()) return false;
+    }
+    return true;
+  }
+  bool skip_part(std::size_t depth) {
+    if (depth >= kMaxSummaryDepth + 1) return false;
+    std::size_t header_offset, header_size, body_size, body_lines;
+    if (!size(header_offset) || !size(header_size) || !size(body_size) || !size(body_lines)) return false;
+    if (header_size > std::numeric_limits<std::size_t>::max() - header_offset) return false;
+    if (body_size > std::numeric_limits<std::size_t>::max() - (header_offset + header_size)) return false;
+    if (!skip_str() || !skip_str() || !skip_params() || !skip_str() || !skip_params()) return false;
+    if (!skip_str() || !skip_str() || !skip_str() || !skip_str()) return false;
+    std::size_t n;
+    if (!count(n)) return false;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!skip_str()) return false;
+    }
+    std::uint8_t flags;
+    if (!skip_str() || !u8(flags) || flags > 3 || !count(n)) return false;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!skip_part(depth + 1)) return false;
+    }
+    return true;
+  }
   bool addresses(std::vector<Address>& list) {
     std::size_t n;
     if (!count(n)) return false;
@@ -450,6 +486,16 @@ Result<MessageSummary> decode_summary(std::string_view bytes) {
   ok = ok && r.str(s.preview) && r.done() && s.embedded.size() == count_messages(s.root);
   if (!ok) return make_error(Errc::kInvalid, "invalid message summary");
   return s;
+}
+
+Result<Envelope> decode_envelope(std::string_view bytes) {
+  Reader r(bytes);
+  Envelope e;
+  std::uint8_t version = 0;
+  if (!(r.u8(version) && version == kVersion && r.skip_part(0) && r.envelope(e))) {
+    return make_error(Errc::kInvalid, "invalid message summary");
+  }
+  return e;
 }
 
 }  // namespace posthorn::mime

@@ -67,8 +67,13 @@ const std::string kTricky =
     "epilogue\r\n";
 
 MessageSummary round_trip(const MessageSummary& s) {
-  auto decoded = decode_summary(encode_summary(s));
+  const std::string bytes = encode_summary(s);
+  auto decoded = decode_summary(bytes);
   EXPECT_TRUE(decoded.has_value());
+  // The envelope alone, read past the tree without building it, is the same envelope.
+  auto envelope = decode_envelope(bytes);
+  EXPECT_TRUE(envelope.has_value());
+  if (envelope) EXPECT_EQ(*envelope, s.envelope);
   return decoded.has_value() ? *decoded : MessageSummary{};
 }
 
@@ -130,6 +135,28 @@ TEST(SummaryEncoding, EveryTruncationFails) {
     EXPECT_EQ(r.error().code, Errc::kInvalid);
   }
   EXPECT_FALSE(decode_summary(bytes + '\0').has_value());  // trailing bytes
+}
+
+TEST(SummaryEncoding, EnvelopeAloneNeedsTheTreeAndTheEnvelope) {
+  const MessageSummary s = summarize(kTricky);
+  const std::string bytes = encode_summary(s);
+  // Where the envelope ends: the encoding of a summary with no embedded envelopes and no preview
+  // is the tree, the envelope, a zero count and an empty string.
+  MessageSummary head = s;
+  head.embedded.clear();
+  head.preview.clear();
+  const std::size_t envelope_end = encode_summary(head).size() - 2;
+  for (std::size_t n = 0; n < envelope_end; ++n) {
+    auto r = decode_envelope(std::string_view(bytes).substr(0, n));
+    ASSERT_FALSE(r.has_value()) << n;
+    EXPECT_EQ(r.error().code, Errc::kInvalid);
+  }
+  auto whole = decode_envelope(std::string_view(bytes).substr(0, envelope_end));
+  ASSERT_TRUE(whole.has_value());
+  EXPECT_EQ(*whole, s.envelope);
+  std::string wrong = bytes;
+  wrong[0] = char(2);
+  EXPECT_FALSE(decode_envelope(wrong).has_value());
 }
 
 TEST(SummaryEncoding, WrongVersionFails) {

@@ -85,6 +85,10 @@ class Mailbox {
 
   // Metadata and cached parse of the given UIDs (ascending; missing UIDs are skipped).
   virtual Task<std::vector<MessageData>> fetch(std::vector<Uid> uids, bool with_summary) = 0;
+  // The cached parse alone of the given UIDs (ascending; missing UIDs are skipped): info.uid and
+  // summary are set, the rest of info is left empty. Cheaper than fetch(uids, true) when the
+  // metadata is known already (SEARCH and SORT on envelope keys).
+  virtual Task<std::vector<MessageData>> summaries(std::vector<Uid> uids) = 0;
   // The message bytes; kNotFound when the UID is not (any more) in the mailbox.
   virtual Task<std::unique_ptr<MessageBlob>> open_message(Uid uid) = 0;
 

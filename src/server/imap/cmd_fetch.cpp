@@ -164,6 +164,41 @@ asio::awaitable<std::string> Session::cmd_fetch(const std::string& tag, const pi
   const bool add_uid = args.uid && !has_uid;
   const bool add_modseq = args.changed_since.has_value() && !has_modseq;
 
+  // FLAGS and UID alone (what a client asks of a whole mailbox to sync it) come from the view when
+  // it is up to date: no other session's change waiting (those are read from the store as usual) and
+  // no expunge held back. The responses are the ones the store path below would write.
+  const bool view_only = std::all_of(args.atts.begin(), args.atts.end(),
+                                     [](const FetchAtt& a) { return a.kind == K::kFlags || a.kind == K::kUid; });
+  if (view_only && !args.changed_since && !args.vanished && !feed_->pending.load() && !view_.has_pending_expunges()) {
+    std::vector<store::Uid> ordered = std::move(*uids);
+    if (!std::is_sorted(ordered.begin(), ordered.end())) std::sort(ordered.begin(), ordered.end());
+    ordered.erase(std::unique(ordered.begin(), ordered.end()), ordered.end());
+    std::string text;
+    for (store::Uid uid : ordered) {
+      const auto seq = view_.seq_of(uid);
+      if (!seq) continue;
+      const std::string number = std::to_string(uid);
+      text += "* " + std::to_string(*seq) + " FETCH (";
+      if (add_uid) text += "UID " + number + (args.atts.empty() ? "" : " ");
+      for (size_t i = 0; i < args.atts.size(); ++i) {
+        if (i > 0) text += ' ';
+        if (args.atts[i].kind == K::kUid) {
+          text += "UID " + number;
+        } else {
+          text += "FLAGS " + format_flags(view_.flags_at(*seq), !rev2_ && view_.is_recent(uid));
+        }
+      }
+      text += ")\r\n";
+      if (text.size() >= kChunk) {
+        co_await out(text);
+        text.clear();
+        if (broken_) break;
+      }
+    }
+    co_await out(text);
+    co_return pi::tagged(tag, Status::kOk, "FETCH completed");
+  }
+
   // UID FETCH ... (CHANGEDSINCE m VANISHED): the expunged UIDs of the set first [RFC 7162 §3.2.6].
   if (args.vanished) {
     auto changes = co_await mailbox_->changes_since(*args.changed_since);

@@ -161,6 +161,24 @@ struct MessageState {
   bool body_scanned = false;
   std::vector<bool> body_found;
 
+  // The envelope alone (FROM/TO/CC/BCC/SUBJECT/SENT*): from the decoded summary when there is one,
+  // else decoded by itself, which skips building the MIME tree.
+  bool envelope_tried = false;
+  std::optional<mime::Envelope> envelope;
+
+  const mime::Envelope* get_envelope() {
+    if (summary) return &summary->envelope;
+    if (!envelope_tried) {
+      envelope_tried = true;
+      const std::string& bytes = summary_bytes != nullptr ? *summary_bytes : data->summary;
+      if (!bytes.empty()) {
+        auto e = mime::decode_envelope(bytes);
+        if (e) envelope = std::move(*e);
+      }
+    }
+    return envelope ? &*envelope : nullptr;
+  }
+
   const mime::MessageSummary* get_summary() {
     if (!summary_tried) {
       summary_tried = true;
@@ -180,9 +198,9 @@ int64_t day_of(int64_t unix_seconds) {
 
 // The sent date as RFC 5256 §2.2 defines it: the Date: header in UTC, else the internal date.
 int64_t sent_date(MessageState& st) {
-  const auto* s = st.get_summary();
-  if (s && s->envelope.date) {
-    if (auto t = mime::parse_date_time(*s->envelope.date)) return *t;
+  const auto* e = st.get_envelope();
+  if (e && e->date) {
+    if (auto t = mime::parse_date_time(*e->date)) return *t;
   }
   return st.data->info.internal_date;
 }
@@ -190,9 +208,9 @@ int64_t sent_date(MessageState& st) {
 // The day of the Date: header as written, "disregarding time and timezone" [RFC 9051 §6.4.4];
 // the internal date's day when the header is missing or unreadable.
 int64_t sent_day(MessageState& st) {
-  const auto* s = st.get_summary();
-  if (s && s->envelope.date) {
-    if (auto t = mime::parse_date_time_zoned(*s->envelope.date)) return day_of(t->utc + t->zone_offset);
+  const auto* e = st.get_envelope();
+  if (e && e->date) {
+    if (auto t = mime::parse_date_time_zoned(*e->date)) return day_of(t->utc + t->zone_offset);
   }
   return day_of(st.data->info.internal_date);
 }
@@ -301,14 +319,14 @@ Tri eval(const Node& n, MessageState& st, const SearchContext& ctx) {
     case K::kSentOn: return tri(sent_day(st) == n.key->number);
     case K::kSentSince: return tri(sent_day(st) >= n.key->number);
     case K::kSubject: {
-      const auto* s = st.get_summary();
-      if (!s || !s->envelope.subject) return Tri::kFalse;
-      return tri(contains_folded(mime::decoded_subject(s->envelope), n.folded));
+      const auto* e = st.get_envelope();
+      if (!e || !e->subject) return Tri::kFalse;
+      return tri(contains_folded(mime::decoded_subject(*e), n.folded));
     }
     case K::kFrom: case K::kTo: case K::kCc: case K::kBcc: {
-      const auto* s = st.get_summary();
-      if (!s) return Tri::kFalse;
-      const auto& env = s->envelope;
+      const auto* e = st.get_envelope();
+      if (!e) return Tri::kFalse;
+      const auto& env = *e;
       // sender/reply-to defaults do not matter here; the lists are the fields themselves
       const auto& list = n.kind == K::kFrom ? env.from : n.kind == K::kTo ? env.to : n.kind == K::kCc ? env.cc : env.bcc;
       if (list.empty()) return Tri::kFalse;
@@ -555,7 +573,7 @@ boost::asio::awaitable<Result<void>> fetch_summaries(const SearchContext& ctx, c
   }
   if (uids.empty() || ctx.mailbox == nullptr) co_return Result<void>{};
   std::sort(uids.begin(), uids.end());
-  auto task = ctx.mailbox->fetch(std::move(uids), true);
+  auto task = ctx.mailbox->summaries(std::move(uids));
   auto fetched = co_await std::move(task);
   if (!fetched) co_return fetched.error();
   for (auto& m : *fetched) {
@@ -959,18 +977,18 @@ SearchTask<SortOutcome> run_sort(const proto::imap::SortProgram& program, const 
     row.index = i;
     row.arrival = st.data->info.internal_date;
     row.size = st.data->info.size;
-    const auto* s = st.get_summary();
+    const auto* e = st.get_envelope();
     for (const auto& c : program.criteria) {
       switch (c.key) {
         case SK::kDate: row.date = sent_date(st); break;
-        case SK::kCc: if (s) row.cc = addr_mailbox(s->envelope.cc); break;
-        case SK::kFrom: if (s) row.from = addr_mailbox(s->envelope.from); break;
-        case SK::kTo: if (s) row.to = addr_mailbox(s->envelope.to); break;
+        case SK::kCc: if (e) row.cc = addr_mailbox(e->cc); break;
+        case SK::kFrom: if (e) row.from = addr_mailbox(e->from); break;
+        case SK::kTo: if (e) row.to = addr_mailbox(e->to); break;
         case SK::kSubject:
-          if (s && s->envelope.subject) row.subject = ascii_key(base_subject(*s->envelope.subject).text);
+          if (e && e->subject) row.subject = ascii_key(base_subject(*e->subject).text);
           break;
-        case SK::kDisplayFrom: if (s) row.display_from = display_of(s->envelope.from); break;
-        case SK::kDisplayTo: if (s) row.display_to = display_of(s->envelope.to); break;
+        case SK::kDisplayFrom: if (e) row.display_from = display_of(e->from); break;
+        case SK::kDisplayTo: if (e) row.display_to = display_of(e->to); break;
         default: break;
       }
     }
@@ -1011,11 +1029,11 @@ SearchTask<std::vector<proto::imap::ThreadNode>> run_thread(const proto::imap::T
     if (k % kYieldEvery == kYieldEvery - 1) co_await yield_now();
     states.push_back(make_state(ctx, m->indices[k], &m->summaries));
     auto& st = states[k];
-    const auto* s = st.get_summary();
+    const auto* e = st.get_envelope();
     ThreadMsg msg;
     msg.index = m->indices[k];
     msg.date = sent_date(st);
-    if (s && s->envelope.subject) msg.subject = base_subject(*s->envelope.subject);
+    if (e && e->subject) msg.subject = base_subject(*e->subject);
     msgs.push_back(std::move(msg));
   }
   std::vector<proto::imap::ThreadNode> roots;
@@ -1057,10 +1075,10 @@ SearchTask<std::vector<proto::imap::ThreadNode>> run_thread(const proto::imap::T
   uint64_t opened = 0;
   for (size_t k = 0; k < msgs.size(); ++k) {
     auto& st = states[k];
-    const auto* s = st.get_summary();
+    const auto* e = st.get_envelope();
     // (A) the message's own container; a missing or duplicate Message-ID gets a unique one
     int self = -1;
-    std::vector<std::string> own = s && s->envelope.message_id ? msg_ids(*s->envelope.message_id) : std::vector<std::string>{};
+    std::vector<std::string> own = e && e->message_id ? msg_ids(*e->message_id) : std::vector<std::string>{};
     if (!own.empty()) {
       auto it = ids.find(own.front());
       if (it == ids.end()) {
@@ -1079,8 +1097,8 @@ SearchTask<std::vector<proto::imap::ThreadNode>> run_thread(const proto::imap::T
     if (st.header_loaded) {
       if (const auto* f = st.header.find("References")) refs = msg_ids(f->value);
     }
-    if (refs.empty() && s && s->envelope.in_reply_to) {
-      auto irt = msg_ids(*s->envelope.in_reply_to);
+    if (refs.empty() && e && e->in_reply_to) {
+      auto irt = msg_ids(*e->in_reply_to);
       if (!irt.empty()) refs.push_back(irt.front());
     }
     int prev = -1;

@@ -8,10 +8,60 @@ namespace posthorn::server::imap {
 
 using store::Uid;
 
+namespace {
+// A bit the system flags never use: the message has keywords (in keywords_).
+constexpr uint8_t kHasKeywords = 0x80;
+static_assert((store::kAllSystemFlags & kHasKeywords) == 0);
+}  // namespace
+
+store::Flags SelectedView::flags_at(uint32_t seq) const {
+  store::Flags f;
+  const uint8_t bits = system_[seq - 1];
+  f.system = bits & store::kAllSystemFlags;
+  if ((bits & kHasKeywords) != 0) {
+    if (auto it = keywords_.find(uids_[seq - 1]); it != keywords_.end()) f.keywords = it->second;
+  }
+  return f;
+}
+
+void SelectedView::set_flags(size_t index, const store::Flags& flags) {
+  const Uid uid = uids_[index];
+  uint8_t bits = flags.system & store::kAllSystemFlags;
+  if (flags.keywords.empty()) {
+    if ((system_[index] & kHasKeywords) != 0) keywords_.erase(uid);
+  } else {
+    bits |= kHasKeywords;
+    keywords_[uid] = flags.keywords;
+  }
+  system_[index] = bits;
+}
+
+void SelectedView::erase_at(const std::vector<size_t>& indices) {
+  if (indices.empty()) return;
+  size_t out = indices.front();
+  for (size_t k = 0; k < indices.size(); ++k) {
+    const size_t i = indices[k];
+    if ((system_[i] & kHasKeywords) != 0) keywords_.erase(uids_[i]);
+    const size_t end = k + 1 < indices.size() ? indices[k + 1] : uids_.size();
+    for (size_t j = i + 1; j < end; ++j, ++out) {
+      uids_[out] = uids_[j];
+      system_[out] = system_[j];
+    }
+  }
+  uids_.resize(out);
+  system_.resize(out);
+}
+
 void SelectedView::open(const store::MailboxView& view, bool read_only) {
   uids_.clear();
+  system_.clear();
+  keywords_.clear();
   uids_.reserve(view.messages.size());
-  for (const auto& m : view.messages) uids_.push_back(m.uid);
+  system_.resize(view.messages.size());
+  for (size_t i = 0; i < view.messages.size(); ++i) {
+    uids_.push_back(view.messages[i].uid);
+    set_flags(i, view.messages[i].flags);
+  }
   pending_expunges_.clear();
   own_.clear();
   saved_.clear();
@@ -25,6 +75,8 @@ void SelectedView::open(const store::MailboxView& view, bool read_only) {
 
 void SelectedView::close() {
   std::vector<Uid>().swap(uids_);  // give the memory back: an idle session stays small
+  std::vector<uint8_t>().swap(system_);
+  std::unordered_map<Uid, std::vector<std::string>>().swap(keywords_);
   std::vector<Uid>().swap(pending_expunges_);
   std::vector<Uid>().swap(saved_);
   own_.clear();
@@ -73,10 +125,12 @@ void SelectedView::note_own_change(Uid uid, store::ModSeq modseq) { own_.emplace
 std::string SelectedView::expunge(const std::vector<Uid>& expunged, const ViewOptions& options) {
   std::vector<uint32_t> seqs;  // ascending
   std::vector<Uid> gone;
+  std::vector<size_t> indices;
   for (Uid uid : expunged) {
     if (auto seq = seq_of(uid)) {
       seqs.push_back(*seq);
       gone.push_back(uid);
+      indices.push_back(*seq - 1);
     }
   }
   if (gone.empty()) return {};
@@ -87,10 +141,8 @@ std::string SelectedView::expunge(const std::vector<Uid>& expunged, const ViewOp
     // Highest first, so every number is still valid when the client reads it.
     for (auto it = seqs.rbegin(); it != seqs.rend(); ++it) out += "* " + std::to_string(*it) + " EXPUNGE\r\n";
   }
-  std::vector<Uid> kept;
-  kept.reserve(uids_.size() - gone.size());
-  std::set_difference(uids_.begin(), uids_.end(), gone.begin(), gone.end(), std::back_inserter(kept));
-  uids_.swap(kept);
+  std::sort(indices.begin(), indices.end());
+  erase_at(indices);
   std::vector<Uid> still;
   std::set_difference(pending_expunges_.begin(), pending_expunges_.end(), gone.begin(), gone.end(),
                       std::back_inserter(still));
@@ -124,12 +176,15 @@ std::string SelectedView::apply(const store::Changes& changes, bool allow_expung
       // New since the view was last brought up to date (also this session's own APPEND/COPY).
       if (uids_.empty() || m.uid > uids_.back()) {
         uids_.push_back(m.uid);
+        system_.push_back(0);
+        set_flags(uids_.size() - 1, m.flags);
         if (!read_only_ && first_recent_ == 0) first_recent_ = m.uid;
       }
       continue;
     }
     auto seq = seq_of(m.uid);
     if (!seq) continue;  // expunged before this session learned of it
+    set_flags(*seq - 1, m.flags);  // own changes too: the view keeps what the store has
     const bool own = std::find(own_.begin(), own_.end(), std::make_pair(m.uid, m.modseq)) != own_.end();
     if (own) continue;
     fetches += "* " + std::to_string(*seq) + " FETCH (FLAGS " + format_flags(m.flags, options.recent && is_recent(m.uid));

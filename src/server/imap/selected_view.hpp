@@ -5,11 +5,16 @@
 // Mailbox::changes_since) are applied only when the session says so, and each application returns
 // the untagged responses that tell the client: EXPUNGE or VANISHED, EXISTS, RECENT, FETCH FLAGS.
 //
-// Memory: 4 bytes per message (the sorted UID vector) plus small bookkeeping; flags are not kept
-// (FETCH reads them from the store). Pure (no I/O); not thread-safe: one per session.
+// The view also keeps each message's flags as of the last open/apply, so FETCH FLAGS (the first
+// thing a client asks of a big mailbox) is answered without reading the store; the session uses
+// them only when no change is waiting to be applied.
+//
+// Memory: 5 bytes per message (the sorted UID vector and the system flags) plus the keywords of
+// the messages that have any, and small bookkeeping. Pure (no I/O); not thread-safe: one per session.
 #pragma once
 
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -43,6 +48,8 @@ class SelectedView {
   // 1-based sequence number of a UID in the map.
   std::optional<uint32_t> seq_of(store::Uid uid) const;
   store::Uid uid_at(uint32_t seq) const { return uids_[seq - 1]; }
+  // The flags of the message with this sequence number as the view last learned them.
+  store::Flags flags_at(uint32_t seq) const;
   // The UIDs a set names, ascending. "$" names the saved search result (save_result), by UID or
   // sequence number alike, without the messages expunged since. By sequence number: kInvalid when a number is beyond the
   // mailbox ("*" on an empty mailbox names nothing). By UID: the UIDs in the map within the ranges.
@@ -66,7 +73,12 @@ class SelectedView {
   std::string expunge(const std::vector<store::Uid>& uids, const ViewOptions& options);
 
  private:
+  void set_flags(size_t index, const store::Flags& flags);
+  void erase_at(const std::vector<size_t>& indices);  // ascending
+
   std::vector<store::Uid> uids_;                // ascending; index + 1 = sequence number
+  std::vector<uint8_t> system_;                 // parallel to uids_: system flags, kHasKeywords
+  std::unordered_map<store::Uid, std::vector<std::string>> keywords_;  // only messages with keywords
   std::vector<store::Uid> pending_expunges_;    // ascending, still in uids_
   std::vector<std::pair<store::Uid, store::ModSeq>> own_;
   std::vector<store::Uid> saved_;               // "$", ascending

@@ -95,9 +95,15 @@ constexpr DefaultMailbox kDefaults[] = {
 constexpr std::string_view kMailboxColumns =
     "SELECT m.id, m.name, m.uid_validity, m.uid_next, m.highest_modseq, m.special_use, m.first_recent, "
     "EXISTS (SELECT 1 FROM subscriptions s WHERE s.name = m.name) FROM mailboxes m ";
-// kInfoColumns: the metadata only; kMessageColumns: also the prefix and the cached parse.
+// kMetaColumns: the metadata (MessageInfo); kInfoColumns: also the blob id; kSummaryColumns: the
+// metadata and the cached parse (what FETCH and SEARCH read); kMessageColumns: everything.
+constexpr std::string_view kMetaColumns =
+    "SELECT uid, modseq, flags, keywords, internal_date, save_date, size FROM messages ";
 constexpr std::string_view kInfoColumns =
     "SELECT uid, modseq, flags, keywords, internal_date, save_date, size, blob FROM messages ";
+constexpr std::string_view kSummaryColumns =
+    "SELECT uid, modseq, flags, keywords, internal_date, save_date, size, summary "
+    "FROM messages JOIN message_bytes USING (mailbox_id, uid) ";
 constexpr std::string_view kMessageColumns =
     "SELECT uid, modseq, flags, keywords, internal_date, save_date, size, blob, prefix, summary, content_hash "
     "FROM messages JOIN message_bytes USING (mailbox_id, uid) ";
@@ -138,7 +144,10 @@ std::vector<std::string> split_keywords(std::string_view text) {
   return out;
 }
 
-// One messages row: kInfoColumns, and with_bytes also the prefix and summary of kMessageColumns.
+// What a read of message rows includes: kMetaColumns, kInfoColumns, kSummaryColumns or kMessageColumns.
+enum class Columns { kMeta, kInfo, kSummary, kAll };
+
+// One messages row: the metadata, and what else `Columns` asked for.
 struct MessageRow {
   MessageInfo info;
   std::string blob;
@@ -147,7 +156,7 @@ struct MessageRow {
   std::string content_hash;  // "" when not known yet (messages stored by schema version 1)
 };
 
-MessageRow read_message(const Stmt& st, bool with_bytes) {
+MessageRow read_message(const Stmt& st, Columns columns) {
   MessageRow row;
   row.info.uid = Uid(st.column_int(0));
   row.info.modseq = ModSeq(st.column_int(1));
@@ -156,8 +165,13 @@ MessageRow read_message(const Stmt& st, bool with_bytes) {
   row.info.internal_date = st.column_int(4);
   row.info.save_date = st.column_int(5);
   row.info.size = uint64_t(st.column_int(6));
+  if (columns == Columns::kSummary) {
+    row.summary = st.column_blob(7);
+    return row;
+  }
+  if (columns == Columns::kMeta) return row;
   row.blob = st.column_text(7);
-  if (with_bytes) {
+  if (columns == Columns::kAll) {
     row.prefix = st.column_blob(8);
     row.summary = st.column_blob(9);
     row.content_hash = st.column_text(10);
@@ -166,10 +180,14 @@ MessageRow read_message(const Stmt& st, bool with_bytes) {
 }
 
 // The rows of `mailbox` whose UID is in `uids` (ascending), read over the UID range they span.
-Result<std::vector<MessageRow>> rows_for(Db& db, MailboxId mailbox, const std::vector<Uid>& uids, bool with_bytes) {
+Result<std::vector<MessageRow>> rows_for(Db& db, MailboxId mailbox, const std::vector<Uid>& uids, Columns columns) {
   std::vector<MessageRow> out;
   if (uids.empty()) return out;
-  auto st = db.prepare(std::string(with_bytes ? kMessageColumns : kInfoColumns) +
+  const std::string_view select = columns == Columns::kMeta      ? kMetaColumns
+                                  : columns == Columns::kInfo    ? kInfoColumns
+                                  : columns == Columns::kSummary ? kSummaryColumns
+                                                                 : kMessageColumns;
+  auto st = db.prepare(std::string(select) +
                        "WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid");
   if (!st) return st.error();
   const auto [lo, hi] = std::minmax_element(uids.begin(), uids.end());
@@ -186,7 +204,7 @@ Result<std::vector<MessageRow>> rows_for(Db& db, MailboxId mailbox, const std::v
     if (!row) return row.error();
     if (!*row) break;
     const Uid uid = Uid(st->column_int(0));
-    if (std::binary_search(wanted.begin(), wanted.end(), uid)) out.push_back(read_message(*st, with_bytes));
+    if (std::binary_search(wanted.begin(), wanted.end(), uid)) out.push_back(read_message(*st, columns));
   }
   return out;
 }
@@ -541,14 +559,14 @@ Result<MailboxView> select(Db& db, MailboxId mailbox, bool claim_recent) {
   if (!box) return box.error();
   MailboxView view;
   view.mailbox = box->info;
-  auto st = db.prepare(std::string(kInfoColumns) + "WHERE mailbox_id = ?1 ORDER BY uid");
+  auto st = db.prepare(std::string(kMetaColumns) + "WHERE mailbox_id = ?1 ORDER BY uid");
   if (!st) return st.error();
   st->bind(1, mailbox);
   for (;;) {
     auto row = st->step();
     if (!row) return row.error();
     if (!*row) break;
-    view.messages.push_back(read_message(*st, false).info);
+    view.messages.push_back(read_message(*st, Columns::kMeta).info);
   }
   if (!view.messages.empty() && view.messages.back().uid >= box->first_recent) view.first_recent = box->first_recent;
   if (claim_recent && box->first_recent < box->info.uid_next) {
@@ -586,11 +604,36 @@ Result<MailboxStatus> status(Db& db, MailboxId mailbox) {
 
 Result<std::vector<MessageData>> fetch(Db& db, MailboxId mailbox, const std::vector<Uid>& uids, bool with_summary) {
   if (auto box = mailbox_row(db, mailbox); !box) return box.error();
-  auto rows = rows_for(db, mailbox, uids, with_summary);
+  auto rows = rows_for(db, mailbox, uids, with_summary ? Columns::kSummary : Columns::kMeta);
   if (!rows) return rows.error();
   std::vector<MessageData> out;
   out.reserve(rows->size());
   for (auto& r : *rows) out.push_back(MessageData{std::move(r.info), std::move(r.summary)});
+  return out;
+}
+
+Result<std::vector<MessageData>> summaries(Db& db, MailboxId mailbox, const std::vector<Uid>& uids) {
+  if (auto box = mailbox_row(db, mailbox); !box) return box.error();
+  std::vector<MessageData> out;
+  if (uids.empty()) return out;
+  // One table, one range: no join with the message rows (the caller has their metadata).
+  auto st = db.prepare("SELECT uid, summary FROM message_bytes WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3 "
+                       "ORDER BY uid");
+  if (!st) return st.error();
+  std::vector<Uid> wanted = uids;
+  std::sort(wanted.begin(), wanted.end());
+  st->bind(1, mailbox).bind(2, int64_t(wanted.front())).bind(3, int64_t(wanted.back()));
+  out.reserve(wanted.size());
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    const Uid uid = Uid(st->column_int(0));
+    if (!std::binary_search(wanted.begin(), wanted.end(), uid)) continue;
+    MessageData& m = out.emplace_back();
+    m.info.uid = uid;
+    m.summary = st->column_blob(1);
+  }
   return out;
 }
 
@@ -636,7 +679,7 @@ Result<std::vector<AppendResult>> append(Db& db, MailboxId mailbox, const std::v
 Result<StoreResult> store_flags(Db& db, MailboxId mailbox, const StoreFlags& request) {
   auto box = mailbox_row(db, mailbox);
   if (!box) return box.error();
-  auto rows = rows_for(db, mailbox, request.uids, false);
+  auto rows = rows_for(db, mailbox, request.uids, Columns::kMeta);
   if (!rows) return rows.error();
   StoreResult result;
   const ModSeq modseq = box->info.highest_modseq + 1;
@@ -671,7 +714,7 @@ Result<CopyResult> copy(Db& db, MailboxId source, const std::vector<Uid>& uids, 
   if (!src_box) return src_box.error();
   auto dest_box = mailbox_row(db, dest);
   if (!dest_box) return dest_box.error();
-  auto rows = rows_for(db, source, uids, true);
+  auto rows = rows_for(db, source, uids, Columns::kAll);
   if (!rows) return rows.error();
   CopyResult result;
   result.uid_validity = dest_box->info.uid_validity;
@@ -717,7 +760,7 @@ Result<ExpungeResult> expunge(Db& db, MailboxId mailbox, const std::optional<std
   if (!box) return box.error();
   std::vector<MessageRow> rows;
   if (uids) {
-    auto found = rows_for(db, mailbox, *uids, false);
+    auto found = rows_for(db, mailbox, *uids, Columns::kInfo);
     if (!found) return found.error();
     rows = std::move(*found);
   } else {
@@ -728,7 +771,7 @@ Result<ExpungeResult> expunge(Db& db, MailboxId mailbox, const std::optional<std
       auto row = st->step();
       if (!row) return row.error();
       if (!*row) break;
-      rows.push_back(read_message(*st, false));
+      rows.push_back(read_message(*st, Columns::kInfo));
     }
   }
   std::erase_if(rows, [](const MessageRow& r) { return !r.info.flags.has(kDeleted); });
@@ -749,14 +792,14 @@ Result<Changes> changes_since(Db& db, MailboxId mailbox, ModSeq since) {
   Changes out;
   out.highest_modseq = box->info.highest_modseq;
   out.uid_next = box->info.uid_next;
-  auto st = db.prepare(std::string(kInfoColumns) + "WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid");
+  auto st = db.prepare(std::string(kMetaColumns) + "WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid");
   if (!st) return st.error();
   st->bind(1, mailbox).bind(2, int64_t(since));
   for (;;) {
     auto row = st->step();
     if (!row) return row.error();
     if (!*row) break;
-    out.changed.push_back(read_message(*st, false).info);
+    out.changed.push_back(read_message(*st, Columns::kMeta).info);
   }
   auto gone = db.prepare("SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid");
   if (!gone) return gone.error();
@@ -883,7 +926,7 @@ Result<MaildropCommit> commit_maildrop(Db& db, MailboxId mailbox, const Maildrop
     box = mailbox_row(db, mailbox);  // the modseq moved on
     if (!box) return box.error();
   }
-  auto rows = rows_for(db, mailbox, remove, false);
+  auto rows = rows_for(db, mailbox, remove, Columns::kInfo);
   if (!rows) return rows.error();
   if (!update.remove_deleted) {
     for (Uid uid : update.deleted) {

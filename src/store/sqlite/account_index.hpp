@@ -74,6 +74,7 @@ Result<std::vector<std::string>> list_subscriptions(Db& db);
 Result<MailboxView> select(Db& db, MailboxId mailbox, bool claim_recent);
 Result<MailboxStatus> status(Db& db, MailboxId mailbox);
 Result<std::vector<MessageData>> fetch(Db& db, MailboxId mailbox, const std::vector<Uid>& uids, bool with_summary);
+Result<std::vector<MessageData>> summaries(Db& db, MailboxId mailbox, const std::vector<Uid>& uids);
 Result<MessageLocation> locate(Db& db, MailboxId mailbox, Uid uid);  // kNotFound
 
 // In a transaction. All or nothing; kOverQuota when the totals would exceed `limits`.

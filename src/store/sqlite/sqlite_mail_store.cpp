@@ -434,6 +434,12 @@ class SqliteMailbox final : public Mailbox {
         [box, uids = std::move(uids), with_summary](Db& db) { return index::fetch(db, box, uids, with_summary); });
   }
 
+  Task<std::vector<MessageData>> summaries(std::vector<Uid> uids) override {
+    const MailboxId box = id_;
+    return account_->read<std::vector<MessageData>>(
+        [box, uids = std::move(uids)](Db& db) { return index::summaries(db, box, uids); });
+  }
+
   Task<std::unique_ptr<MessageBlob>> open_message(Uid uid) override {
     const MailboxId box = id_;
     StoreShared* shared = &account_->shared();
