@@ -73,7 +73,9 @@ MessageSummary round_trip(const MessageSummary& s) {
   // The envelope alone, read past the tree without building it, is the same envelope.
   auto envelope = decode_envelope(bytes);
   EXPECT_TRUE(envelope.has_value());
-  if (envelope) EXPECT_EQ(*envelope, s.envelope);
+  if (envelope) {
+    EXPECT_EQ(*envelope, s.envelope);
+  }
   return decoded.has_value() ? *decoded : MessageSummary{};
 }
 

@@ -78,6 +78,46 @@ TEST(SelectedView, ChangesBecomeResponsesAndExpungesWaitWhenNotAllowed) {
   EXPECT_EQ(v.exists(), 1u);
 }
 
+TEST(SelectedView, KeepsFlagsThroughChangesAndExpunges) {
+  SelectedView v;
+  store::MailboxView mv = make_view({1, 2, 3, 4});
+  mv.messages[0].flags.system = store::kSeen;
+  mv.messages[1].flags.keywords = {"$Label1", "Work"};
+  v.open(mv, false);
+  EXPECT_EQ(v.flags_at(1), (store::Flags{store::kSeen, {}}));
+  EXPECT_EQ(v.flags_at(2), (store::Flags{0, {"$Label1", "Work"}}));
+  EXPECT_EQ(v.flags_at(3), store::Flags{});
+  // Another session's changes (keywords dropped, keywords added), an own change (not echoed but
+  // kept) and a new message.
+  store::MessageInfo later = info(3, 11, store::kFlagged);
+  later.flags.keywords = {"Later"};
+  v.note_own_change(4, 12);
+  store::Changes c;
+  c.changed = {info(2, 11, store::kAnswered), later, info(4, 12, store::kDraft), info(5, 13, store::kSeen)};
+  c.highest_modseq = 13;
+  c.uid_next = 6;
+  EXPECT_EQ(v.apply(c, true, ViewOptions{.recent = false}),
+            "* 5 EXISTS\r\n* 2 FETCH (FLAGS (\\Answered))\r\n* 3 FETCH (FLAGS (\\Flagged Later))\r\n");
+  EXPECT_EQ(v.flags_at(2), (store::Flags{store::kAnswered, {}}));
+  EXPECT_EQ(v.flags_at(3), (store::Flags{store::kFlagged, {"Later"}}));
+  EXPECT_EQ(v.flags_at(4), (store::Flags{store::kDraft, {}}));
+  EXPECT_EQ(v.flags_at(5), (store::Flags{store::kSeen, {}}));
+  // Expunges move the flags with the sequence numbers; a message's keywords go with it.
+  v.expunge({1, 3}, ViewOptions{});
+  ASSERT_EQ(v.exists(), 3u);
+  EXPECT_EQ(v.flags_at(1), (store::Flags{store::kAnswered, {}}));
+  EXPECT_EQ(v.flags_at(2), (store::Flags{store::kDraft, {}}));
+  EXPECT_EQ(v.flags_at(3), (store::Flags{store::kSeen, {}}));
+  // Held-back expunges (another session's) take the flags away when released.
+  store::Changes gone;
+  gone.vanished = {4};
+  gone.highest_modseq = 14;
+  v.apply(gone, false, ViewOptions{});
+  EXPECT_EQ(v.flags_at(2), (store::Flags{store::kDraft, {}}));
+  v.release_expunges(ViewOptions{});
+  EXPECT_EQ(v.flags_at(2), (store::Flags{store::kSeen, {}}));
+}
+
 TEST(SelectedView, OwnExpungeReportsHighestFirstAndCloseFreesMemory) {
   SelectedView v;
   v.open(make_view({1, 2, 3, 4}), false);

@@ -251,6 +251,17 @@ TEST_F(MailStoreTest, AppendKeepsFlagsKeywordsDateAndSummary) {
   EXPECT_TRUE(both[1].summary.empty());
   EXPECT_NEAR(double(both[1].info.internal_date), double(std::time(nullptr)), 60);
 
+  // summaries(): the cached parse alone, the same bytes fetch() returns; missing UIDs skipped.
+  auto full = run(box->fetch({1, 2}, true)).value();
+  auto alone = run(box->summaries({2, 1, 99})).value();
+  ASSERT_EQ(alone.size(), 2u);
+  EXPECT_EQ(alone[0].info.uid, 1u);
+  EXPECT_EQ(alone[1].info.uid, 2u);
+  EXPECT_EQ(alone[0].summary, full[0].summary);
+  EXPECT_EQ(alone[1].summary, full[1].summary);
+  EXPECT_EQ(alone[1].info.size, 0u);  // metadata is not read
+  EXPECT_TRUE(run(box->summaries({})).value().empty());
+
   // A bad keyword fails the whole append.
   Flags bad;
   bad.keywords = {"a b"};
