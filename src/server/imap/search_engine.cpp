@@ -161,6 +161,8 @@ struct MessageState {
   bool body_scanned = false;
   std::vector<bool> body_found;
 
+  const std::string& encoded() const { return summary_bytes != nullptr ? *summary_bytes : data->summary; }
+
   // The envelope alone (FROM/TO/CC/BCC/SUBJECT/SENT*): from the decoded summary when there is one,
   // else decoded by itself, which skips building the MIME tree.
   bool envelope_tried = false;
@@ -170,8 +172,7 @@ struct MessageState {
     if (summary) return &summary->envelope;
     if (!envelope_tried) {
       envelope_tried = true;
-      const std::string& bytes = summary_bytes != nullptr ? *summary_bytes : data->summary;
-      if (!bytes.empty()) {
+      if (const std::string& bytes = encoded(); !bytes.empty()) {
         auto e = mime::decode_envelope(bytes);
         if (e) envelope = std::move(*e);
       }
@@ -182,8 +183,7 @@ struct MessageState {
   const mime::MessageSummary* get_summary() {
     if (!summary_tried) {
       summary_tried = true;
-      const std::string& bytes = summary_bytes != nullptr ? *summary_bytes : data->summary;
-      if (!bytes.empty()) {
+      if (const std::string& bytes = encoded(); !bytes.empty()) {
         auto s = mime::decode_summary(bytes);
         if (s) summary = std::move(*s);
       }
