@@ -88,6 +88,27 @@ TEST(Password, Argon2ReferenceVectors) {
   EXPECT_FALSE(verify_password(std::string("{ARGON2ID}") + kArgon2i, "password"));
 }
 
+// Made with libargon2 (the production-size one also verified with libsodium): two lanes, version
+// 0x10 with and without its "v=" field, and the default 19 MiB cost, whose working memory comes
+// from the huge-page mapping.
+TEST(Password, Argon2LanesVersionsAndProductionCost) {
+  EXPECT_TRUE(verify_password(
+      "$argon2id$v=19$m=256,t=2,p=2$c29tZXNhbHRzb21lc2FsdA$wRLS7mudUUQT+AYkMYeVIYbo8Zysq4DyCoI9VJ8RHSw", "password"));
+  EXPECT_FALSE(verify_password(
+      "$argon2id$v=19$m=256,t=2,p=2$c29tZXNhbHRzb21lc2FsdA$wRLS7mudUUQT+AYkMYeVIYbo8Zysq4DyCoI9VJ8RHSw", "passwort"));
+  EXPECT_TRUE(verify_password("$argon2id$v=16$m=256,t=2,p=1$c29tZXNhbHQ$2gcOV25Q8vOKPIl8vdxsf7QCjocJcf+erntOGHkpXm4",
+                              "password"));
+  EXPECT_TRUE(
+      verify_password("$argon2id$m=256,t=2,p=1$c29tZXNhbHQ$2gcOV25Q8vOKPIl8vdxsf7QCjocJcf+erntOGHkpXm4", "password"));
+  // The same hash claimed as version 0x13 is a different computation.
+  EXPECT_FALSE(verify_password("$argon2id$v=19$m=256,t=2,p=1$c29tZXNhbHQ$2gcOV25Q8vOKPIl8vdxsf7QCjocJcf+erntOGHkpXm4",
+                               "password"));
+  const std::string production =
+      "{ARGON2ID}$argon2id$v=19$m=19456,t=2,p=1$cG9zdGhvcm5zYWx0c2FsdA$y7qweJkk3MSb16YnDVzrCma4hX1nR7zqMJ2UQzNiEzg";
+  EXPECT_TRUE(verify_password(production, "correct horse"));
+  EXPECT_FALSE(verify_password(production, "correct horsf"));
+}
+
 TEST(Password, KnownCryptVectors) {
   for (const char* stored : {kSha512, kSha512Rounds, kSha256, kBlf2y, kBlf2b, kBlf2a}) {
     SCOPED_TRACE(stored);

@@ -647,6 +647,60 @@ TEST_F(MailStoreTest, ConcurrentAppendsGetDistinctUidsAndShareTransactions) {
   std::cout << "group commit: " << kWorkers * kEach << " appends in " << transactions << " transactions\n";
 }
 
+TEST_F(MailStoreTest, ConcurrentOpensOfOneAccountOpenItsIndexOnce) {
+  // Eight logins of one account at once (a client opening several connections) share one open.
+  std::vector<std::future<Result<std::shared_ptr<Account>>>> futures;
+  for (int i = 0; i < 8; ++i) futures.push_back(asio::co_spawn(io_, store_->account(7, {}), asio::use_future));
+  for (auto& f : futures) {
+    while (f.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      io_.restart();
+      io_.run_for(std::chrono::milliseconds(2));
+    }
+  }
+  std::set<Account*> distinct;
+  for (auto& f : futures) {
+    auto a = f.get();
+    ASSERT_TRUE(a) << a.error().message;
+    distinct.insert(a->get());
+  }
+  EXPECT_EQ(distinct.size(), 1u);
+  EXPECT_EQ(store_->indexes_opened(), 1u);
+}
+
+TEST_F(MailStoreTest, RecentlyUsedAccountsStayOpenUpToALimit) {
+  {
+    auto a = account(1);
+    auto box = open(*a, "INBOX");
+    append(*box, msg("kept"));
+  }
+  // Nobody holds account 1 any more, but it was used last: the next login finds it open.
+  EXPECT_EQ(store_->indexes_opened(), 1u);
+  {
+    auto again = account(1);
+    EXPECT_EQ(run(open(*again, "INBOX")->status()).value().messages, 1u);
+  }
+  EXPECT_EQ(store_->indexes_opened(), 1u);
+  // 40 other accounts used since push it out; reopening reads the same index from disk.
+  for (AccountId id = 100; id < 140; ++id) account(id);
+  EXPECT_EQ(store_->indexes_opened(), 41u);
+  auto reopened = account(1);
+  EXPECT_EQ(store_->indexes_opened(), 42u);
+  EXPECT_EQ(run(open(*reopened, "INBOX")->status()).value().messages, 1u);
+}
+
+TEST_F(MailStoreTest, DeletingAKeptAccountClosesItAndStartsAfresh) {
+  {
+    auto a = account(3);
+    auto box = open(*a, "INBOX");
+    append(*box, msg("gone with the account"));
+  }
+  ASSERT_TRUE(run(store_->delete_account(3)));
+  EXPECT_FALSE(fs::exists(dir_ / "accounts" / "3"));
+  auto fresh = account(3);
+  EXPECT_EQ(run(open(*fresh, "INBOX")->status()).value().messages, 0u);
+  EXPECT_EQ(store_->indexes_opened(), 2u);
+}
+
 TEST_F(MailStoreTest, GarbageCollectionRemovesOrphansAndTempFilesOnly) {
   auto a = account(1);
   auto box = open(*a, "INBOX");

@@ -45,6 +45,11 @@ int64_t now_seconds() {
 
 Error account_gone() { return make_error(Errc::kNotFound, "no such account"); }
 
+// Accounts kept open after their last session: opening one costs two SQLite connections and a schema
+// check (about a millisecond, most of a cached login), and keeping one costs two mostly empty page
+// caches (tens of kilobytes).
+constexpr std::size_t kWarmAccounts = 32;
+
 Result<void> make_private_dir(const fs::path& dir) {
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     spdlog::error("mail store: mkdir {}: {}", dir.string(), std::strerror(errno));
@@ -130,6 +135,7 @@ class SqliteAccount final : public Account, public std::enable_shared_from_this<
     if (auto r = index::init(*write_db, now_seconds()); !r) return r.error();
     auto read_db = Db::open(file, DbOptions{});
     if (!read_db) return read_db.error();
+    shared->indexes_opened.fetch_add(1);
     return std::make_shared<SqliteAccount>(id, std::move(shared), std::move(*write_db), std::move(*read_db));
   }
 
@@ -679,30 +685,57 @@ Result<std::unique_ptr<SqliteMailStore>> SqliteMailStore::open(const fs::path& d
 }
 
 SqliteMailStore::~SqliteMailStore() {
+  warm_.clear();  // close the kept indexes while the store lock is still held
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
+
+// Puts `account` first among the kept accounts; returns the one that dropped out, if any, for the
+// caller to release after unlocking (closing an index may checkpoint it). Caller holds mu_.
+std::shared_ptr<SqliteAccount> SqliteMailStore::keep_warm(std::shared_ptr<SqliteAccount> account) {
+  if (!warm_.empty() && warm_.front() == account) return nullptr;
+  std::erase(warm_, account);
+  warm_.push_front(std::move(account));
+  if (warm_.size() <= kWarmAccounts) return nullptr;
+  std::shared_ptr<SqliteAccount> evicted = std::move(warm_.back());
+  warm_.pop_back();
+  return evicted;
+}
+
+// The open account `id`, or null; marks it used last. Locks mu_.
+std::shared_ptr<SqliteAccount> SqliteMailStore::live_account(AccountId id, const Limits& limits) {
+  std::shared_ptr<SqliteAccount> evicted;  // released after the lock
+  std::lock_guard lock(mu_);
+  auto it = accounts_.find(id);
+  if (it == accounts_.end()) return nullptr;
+  std::shared_ptr<SqliteAccount> account = it->second.lock();
+  if (!account) {
+    accounts_.erase(it);
+    return nullptr;
+  }
+  account->set_limits(limits);
+  evicted = keep_warm(account);
+  return account;
 }
 
 Task<std::shared_ptr<SqliteAccount>> SqliteMailStore::account_impl(AccountId id, Limits limits) {
   if (id <= 0) co_return account_gone();
-  {
+  if (auto cached = live_account(id, limits)) co_return cached;
+  auto opened_task = net::run_blocking(shared_->pool, [this, id, limits]() -> Result<std::shared_ptr<SqliteAccount>> {
+    // A burst of logins of one account (a client opening several connections at once) opens its
+    // index once: the others wait for the stripe and find it open.
+    std::lock_guard open_lock(open_mu_[static_cast<std::size_t>(id) % open_mu_.size()]);
+    if (auto cached = live_account(id, limits)) return cached;
+    auto opened = SqliteAccount::open_blocking(shared_, id);
+    if (!opened) return opened.error();
+    (*opened)->set_limits(limits);
+    std::shared_ptr<SqliteAccount> evicted;  // released after the lock
     std::lock_guard lock(mu_);
-    if (auto cached = accounts_[id].lock()) {
-      cached->set_limits(limits);
-      co_return cached;
-    }
-  }
-  auto opened_task = net::run_blocking(shared_->pool, [shared = shared_, id] { return SqliteAccount::open_blocking(shared, id); });
+    accounts_[id] = *opened;
+    evicted = keep_warm(*opened);
+    return opened;
+  });
   auto opened = co_await std::move(opened_task);
-  if (!opened) co_return opened.error();
-  std::lock_guard lock(mu_);
-  auto& slot = accounts_[id];
-  std::shared_ptr<SqliteAccount> account = slot.lock();
-  if (!account) {  // else another caller opened it meanwhile: use theirs, drop ours
-    account = std::move(*opened);
-    slot = account;
-  }
-  account->set_limits(limits);
-  co_return account;
+  co_return opened;
 }
 
 Task<std::shared_ptr<Account>> SqliteMailStore::account(AccountId id, Limits limits) {
@@ -783,7 +816,10 @@ Task<void> SqliteMailStore::delete_account(AccountId id) {
     std::lock_guard lock(mu_);
     auto it = accounts_.find(id);
     if (it != accounts_.end()) {
-      if (auto alive = it->second.lock()) alive->mark_deleted();
+      if (auto alive = it->second.lock()) {
+        alive->mark_deleted();
+        std::erase(warm_, alive);
+      }
       accounts_.erase(it);
     }
   }

@@ -16,7 +16,9 @@
 // Thread-safe: every call may come from any thread or coroutine.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -39,6 +41,7 @@ struct StoreShared {
   std::unique_ptr<BlobStore> blobs;
   LocalChangeFeed feed;
   std::atomic<uint64_t> transactions{0};  // committed write transactions (group commits), all accounts
+  std::atomic<uint64_t> indexes_opened{0};  // account indexes opened since start
 };
 
 class SqliteMailStore final : public MailStore {
@@ -48,7 +51,8 @@ class SqliteMailStore final : public MailStore {
   static Result<std::unique_ptr<SqliteMailStore>> open(const std::filesystem::path& data_dir, net::BlockingPool& pool);
   ~SqliteMailStore() override;
 
-  // Account objects are cached while anyone holds them; each call updates the cached limits.
+  // Account objects are cached while anyone holds them, and the 32 used last stay open after
+  // that; each call updates the cached limits.
   // kNotFound for an id <= 0; kUnavailable when the index cannot be opened.
   Task<std::shared_ptr<Account>> account(AccountId id, Limits limits) override;
   // One blob for all targets; an unknown or invalid mailbox name falls back to INBOX.
@@ -75,16 +79,27 @@ class SqliteMailStore final : public MailStore {
   // Committed write transactions since open (all accounts): with group commit this grows slower
   // than the number of concurrent writes. For tests and metrics.
   uint64_t transactions() const { return shared_->transactions.load(); }
+  // Account indexes opened since open(): a burst of logins of one account, or a client that
+  // reconnects soon, opens its index once. For tests and metrics.
+  uint64_t indexes_opened() const { return shared_->indexes_opened.load(); }
   BlobStore& blobs() { return *shared_->blobs; }
 
  private:
   SqliteMailStore(std::shared_ptr<StoreShared> shared, int lock_fd) : shared_(std::move(shared)), lock_fd_(lock_fd) {}
   Task<std::shared_ptr<SqliteAccount>> account_impl(AccountId id, Limits limits);
 
+  std::shared_ptr<SqliteAccount> live_account(AccountId id, const Limits& limits);
+  std::shared_ptr<SqliteAccount> keep_warm(std::shared_ptr<SqliteAccount> account);
+
   std::shared_ptr<StoreShared> shared_;
   int lock_fd_ = -1;  // <data_dir>/store.lock, flock(LOCK_SH) while open
   std::mutex mu_;
   std::map<AccountId, std::weak_ptr<SqliteAccount>> accounts_;  // guarded by mu_
+  // The accounts used last, kept open after their last session ends (most recent first; guarded by
+  // mu_), so a client that reconnects does not pay for opening its index again.
+  std::deque<std::shared_ptr<SqliteAccount>> warm_;
+  // Opening an account holds its stripe: concurrent logins of one account open it once.
+  std::array<std::mutex, 16> open_mu_;
 };
 
 }  // namespace posthorn::store::sqlite
