@@ -178,12 +178,14 @@ def w_imap_mix(bench, ph, anchor, sz):
             slow = sorted(res["ops_by"].items(), key=lambda kv: -kv[1]["p99_ms"])[:3]
             return v, peak, f"ops/s {v['ops']:.1f} p50 {v['p50']:.2f} ms p99 {v['p99']:.2f} ms err {res['errors']}" + \
                 (f" ({res['first_error']})" if res["errors"] else "") + \
-                "; slowest p99: " + ", ".join(f"{k} {o['p99_ms']:.0f} ms" for k, o in slow)
-        run.log(f"  imap-mix, {n} clients")
+                "; slowest p99: " + ", ".join(f"{k} {o['p99_ms']:.0f} ms" for k, o in slow) + \
+                "; p50 by operation: " + ", ".join(f"{k} {o['p50_ms']:.2f}" for k, o in sorted(res["ops_by"].items()))
+        clients = f"{n} client" + ("" if n == 1 else "s")
+        run.log(f"  imap-mix, {clients}")
         results = bench.alternate(sd, measure)
-        bench.row(f"imap-mix, {n} clients", "ops/s", True, results, na, key="ops")
-        bench.row(f"imap-mix p50, {n} clients", "ms", False, results, na, key="p50")
-        bench.row(f"imap-mix p99, {n} clients", "ms", False, results, na, key="p99")
+        bench.row(f"imap-mix, {clients}", "ops/s", True, results, na, key="ops")
+        bench.row(f"imap-mix p50, {clients}", "ms", False, results, na, key="p50")
+        bench.row(f"imap-mix p99, {clients}", "ms", False, results, na, key="p99")
 
 
 # ------------------------------------------------------------------------------------------ imap-bigbox
