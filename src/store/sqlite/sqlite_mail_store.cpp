@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <cerrno>
 #include <chrono>
@@ -690,7 +691,7 @@ SqliteMailStore::~SqliteMailStore() {
 }
 
 // Puts `account` first among the kept accounts; returns the one that dropped out, if any, for the
-// caller to release after unlocking (closing an index may checkpoint it). Caller holds mu_.
+// caller to release() after unlocking. Caller holds mu_.
 std::shared_ptr<SqliteAccount> SqliteMailStore::keep_warm(std::shared_ptr<SqliteAccount> account) {
   if (!warm_.empty() && warm_.front() == account) return nullptr;
   std::erase(warm_, account);
@@ -701,19 +702,29 @@ std::shared_ptr<SqliteAccount> SqliteMailStore::keep_warm(std::shared_ptr<Sqlite
   return evicted;
 }
 
+// Closes an account that dropped out of the kept ones on the blocking pool, if no session holds it:
+// closing an index may checkpoint it, which is no work for an I/O thread.
+void SqliteMailStore::release(std::shared_ptr<SqliteAccount> evicted) {
+  if (evicted) boost::asio::post(shared_->pool.pool(), [evicted = std::move(evicted)] {});
+}
+
 // The open account `id`, or null; marks it used last. Locks mu_.
 std::shared_ptr<SqliteAccount> SqliteMailStore::live_account(AccountId id, const Limits& limits) {
-  std::shared_ptr<SqliteAccount> evicted;  // released after the lock
-  std::lock_guard lock(mu_);
-  auto it = accounts_.find(id);
-  if (it == accounts_.end()) return nullptr;
-  std::shared_ptr<SqliteAccount> account = it->second.lock();
-  if (!account) {
-    accounts_.erase(it);
-    return nullptr;
+  std::shared_ptr<SqliteAccount> account;
+  std::shared_ptr<SqliteAccount> evicted;
+  {
+    std::lock_guard lock(mu_);
+    auto it = accounts_.find(id);
+    if (it == accounts_.end()) return nullptr;
+    account = it->second.lock();
+    if (!account) {
+      accounts_.erase(it);
+      return nullptr;
+    }
+    account->set_limits(limits);
+    evicted = keep_warm(account);
   }
-  account->set_limits(limits);
-  evicted = keep_warm(account);
+  release(std::move(evicted));
   return account;
 }
 
@@ -728,10 +739,13 @@ Task<std::shared_ptr<SqliteAccount>> SqliteMailStore::account_impl(AccountId id,
     auto opened = SqliteAccount::open_blocking(shared_, id);
     if (!opened) return opened.error();
     (*opened)->set_limits(limits);
-    std::shared_ptr<SqliteAccount> evicted;  // released after the lock
-    std::lock_guard lock(mu_);
-    accounts_[id] = *opened;
-    evicted = keep_warm(*opened);
+    std::shared_ptr<SqliteAccount> evicted;
+    {
+      std::lock_guard lock(mu_);
+      accounts_[id] = *opened;
+      evicted = keep_warm(*opened);
+    }
+    release(std::move(evicted));
     return opened;
   });
   auto opened = co_await std::move(opened_task);

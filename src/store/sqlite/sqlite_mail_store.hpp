@@ -90,6 +90,7 @@ class SqliteMailStore final : public MailStore {
 
   std::shared_ptr<SqliteAccount> live_account(AccountId id, const Limits& limits);
   std::shared_ptr<SqliteAccount> keep_warm(std::shared_ptr<SqliteAccount> account);
+  void release(std::shared_ptr<SqliteAccount> evicted);
 
   std::shared_ptr<StoreShared> shared_;
   int lock_fd_ = -1;  // <data_dir>/store.lock, flock(LOCK_SH) while open
