@@ -271,15 +271,14 @@ Result<std::string> hash_password(std::string_view password, const config::Argon
 
 bool verify_password(std::string_view stored, std::string_view password) {
   const Split s = split_scheme(stored);
-  if (!well_formed(s)) return false;
   switch (s.scheme) {
     case Scheme::kArgon2id:
     case Scheme::kArgon2i:
-      return verify_argon2(s.body, s.scheme, password);
+      return verify_argon2(s.body, s.scheme, password);  // parses once; a malformed hash never matches
     case Scheme::kSha512Crypt:
     case Scheme::kSha256Crypt:
     case Scheme::kBlfCrypt:
-      return verify_crypt(s.body, password);
+      return well_formed(s) && verify_crypt(s.body, password);
     case Scheme::kUnknown:
       break;
   }
