@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   server::imap::ImapContext ctx;
   ctx.config = world.harness().config();
   ctx.listener = config::Listener{.name = "imap-fuzz", .protocol = Proto::kImap, .address = "127.0.0.1", .port = 143,
-                                  .tls = config::TlsMode::kStartTls};
+                                  .tls = config::TlsMode::kStartTls, .sasl_mechanisms = {}};
   ctx.auth = &world.harness().authenticator();
   ctx.tls = world.harness().tls();
   ctx.store = store->mail.get();

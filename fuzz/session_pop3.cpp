@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static server::pop3::MaildropLocks locks;
   server::pop3::Pop3Context ctx;
   ctx.config = world.harness().config();
-  ctx.listener = config::Listener{"pop3-fuzz", Proto::kPop3, "127.0.0.1", 110, config::TlsMode::kStartTls};
+  ctx.listener = config::Listener{"pop3-fuzz", Proto::kPop3, "127.0.0.1", 110, config::TlsMode::kStartTls, {}};
   ctx.auth = &world.harness().authenticator();
   ctx.tls = world.harness().tls();
   ctx.store = store->mail.get();

@@ -46,7 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   server::smtp::SmtpContext ctx;
   ctx.config = cfg;
   ctx.listener = config::Listener{std::string(proto_name(protocol)), protocol, "127.0.0.1", 25,
-                                  config::TlsMode::kStartTls};
+                                  config::TlsMode::kStartTls, {}};
   ctx.auth = &world.harness().authenticator();
   ctx.tls = world.harness().tls();
   ctx.store = store->mail.get();

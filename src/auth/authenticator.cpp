@@ -47,7 +47,7 @@ struct PlainOutcome {
 
 }  // namespace
 
-AuthContext context_for(const net::Connection& conn) {
+AuthContext context_for(const net::Connection& conn, const config::Listener& listener) {
   const net::ConnectionInfo& info = conn.info();
   AuthContext ctx;
   ctx.protocol = info.protocol;
@@ -56,6 +56,8 @@ AuthContext context_for(const net::Connection& conn) {
   ctx.tls = conn.is_tls();
   ctx.loopback = info.loopback;
   if (ctx.tls) ctx.tls_exporter = conn.tls_exporter();
+  if (ctx.tls) ctx.tls_unique = conn.tls_unique();
+  ctx.mechanisms = listener.sasl_mechanisms;
   return ctx;
 }
 

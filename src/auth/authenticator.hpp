@@ -31,10 +31,12 @@ struct AuthContext {
   bool tls = false;
   bool loopback = false;
   std::string tls_exporter;  // 32 bytes of tls-exporter channel binding when tls (RFC 9266)
+  std::string tls_unique;    // tls-unique channel binding (TLS 1.2 with EMS only, RFC 5929)
+  std::vector<std::string> mechanisms;  // the listener's sasl_mechanisms (empty: every mechanism)
 };
 
-// The AuthContext of a session's connection (TLS state and channel binding read now).
-AuthContext context_for(const net::Connection& conn);
+// The AuthContext of a session's connection (TLS state and channel binding read now) on `listener`.
+AuthContext context_for(const net::Connection& conn, const config::Listener& listener);
 
 // An authenticated identity.
 struct Principal {

@@ -1,5 +1,7 @@
 #include "auth/sasl.hpp"
 
+#include <algorithm>
+
 #include "base/ascii.hpp"
 
 // Implementation notes:
@@ -42,17 +44,29 @@ SaslStep success(Principal who) {
   return s;
 }
 
-bool plus_available(const AuthContext& ctx) { return ctx.tls && !ctx.tls_exporter.empty(); }
+bool plus_available(const AuthContext& ctx) {
+  return ctx.tls && (!ctx.tls_exporter.empty() || !ctx.tls_unique.empty());
+}
+
+// Whether `name` (upper case) can run on this connection at all.
+bool usable(const Authenticator& auth, const AuthContext& ctx, std::string_view name) {
+  if (name == "SCRAM-SHA-256-PLUS") return plus_available(ctx);
+  if (name == "SCRAM-SHA-256") return true;
+  if (name == "PLAIN" || name == "LOGIN") return auth.plaintext_allowed(ctx);
+  return false;
+}
+
+bool listed(const AuthContext& ctx, std::string_view name) {
+  return ctx.mechanisms.empty() || std::find(ctx.mechanisms.begin(), ctx.mechanisms.end(), name) != ctx.mechanisms.end();
+}
 
 }  // namespace
 
 std::vector<std::string> sasl_mechanisms(const Authenticator& auth, const AuthContext& ctx) {
+  static const std::vector<std::string> kDefault{"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256", "PLAIN", "LOGIN"};
   std::vector<std::string> out;
-  if (plus_available(ctx)) out.emplace_back("SCRAM-SHA-256-PLUS");
-  out.emplace_back("SCRAM-SHA-256");
-  if (auth.plaintext_allowed(ctx)) {
-    out.emplace_back("PLAIN");
-    out.emplace_back("LOGIN");
+  for (const auto& name : ctx.mechanisms.empty() ? kDefault : ctx.mechanisms) {
+    if (usable(auth, ctx, name)) out.push_back(name);
   }
   return out;
 }
@@ -66,7 +80,7 @@ boost::asio::awaitable<SaslStep> SaslExchange::start(std::string mechanism, std:
   const std::string name = ascii::upper(mechanism);
   const bool plaintext = name == "PLAIN" || name == "LOGIN";
   const bool scram = name == "SCRAM-SHA-256" || (name == "SCRAM-SHA-256-PLUS" && plus_available(ctx_));
-  if (!plaintext && !scram) {
+  if ((!plaintext && !scram) || !listed(ctx_, name)) {
     step_ = kDone;
     co_return failure(Errc::kNotFound, "unsupported mechanism");
   }
@@ -92,8 +106,11 @@ boost::asio::awaitable<SaslStep> SaslExchange::start(std::string mechanism, std:
   mech_ = Mech::kScram;
   ScramServer::Options options;
   options.plus = name == "SCRAM-SHA-256-PLUS";
-  options.channel_binding_available = plus_available(ctx_);
+  // "Available" means -PLUS was offered here: when the listener leaves it out, a client that could
+  // bind sends "y" rightly, and that is no downgrade [RFC 5802 §6].
+  options.channel_binding_available = plus_available(ctx_) && listed(ctx_, "SCRAM-SHA-256-PLUS");
   options.tls_exporter = ctx_.tls_exporter;
+  options.tls_unique = ctx_.tls_unique;
   scram_ = std::make_unique<ScramServer>(std::move(options));
   if (!initial || initial->empty()) co_return challenge("");
   SaslStep step = co_await respond(std::move(*initial));

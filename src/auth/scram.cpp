@@ -156,8 +156,12 @@ Result<std::string> ScramServer::client_first(std::string_view message) {
     if (options_.plus || options_.channel_binding_available) return invalid("channel binding downgrade");
   } else if (flag.starts_with("p=")) {
     if (!options_.plus) return invalid("channel binding not negotiated");
-    if (flag.substr(2) != "tls-exporter") return invalid("channel binding type not supported");
-    if (options_.tls_exporter.empty()) return invalid("channel binding not available");
+    // tls-exporter [RFC 9266], and tls-unique [RFC 5929], which RFC 5802 §6 made the type every
+    // server must support and which GNU SASL clients send under TLS 1.2; under TLS 1.3 it is
+    // undefined and refused.
+    const std::string_view type = flag.substr(2);
+    if (type != "tls-exporter" && type != "tls-unique") return invalid("channel binding type not supported");
+    if (channel_binding(type).empty()) return invalid("channel binding type not available on this connection");
   } else {
     return invalid("malformed gs2 header");
   }
@@ -231,7 +235,9 @@ Result<std::string> ScramServer::client_final(std::string_view message) {
   auto cbind_data = base64::decode(*cbind);
   if (!cbind_data) return invalid("malformed channel binding");
   std::string expected = gs2_header_;
-  if (gs2_header_.starts_with("p=")) expected += options_.tls_exporter;
+  if (gs2_header_.starts_with("p=")) {
+    expected += channel_binding(std::string_view(gs2_header_).substr(2, gs2_header_.find(',') - 2));
+  }
   if (*cbind_data != expected) return make_error(Errc::kDenied, "channel binding mismatch");
 
   // [RFC 5802 §3]

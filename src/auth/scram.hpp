@@ -34,9 +34,15 @@ class ScramServer {
     bool plus = false;                      // SCRAM-SHA-256-PLUS: channel binding required
     bool channel_binding_available = false; // the connection is TLS (so -PLUS could have been chosen)
     std::string tls_exporter;               // the 32-byte tls-exporter value when TLS is up
+    std::string tls_unique;                 // the tls-unique value (TLS 1.2 only); empty = not offered
     std::function<std::string()> nonce;     // server nonce generator; default: 24 random bytes, base64
   };
   explicit ScramServer(Options options);
+
+  // The channel-binding data for a type the client named ("" when it is not available).
+  const std::string& channel_binding(std::string_view type) const {
+    return type == "tls-unique" ? options_.tls_unique : options_.tls_exporter;
+  }
 
   // Step 1: client-first-message. Returns the authentication identity (the username, SASLprep'd as
   // far as ASCII goes: "=2C" and "=3D" decoded). Errc::kInvalid on a malformed message or a

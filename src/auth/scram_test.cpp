@@ -200,7 +200,7 @@ TEST(Scram, BindingFlagsMustFitTheMechanism) {
   plus.plus = true;
   EXPECT_FALSE(ScramServer(plus).client_first("n,,n=user,r=abc"));
   EXPECT_FALSE(ScramServer(plus).client_first("y,,n=user,r=abc"));
-  EXPECT_FALSE(ScramServer(plus).client_first("p=tls-unique,,n=user,r=abc"));
+  EXPECT_FALSE(ScramServer(plus).client_first("p=tls-unique,,n=user,r=abc"));  // TLS 1.3: no tls-unique
   EXPECT_FALSE(ScramServer(plus).client_first("p=tls-server-end-point,,n=user,r=abc"));
   EXPECT_TRUE(ScramServer(plus).client_first("p=tls-exporter,,n=user,r=abc"));
 
@@ -249,6 +249,31 @@ TEST_F(ScramPlus, MissingBindingDataIsDenied) {
   auto r = server_->client_final(final_with_binding("p=tls-exporter,,"));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::kDenied);
+}
+
+// RFC 5802 §6 / RFC 5929: under TLS 1.2 a client may bind with tls-unique (GNU SASL does); the
+// data checked is then the Finished message, not the exporter value [issue 28].
+TEST(Scram, TlsUniqueUnderTls12IsChecked) {
+  ScramServer::Options o = fixed_nonce();
+  o.plus = true;
+  o.channel_binding_available = true;
+  o.tls_exporter = std::string(32, 'x');
+  o.tls_unique = std::string(12, 'u');
+  for (const std::string& data : {o.tls_unique, o.tls_exporter}) {
+    ScramServer server(o);
+    ASSERT_TRUE(server.client_first("p=tls-unique,,n=user,r=rOprNGfwEbeRWgbNEkqO"));
+    const std::string server_first = server.server_first(rfc_credentials());
+    const std::string without_proof = "c=" + base64::encode("p=tls-unique,," + data) + ",r=" + kFullNonce;
+    const std::string auth_message = "n=user,r=rOprNGfwEbeRWgbNEkqO," + server_first + "," + without_proof;
+    auto r = server.client_final(without_proof + ",p=" +
+                                 client_proof("pencil", *base64::decode(kSaltB64), 4096, auth_message));
+    if (data == o.tls_unique) {
+      EXPECT_TRUE(r) << r.error().message;
+    } else {
+      ASSERT_FALSE(r);
+      EXPECT_EQ(r.error().code, Errc::kDenied);
+    }
+  }
 }
 
 }  // namespace

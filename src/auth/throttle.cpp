@@ -15,8 +15,10 @@
 
 
 // Implementation notes:
-// - One Entry per key ("ip:<addr>", "acct:<lower-cased name>"). A failure bumps both keys; the delay
-//   and the block follow the worse of the two counts.
+// - One Entry per key ("ip:<addr>", "pair:<addr> <lower-cased name>", "acct:<lower-cased name>"). A
+//   failure bumps all three; the delay follows the worst count. Only the pair (after
+//   throttle_block_after) and the IP (after throttle_ip_block_after) are ever blocked: blocking the
+//   account would let anyone lock its owner out [issue 28].
 // - An entry is forgotten when its last failure is older than the window and it is not blocked, and
 //   when its block ends (a fresh start after serving the block).
 // - When the table is full, expired entries go first, then the oldest eighth by last failure, so a
@@ -27,6 +29,10 @@ namespace {
 
 std::string ip_key(std::string_view ip) { return "ip:" + std::string(ip); }
 std::string account_key(std::string_view account) { return "acct:" + ascii::lower(account); }
+// A space cannot occur in an IP address, so the pair key is unambiguous.
+std::string pair_key(std::string_view ip, std::string_view account) {
+  return "pair:" + std::string(ip) + " " + ascii::lower(account);
+}
 
 }  // namespace
 
@@ -51,11 +57,11 @@ bool Throttle::blocked(std::string_view ip, std::string_view account) {
   std::lock_guard lock(mutex_);
   bool result = false;
   if (!ip.empty()) result = is_blocked(ip_key(ip), now) || result;
-  if (!account.empty()) result = is_blocked(account_key(account), now) || result;
+  if (!account.empty()) result = is_blocked(pair_key(ip, account), now) || result;
   return result;
 }
 
-uint32_t Throttle::bump(const std::string& key, Clock::TimePoint now) {
+uint32_t Throttle::bump(const std::string& key, Clock::TimePoint now, uint32_t block_after) {
   auto it = entries_.find(key);
   if (it == entries_.end()) {
     evict_if_full(now);
@@ -69,8 +75,7 @@ uint32_t Throttle::bump(const std::string& key, Clock::TimePoint now) {
   if (e.failures == 0) e.first_failure = now;
   e.failures++;
   e.last_failure = now;
-  if (settings_.throttle_block_after > 0 && e.failures >= settings_.throttle_block_after &&
-      e.blocked_until == Clock::TimePoint{}) {
+  if (block_after > 0 && e.failures >= block_after && e.blocked_until == Clock::TimePoint{}) {
     e.blocked_until = now + settings_.throttle_block_duration;
   }
   return e.failures;
@@ -80,8 +85,11 @@ std::chrono::milliseconds Throttle::record_failure(std::string_view ip, std::str
   const auto now = clock_.now();
   std::lock_guard lock(mutex_);
   uint32_t worst = 0;
-  if (!ip.empty()) worst = std::max(worst, bump(ip_key(ip), now));
-  if (!account.empty()) worst = std::max(worst, bump(account_key(account), now));
+  if (!ip.empty()) worst = std::max(worst, bump(ip_key(ip), now, settings_.throttle_ip_block_after));
+  if (!account.empty()) {
+    worst = std::max(worst, bump(pair_key(ip, account), now, settings_.throttle_block_after));
+    worst = std::max(worst, bump(account_key(account), now, 0));
+  }
   if (worst <= settings_.throttle_free_failures) return std::chrono::milliseconds(0);
   // base * 2^(n - free - 1), capped; the shift is bounded so it cannot overflow.
   const uint32_t doublings = std::min<uint32_t>(worst - settings_.throttle_free_failures - 1, 30);
@@ -91,8 +99,7 @@ std::chrono::milliseconds Throttle::record_failure(std::string_view ip, std::str
 
 void Throttle::record_success(std::string_view ip, std::string_view account) {
   std::lock_guard lock(mutex_);
-  if (!ip.empty()) entries_.erase(ip_key(ip));
-  if (!account.empty()) entries_.erase(account_key(account));
+  if (!account.empty()) entries_.erase(pair_key(ip, account));
 }
 
 size_t Throttle::size() const {

@@ -36,24 +36,45 @@ TEST(Throttle, FreeFailuresThenDoublingDelayCapped) {
   EXPECT_FALSE(t.blocked("192.0.2.1", "alice@example.org"));
 }
 
-TEST(Throttle, BlocksAfterNFailuresUntilTheBlockEnds) {
+TEST(Throttle, BlocksThePairAfterNFailuresUntilTheBlockEnds) {
   ManualClock clock;
   Throttle t(settings(), clock);
   for (int i = 0; i < 9; ++i) t.record_failure("192.0.2.1", "alice@example.org");
   EXPECT_FALSE(t.blocked("192.0.2.1", "alice@example.org"));
   t.record_failure("192.0.2.1", "alice@example.org");  // the 10th
-  EXPECT_TRUE(t.blocked("192.0.2.1", "alice@example.org"));
-  // Either key alone is enough: another account from that IP, that account from another IP.
-  EXPECT_TRUE(t.blocked("192.0.2.1", "bob@example.org"));
-  EXPECT_TRUE(t.blocked("198.51.100.7", "ALICE@example.org"));
-  EXPECT_FALSE(t.blocked("198.51.100.7", "bob@example.org"));
+  EXPECT_TRUE(t.blocked("192.0.2.1", "ALICE@example.org"));
+  // Only that pair: another account from that IP, and that account from another IP, go on
+  // (the account is never locked for everyone) [issue 28].
+  EXPECT_FALSE(t.blocked("192.0.2.1", "bob@example.org"));
+  EXPECT_FALSE(t.blocked("198.51.100.7", "alice@example.org"));
 
   clock.advance(seconds(899));
-  EXPECT_TRUE(t.blocked("192.0.2.1", ""));
+  EXPECT_TRUE(t.blocked("192.0.2.1", "alice@example.org"));
   clock.advance(seconds(2));
   EXPECT_FALSE(t.blocked("192.0.2.1", "alice@example.org"));
-  // A fresh start after the block: the next failure is free again.
-  EXPECT_EQ(t.record_failure("192.0.2.1", "alice@example.org"), milliseconds(0));
+}
+
+TEST(Throttle, BlocksTheIpAfterItsOwnLimitAcrossAccounts) {
+  ManualClock clock;
+  config::Auth s = settings();
+  s.throttle_ip_block_after = 20;
+  Throttle t(s, clock);
+  for (int i = 0; i < 19; ++i) t.record_failure("192.0.2.1", "user" + std::to_string(i) + "@example.org");
+  EXPECT_FALSE(t.blocked("192.0.2.1", "new@example.org"));
+  t.record_failure("192.0.2.1", "user19@example.org");
+  EXPECT_TRUE(t.blocked("192.0.2.1", "new@example.org"));
+  EXPECT_TRUE(t.blocked("192.0.2.1", ""));
+  EXPECT_FALSE(t.blocked("198.51.100.7", "user0@example.org"));
+}
+
+TEST(Throttle, AnAccountUnderAttackIsNeverBlockedOnlySlowed) {
+  ManualClock clock;
+  Throttle t(settings(), clock);
+  // 1,000 failures from 1,000 addresses: each pair and each IP stays under its limit ...
+  for (int i = 0; i < 1000; ++i) t.record_failure("10.0." + std::to_string(i / 250) + "." + std::to_string(i % 250), "alice@example.org");
+  EXPECT_FALSE(t.blocked("192.0.2.1", "alice@example.org"));
+  // ... but the account's count makes the next failure reply wait the longest delay.
+  EXPECT_EQ(t.record_failure("192.0.2.1", "alice@example.org"), milliseconds(8000));
 }
 
 TEST(Throttle, FailuresOutsideTheWindowAreForgotten) {
@@ -68,14 +89,15 @@ TEST(Throttle, FailuresOutsideTheWindowAreForgotten) {
   EXPECT_EQ(t.size(), 0u);  // the stale entry was dropped on the lookup
 }
 
-TEST(Throttle, SuccessResetsIpAndAccount) {
+TEST(Throttle, SuccessResetsThePairOnly) {
   ManualClock clock;
   Throttle t(settings(), clock);
   for (int i = 0; i < 6; ++i) t.record_failure("192.0.2.1", "alice@example.org");
-  EXPECT_EQ(t.size(), 2u);
+  EXPECT_EQ(t.size(), 3u);
   t.record_success("192.0.2.1", "Alice@Example.org");
-  EXPECT_EQ(t.size(), 0u);
-  EXPECT_EQ(t.record_failure("192.0.2.1", "alice@example.org"), milliseconds(0));
+  EXPECT_EQ(t.size(), 2u);  // the IP's and the account's counts age out by themselves
+  for (int i = 0; i < 9; ++i) t.record_failure("192.0.2.1", "alice@example.org");
+  EXPECT_FALSE(t.blocked("192.0.2.1", "alice@example.org"));  // the pair counts from zero again
 }
 
 TEST(Throttle, DelayFollowsTheWorseKey) {

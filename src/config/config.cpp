@@ -10,6 +10,8 @@
 //   listeners that parsed cleanly, so one typo does not cascade into several errors.
 #include "config/config.hpp"
 
+#include "base/ascii.hpp"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -209,6 +211,22 @@ class TableReader {
     return nullptr;
   }
 
+  // An array of strings; nullopt when absent or of the wrong type (reported).
+  std::optional<std::vector<std::string>> strings(std::string_view key) {
+    const toml::array* a = array(key, "an array of strings");
+    if (a == nullptr) return std::nullopt;
+    std::vector<std::string> out;
+    for (const toml::node& n : *a) {
+      const auto* v = n.as_string();
+      if (v == nullptr) {
+        wrong_type(n, key, "an array of strings");
+        return std::nullopt;
+      }
+      out.push_back(v->get());
+    }
+    return out;
+  }
+
   void finish() {
     for (auto&& [k, v] : table_) {
       if (known_.contains(k.str())) continue;
@@ -358,6 +376,7 @@ void read_auth(TableReader& root, Problems& problems, Auth& a) {
   a.throttle_base_delay = t.millis("throttle_base_delay_ms", 0, 60'000, a.throttle_base_delay);
   a.throttle_max_delay = t.millis("throttle_max_delay_ms", 0, 600'000, a.throttle_max_delay);
   a.throttle_block_after = t.u32("throttle_block_after", 1, 100'000, a.throttle_block_after);
+  a.throttle_ip_block_after = t.u32("throttle_ip_block_after", 1, 1'000'000, a.throttle_ip_block_after);
   a.throttle_window = t.seconds("throttle_window", 1, 7 * kDay, a.throttle_window);
   a.throttle_block_duration = t.seconds("throttle_block_duration", 1, 7 * kDay, a.throttle_block_duration);
   if (a.throttle_max_delay < a.throttle_base_delay) {
@@ -413,6 +432,28 @@ void read_smtp(TableReader& root, Problems& problems, Smtp& m) {
   m.max_recipients = t.u32("max_recipients", 1, 100'000, m.max_recipients);
   m.max_errors = t.u32("max_errors", 1, 1000, m.max_errors);
   m.greeting_delay = t.millis("greeting_delay_ms", 0, 60'000, m.greeting_delay);
+  if (auto v = t.boolean("check_header_from")) m.check_header_from = *v;
+  if (const toml::table* send_as = t.table("send_as")) {
+    TableReader u(problems, *send_as, "smtp.send_as");
+    for (auto&& [key, value] : *send_as) {
+      const std::string user(key.str());
+      auto addresses = u.strings(user);
+      if (user != "*" && user.find('@') == std::string::npos) {
+        u.problem(user, "expected a user address or \"*\"");
+        continue;
+      }
+      if (!addresses) continue;
+      for (const auto& a : *addresses) {
+        const auto at = a.find('@');
+        if (at == std::string::npos || a.find('@', at + 1) != std::string::npos || at + 1 == a.size()) {
+          u.problem(user, "\"" + a + "\" is neither an address nor \"@domain\"");
+        }
+      }
+      auto& list = m.send_as[ascii::lower(user)];
+      for (const auto& a : *addresses) list.push_back(ascii::lower(a));
+    }
+    u.finish();
+  }
   t.finish();
 }
 
@@ -611,6 +652,22 @@ void read_listeners(TableReader& root, Problems& problems, Config& cfg) {
       }
       auto port = t.integer("port", 1, 65535);
       auto tls = t.one_of("tls", {"none", "starttls", "implicit"});
+      auto mechanisms = t.strings("sasl_mechanisms");
+      if (mechanisms) {
+        for (auto& m : *mechanisms) {
+          m = ascii::upper(m);
+          // The mechanisms src/auth/sasl.cpp implements (config cannot depend on auth/).
+          if (m != "SCRAM-SHA-256-PLUS" && m != "SCRAM-SHA-256" && m != "PLAIN" && m != "LOGIN") {
+            t.problem("sasl_mechanisms", "unknown mechanism " + m +
+                                             " (SCRAM-SHA-256-PLUS, SCRAM-SHA-256, PLAIN and LOGIN exist)");
+          }
+        }
+        if (mechanisms->empty()) t.problem("sasl_mechanisms", "must name at least one mechanism");
+        if (protocol && Proto(*protocol) != Proto::kSubmission && Proto(*protocol) != Proto::kImap &&
+            Proto(*protocol) != Proto::kPop3) {
+          t.problem("sasl_mechanisms", "only submission, imap and pop3 listeners authenticate");
+        }
+      }
       t.finish();
       if (problems.size() != before || !name || !protocol || !ip || !port) continue;
 
@@ -619,6 +676,14 @@ void read_listeners(TableReader& root, Problems& problems, Config& cfg) {
       p.listener.address = *address;
       p.listener.port = uint16_t(*port);
       p.listener.tls = tls ? TlsMode(*tls) : TlsMode::kNone;
+      if (mechanisms) {
+        p.listener.sasl_mechanisms = std::move(*mechanisms);
+      } else if (p.listener.protocol == Proto::kSubmission) {
+        // Without SCRAM-SHA-256-PLUS by default: GNU SASL clients (neomutt in Debian 12) pick it
+        // whenever it is offered and then fail on their own, because the program gives the library
+        // no channel binding; they never try the next mechanism [issue 28].
+        p.listener.sasl_mechanisms = {"SCRAM-SHA-256", "PLAIN", "LOGIN"};
+      }
       p.endpoint = *ip;
       p.endpoint.port = p.listener.port;
       p.name_line = t.line_of("name");
@@ -816,6 +881,9 @@ std::string render_initial(const InitOptions& options) {
     s += "address = \"" + (r.loopback ? std::string("127.0.0.1") : pub) + "\"\n";
     s += "port = " + std::to_string(base + r.port) + "\n";
     s += "tls = \"" + std::string(r.tls) + "\"\n";
+    if (std::string_view(r.protocol) == "submission") {
+      s += "# sasl_mechanisms = [\"SCRAM-SHA-256\", \"PLAIN\", \"LOGIN\"]   # add \"SCRAM-SHA-256-PLUS\" if no GNU SASL client\n";
+    }
   }
   s += "\n";
   s += "# The settings below show their defaults; remove the \"# \" to change one.\n";
@@ -830,10 +898,11 @@ std::string render_initial(const InitOptions& options) {
   }
   s += "# cache_ttl = 300                 # seconds a verified password is remembered; 0 = off\n";
   s += "# scram_iterations = 10000        # PBKDF2 rounds for new SCRAM-SHA-256 secrets (>= 4096)\n";
-  s += "# throttle_free_failures = 3      # failed logins per IP or account before any delay\n";
+  s += "# throttle_free_failures = 3      # failed logins (per IP, account, or both) before any delay\n";
   s += "# throttle_base_delay_ms = 500    # first delay; doubles with each further failure\n";
   s += "# throttle_max_delay_ms = 8000\n";
-  s += "# throttle_block_after = 10       # failures within the window -> blocked\n";
+  s += "# throttle_block_after = 10       # failures for one account from one IP -> that pair blocked\n";
+  s += "# throttle_ip_block_after = 50    # failures from one IP, any accounts -> the IP blocked\n";
   s += "# throttle_window = 900           # seconds\n";
   s += "# throttle_block_duration = 900   # seconds\n";
   s += "\n";

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,10 @@ struct Listener {
   std::string address;         // IP literal as written ("127.0.0.1", "::1", "0.0.0.0", "::")
   uint16_t port = 0;
   TlsMode tls = TlsMode::kNone;
+  // SASL mechanisms offered here (submission, imap, pop3), upper case, in the order given; empty =
+  // every mechanism the connection allows (auth/sasl.hpp). A listed mechanism still needs what it
+  // always needs: TLS channel binding for -PLUS, TLS or loopback for PLAIN and LOGIN.
+  std::vector<std::string> sasl_mechanisms;
 };
 
 struct Certificate {
@@ -68,11 +73,12 @@ struct Auth {
   std::chrono::seconds cache_ttl{300};       // verified-credentials cache; 0 disables it
   uint32_t scram_iterations = 10000;         // PBKDF2 rounds for new SCRAM-SHA-256 secrets
   Argon2 argon2;
-  // Failed-auth throttling, per remote IP and per account.
+  // Failed-auth throttling, per (remote IP, account), per remote IP and per account (auth/throttle.hpp).
   uint32_t throttle_free_failures = 3;                  // failures before any delay
   std::chrono::milliseconds throttle_base_delay{500};   // doubles with each further failure
   std::chrono::milliseconds throttle_max_delay{8000};
-  uint32_t throttle_block_after = 10;                   // failures within the window -> blocked
+  uint32_t throttle_block_after = 10;                   // one account from one IP -> that pair blocked
+  uint32_t throttle_ip_block_after = 50;                // any accounts from one IP -> the IP blocked
   std::chrono::seconds throttle_window{900};            // failures older than this are forgotten
   std::chrono::seconds throttle_block_duration{900};
   bool operator==(const Auth&) const = default;
@@ -113,6 +119,12 @@ struct Smtp {
   uint32_t max_recipients = 100;                    // accepted RCPTs per message; then 452 4.5.3
   uint32_t max_errors = 10;                         // 4xx/5xx replies per session; then 421 4.7.0
   std::chrono::milliseconds greeting_delay{1000};   // MX listener: input before the banner -> 554
+  // Submission: the header From and Sender addresses must be ones the user may send as (as MAIL
+  // FROM must), else 553 5.7.1 after DATA [issue 28].
+  bool check_header_from = true;
+  // Extra addresses a user may send as, beyond its own and those that deliver to it: lower-cased
+  // login address ("*" = every user) -> addresses, or "@domain" for a whole domain.
+  std::map<std::string, std::vector<std::string>> send_as;
   bool operator==(const Smtp&) const = default;
 };
 

@@ -82,7 +82,7 @@ TEST(Config, ReadsEverySection) {
       "[timeouts]\nsmtp = 1\nimap = 2\nimap_preauth = 3\npop3 = 4\ntls_handshake = 5\nshutdown_grace = 0\n"
       "[auth]\nallow_plaintext_on_loopback = true\ncache_ttl = 0\nscram_iterations = 4096\n"
       "throttle_free_failures = 0\nthrottle_base_delay_ms = 10\nthrottle_max_delay_ms = 20\n"
-      "throttle_block_after = 4\nthrottle_window = 60\nthrottle_block_duration = 120\n"
+      "throttle_block_after = 4\nthrottle_ip_block_after = 9\nthrottle_window = 60\nthrottle_block_duration = 120\n"
       "[auth.argon2]\nmemory_kib = 64\niterations = 1\nparallelism = 2\n"
       "[workers]\nio_threads = 3\nblocking_threads = 9\n"
       "[[listener]]\nname = \"a\"\nprotocol = \"admin\"\naddress = \"::1\"\nport = 8080\n"
@@ -115,6 +115,7 @@ TEST(Config, ReadsEverySection) {
   EXPECT_EQ(c->auth.throttle_base_delay, std::chrono::milliseconds(10));
   EXPECT_EQ(c->auth.throttle_max_delay, std::chrono::milliseconds(20));
   EXPECT_EQ(c->auth.throttle_block_after, 4u);
+  EXPECT_EQ(c->auth.throttle_ip_block_after, 9u);
   EXPECT_EQ(c->auth.throttle_window, std::chrono::seconds(60));
   EXPECT_EQ(c->auth.throttle_block_duration, std::chrono::seconds(120));
   EXPECT_EQ(c->auth.argon2.memory_kib, 64u);
@@ -390,6 +391,7 @@ TEST(ConfigInit, CommentedDefaultsMatchCode) {
     EXPECT_EQ(c->auth.throttle_base_delay, a.throttle_base_delay);
     EXPECT_EQ(c->auth.throttle_max_delay, a.throttle_max_delay);
     EXPECT_EQ(c->auth.throttle_block_after, a.throttle_block_after);
+    EXPECT_EQ(c->auth.throttle_ip_block_after, a.throttle_ip_block_after);
     EXPECT_EQ(c->auth.throttle_window, a.throttle_window);
     EXPECT_EQ(c->auth.throttle_block_duration, a.throttle_block_duration);
     EXPECT_EQ(c->auth.argon2.memory_kib, a.argon2.memory_kib);

@@ -314,6 +314,18 @@ std::string Connection::tls_exporter() const {
   return out;
 }
 
+std::string Connection::tls_unique() const {
+  if (!impl_->tls) return {};
+  SSL* ssl = impl_->tls->native_handle();
+  if (SSL_version(ssl) >= TLS1_3_VERSION || SSL_get_extms_support(ssl) != 1) return {};
+  // The client's Finished comes first in a full handshake, ours in an abbreviated one.
+  unsigned char buf[EVP_MAX_MD_SIZE];
+  const size_t n = SSL_session_reused(ssl) ? SSL_get_finished(ssl, buf, sizeof buf)
+                                           : SSL_get_peer_finished(ssl, buf, sizeof buf);
+  if (n == 0 || n > sizeof buf) return {};
+  return std::string(reinterpret_cast<const char*>(buf), n);
+}
+
 long Connection::tls_verify_result() const {
   if (!impl_->tls) return X509_V_OK;
   return SSL_get_verify_result(impl_->tls->native_handle());

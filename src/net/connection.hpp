@@ -98,6 +98,10 @@ class Connection {
   long tls_verify_result() const;
   // After TLS: the 32-byte tls-exporter channel binding [RFC 9266], empty when unavailable.
   std::string tls_exporter() const;
+  // tls-unique channel binding [RFC 5929 §3]: the first Finished message of the handshake, for
+  // TLS 1.2 with the extended master secret only (undefined under TLS 1.3 [RFC 9266 §3]; without
+  // EMS open to the triple-handshake attack [RFC 7627]). Empty otherwise.
+  std::string tls_unique() const;
   // After TLS: "TLSv1.3 TLS_AES_256_GCM_SHA384".
   std::string tls_description() const;
 

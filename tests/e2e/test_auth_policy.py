@@ -212,3 +212,160 @@ def test_sighup_with_a_config_typo_keeps_serving(fresh):
         assert r.startswith("OK"), r
     finally:
         stop_cleanly(s)
+
+
+# ---- issue 28 item 1: nobody can lock an account out for everyone ----
+
+def _connect(server, port_name, source):
+    sock = socket.create_connection(("127.0.0.1", server.ports[port_name]), timeout=30,
+                                    source_address=(source, 0))
+    return sock, sock.makefile("rb")
+
+
+def _login_attempt(server, proto, user, password, source):
+    """One fresh connection from `source`, one login in `proto`; returns (seconds, succeeded)."""
+    sock, f = _connect(server, {"imap": "imap", "pop3": "pop3", "submission": "submission"}[proto], source)
+    try:
+        greeting = f.readline()
+        assert greeting, f"{proto}: no greeting"
+        start = time.monotonic()
+        if proto == "imap":
+            sock.sendall(f'a LOGIN {user} "{password}"\r\n'.encode())
+            while True:
+                line = f.readline()
+                assert line, "imap: connection closed"
+                if line.startswith(b"a "):
+                    ok = line.startswith(b"a OK")
+                    break
+            sock.sendall(b"b LOGOUT\r\n")
+        elif proto == "pop3":
+            sock.sendall(f"USER {user}\r\n".encode())
+            assert f.readline().startswith(b"+OK")
+            sock.sendall(f"PASS {password}\r\n".encode())
+            ok = f.readline().startswith(b"+OK")
+            sock.sendall(b"QUIT\r\n")
+            # RFC 1939 gives one session the maildrop at a time: wait for the server to end this one
+            # (its close) before the next POP3 login, or that one meets the lock, not the throttle.
+            while f.readline():
+                pass
+        else:
+            sock.sendall(b"EHLO client.test\r\n")
+            while True:
+                line = f.readline()
+                assert line, "smtp: connection closed"
+                if line[3:4] == b" ":
+                    break
+            import base64
+            token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+            sock.sendall(f"AUTH PLAIN {token}\r\n".encode())
+            reply = f.readline()
+            ok = reply.startswith(b"235")
+            sock.sendall(b"QUIT\r\n")
+        return time.monotonic() - start, ok
+    finally:
+        f.close()
+        sock.close()
+
+
+def test_failures_from_one_ip_never_lock_the_account_for_another(fresh):
+    """200 wrong passwords for the user from 127.0.0.2 (IMAP, POP3 and submission in turn) while
+    127.0.0.1 logs in with the right one throughout: every one of those logins succeeds, each within
+    1 s. Only the attacking IP (and its pair with the account) is blocked [issue 28]. The delays are
+    shortened so the attack takes seconds, not the default 8 s per try; the block thresholds are the
+    defaults."""
+    import threading
+    s = fresh
+    s.init()
+    set_auth(s, throttle_base_delay_ms=5, throttle_max_delay_ms=20)
+    s.start()
+    protos = ("imap", "pop3", "submission")
+    attacker_results = []
+    stop = threading.Event()
+    under_way = threading.Event()
+
+    def attack():
+        try:
+            for i in range(200):
+                attacker_results.append(_login_attempt(s, protos[i % 3], s.user, f"guess {i}", "127.0.0.2")[1])
+                if i == 19:
+                    under_way.set()
+        finally:
+            under_way.set()
+            stop.set()
+
+    try:
+        t = threading.Thread(target=attack)
+        t.start()
+        # The first 20 tries (past every block threshold of one IP) come before the first correct
+        # login, so a login in between cannot wipe the account's record.
+        under_way.wait(timeout=120)
+        good = []
+        i = 0
+        while not stop.is_set() or i < 6:
+            proto = protos[i % 3]
+            seconds, ok = _login_attempt(s, proto, s.user, s.password, "127.0.0.1")
+            good.append((proto, seconds, ok))
+            i += 1
+        t.join()
+        assert len(attacker_results) == 200 and not any(attacker_results)
+        failed = [g for g in good if not g[2]]
+        assert not failed, f"{len(failed)} of {len(good)} correct logins refused: {failed[:5]}"
+        slow = [g for g in good if g[1] >= 1.0]
+        assert not slow, f"correct logins slower than 1 s: {slow[:5]}"
+        log = s.log_text()
+        # The attacker was throttled and then blocked; its target stayed open to others.
+        assert "ip=127.0.0.2 reason=blocked" in log
+        assert f"auth ok user={s.user}" in log
+        # After the attack the attacking IP stays blocked even with the right password.
+        _, ok = _login_attempt(s, "imap", s.user, s.password, "127.0.0.2")
+        assert not ok
+    finally:
+        stop_cleanly(s)
+
+
+def test_sasl_mechanisms_per_listener(fresh):
+    """`sasl_mechanisms` on a [[listener]] (issue 28 item 6): only the listed mechanisms are offered
+    and accepted there, in that order; other listeners keep their defaults (submission without
+    SCRAM-SHA-256-PLUS, IMAP and POP3 with it)."""
+    import imaplib
+    import poplib
+    import smtplib
+    s = fresh
+    s.init()
+    text = s.config.read_text()
+    text = text.replace('name = "imaps"\n', 'name = "imaps"\nsasl_mechanisms = ["plain", "SCRAM-SHA-256"]\n', 1)
+    text = text.replace('name = "submissions"\n', 'name = "submissions"\nsasl_mechanisms = ["SCRAM-SHA-256-PLUS", "PLAIN"]\n', 1)
+    s.config.write_text(text)
+    s.start()
+    try:
+        c = imaplib.IMAP4_SSL("localhost", s.ports["imaps"], ssl_context=s.ssl_context())
+        auths = [cap for cap in c.capabilities if cap.startswith("AUTH=")]
+        assert auths == ["AUTH=PLAIN", "AUTH=SCRAM-SHA-256"], c.capabilities
+        tag = c._new_tag()
+        c.send(tag + b" AUTHENTICATE LOGIN\r\n")
+        reply = c.readline()
+        assert reply.startswith(tag + b" NO") or reply.startswith(tag + b" BAD"), reply
+        c.logout()
+        c = imaplib.IMAP4_SSL("localhost", s.ports["imaps"], ssl_context=s.ssl_context())
+        typ, _ = c.authenticate("PLAIN", lambda _: f"\0{s.user}\0{s.password}".encode())
+        assert typ == "OK"
+        c.logout()
+        # Defaults elsewhere: IMAPS-less IMAP with -PLUS after STARTTLS, submission without it.
+        c = imaplib.IMAP4("localhost", s.ports["imap"])
+        c.starttls(ssl_context=s.ssl_context())
+        assert "AUTH=SCRAM-SHA-256-PLUS" in c.capabilities
+        c.logout()
+        with smtplib.SMTP("localhost", s.ports["submission"], timeout=30) as smtp:
+            smtp.starttls(context=s.ssl_context())
+            smtp.ehlo("client.test")
+            assert smtp.esmtp_features["auth"].split() == ["SCRAM-SHA-256", "PLAIN", "LOGIN"]
+        with smtplib.SMTP_SSL("localhost", s.ports["submissions"], timeout=30, context=s.ssl_context()) as smtp:
+            smtp.ehlo("client.test")
+            assert smtp.esmtp_features["auth"].split() == ["SCRAM-SHA-256-PLUS", "PLAIN"]
+            code, _ = smtp.docmd("AUTH", "LOGIN")
+            assert code == 504
+        pop = poplib.POP3_SSL("localhost", s.ports["pop3s"], context=s.ssl_context())
+        assert pop.capa()["SASL"][0] == "SCRAM-SHA-256-PLUS"
+        pop.quit()
+    finally:
+        stop_cleanly(s)

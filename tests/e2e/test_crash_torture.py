@@ -41,8 +41,8 @@ class Ledger:
             self.acked[token] = what
 
 
-def message(token):
-    return (f"From: torture@example.org\r\nTo: demo@example.test\r\nSubject: {token}\r\n"
+def message(token, sender="torture@example.org"):
+    return (f"From: {sender}\r\nTo: demo@example.test\r\nSubject: {token}\r\n"
             f"Message-ID: <{token}@torture.test>\r\n\r\n{'body line ' * 30}\r\n")
 
 
@@ -61,7 +61,7 @@ def smtp_client(server, ledger, name, stop, submission):
                     token = f"{name}-{n}"
                     ledger.send(token)
                     if submission:
-                        smtp.sendmail(server.user, ["someone@remote.example"], message(token),
+                        smtp.sendmail(server.user, ["someone@remote.example"], message(token, server.user),
                                       mail_options=[f"ENVID={token}"])
                     else:
                         smtp.sendmail("torture@example.org", ["demo@example.test"], message(token))

@@ -219,3 +219,21 @@ def test_shutdown_says_bye(server):
         assert read_line(f).startswith("* OK [CAPABILITY ")
         assert server.stop() == 0
         assert read_line(f) == "* BYE Server shutting down\r\n"
+
+
+def test_imaplib_enables_utf8_accept_right_after_login(server):
+    """Issue 28 item 8: Python's imaplib only sends ENABLE when the capabilities it read before login
+    list it [RFC 5161 §3.1]; ENABLE UTF8=ACCEPT [RFC 6855 §3] must then work at once, with no
+    second CAPABILITY command."""
+    for conn in (imaplib.IMAP4("localhost", server.ports["imap"]),
+                 imaplib.IMAP4_SSL("localhost", server.ports["imaps"], ssl_context=server.ssl_context())):
+        assert "ENABLE" in conn.capabilities
+        typ, _ = conn.login(server.user, server.password)
+        assert typ == "OK"
+        typ, data = conn.enable("UTF8=ACCEPT")  # imaplib raises if ENABLE was not advertised
+        assert typ == "OK"
+        assert conn.utf8_enabled
+        assert b"UTF8=ACCEPT" in conn.untagged_responses.get("ENABLED", [b""])[-1].upper()
+        typ, _ = conn.select("INBOX")
+        assert typ == "OK"
+        conn.logout()

@@ -95,10 +95,10 @@ def test_unknown_and_unauthenticated_commands(server):
         pop.close()
 
 
-def scram_login(pop, user, password, mechanism="SCRAM-SHA-256", cbind=b""):
+def scram_login(pop, user, password, mechanism="SCRAM-SHA-256", cbind=b"", cb_type="tls-exporter"):
     """A minimal SCRAM-SHA-256(-PLUS) client [RFC 5802, RFC 7677, RFC 9266] over poplib internals.
     Returns the final reply; raises poplib.error_proto on -ERR."""
-    gs2 = b"p=tls-exporter,," if cbind else b"n,,"
+    gs2 = f"p={cb_type},,".encode() if cbind else b"n,,"
     cnonce = b64(os.urandom(18))
     first_bare = f"n={user},r={cnonce}".encode()
     resp = pop._shortcmd(f"AUTH {mechanism} {b64(gs2 + first_bare)}")
@@ -142,6 +142,32 @@ def test_scram_sha_256_plus_over_stls(server):
         cbind = pop.sock.get_channel_binding("tls-exporter")
         assert scram_login(pop, server.user, server.password, "SCRAM-SHA-256-PLUS", cbind) \
             == b"+OK Authenticated"
+    finally:
+        pop.close()
+
+
+def test_scram_sha_256_plus_with_tls_unique_under_tls_1_2(server):
+    """RFC 5802 §6 makes tls-unique [RFC 5929] the channel binding every server must support; GNU
+    SASL clients send it under TLS 1.2 (issue 28 item 6). Under TLS 1.3 it is undefined [RFC 9266]
+    and refused."""
+    ctx = server.ssl_context()
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    pop = poplib.POP3(HOST, server.ports["pop3"], timeout=10)
+    try:
+        pop.stls(context=ctx)
+        assert pop.sock.version() == "TLSv1.2"
+        assert "SCRAM-SHA-256-PLUS" in pop.capa()["SASL"]
+        cbind = pop.sock.get_channel_binding("tls-unique")
+        assert scram_login(pop, server.user, server.password, "SCRAM-SHA-256-PLUS", cbind, "tls-unique") \
+            == b"+OK Authenticated"
+    finally:
+        pop.close()
+    pop = poplib.POP3(HOST, server.ports["pop3"], timeout=10)
+    try:
+        pop.stls(context=server.ssl_context())
+        assert pop.sock.version() == "TLSv1.3"
+        with pytest.raises(poplib.error_proto):
+            scram_login(pop, server.user, server.password, "SCRAM-SHA-256-PLUS", b"x" * 12, "tls-unique")
     finally:
         pop.close()
 

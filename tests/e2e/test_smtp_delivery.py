@@ -91,6 +91,8 @@ def inbox(server, address, tmp_path, name="export"):
 
 
 MESSAGE = "From: sender@example.org\r\nTo: demo@example.test\r\nSubject: hello\r\n\r\nBody line.\r\n"
+# What the user of the submission tests may send: its own From (the header is checked, issue 28).
+SUBMITTED = MESSAGE.replace("From: sender@example.org", f"From: {USER}")
 
 
 def test_mx_delivery_lands_in_inbox(srv, tmp_path):
@@ -358,7 +360,7 @@ def test_notify_success_gives_a_delivered_notice(srv, tmp_path):
     """RFC 3461 NOTIFY=SUCCESS on a local recipient: a "delivered" report from <>, stored in a local
     sender's INBOX, queued for a remote sender; without NOTIFY=SUCCESS nothing."""
     with login(srv) as smtp:
-        assert smtp.sendmail(USER, [USER], MESSAGE, mail_options=["ENVID=e2e-1"],
+        assert smtp.sendmail(USER, [USER], SUBMITTED, mail_options=["ENVID=e2e-1"],
                              rcpt_options=["NOTIFY=SUCCESS", "ORCPT=rfc822;demo@example.test"]) == {}
     msgs = inbox(srv, USER, tmp_path)
     assert len(msgs) == 2
@@ -396,10 +398,10 @@ def test_submission_hygiene_and_one_copy(srv, tmp_path):
 
 def test_queue_cli_after_remote_submission(srv):
     with login(srv) as smtp:
-        refused = smtp.sendmail(USER, ["friend@remote.example", "other@remote.example"], MESSAGE,
+        refused = smtp.sendmail(USER, ["friend@remote.example", "other@remote.example"], SUBMITTED,
                                 rcpt_options=["NOTIFY=FAILURE"])
         assert refused == {}
-        assert smtp.sendmail(USER, ["second@remote.example"], MESSAGE) == {}
+        assert smtp.sendmail(USER, ["second@remote.example"], SUBMITTED) == {}
     out = srv.cli("queue", "list", "--json").stdout
     entries = json.loads(out)
     assert len(entries) == 2
@@ -429,7 +431,7 @@ def test_queue_cli_after_remote_submission(srv):
 
 def test_queue_survives_restart(srv):
     with login(srv) as smtp:
-        assert smtp.sendmail(USER, ["far@remote.example"], MESSAGE) == {}
+        assert smtp.sendmail(USER, ["far@remote.example"], SUBMITTED) == {}
     assert srv.stop() == 0
     srv.start()
     entries = json.loads(srv.cli("queue", "list", "--json").stdout)
@@ -460,3 +462,123 @@ def test_early_talker_is_rejected(slow_greeter):
     start = time.monotonic()
     with smtplib.SMTP(HOST, slow_greeter.ports["submission"], timeout=30) as smtp:
         assert time.monotonic() - start < 0.9
+
+
+def test_received_says_utf8smtp_when_smtputf8_was_used(srv, tmp_path):
+    """RFC 6531 §3.7.3 (issue 28 item 7): a message sent with the SMTPUTF8 parameter is recorded as
+    "with UTF8SMTP" (MX, no TLS), "UTF8SMTPS" (STARTTLS), "UTF8SMTPA" (submission with AUTH),
+    "UTF8SMTPSA" (implicit TLS with AUTH) and "UTF8LMTP"; without SMTPUTF8 it stays ESMTP*/LMTP."""
+    import ssl
+    subjects = {}
+
+    def send(smtp, sender, tag, utf8=True):
+        options = ["SMTPUTF8", "BODY=8BITMIME"] if utf8 else []
+        msg = f"From: {sender}\r\nTo: {USER}\r\nSubject: {tag}\r\n\r\nbody\r\n".encode()
+        assert smtp.sendmail(sender, [USER], msg, mail_options=options) == {}
+
+    with smtplib.SMTP(HOST, srv.ports["mx"], timeout=30) as smtp:
+        smtp.ehlo("client.example")
+        send(smtp, "s@example.org", "mx-plain")
+        send(smtp, "s@example.org", "mx-ascii", utf8=False)
+        smtp.starttls(context=srv.ssl_context())
+        smtp.ehlo("client.example")
+        send(smtp, "s@example.org", "mx-tls")
+    with login(srv) as smtp:
+        send(smtp, USER, "sub-auth")
+    with smtplib.SMTP_SSL(HOST, srv.ports["submissions"], timeout=30, context=srv.ssl_context()) as smtp:
+        smtp.ehlo("client.example")
+        smtp.login(USER, PASSWORD)
+        send(smtp, USER, "subs-auth")
+    with smtplib.LMTP(HOST, srv.ports["lmtp"]) as lmtp:
+        lmtp.ehlo("client.example")
+        send(lmtp, "s@example.org", "lmtp")
+    for m in inbox(srv, USER, tmp_path):
+        subject = m.split(b"\nSubject: ", 1)[1].split(b"\n", 1)[0].decode()
+        subjects[subject] = m.split(b" id ", 1)[0].rsplit(b"with ", 1)[1].decode()
+    assert subjects == {"mx-plain": "UTF8SMTP", "mx-ascii": "ESMTP", "mx-tls": "UTF8SMTPS",
+                        "sub-auth": "UTF8SMTPA", "subs-auth": "UTF8SMTPSA", "lmtp": "UTF8LMTP"}, subjects
+
+
+def _submit_raw(srv, mail_from, header, port="submission"):
+    """AUTH PLAIN, MAIL FROM (with its parameters), RCPT, DATA; returns (MAIL reply, DATA reply)."""
+    import base64
+    c = Raw(srv.ports[port])
+    try:
+        assert c.cmd("EHLO client.example").startswith("250 ")
+        token = base64.b64encode(f"\0{USER}\0{PASSWORD}".encode()).decode()
+        assert c.cmd(f"AUTH PLAIN {token}").startswith("235 ")
+        mail = c.cmd(f"MAIL FROM:{mail_from}")
+        if not mail.startswith("250"):
+            return mail, None
+        assert c.cmd(f"RCPT TO:<{USER}>").startswith("250")
+        assert c.cmd("DATA").startswith("354")
+        data = c.cmd(header + "To: demo@example.test\r\nSubject: spoof\r\n\r\nbody\r\n.")
+        return mail, data
+    finally:
+        c.close()
+
+
+def test_header_from_and_auth_parameter_must_be_owned(srv, tmp_path):
+    """Issue 28 item 3: authenticated as demo, a submitted message may not claim another user in its
+    header From or Sender (553 5.7.1 after DATA), nor in MAIL FROM's AUTH= [RFC 4954 §5: only the
+    user's own identity or <>]; its own address, a sub-address and an alias delivering to it pass."""
+    own = f"<{USER}>"
+    refused = [
+        f"From: Other <{OTHER}>\r\n",
+        f"From: {USER}\r\nSender: {OTHER}\r\n",
+        f"From: {USER}, ceo@remote.example\r\n",
+        "From: Bank <alerts@bank.example>\r\n",
+        "From: undisclosed-recipients:;\r\nSender: nobody@example.test\r\n",
+    ]
+    for header in refused:
+        mail, data = _submit_raw(srv, own, header)
+        assert mail.startswith("250"), mail
+        assert data.startswith("553 5.7.1"), (header, data)
+    for header in (f"From: Demo <{USER}>\r\n", "From: demo+tag@example.test\r\n",
+                   f"From: alias@example.test\r\nSender: {USER}\r\n", "From: \"Demo\" <DEMO@Example.Test>\r\n"):
+        mail, data = _submit_raw(srv, own, header)
+        assert data.startswith("250"), (header, data)
+    for param, ok in [(f"AUTH=<{OTHER}>", False), (f"AUTH={OTHER}", False), ("AUTH=<>", True),
+                      (f"AUTH=<{USER}>", True), (f"AUTH={USER}", True)]:
+        mail, data = _submit_raw(srv, f"{own} {param}", f"From: {USER}\r\n")
+        if ok:
+            assert mail.startswith("250") and data.startswith("250"), (param, mail, data)
+        else:
+            assert mail.startswith("553 5.7.1"), (param, mail)
+    # Nothing that was refused reached a mailbox.
+    assert all(b"Subject: spoof" in m and (b"alerts@" not in m and OTHER.encode() not in m)
+               for m in inbox(srv, USER, tmp_path))
+
+
+def test_send_as_allow_list_and_switch(tmp_path):
+    """[smtp.send_as] (per user or "*", addresses or "@domain") widens what a user may send as, for
+    MAIL FROM and the header alike; check_header_from = false turns the header check off."""
+    s = Server(tmp_path / "srv")
+    s.init()
+    with s.config.open("a") as f:
+        f.write(f'\n[smtp.send_as]\n"{USER}" = ["newsletter@example.test", "@lists.example.org"]\n'
+                '"*" = ["noreply@example.test"]\n')
+    s.start()
+    try:
+        for sender, ok in [("newsletter@example.test", True), ("x@lists.example.org", True),
+                           ("noreply@example.test", True), ("x@sub.lists.example.org", False),
+                           ("other@example.test", False)]:
+            mail, data = _submit_raw(s, f"<{sender}>", f"From: {sender}\r\n")
+            if ok:
+                assert mail.startswith("250") and data.startswith("250"), (sender, mail, data)
+            else:
+                assert mail.startswith("553 5.7.1"), (sender, mail)
+                mail, data = _submit_raw(s, f"<{USER}>", f"From: {sender}\r\n")
+                assert data.startswith("553 5.7.1"), (sender, data)
+    finally:
+        assert s.stop() == 0
+    text = s.config.read_text().replace("[smtp]\n", "[smtp]\ncheck_header_from = false\n", 1)
+    s.config.write_text(text)
+    s.start()
+    try:
+        mail, data = _submit_raw(s, f"<{USER}>", "From: other@example.test\r\n")
+        assert data.startswith("250"), data
+        mail, data = _submit_raw(s, "<other@example.test>", f"From: {USER}\r\n")
+        assert mail.startswith("553 5.7.1"), mail  # the envelope rule stays
+    finally:
+        assert s.stop() == 0

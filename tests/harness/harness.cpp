@@ -84,7 +84,7 @@ void Harness::add_user(const std::string& address, const std::string& password) 
 
 uint16_t Harness::listen(Proto protocol, config::TlsMode tls, net::SessionHandler handler) {
   net::Listener::Options options;
-  options.config = config::Listener{"test-" + std::string(proto_name(protocol)), protocol, "127.0.0.1", 0, tls};
+  options.config = config::Listener{"test-" + std::string(proto_name(protocol)), protocol, "127.0.0.1", 0, tls, {}};
   options.limiter = limiter_;
   options.tls = tls_;
   options.registry = registry_;

@@ -71,6 +71,8 @@ inline constexpr Reply kC550BareLineEnd{550, "5.5.2",
                                         "Message refused: bare CR or LF in DATA (RFC 5321 section 2.3.8)"};
 inline constexpr Reply kC552TooBig{552, "5.3.4", "Message size exceeds fixed limit"};
 inline constexpr Reply kC553NotOwner{553, "5.7.1", "Sender address not owned by the authenticated user"};
+inline constexpr Reply kC553HeaderNotOwner{553, "5.7.1", "Header From/Sender address not owned by the authenticated user"};
+inline constexpr Reply kC553AuthNotOwner{553, "5.7.1", "AUTH= must name the authenticated user or <>"};
 inline constexpr Reply kC553NeedSmtputf8{553, "5.6.7", "Non-ASCII address requires SMTPUTF8"};
 inline constexpr Reply kC554RelayDenied{554, "5.7.1", "Relay access denied"};
 inline constexpr Reply kC554NoValidRecipients{554, "5.5.1", "No valid recipients"};

@@ -43,7 +43,7 @@ class MailServer {
     cfg->imap.max_append_messages = max_append_messages;
     ImapContext ctx{.config = cfg,
                     .listener = config::Listener{.name = "imap-test", .protocol = Proto::kImap, .address = "127.0.0.1",
-                                                 .port = 0, .tls = config::TlsMode::kStartTls},
+                                                 .port = 0, .tls = config::TlsMode::kStartTls, .sasl_mechanisms = {}},
                     .auth = &harness_.authenticator(),
                     .tls = harness_.tls(),
                     .store = store_.get()};

@@ -110,8 +110,10 @@ std::string Session::capabilities() const {
             std::to_string(append_limit());
     return caps;
   }
-  caps += " SASL-IR LITERAL+ ID";
-  const auto actx = auth::context_for(conn_);
+  // ENABLE before login too (as Dovecot): clients such as Python's imaplib check the capabilities
+  // they saw first before sending ENABLE UTF8=ACCEPT [RFC 5161 §3.1, RFC 6855 §3; issue 28].
+  caps += " SASL-IR LITERAL+ ENABLE ID";
+  const auto actx = auth::context_for(conn_, ctx_.listener);
   if (starttls_offered()) caps += " STARTTLS";
   if (!ctx_.auth->plaintext_allowed(actx)) caps += " LOGINDISABLED";
   for (const auto& mech : auth::sasl_mechanisms(*ctx_.auth, actx)) caps += " AUTH=" + mech;
@@ -250,7 +252,7 @@ asio::awaitable<Flow> Session::do_login(const std::string& tag, const pi::Login&
     auto flow = co_await reply(pi::tagged(tag, Status::kBad, kAlreadyAuthenticated));
     co_return flow;
   }
-  const auto actx = auth::context_for(conn_);
+  const auto actx = auth::context_for(conn_, ctx_.listener);
   if (!ctx_.auth->plaintext_allowed(actx)) {
     auto flow = co_await reply(pi::auth_failure(tag, make_error(Errc::kDenied, "encryption required")));
     co_return flow;
@@ -283,7 +285,7 @@ asio::awaitable<Flow> Session::do_authenticate(const std::string& tag, const pi:
     auto flow = co_await reply(pi::tagged(tag, Status::kBad, kAlreadyAuthenticated));
     co_return flow;
   }
-  auth::SaslExchange exchange(*ctx_.auth, auth::context_for(conn_));
+  auth::SaslExchange exchange(*ctx_.auth, auth::context_for(conn_, ctx_.listener));
   auth::SaslStep step = co_await exchange.start(args.mechanism, args.initial_response);
   for (;;) {
     const bool challenge = step.kind == auth::SaslStep::Kind::kChallenge;

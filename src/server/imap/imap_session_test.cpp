@@ -50,7 +50,8 @@ class ImapServer {
                                                  .protocol = Proto::kImap,
                                                  .address = "127.0.0.1",
                                                  .port = 0,
-                                                 .tls = setup.tls},
+                                                 .tls = setup.tls,
+                                                 .sasl_mechanisms = {}},
                     .auth = &harness_.authenticator(),
                     .tls = harness_.tls()};
     // Not a coroutine: it hands its copy of ctx to run_session, which takes it by value.
@@ -115,7 +116,7 @@ TEST(ImapSession, GreetingAdvertisesPreLoginCapabilities) {
   ImapServer server;
   std::string greeting;
   auto c = server.connect(&greeting);
-  for (const char* cap : {"IMAP4rev1", "IMAP4rev2", "SASL-IR", "LITERAL+", "STARTTLS", "AUTH=PLAIN",
+  for (const char* cap : {"IMAP4rev1", "IMAP4rev2", "SASL-IR", "LITERAL+", "ENABLE", "STARTTLS", "AUTH=PLAIN",
                           "AUTH=SCRAM-SHA-256"}) {
     EXPECT_TRUE(has_cap(greeting, cap)) << cap << " missing in " << greeting;
   }

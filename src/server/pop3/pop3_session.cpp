@@ -153,7 +153,7 @@ class Session {
 
   const std::string& id() const { return conn_.info().id; }
 
-  auth::AuthContext auth_context() const { return auth::context_for(conn_); }
+  auth::AuthContext auth_context() const { return auth::context_for(conn_, ctx_.listener); }
 
   bool stls_offered() const {
     return ctx_.listener.tls == config::TlsMode::kStartTls && !conn_.is_tls() && ctx_.tls != nullptr;

@@ -65,7 +65,7 @@ class Pop3 {
     if (setup.pop3_timeout.count() > 0) cfg->timeouts.pop3 = setup.pop3_timeout;
     cfg->pop3 = setup.pop3;
     ctx.config = cfg;
-    ctx.listener = config::Listener{"pop3-test", Proto::kPop3, "127.0.0.1", 0, setup.tls};
+    ctx.listener = config::Listener{"pop3-test", Proto::kPop3, "127.0.0.1", 0, setup.tls, {}};
     ctx.auth = &harness_->authenticator();
     ctx.tls = harness_->tls();
     ctx.store = store_.get();

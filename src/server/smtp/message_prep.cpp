@@ -1,9 +1,11 @@
 #include "server/smtp/message_prep.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 #include "base/ascii.hpp"
 #include "base/random.hpp"
+#include "mime/address.hpp"
 #include "mime/header.hpp"
 
 namespace posthorn::server::smtp {
@@ -72,6 +74,31 @@ std::string prepare_submission(std::string_view message, std::string_view messag
   if (!has_message_id) out += "Message-ID: <" + random_hex(12) + "@" + std::string(message_id_domain) + ">\r\n";
   if (!has_date) out += "Date: " + rfc5322_date(now) + "\r\n";
   out += message.substr(split.header_end);
+  return out;
+}
+
+HeaderSenders header_senders(std::string_view message, std::size_t max) {
+  const mime::HeaderSplit split = mime::split_header(message);
+  const mime::Header header = mime::parse_header(message.substr(0, split.header_end));
+  HeaderSenders out;
+  for (const auto& field : header.fields) {
+    if (!ascii::iequals(field.name, "From") && !ascii::iequals(field.name, "Sender")) continue;
+    // One more than `max` is enough to know there are too many.
+    const mime::AddressList list = mime::parse_address_list(field.value, mime::AddressOptions{max + 2});
+    for (const auto& a : list.addresses) {
+      if (a.is_group_start || a.is_group_end) continue;
+      std::string address = a.host.empty() ? a.mailbox : a.mailbox + "@" + a.host;
+      const bool seen = std::any_of(out.addresses.begin(), out.addresses.end(),
+                                    [&](const std::string& s) { return ascii::iequals(s, address); });
+      if (seen) continue;
+      if (out.addresses.size() == max) {
+        out.too_many = true;
+        return out;
+      }
+      out.addresses.push_back(std::move(address));
+    }
+    if (list.truncated) out.too_many = true;
+  }
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace posthorn::server::smtp {
 
@@ -36,5 +37,14 @@ std::string received_field(const TraceInfo& info);
 // the end of the header when missing. `message_id_domain` is the right-hand side of a new
 // Message-ID. The body is untouched.
 std::string prepare_submission(std::string_view message, std::string_view message_id_domain, int64_t now);
+
+// The addresses named in the header's From and Sender fields [RFC 5322 §3.6.2], as "local@domain"
+// (a local part without a domain stays as written), each once (case-insensitively), in order.
+// Group markers are skipped. More than `max` distinct addresses: `too_many`, the list is cut.
+struct HeaderSenders {
+  std::vector<std::string> addresses;
+  bool too_many = false;
+};
+HeaderSenders header_senders(std::string_view message, std::size_t max);
 
 }  // namespace posthorn::server::smtp

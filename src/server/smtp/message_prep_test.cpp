@@ -51,5 +51,25 @@ TEST(MessagePrep, SubmissionKeepsExistingFields) {
   EXPECT_TRUE(prepare_submission("Subject: x", "d", 0).starts_with("Subject: x\r\nMessage-ID: <"));
 }
 
+// Issue 28: what the submission check of the header From and Sender sees.
+TEST(MessagePrep, HeaderSendersFromAndSender) {
+  const std::string in =
+      "From: \"Bob, B.\" <bob@example.test>, alice@Example.Test (Alice)\r\n"
+      "To: carol@example.test\r\nsender: ALICE@example.test\r\n"
+      "From: team: dave@example.test, eve@example.test;\r\n\r\nFrom: body@example.test\r\n";
+  const HeaderSenders got = header_senders(in, 20);
+  EXPECT_FALSE(got.too_many);
+  EXPECT_EQ(got.addresses, (std::vector<std::string>{"bob@example.test", "alice@Example.Test", "dave@example.test",
+                                                     "eve@example.test"}));
+  EXPECT_TRUE(header_senders("Subject: none\r\n\r\nbody\r\n", 20).addresses.empty());
+  EXPECT_EQ(header_senders("From: bob\r\n\r\n", 20).addresses, std::vector<std::string>{"bob"});
+  // At N distinct addresses fine, at N+1 too many.
+  std::string many = "From: ";
+  for (int i = 0; i < 21; ++i) many += (i ? ", u" : "u") + std::to_string(i) + "@x.test";
+  many += "\r\n\r\n";
+  EXPECT_TRUE(header_senders(many, 21).addresses.size() == 21 && !header_senders(many, 21).too_many);
+  EXPECT_TRUE(header_senders(many, 20).too_many);
+}
+
 }  // namespace
 }  // namespace posthorn::server::smtp

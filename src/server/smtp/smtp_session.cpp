@@ -49,6 +49,8 @@ namespace {
 
 // 452 "too many recipients" replies that do not count as errors (per session; Postfix's default).
 constexpr uint32_t kRecipientOvershoot = 1000;
+// Distinct addresses in a submitted message's From and Sender fields that are checked; more are refused.
+constexpr std::size_t kMaxHeaderSenders = 20;
 
 namespace asio = boost::asio;
 namespace wire = posthorn::smtp;
@@ -267,7 +269,7 @@ class Session {
     return ctx_.listener.tls == config::TlsMode::kStartTls && !conn_.is_tls() && ctx_.tls != nullptr;
   }
 
-  auth::AuthContext auth_context() const { return auth::context_for(conn_); }
+  auth::AuthContext auth_context() const { return auth::context_for(conn_, ctx_.listener); }
 
   // EHLO/HELO [RFC 5321 §4.1.1.1], LHLO [RFC 2033 §4.1].
   asio::awaitable<Next> on_hello(const wire::Hello& hello) {
@@ -495,6 +497,13 @@ class Session {
         co_return next;
       }
     }
+    // AUTH=: on submission only the user's own identity or <> [RFC 4954 §5]; elsewhere it is
+    // not trusted and not passed on.
+    if (proto_ == Proto::kSubmission && cmd.auth && !auth_parameter_ok(*cmd.auth)) {
+      spdlog::info("conn={} smtp: {} sent MAIL AUTH={}", id(), principal_->address, printable_value(*cmd.auth));
+      Next next = co_await reply(wire::kC553AuthNotOwner);
+      co_return next;
+    }
     // A transaction under way is kept at the global connection cap, like a login (listener.hpp).
     conn_.exempt_from_eviction();
     txn_.emplace();
@@ -504,10 +513,40 @@ class Session {
     co_return next;
   }
 
-  // An authenticated sender may use its own address and addresses that resolve to its account
-  // (aliases, sub-addresses). Returns the refusal, or nullopt when the address is owned.
+  bool auth_parameter_ok(std::string_view value) const {
+    if (value.size() >= 2 && value.front() == '<' && value.back() == '>') value = value.substr(1, value.size() - 2);
+    return value.empty() || ascii::iequals(value, principal_->address);
+  }
+
+  // Client text for a log line: controls and spaces become '?', at most 256 bytes.
+  static std::string printable_value(std::string_view s) {
+    std::string out;
+    for (char c : s.substr(0, 256)) out += (c > 0x20 && c < 0x7f) ? c : '?';
+    return out;
+  }
+
+  // [smtp.send_as]: extra addresses (or "@domain") for this user or for every user ("*").
+  bool send_as_allowed(std::string_view address) const {
+    const auto& send_as = ctx_.config->smtp.send_as;
+    if (send_as.empty()) return false;
+    const std::string lower = ascii::lower(address);
+    const auto at = lower.rfind('@');
+    const std::string_view domain = at == std::string::npos ? std::string_view() : std::string_view(lower).substr(at);
+    for (const std::string& user : {ascii::lower(principal_->address), std::string("*")}) {
+      auto it = send_as.find(user);
+      if (it == send_as.end()) continue;
+      for (const auto& entry : it->second) {
+        if (entry == lower || (entry.starts_with('@') && entry == domain)) return true;
+      }
+    }
+    return false;
+  }
+
+  // An authenticated sender may use its own address, addresses that resolve to its account
+  // (aliases, sub-addresses) and those [smtp.send_as] gives it. Returns the refusal, or nullopt
+  // when the address is owned.
   asio::awaitable<std::optional<wire::Reply>> check_sender_owned(std::string address) {
-    if (ascii::iequals(address, principal_->address)) co_return std::nullopt;
+    if (ascii::iequals(address, principal_->address) || send_as_allowed(address)) co_return std::nullopt;
     auth::Directory* dir = directory();
     auto task = net::run_blocking(*ctx_.pool, [dir, address]() { return dir->resolve(address); });
     auto resolved = co_await std::move(task);
@@ -520,6 +559,25 @@ class Session {
     const auto& accounts = resolved->accounts;
     if (std::find(accounts.begin(), accounts.end(), principal_->account) != accounts.end()) co_return std::nullopt;
     co_return wire::kC553NotOwner;
+  }
+
+  // The header From and Sender of a submitted message must name addresses the user may send as
+  // (the MAIL FROM rule), or a signed message could claim anyone of our domains [issue 28].
+  asio::awaitable<std::optional<wire::Reply>> check_header_senders(const std::string& message) {
+    const HeaderSenders senders = header_senders(message, kMaxHeaderSenders);
+    if (senders.too_many) {
+      spdlog::info("conn={} smtp: more than {} header From/Sender addresses", id(), kMaxHeaderSenders);
+      co_return wire::kC553HeaderNotOwner;
+    }
+    for (const std::string& address : senders.addresses) {
+      std::optional<wire::Reply> refused = co_await check_sender_owned(address);
+      if (!refused) continue;
+      spdlog::info("conn={} smtp: {} may not send with header From/Sender {}", id(), principal_->address,
+                   printable_value(address));
+      if (refused->code == wire::kC553NotOwner.code) co_return wire::kC553HeaderNotOwner;
+      co_return refused;
+    }
+    co_return std::nullopt;
   }
 
   // The account's quota, from the directory (remembered for the transaction).
@@ -737,12 +795,13 @@ class Session {
     co_return next;
   }
 
-  // "ESMTPSA" and friends for the Received field [RFC 3848].
-  std::string with_protocol() const {
-    if (proto_ == Proto::kLmtp) return conn_.is_tls() ? "LMTPS" : "LMTP";
-    std::string with = extended_ ? "ESMTP" : "SMTP";
+  // "ESMTPSA" and friends for the Received field [RFC 3848]; with SMTPUTF8 in MAIL FROM,
+  // "UTF8SMTP", "UTF8SMTPS", "UTF8SMTPA", "UTF8SMTPSA" and the UTF8LMTP forms [RFC 6531 §3.7.3].
+  std::string with_protocol(bool smtputf8) const {
+    std::string with = smtputf8 ? (proto_ == Proto::kLmtp ? "UTF8LMTP" : "UTF8SMTP")
+                                : (proto_ == Proto::kLmtp ? "LMTP" : extended_ ? "ESMTP" : "SMTP");
     if (conn_.is_tls()) with += "S";
-    if (principal_) with += "A";
+    if (principal_ && proto_ != Proto::kLmtp) with += "A";
     return with;
   }
 
@@ -755,6 +814,13 @@ class Session {
     const std::string sender_address = txn.mail.sender.address();
     std::string prepared = store::normalize_crlf(message);
     message.clear();
+    if (proto_ == Proto::kSubmission && ctx_.config->smtp.check_header_from) {
+      std::optional<wire::Reply> refused = co_await check_header_senders(prepared);
+      if (refused) {
+        Next next = co_await reply(*refused);
+        co_return next;
+      }
+    }
     if (proto_ == Proto::kSubmission) {
       const auto at = principal_->address.rfind('@');
       const std::string domain = at == std::string::npos ? ctx_.config->hostname : principal_->address.substr(at + 1);
@@ -801,7 +867,7 @@ class Session {
         checked = std::move(verdict);
       }
     }
-    TraceInfo trace{helo_, conn_.info().remote_ip, ctx_.config->hostname, with_protocol(), txn.id, "",
+    TraceInfo trace{helo_, conn_.info().remote_ip, ctx_.config->hostname, with_protocol(txn.mail.smtputf8), txn.id, "",
                     conn_.is_tls() ? conn_.tls_description() : "", now};
 
     // Remote recipients: one queue entry, durable before anything is delivered locally.
