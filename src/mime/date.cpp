@@ -1,6 +1,8 @@
 #include "mime/date.hpp"
 
 #include <array>
+#include <cstdio>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -129,6 +131,19 @@ std::optional<int64_t> parse_date_time(std::string_view value) {
   auto dt = parse_date_time_zoned(value);
   if (!dt) return std::nullopt;
   return dt->utc;
+}
+
+std::string rfc5322_date(int64_t unix_seconds) {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s, %d %s %04d %02d:%02d:%02d +0000", kDays[tm.tm_wday], tm.tm_mday,
+                kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
 }
 
 }  // namespace posthorn::mime

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace posthorn::mime {
@@ -28,5 +29,9 @@ std::optional<unsigned> month_number(std::string_view name);
 // Seconds east of UTC for "+hhmm" / "-hhmm" or an obsolete zone name (UT, GMT, EST ... PDT,
 // a military letter as UTC) [RFC 5322 §3.3, §4.3].
 std::optional<int> zone_offset(std::string_view zone);
+
+// The other direction, the one formatter for every date Posthorn writes (Date:, Received:, DSN
+// Arrival-Date, report Date:): "Thu, 1 Jan 1970 00:00:00 +0000" [RFC 5322 §3.3], always UTC.
+std::string rfc5322_date(int64_t unix_seconds);
 
 }  // namespace posthorn::mime

@@ -30,5 +30,15 @@ TEST(DateTime, Garbage) {
   }
 }
 
+// RFC 5322 §3.3 date-time, UTC; what it writes reads back to the same instant.
+TEST(DateTime, Rfc5322DateFormatsAndRoundTrips) {
+  EXPECT_EQ(rfc5322_date(0), "Thu, 1 Jan 1970 00:00:00 +0000");
+  EXPECT_EQ(rfc5322_date(1748959509), "Tue, 3 Jun 2025 14:05:09 +0000");
+  EXPECT_EQ(rfc5322_date(1'795'756'511), "Fri, 27 Nov 2026 05:15:11 +0000");
+  for (int64_t t : {int64_t{0}, int64_t{951782400}, int64_t{1'795'756'511}}) {
+    EXPECT_EQ(parse_date_time(rfc5322_date(t)), t) << t;
+  }
+}
+
 }  // namespace
 }  // namespace posthorn::mime

@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "base/random.hpp"
+#include "mime/date.hpp"
 #include "mime/header.hpp"
 
 namespace posthorn::queue {
@@ -45,57 +46,9 @@ bool wants_notice(std::string_view envelope_sender, const Notify& notify, Action
   return false;
 }
 
-std::string format_rfc5322_date(SysTime t) {
-  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[tm.tm_wday], tm.tm_mday,
-                kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return buf;
-}
-
-std::string xtext_encode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (c < 0x21 || c > 0x7e || c == '+' || c == '=') {
-      out += '+';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += char(c);
-    }
-  }
-  return out;
-}
-
-std::optional<std::string> xtext_decode(std::string_view s) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '+') {
-      out += s[i];
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    const int hi = hex(s[i + 1]);
-    const int lo = hex(s[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += char(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
-}
-
 namespace {
+
+std::string date_of(SysTime t) { return mime::rfc5322_date(std::chrono::system_clock::to_time_t(t)); }
 
 // Printable 7-bit text for a delivery-status field.
 std::string field_text(std::string_view s) {
@@ -138,7 +91,7 @@ Dsn build_dsn(const DsnInput& in) {
     any_delayed |= r.action == Action::kDelayed;
   }
   const std::string boundary = "=_posthorn_" + random_token(24);
-  const std::string date = format_rfc5322_date(in.now);
+  const std::string date = date_of(in.now);
   std::string subject = any_failed    ? "Undelivered Mail Returned to Sender"
                         : any_delayed ? "Delayed Mail (still being retried)"
                                       : "Successful Mail Delivery Report";
@@ -194,7 +147,7 @@ Dsn build_dsn(const DsnInput& in) {
   m += "Content-Description: Delivery report\r\nContent-Type: message/delivery-status\r\n\r\n";
   m += "Reporting-MTA: dns; " + in.reporting_mta + "\r\n";
   if (!in.envelope_id.empty()) m += "Original-Envelope-Id: " + field_text(in.envelope_id) + "\r\n";
-  m += "Arrival-Date: " + format_rfc5322_date(in.arrival) + "\r\n";
+  m += "Arrival-Date: " + date_of(in.arrival) + "\r\n";
   for (const auto& r : in.recipients) {
     m += "\r\n";
     if (!r.original_recipient.empty()) m += "Original-Recipient: " + field_text(r.original_recipient) + "\r\n";
@@ -203,8 +156,8 @@ Dsn build_dsn(const DsnInput& in) {
     m += "Status: " + field_text(r.status) + "\r\n";
     if (!r.remote_mta.empty()) m += "Remote-MTA: dns; " + field_text(r.remote_mta) + "\r\n";
     if (!r.diagnostic.empty()) m += "Diagnostic-Code: smtp; " + field_text(r.diagnostic) + "\r\n";
-    if (r.last_attempt) m += "Last-Attempt-Date: " + format_rfc5322_date(*r.last_attempt) + "\r\n";
-    if (r.will_retry_until) m += "Will-Retry-Until: " + format_rfc5322_date(*r.will_retry_until) + "\r\n";
+    if (r.last_attempt) m += "Last-Attempt-Date: " + date_of(*r.last_attempt) + "\r\n";
+    if (r.will_retry_until) m += "Will-Retry-Until: " + date_of(*r.will_retry_until) + "\r\n";
   }
   m += "\r\n";
 

@@ -79,13 +79,4 @@ struct Dsn {
 // Builds the DSN. The Date and Message-ID come from `now` and a random token.
 Dsn build_dsn(const DsnInput& in);
 
-// "Fri, 27 Nov 2026 05:15:11 +0000" [RFC 5322 §3.3], always UTC.
-std::string format_rfc5322_date(SysTime t);
-
-// xtext [RFC 3461 §4]: '+' followed by two upper-case hex digits for '+', '=', and bytes outside
-// 0x21..0x7e. Used for ORCPT and ENVID on the wire.
-std::string xtext_encode(std::string_view s);
-// Decodes xtext; nullopt on a malformed "+XX".
-std::optional<std::string> xtext_decode(std::string_view s);
-
 }  // namespace posthorn::queue

@@ -77,22 +77,6 @@ TEST(Dsn, NoticesAreNeverSentForBounces) {
   EXPECT_FALSE(wants_notice("a@b.test", success, Action::kDelayed));
 }
 
-TEST(Dsn, Xtext) {
-  EXPECT_EQ(xtext_encode("rfc822;a+b=c@d.test"), "rfc822;a+2Bb+3Dc@d.test");
-  EXPECT_EQ(xtext_encode("a b\x80"), "a+20b+80");
-  EXPECT_EQ(xtext_decode("rfc822;a+2Bb+3Dc@d.test").value(), "rfc822;a+b=c@d.test");
-  EXPECT_FALSE(xtext_decode("abc+2"));
-  EXPECT_FALSE(xtext_decode("abc+zz"));
-  EXPECT_FALSE(xtext_decode("abc+"));
-  EXPECT_EQ(xtext_decode("abc+41").value(), "abcA");
-}
-
-TEST(Dsn, DateFormat) {
-  EXPECT_EQ(format_rfc5322_date(std::chrono::system_clock::from_time_t(0)), "Thu, 01 Jan 1970 00:00:00 +0000");
-  EXPECT_EQ(format_rfc5322_date(std::chrono::system_clock::from_time_t(1'795'756'511)),
-            "Fri, 27 Nov 2026 05:15:11 +0000");
-}
-
 const std::string kOriginal =
     "From: alice@here.test\r\nTo: bob@there.test\r\nSubject: hello\r\nMessage-ID: <m1@here.test>\r\n\r\n"
     "Body line one\r\nBody line two with bare LF\nend\r\n";

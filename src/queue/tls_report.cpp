@@ -8,6 +8,7 @@
 #include "base/gzip.hpp"
 #include "base/json.hpp"
 #include "base/random.hpp"
+#include "mime/date.hpp"
 #include "queue/dsn.hpp"
 
 namespace posthorn::queue {
@@ -121,7 +122,7 @@ std::string tlsrpt_message(const TlsReport& report, const TlsReportMetadata& met
   std::string m;
   m += "From: <" + meta.contact + ">\r\n";
   m += "To: " + to_line + "\r\n";
-  m += "Date: " + format_rfc5322_date(std::chrono::system_clock::time_point(std::chrono::seconds(now))) + "\r\n";
+  m += "Date: " + mime::rfc5322_date(now) + "\r\n";
   m += "Subject: Report Domain: " + report.domain + " Submitter: " + meta.org_name + " Report-ID: <" +
        meta.report_id + ">\r\n";
   m += "Message-ID: <" + meta.report_id + ">\r\n";

@@ -3,7 +3,7 @@
 // BODY, SMTPUTF8, RET, ENVID, NOTIFY and ORCPT parameters [RFC 1870, 6152, 6531, 3461], and the DATA
 // encoder that makes every line end CRLF and dot-stuffs [RFC 5321 §4.5.2], chunk by chunk, so a
 // large message is never whole in memory and never carries a bare CR or LF out.
-// Depends on base/ and queue/dsn.hpp (Notify, Ret, xtext). Pure; thread-compatible values.
+// Depends on base/, proto/smtp (xtext) and queue/dsn.hpp (Notify, Ret). Pure; thread-compatible values.
 #pragma once
 
 #include <cstdint>

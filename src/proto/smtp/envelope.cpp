@@ -221,25 +221,25 @@ std::optional<Mailbox> parse_path(std::string_view path, bool allow_empty) {
 }
 
 std::optional<std::string> xtext_decode(std::string_view s) {
+  // hexchar is "+" and two upper-case hex digits [RFC 3461 §4]; lower case is not xtext.
+  auto hex = [](char h) -> int {
+    if (h >= '0' && h <= '9') return h - '0';
+    if (h >= 'A' && h <= 'F') return h - 'A' + 10;
+    return -1;
+  };
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
+    const char c = s[i];
     if (c == '+') {
-      auto hex = [](char h) -> int {
-        if (h >= '0' && h <= '9') return h - '0';
-        if (h >= 'A' && h <= 'F') return h - 'A' + 10;
-        if (h >= 'a' && h <= 'f') return h - 'a' + 10;
-        return -1;
-      };
       if (i + 2 >= s.size()) return std::nullopt;
-      int hi = hex(s[i + 1]);
-      int lo = hex(s[i + 2]);
+      const int hi = hex(s[i + 1]);
+      const int lo = hex(s[i + 2]);
       if (hi < 0 || lo < 0) return std::nullopt;
       out += char(hi * 16 + lo);
       i += 2;
       continue;
     }
-    if (c < 33 || c > 126 || c == '=') return std::nullopt;
+    if (c < 33 || c > 126 || c == '=') return std::nullopt;  // xchar: "!".."~" except "+" and "="
     out += c;
   }
   return out;

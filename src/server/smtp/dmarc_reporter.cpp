@@ -9,7 +9,7 @@
 
 #include "base/log.hpp"
 #include "base/random.hpp"
-#include "queue/dsn.hpp"
+#include "mime/date.hpp"
 #include "server/smtp/local_delivery.hpp"
 
 namespace posthorn::server::smtp {
@@ -130,7 +130,7 @@ asio::awaitable<bool> DmarcReporter::send_one(msgauth::DmarcAggregate report, in
   std::vector<msgauth::RuaTarget> targets = co_await std::move(targets_task);
   const msgauth::ReportMetadata meta{cfg->msgauth.report_org_name, cfg->msgauth.report_address,
                                      report.domain + "." + std::to_string(report.day) + "." + random_hex(6)};
-  msgauth::ReportMessageInput in{cfg->msgauth.report_address, {}, queue::format_rfc5322_date(std::chrono::system_clock::time_point(std::chrono::seconds(now))),
+  msgauth::ReportMessageInput in{cfg->msgauth.report_address, {}, mime::rfc5322_date(now),
                                  cfg->msgauth.report_org_name, meta.report_id + "@" + cfg->hostname};
   for (const auto& t : targets) in.to.push_back(t.address);
   std::string message = msgauth::dmarc_report_message(report, meta, in);

@@ -1,11 +1,11 @@
 #include "server/smtp/message_prep.hpp"
 
 #include <algorithm>
-#include <ctime>
 
 #include "base/ascii.hpp"
 #include "base/random.hpp"
 #include "mime/address.hpp"
+#include "mime/date.hpp"
 #include "mime/header.hpp"
 
 namespace posthorn::server::smtp {
@@ -20,19 +20,6 @@ std::string header_safe(std::string_view s) {
 
 }  // namespace
 
-std::string rfc5322_date(int64_t unix_seconds) {
-  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  const std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%s, %d %s %04d %02d:%02d:%02d +0000", kDays[tm.tm_wday], tm.tm_mday,
-                kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return buf;
-}
-
 std::string return_path_field(std::string_view sender) { return "Return-Path: <" + header_safe(sender) + ">\r\n"; }
 
 std::string received_field(const TraceInfo& info) {
@@ -40,7 +27,7 @@ std::string received_field(const TraceInfo& info) {
   s += "\tby " + info.hostname + " (Posthorn) with " + info.with + " id " + info.id;
   if (!info.tls.empty()) s += "\r\n\t(" + header_safe(info.tls) + ")";
   if (!info.recipient.empty()) s += "\r\n\tfor <" + header_safe(info.recipient) + ">";
-  s += "; " + rfc5322_date(info.time) + "\r\n";
+  s += "; " + mime::rfc5322_date(info.time) + "\r\n";
   return s;
 }
 
@@ -72,7 +59,7 @@ std::string prepare_submission(std::string_view message, std::string_view messag
   // A header that did not end in a line end gets one before the new fields.
   if (!out.empty() && out.back() != '\n') out += "\r\n";
   if (!has_message_id) out += "Message-ID: <" + random_hex(12) + "@" + std::string(message_id_domain) + ">\r\n";
-  if (!has_date) out += "Date: " + rfc5322_date(now) + "\r\n";
+  if (!has_date) out += "Date: " + mime::rfc5322_date(now) + "\r\n";
   out += message.substr(split.header_end);
   return out;
 }

@@ -13,9 +13,6 @@
 
 namespace posthorn::server::smtp {
 
-// "Tue, 3 Jun 2025 14:05:09 +0000" [RFC 5322 §3.3] for a Unix time, in UTC.
-std::string rfc5322_date(int64_t unix_seconds);
-
 struct TraceInfo {
   std::string helo;         // the name the client gave in EHLO/HELO/LHLO
   std::string remote_ip;
