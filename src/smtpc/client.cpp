@@ -17,6 +17,7 @@
 
 #include "base/base64.hpp"
 #include "base/log.hpp"
+#include "proto/smtp/data_writer.hpp"
 
 namespace posthorn::smtpc {
 
@@ -193,7 +194,7 @@ asio::awaitable<std::optional<std::string>> SmtpClient::read_chunk(MessageReader
 }
 
 asio::awaitable<Reply> SmtpClient::send_data(MessageReader& reader) {
-  DataEncoder encoder(true);
+  smtp::DataEncoder encoder(true);
   std::string block;
   for (;;) {
     auto chunk = co_await read_chunk(reader);
@@ -213,7 +214,7 @@ asio::awaitable<Reply> SmtpClient::send_data(MessageReader& reader) {
 }
 
 asio::awaitable<Reply> SmtpClient::send_bdat(MessageReader& reader) {
-  DataEncoder encoder(false);
+  smtp::DataEncoder encoder(false);
   std::string block;
   auto flush = [&](bool last) {
     std::string out = "BDAT " + std::to_string(block.size()) + (last ? " LAST" : "") + "\r\n";
