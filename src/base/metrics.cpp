@@ -46,6 +46,12 @@ std::string Metrics::render_prometheus() const {
                  "posthorn_credential_cache_total{{result=\"hit\"}} {}\n"
                  "posthorn_credential_cache_total{{result=\"miss\"}} {}\n",
                  cache_hits_.load(), cache_misses_.load());
+  fmt::format_to(std::back_inserter(out),
+                 "# HELP posthorn_queue_scans_total Scans of the outbound queue for due entries.\n"
+                 "# TYPE posthorn_queue_scans_total counter\nposthorn_queue_scans_total {}\n"
+                 "# HELP posthorn_queue_deliveries_active Queue entries being delivered now.\n"
+                 "# TYPE posthorn_queue_deliveries_active gauge\nposthorn_queue_deliveries_active {}\n",
+                 queue_scans_.load(), queue_deliveries_.load());
   return out;
 }
 

@@ -24,6 +24,9 @@ class Metrics {
   void auth_failed(Proto p) { at(auth_fail_, p)++; }
   void tls_handshake(Proto p, bool ok) { at(ok ? tls_ok_ : tls_fail_, p)++; }
   void credential_cache(bool hit) { (hit ? cache_hits_ : cache_misses_)++; }
+  // The outbound queue runner: one scan of the due entries; an entry's delivery starting or ending.
+  void queue_scanned() { queue_scans_++; }
+  void queue_delivery(bool started) { queue_deliveries_ += started ? 1 : -1; }
 
   uint64_t auth_successes(Proto p) const { return at(auth_ok_, p).load(); }
   uint64_t auth_failures(Proto p) const { return at(auth_fail_, p).load(); }
@@ -48,6 +51,8 @@ class Metrics {
   PerProto<uint64_t> tls_fail_{};
   std::atomic<uint64_t> cache_hits_{0};
   std::atomic<uint64_t> cache_misses_{0};
+  std::atomic<uint64_t> queue_scans_{0};
+  std::atomic<int64_t> queue_deliveries_{0};
 };
 
 }  // namespace posthorn

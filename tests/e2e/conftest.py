@@ -96,6 +96,7 @@ class Server:
         self.password = PASSWORD
         self.proc = None
         self.log = root / "serve.log"
+        self.metrics_source = None  # the address metric() connects from (a test of per-IP limits sets one)
 
     def init(self, extra_args=()):
         proc = subprocess.run([BIN, "init", "--dir", str(self.root), "--dev", "--port-base", str(self.base),
@@ -128,6 +129,45 @@ class Server:
         rc = self.proc.returncode if self.proc else 0
         self.proc = None
         return rc
+
+    def metric(self, name, **labels):
+        """The sum of the samples of `name` in the admin listener's /metrics whose labels include
+        `labels` (e.g. metric("posthorn_connections_active", protocol="imap"))."""
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", self.ports["admin"], timeout=10,
+                                          source_address=(self.metrics_source, 0) if self.metrics_source else None)
+        try:
+            conn.request("GET", "/metrics")
+            r = conn.getresponse()
+            assert r.status == 200, f"/metrics: {r.status}"
+            text = r.read().decode()
+        finally:
+            conn.close()
+        want = [f'{k}="{v}"' for k, v in labels.items()]
+        total = 0.0
+        found = False
+        for line in text.splitlines():
+            if line.startswith("#") or not (line.startswith(name + "{") or line.startswith(name + " ")):
+                continue
+            sample, _, value = line.rpartition(" ")
+            if all(w in sample for w in want):
+                total += float(value)
+                found = True
+        assert found, f"no {name} {labels} in /metrics"
+        return total
+
+    def wait_idle(self, protocol, timeout=20.0):
+        """Waits until the server has ended every `protocol` session (none open in /metrics)."""
+        wait_for(lambda: self.metric("posthorn_connections_active", protocol=protocol) == 0, timeout=timeout,
+                 what=f"every {protocol} session to end")
+
+    def wait_queue_scans(self, n=3, timeout=20.0):
+        """Waits until the queue runner has scanned for due entries `n` more times with no delivery
+        left running: whatever those scans would do has been done."""
+        start = self.metric("posthorn_queue_scans_total")
+        wait_for(lambda: self.metric("posthorn_queue_scans_total") >= start + n
+                 and self.metric("posthorn_queue_deliveries_active") == 0,
+                 timeout=timeout, what=f"{n} more queue scans")
 
     def log_text(self):
         return self.log.read_text(errors="replace") if self.log.exists() else ""

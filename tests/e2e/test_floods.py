@@ -97,7 +97,7 @@ def test_ten_thousand_idle_connections_do_not_lock_out_a_real_user(flood_server)
     with imaplib.IMAP4("127.0.0.1", s.ports["imap"]) as imap:
         imap.login(s.user, s.password)
         imap.logout()
-    time.sleep(0.5)
+    s.wait_idle("imap")
     before = rss_kib(s.proc.pid)
 
     n = s.flood

@@ -11,7 +11,6 @@ import email
 import imaplib
 import json
 import smtplib
-import time
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -155,7 +154,7 @@ def test_permanent_failure_gives_exactly_one_bounce(srv, receiver):
     submit(srv, ["friend@remote.test", "nobody@remote.test"], MESSAGE)
     wait_for(lambda: inbox(srv), what="the bounce")
     wait_for(lambda: not queue_entries(srv), what="the entry to be removed")
-    time.sleep(2.5)  # more passes of the runner: still one bounce
+    srv.wait_queue_scans()  # more passes of the runner: still one bounce
     msgs = inbox(srv)
     assert len(msgs) == 1
     assert len(receiver.messages) == 1 and receiver.messages[0]["to"] == ["friend@remote.test"]
@@ -203,7 +202,7 @@ def test_queue_retry_from_the_cli_is_picked_up(srv, receiver, mx_port):
     wait_for(lambda: [e for e in queue_entries(srv) if e["recipients"][0]["attempts"] >= 1], what="one attempt")
     late = Receiver("127.0.0.2", mx_port)
     try:
-        time.sleep(1)
+        srv.wait_queue_scans()
         assert late.messages == []  # not due for an hour
         srv.cli("queue", "retry", "--all")
         wait_for(lambda: late.messages, timeout=15, what="delivery after queue retry")
@@ -223,7 +222,7 @@ def test_expiry_gives_one_bounce(short_lived):
     submit(short_lived, ["someone@dead.test", "other@dead.test"], MESSAGE)
     wait_for(lambda: inbox(short_lived), timeout=30, what="the expiry bounce")
     wait_for(lambda: not queue_entries(short_lived), what="the entry to be removed")
-    time.sleep(2)
+    short_lived.wait_queue_scans()
     msgs = inbox(short_lived)
     assert len(msgs) == 1
     text = msgs[0].decode("utf-8", "replace")
@@ -243,7 +242,7 @@ def settle(srv, receiver, refusals):
     """Waits for `refusals` refused RCPTs and an empty queue, then a few more runner passes."""
     wait_for(lambda: len(receiver.refused) >= refusals, what=f"{refusals} refused recipients")
     wait_for(lambda: not queue_entries(srv), what="the queue to empty")
-    time.sleep(2.5)
+    srv.wait_queue_scans()
     assert queue_entries(srv) == []
 
 

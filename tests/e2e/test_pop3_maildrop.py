@@ -105,7 +105,7 @@ def test_sasl_plain_and_dropped_connection_deletes_nothing(server, tmp_path):
     pop.dele(1)
     pop.dele(2)
     pop.close()  # no QUIT: nothing happens, and the lock goes with the connection
-    time.sleep(0.3)
+    server.wait_idle("pop3")
     pop = login(server)
     try:
         assert pop.stat()[0] == 2

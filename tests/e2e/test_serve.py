@@ -138,7 +138,9 @@ def test_per_ip_connection_limit(fresh):
     text = s.config.read_text().replace("# [limits]", "[limits]\nmax_connections_per_ip = 3\n# ", 1)
     s.config.write_text(text)
     s.start()
-    time.sleep(1)  # start() probed the ports; let those probe connections finish
+    s.metrics_source = "127.0.0.2"  # reading /metrics must not take one of 127.0.0.1's three connections
+    for proto in ("imap", "smtp", "pop3"):  # start() probed the ports: those sessions end first
+        s.wait_idle(proto)
     try:
         socks = [socket.create_connection(("127.0.0.1", s.ports["imap"]), timeout=10) for _ in range(3)]
         for c in socks:
@@ -152,7 +154,7 @@ def test_per_ip_connection_limit(fresh):
         assert read_line(pop_extra).startswith(b"-ERR")
         for c in socks + [extra, smtp_extra, pop_extra]:
             c.close()
-        time.sleep(0.5)
+        s.wait_idle("imap")
         again = socket.create_connection(("127.0.0.1", s.ports["imap"]), timeout=10)
         assert read_line(again).startswith(b"* OK")
         again.close()

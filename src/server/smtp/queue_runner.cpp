@@ -21,6 +21,7 @@
 #include <optional>
 
 #include "base/ascii.hpp"
+#include "base/metrics.hpp"
 #include "queue/dsn.hpp"
 #include "queue/retry.hpp"
 #include "server/smtp/local_delivery.hpp"
@@ -148,6 +149,7 @@ bool QueueRunner::claim(const std::string& id) {
     return false;
   }
   in_flight_.insert(id);
+  Metrics::global().queue_delivery(true);
   return true;
 }
 
@@ -155,7 +157,7 @@ void QueueRunner::release(const std::string& id) {
   bool rescan = false;
   {
     std::lock_guard lock(mu_);
-    in_flight_.erase(id);
+    if (in_flight_.erase(id) != 0) Metrics::global().queue_delivery(false);
     rescan = std::exchange(saturated_, false);
   }
   if (rescan) wake();
@@ -191,6 +193,8 @@ asio::awaitable<void> QueueRunner::loop(std::shared_ptr<QueueRunner> self) {
         asio::co_spawn(self->executor_, run_entry(self, std::move(entry), now), asio::detached);
       }
     }
+    // Counted after the claims, so a reader that sees this scan also sees its deliveries active.
+    Metrics::global().queue_scanned();
     if (self->stopping_ || self->woken_) continue;
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(self->options_.poll);
     {
