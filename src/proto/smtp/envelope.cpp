@@ -221,10 +221,12 @@ std::optional<Mailbox> parse_path(std::string_view path, bool allow_empty) {
 }
 
 std::optional<std::string> xtext_decode(std::string_view s) {
-  // hexchar is "+" and two upper-case hex digits [RFC 3461 §4]; lower case is not xtext.
+  // hexchar is "+" and two upper-case hex digits [RFC 3461 §4]; lower case is taken too, as
+  // Postfix does, since refusing it would only bounce a sender's ENVID or ORCPT over letter case.
   auto hex = [](char h) -> int {
     if (h >= '0' && h <= '9') return h - '0';
     if (h >= 'A' && h <= 'F') return h - 'A' + 10;
+    if (h >= 'a' && h <= 'f') return h - 'a' + 10;
     return -1;
   };
   std::string out;

@@ -86,8 +86,8 @@ Parsed<Bdat> parse_bdat(std::string_view args);
 std::optional<Mailbox> parse_path(std::string_view path, bool allow_empty);
 
 // xtext [RFC 3461 §4], the one implementation for server (ORCPT, ENVID received) and client (sent):
-// decoding gives nullopt on a "+" not followed by two upper-case hex digits, or a byte outside
-// 33..126 or "="; encoding writes "+HH" (upper case) for "+", "=" and every byte outside 33..126.
+// decoding gives nullopt on a "+" not followed by two hex digits (lower case accepted), or a byte
+// outside 33..126 or "="; encoding writes "+HH" (upper case) for "+", "=" and every byte outside 33..126.
 std::optional<std::string> xtext_decode(std::string_view s);
 std::string xtext_encode(std::string_view s);
 
