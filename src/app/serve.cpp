@@ -29,6 +29,7 @@
 #include "app/commands.hpp"
 #include "auth/authenticator.hpp"
 #include "base/log.hpp"
+#include "base/spool.hpp"
 #include "config/config.hpp"
 #include "dns/unbound_resolver.hpp"
 #include "msgauth/dkim.hpp"
@@ -129,6 +130,7 @@ class Server {
         tls_(std::move(tls)),
         directory_(std::move(directory)),
         pool_(blocking_thread_count(*cfg)),
+        message_memory_(cfg->limits.message_memory_total),
         auth_(*directory_, pool_, cfg->auth),
         limiter_(std::make_shared<net::ConnectionLimiter>(cfg->limits.max_connections,
                                                           cfg->limits.max_connections_per_ip)),
@@ -285,11 +287,13 @@ class Server {
         return [this, l](net::Accepted a) {
           return server::smtp::run_session(std::move(a), server::smtp::SmtpContext{config_.get(), l, &auth_, tls_, store_.get(), &pool_,
                                                                             queue_.get(), [this] { runner_->wake(); },
-                                                                            resolver_, psl_, signer_.load(), dmarc_log_.get()});
+                                                                            resolver_, psl_, signer_.load(), dmarc_log_.get(),
+                                                                            &message_memory_});
         };
       case Proto::kImap:
         return [this, l](net::Accepted a) {
-          return server::imap::run_session(std::move(a), server::imap::ImapContext{config_.get(), l, &auth_, tls_, store_.get()});
+          return server::imap::run_session(std::move(a), server::imap::ImapContext{config_.get(), l, &auth_, tls_, store_.get(),
+                                                                                              &message_memory_});
         };
       case Proto::kPop3:
         return [this, l](net::Accepted a) {
@@ -383,6 +387,7 @@ class Server {
   std::unique_ptr<auth::Directory> directory_;
   asio::io_context io_;
   net::BlockingPool pool_;
+  MemoryBudget message_memory_;  // RAM for messages in flight, all sessions (limits.message_memory_total)
   std::unique_ptr<store::sqlite::SqliteMailStore> store_;  // after pool_: destroyed before it
   server::pop3::MaildropLocks maildrop_locks_;
   std::unique_ptr<store::sqlite::SqliteQueue> queue_;

@@ -339,6 +339,8 @@ void read_limits(TableReader& root, Problems& problems, Limits& l) {
   l.max_line_length = t.u32("max_line_length", 512, 16 << 20, l.max_line_length);
   l.max_auth_line_length = t.u32("max_auth_line_length", 512, 16 << 20, l.max_auth_line_length);
   l.max_commands_before_auth = t.u32("max_commands_before_auth", 1, kU32Max, l.max_commands_before_auth);
+  l.message_memory = t.u32("message_memory", 0, 1u << 30, l.message_memory);
+  l.message_memory_total = t.u32("message_memory_total", 1u << 20, kU32Max, l.message_memory_total);
   t.finish();
 }
 
@@ -917,6 +919,8 @@ std::string render_initial(const InitOptions& options) {
   s += "# max_line_length = 8192          # bytes of one command line\n";
   s += "# max_auth_line_length = 16384    # bytes of one SASL response line\n";
   s += "# max_commands_before_auth = 50\n";
+  s += "# message_memory = 262144         # bytes of a message in RAM while received; the rest spooled to disk\n";
+  s += "# message_memory_total = 134217728 # bytes of messages in RAM, all connections together\n";
   s += "\n";
   s += "# [timeouts]                      # seconds\n";
   s += "# smtp = 300\n";

@@ -50,6 +50,12 @@ struct Limits {
   uint32_t max_line_length = 8192;         // bytes of one command line (SMTP, POP3, IMAP before literals)
   uint32_t max_auth_line_length = 16384;   // bytes of one SASL response line
   uint32_t max_commands_before_auth = 50;  // then the connection is closed
+  // A message being received (DATA, BDAT, LMTP, APPEND) keeps this many bytes in RAM; the rest goes to
+  // an anonymous temp file in the data folder.
+  uint32_t message_memory = 256u << 10;
+  // Bytes of messages held in RAM by all connections together (being received or processed); past it
+  // new data goes straight to temp files and finished messages wait their turn.
+  uint32_t message_memory_total = 128u << 20;
 };
 
 struct Timeouts {

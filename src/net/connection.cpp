@@ -207,6 +207,23 @@ asio::awaitable<ReadResult> Connection::read_line(ReadOptions options) {
   }
 }
 
+asio::awaitable<ReadStatus> Connection::wait_input(std::chrono::seconds timeout) {
+  Impl& s = *impl_;
+  if (s.input.size() > s.start) co_return ReadStatus::kOk;
+  auto status = co_await s.fill(timeout, false);
+  co_return status;
+}
+
+std::string_view Connection::input() const {
+  const Impl& s = *impl_;
+  return std::string_view(s.input).substr(s.start);
+}
+
+void Connection::consume(size_t n) {
+  Impl& s = *impl_;
+  s.start += std::min(n, s.input.size() - s.start);
+}
+
 asio::awaitable<ReadResult> Connection::read_exact(size_t n, std::chrono::seconds timeout) {
   Impl& s = *impl_;
   while (s.input.size() - s.start < n) {

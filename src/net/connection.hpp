@@ -71,6 +71,13 @@ class Connection {
 
   // Reads one line ending in LF; the CRLF or LF is stripped. Never buffers more than options.max.
   boost::asio::awaitable<ReadResult> read_line(ReadOptions options);
+  // Byte streams whose end the caller's reader finds (SMTP DATA): waits until at least one received
+  // byte is buffered, then input() shows what is buffered (at most one read chunk is added per call,
+  // so a caller that consumes as it goes holds one chunk, never the whole stream) and consume(n)
+  // marks the first n bytes as read; the rest stays for the next read (pipelined commands).
+  boost::asio::awaitable<ReadStatus> wait_input(std::chrono::seconds timeout);
+  std::string_view input() const;
+  void consume(size_t n);
   // Reads exactly n bytes (IMAP literals, SMTP BDAT).
   boost::asio::awaitable<ReadResult> read_exact(size_t n, std::chrono::seconds timeout);
   // Writes everything or fails (false) within the timeout.

@@ -97,6 +97,7 @@ class Server:
         self.proc = None
         self.log = root / "serve.log"
         self.metrics_source = None  # the address metric() connects from (a test of per-IP limits sets one)
+        self.env = None  # the server's environment (None: this process's)
 
     def init(self, extra_args=()):
         proc = subprocess.run([BIN, "init", "--dir", str(self.root), "--dev", "--port-base", str(self.base),
@@ -112,7 +113,7 @@ class Server:
     def start(self):
         self._logf = open(self.log, "ab")
         self.proc = subprocess.Popen([BIN, "--config", str(self.config), "serve"], stdout=self._logf,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, env=self.env)
         for name in ("mx", "imap", "pop3", "admin"):
             wait_for_port(self.ports[name], proc=self.proc, log=self.log)
 

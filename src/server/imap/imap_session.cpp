@@ -25,6 +25,7 @@
 
 #include "auth/sasl.hpp"
 #include "base/base64.hpp"
+#include "net/memory_reserve.hpp"
 #include "proto/imap/mutf7.hpp"
 #include "proto/imap/response.hpp"
 #include "server/imap/session.hpp"
@@ -174,10 +175,11 @@ asio::awaitable<Session::Incoming> Session::read_command() {
     co_return Incoming{};
   }
   pi::Progress progress = assembler_.feed_line(first.data);
+  MemoryLease memory;
   for (;;) {
     switch (progress.kind) {
       case pi::Progress::Kind::kComplete:
-        co_return Incoming{Flow::kContinue, assembler_.take()};
+        co_return Incoming{Flow::kContinue, assembler_.take(), std::move(memory)};
       case pi::Progress::Kind::kError: {
         const auto& err = progress.error;
         spdlog::debug("conn={} imap: {} (close: {})", id(), err.message, err.must_close);
@@ -189,23 +191,33 @@ asio::awaitable<Session::Incoming> Session::read_command() {
         std::string text = err.tag ? pi::tagged(*err.tag, Status::kNo, pi::code::kTooBig, err.message)
                                    : pi::untagged(Status::kBad, pi::code::kTooBig, err.message);
         const bool ok = co_await send(std::move(text));
-        co_return Incoming{ok ? Flow::kContinue : Flow::kClose, std::nullopt};
+        co_return Incoming{ok ? Flow::kContinue : Flow::kClose, std::nullopt, {}};
       }
       case pi::Progress::Kind::kNeedLiteral: {
         if (progress.synchronizing) {
           const bool ok = co_await send(pi::continuation("Ready for literal data"));
           if (!ok) co_return Incoming{};
         }
-        std::string bytes;
-        if (progress.literal_size > 0) {
-          auto lit = co_await conn_.read_exact(static_cast<size_t>(progress.literal_size), timeout());
-          if (!lit) {
-            co_await read_failed(lit.status);
+        // A big literal (an APPEND) first takes its bytes from the process-wide message memory
+        // budget, then is read as it arrives, chunk by chunk, straight into the assembler: the
+        // connection never buffers it whole (issue 28 item 2).
+        uint64_t left = progress.literal_size;
+        if (left > ctx_.config->limits.message_memory) {
+          MemoryLease reserved = co_await net::reserve_memory(ctx_.message_memory, left);
+          memory.add(std::move(reserved));
+        }
+        if (left == 0) progress = assembler_.feed_literal({});
+        while (left > 0) {
+          const net::ReadStatus status = co_await conn_.wait_input(timeout());
+          if (status != net::ReadStatus::kOk) {
+            co_await read_failed(status);
             co_return Incoming{};
           }
-          bytes = std::move(lit.data);
+          const std::string_view piece = conn_.input().substr(0, static_cast<size_t>(left));
+          progress = assembler_.feed_literal(piece);
+          conn_.consume(piece.size());
+          left -= piece.size();
         }
-        progress = assembler_.feed_literal(bytes);
         break;
       }
       case pi::Progress::Kind::kNeedLine: {

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "auth/authenticator.hpp"
+#include "base/spool.hpp"
 #include "config/config.hpp"
 #include "net/connection.hpp"
 #include "net/listener.hpp"
@@ -22,6 +23,8 @@ struct ImapContext {
   auth::Authenticator* auth = nullptr;           // outlives every session
   std::shared_ptr<net::TlsContext> tls;          // certificates for STARTTLS
   store::MailStore* store = nullptr;             // the mail store; outlives every session
+  // RAM for APPEND literals in flight, shared by every session (base/spool.hpp); nullptr: no cap.
+  MemoryBudget* message_memory = nullptr;
 };
 
 // Runs the session until the client leaves, a limit or timeout ends it, or the server stops.

@@ -57,6 +57,7 @@ class Session {
   struct Incoming {
     Flow flow = Flow::kClose;
     std::optional<std::string> command;
+    MemoryLease memory;  // the share of the message memory budget its big literals hold
   };
 
   // --- core (imap_session.cpp)

@@ -12,10 +12,14 @@
 // - The 250 after DATA/BDAT is sent only after the queue entry for remote recipients is committed
 //   and MailStore::deliver() returned for local ones. The queue goes first: if queueing fails
 //   nothing was delivered, so the client's retry cannot create duplicates.
-// - The message is held in memory while it arrives (at most smtp.max_message_size bytes): the store
-//   API (store::Delivery::message) takes the whole message as a string.
-// - DATA is read line by line and fed, with its exact line ends, to proto/smtp's DataReader, which
-//   alone decides where the data ends (only CRLF.CRLF) and refuses bare CR/LF (SMTP smuggling).
+// - While a message arrives (DATA, BDAT) it is spooled (base/spool.hpp): limits.message_memory bytes
+//   in RAM, the rest in an anonymous temp file, under one process-wide budget, so slow or unfinished
+//   messages cannot pin memory (issue 28 item 2). Once complete it is read back into memory for
+//   delivery (the store API, store::Delivery::message, takes the whole message as a string), waiting
+//   for the budget when other large messages are being processed.
+// - DATA is read as raw bytes as they arrive and fed to proto/smtp's DataReader, which alone decides
+//   where the data ends (only CRLF.CRLF) and refuses bare CR/LF (SMTP smuggling); bytes after the
+//   terminator stay in the connection for the next command (pipelining).
 // - Plaintext pipelined behind STARTTLS is never executed: Connection::start_tls discards it, and we
 //   log how much there was. After the handshake every bit of protocol state is forgotten
 //   [RFC 3207 §4.2]: the client must EHLO again, and any authentication is gone.
@@ -27,6 +31,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +40,8 @@
 #include "base/ascii.hpp"
 #include "base/base64.hpp"
 #include "base/random.hpp"
+#include "base/spool.hpp"
+#include "net/memory_reserve.hpp"
 #include "proto/smtp/command.hpp"
 #include "proto/smtp/data_reader.hpp"
 #include "proto/smtp/reply.hpp"
@@ -85,7 +92,7 @@ struct Transaction {
   std::string id;                                    // for logs, Received and the 250
   bool bdat = false;             // BDAT was used: DATA is no longer allowed
   bool bdat_too_big = false;     // the chunks passed the size limit; the rest is read and dropped
-  std::string chunks;            // BDAT data so far
+  std::unique_ptr<Spool> chunks;  // BDAT data so far (in RAM up to limits.message_memory, then on disk)
 };
 
 class Session {
@@ -727,16 +734,21 @@ class Session {
     if (!ok) co_return Next::kClose;
     const uint64_t max = ctx_.config->smtp.max_message_size;
     wire::DataReader reader(max);
-    // One line may be as long as the whole message may be (the message is in memory anyway).
-    net::ReadOptions options{std::size_t(max) + 1024, ctx_.config->timeouts.smtp, false};
+    // The data is read as it arrives, one read chunk at a time, and spooled past a small buffer:
+    // however long a line or the message, the session holds a few hundred kilobytes at most.
+    std::unique_ptr<Spool> spool = new_spool();
+    bool spool_failed = false;
     while (!reader.done()) {
-      net::ReadResult line = co_await conn_.read_line(options);
-      if (!line) {
-        co_await read_failed(line.status);
+      const net::ReadStatus status = co_await conn_.wait_input(ctx_.config->timeouts.smtp);
+      if (status != net::ReadStatus::kOk) {
+        co_await read_failed(status);
         co_return Next::kClose;
       }
-      line.data += line.bare_lf ? "\n" : "\r\n";  // the exact bytes that arrived
-      reader.feed(line.data);
+      conn_.consume(reader.feed(conn_.input()));
+      if (!reader.message().empty()) {
+        if (!spool_failed && !spool->append(reader.message())) spool_failed = true;
+        reader.message().clear();
+      }
     }
     if (reader.bare_lf() || reader.bare_cr()) {
       spdlog::info("conn={} smtp: message {} refused: bare {} in DATA", id(), txn_->id,
@@ -750,7 +762,34 @@ class Session {
       Next next = co_await reply(wire::kC552TooBig);
       co_return next;
     }
-    Next next = co_await finish_message(std::move(reader.message()));
+    if (spool_failed) {
+      txn_.reset();
+      Next next = co_await reply(wire::kC451LocalError);
+      co_return next;
+    }
+    Next next = co_await finish_spooled(*spool);
+    co_return next;
+  }
+
+  std::unique_ptr<Spool> new_spool() const {
+    return std::make_unique<Spool>(ctx_.config->data_dir, ctx_.config->limits.message_memory, ctx_.message_memory);
+  }
+
+  // Reads the spooled message back into memory for delivery, once the process-wide message memory
+  // allows it (net/memory_reserve.hpp), then finishes the transaction.
+  asio::awaitable<Next> finish_spooled(Spool& spool) {
+    MemoryLease lease;
+    if (spool.on_disk()) {
+      MemoryLease reserved = co_await net::reserve_memory(ctx_.message_memory, spool.size());
+      lease = std::move(reserved);
+    }
+    Result<std::string> message = spool.take(lease);
+    if (!message) {
+      txn_.reset();
+      Next next = co_await reply(wire::kC451LocalError);
+      co_return next;
+    }
+    Next next = co_await finish_message(std::move(*message));
     co_return next;
   }
 
@@ -759,6 +798,7 @@ class Session {
     std::optional<wire::Reply> refused = message_refusal();
     const uint64_t max = ctx_.config->smtp.max_message_size;
     uint64_t remaining = cmd.size;
+    bool spool_failed = false;
     while (remaining > 0) {
       const std::size_t n = std::size_t(std::min<uint64_t>(remaining, kBdatPiece));
       net::ReadResult piece = co_await conn_.read_exact(n, ctx_.config->timeouts.smtp);
@@ -768,19 +808,25 @@ class Session {
       }
       remaining -= n;
       if (refused || txn_->bdat_too_big) continue;
-      if (txn_->chunks.size() + n > max) {
+      if (!txn_->chunks) txn_->chunks = new_spool();
+      if (txn_->chunks->size() + n > max) {
         txn_->bdat_too_big = true;
-        txn_->chunks.clear();
-        txn_->chunks.shrink_to_fit();
+        txn_->chunks.reset();
         continue;
       }
-      txn_->chunks += piece.data;
+      if (!txn_->chunks->append(piece.data)) spool_failed = true;
     }
     if (refused) {
       Next next = co_await reply(*refused);
       co_return next;
     }
     txn_->bdat = true;
+    if (spool_failed) {
+      // The chunk could not be kept: the transaction is over [RFC 3030 §2: a failed BDAT ends it].
+      txn_.reset();
+      Next next = co_await reply(wire::kC451LocalError);
+      co_return next;
+    }
     if (!cmd.last) {
       Next next = co_await reply(wire::kC250ChunkOk, std::to_string(cmd.size) + " octets received");
       co_return next;
@@ -790,8 +836,9 @@ class Session {
       Next next = co_await reply(wire::kC552TooBig);
       co_return next;
     }
-    std::string message = std::move(txn_->chunks);
-    Next next = co_await finish_message(std::move(message));
+    if (!txn_->chunks) txn_->chunks = new_spool();  // BDAT 0 LAST alone: an empty message
+    std::unique_ptr<Spool> chunks = std::move(txn_->chunks);
+    Next next = co_await finish_spooled(*chunks);
     co_return next;
   }
 

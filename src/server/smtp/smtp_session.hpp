@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "auth/authenticator.hpp"
+#include "base/spool.hpp"
 #include "config/config.hpp"
 #include "dns/resolver.hpp"
 #include "msgauth/dkim.hpp"
@@ -39,6 +40,8 @@ struct SmtpContext {
   std::shared_ptr<const msgauth::PublicSuffixList> psl = nullptr;
   std::shared_ptr<const msgauth::DkimSigner> signer = nullptr;
   msgauth::DmarcReportLog* dmarc_log = nullptr;  // counts DMARC evaluations for reports; nullptr: off
+  // RAM for message data in flight, shared by every session (base/spool.hpp); nullptr: no global cap.
+  MemoryBudget* message_memory = nullptr;
 };
 
 // Runs the session until the client leaves, a limit or timeout ends it, or the server stops.
