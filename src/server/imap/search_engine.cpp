@@ -513,7 +513,7 @@ boost::asio::awaitable<Result<void>> scan_body(MessageState& st, const std::vect
       }
       const bool at_end = last && pos >= end;
       const size_t cut = decodable_prefix(encoded, seg.encoding, at_end);
-      decoded += mime::decode_transfer_encoding(std::string_view(encoded).substr(0, cut), seg.encoding);
+      decoded += mime::decode_transfer_encoding(std::string_view(encoded).substr(0, cut), seg.encoding, at_end);
       encoded.erase(0, cut);
       // Convert whole lines, so a multibyte character is never split across chunks; a line longer
       // than a chunk is cut before its last UTF-8 lead byte instead.
