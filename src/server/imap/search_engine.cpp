@@ -215,13 +215,6 @@ int64_t sent_day(MessageState& st) {
   return day_of(st.data->info.internal_date);
 }
 
-const mime::Address* first_address(const std::vector<mime::Address>& list) {
-  for (const auto& a : list) {
-    if (!a.is_group_start && !a.is_group_end) return &a;
-  }
-  return nullptr;
-}
-
 // An address list as text for FROM/TO/CC/BCC matching: `Name <mailbox@host>, ...` with names
 // decoded, so a search finds the name, the address or a piece of either.
 std::string address_text(const std::vector<mime::Address>& list) {
@@ -707,14 +700,20 @@ struct SortRow {
   std::string cc, from, to, subject, display_from, display_to;
 };
 
+// The first address of the ENVELOPE list [RFC 5256 §3: "the first [address] in the ... address
+// list"]: for a group that is its start marker, whose mailbox is the group name (as Dovecot sorts).
+const mime::Address* first_sort_address(const std::vector<mime::Address>& list) {
+  return list.empty() || list.front().is_group_end ? nullptr : &list.front();
+}
+
 std::string addr_mailbox(const std::vector<mime::Address>& list) {
-  const auto* a = first_address(list);
+  const auto* a = first_sort_address(list);
   return a ? ascii_key(a->mailbox) : std::string();
 }
 
-// [RFC 5957 §3]: the display name of the first address, else its addr-spec.
+// [RFC 5957 §3]: the display name of the first address, else its addr-spec (a group: its name).
 std::string display_of(const std::vector<mime::Address>& list) {
-  const auto* a = first_address(list);
+  const auto* a = first_sort_address(list);
   if (!a) return {};
   if (!a->name.empty()) return ascii_key(a->name);
   return ascii_key(a->host.empty() ? a->mailbox : a->mailbox + "@" + a->host);
