@@ -3,6 +3,7 @@
 // at once, so a 100,000-address header is linear in time and bounded in memory.
 #include "mime/address.hpp"
 
+#include <algorithm>
 #include <optional>
 
 #include "mime/encoded_word.hpp"
@@ -204,7 +205,14 @@ class Parser {
   }
 
   void finish_element() {
-    if (current_.empty()) return;
+    // Only comments ("group: (foo) ;"): CFWS, not a mailbox [RFC 5322 §3.4: group-list may be
+    // CFWS]; nothing to list.
+    const bool only_comments = std::all_of(current_.begin(), current_.end(),
+                                           [](const Token& t) { return t.kind == Kind::kComment; });
+    if (only_comments) {
+      current_.clear();
+      return;
+    }
     Address a;
     fill_addr_spec(current_, a);
     for (const Token& t : current_) {

@@ -68,6 +68,23 @@ TEST(AddressList, Groups) {
   EXPECT_TRUE(l.addresses[7].is_group_end);  // missing ';' still closes the group
 }
 
+// RFC 5322 §3.4: group-list = mailbox-list / CFWS / obs-group-list; a group holding only a comment
+// is empty, and a comment on its own is not a mailbox (imaptest fetch-envelope: "group2: (foo) ;"
+// is ((NIL NIL "group2" NIL)(NIL NIL NIL NIL)), never ("foo" NIL "" "")).
+TEST(AddressList, CommentOnlyGroupIsEmptyRfc5322Sec3_4) {
+  auto l = parse_address_list("group:;, group2: (foo) ;");
+  ASSERT_EQ(l.addresses.size(), 4u);
+  EXPECT_TRUE(l.addresses[0].is_group_start);
+  EXPECT_EQ(l.addresses[0].mailbox, "group");
+  EXPECT_TRUE(l.addresses[1].is_group_end);
+  EXPECT_TRUE(l.addresses[2].is_group_start);
+  EXPECT_EQ(l.addresses[2].mailbox, "group2");
+  EXPECT_TRUE(l.addresses[3].is_group_end);
+  l = parse_address_list("(just a comment), a@b (Name) , (another)");
+  ASSERT_EQ(l.addresses.size(), 1u);
+  EXPECT_EQ(l.addresses[0], mbox("Name", "a", "b"));
+}
+
 TEST(AddressList, RoutesMissingDomainsAndJunk) {
   auto l = parse_address_list("<@r1.example,@r2.example:user@host>, localonly, Name <nodomain>, <a@b");
   ASSERT_EQ(l.addresses.size(), 4u);

@@ -328,6 +328,25 @@ TEST(TransferEncoding, QuotedPrintableEdges) {
   EXPECT_EQ(decode_quoted_printable("soft= \t\r\nbreak=\nx"), "softbreakx");
   EXPECT_EQ(decode_quoted_printable("bad=ZZ=4"), "bad=ZZ=4");
   EXPECT_EQ(decode_quoted_printable("cut="), "cut");
+}
+
+// RFC 2045 §6.7 rule 3: trailing spaces and tabs of an encoded line are transport padding and are
+// deleted before a hard line break (and at the end of the part); whitespace before a soft break
+// "=" stays (a printable "=" follows it), and an encoded "=20" or "=09" is data.
+TEST(TransferEncoding, QuotedPrintableDeletesTrailingWhitespaceRfc2045Sec6_7Rule3) {
+  EXPECT_EQ(decode_quoted_printable("hello  \r\nbar"), "hello\r\nbar");
+  EXPECT_EQ(decode_quoted_printable("hello \t\nbar \t"), "hello\nbar");
+  EXPECT_EQ(decode_quoted_printable("foo\t=\r\nbar"), "foo\tbar");
+  EXPECT_EQ(decode_quoted_printable("foo = \t\r\nbar\r\n"), "foo bar\r\n");
+  EXPECT_EQ(decode_quoted_printable("foo=20\r\nx=09 \r\n"), "foo \r\nx\t\r\n");
+  EXPECT_EQ(decode_quoted_printable("a  ", false), "a  ");  // a piece that continues
+  // imaptest's fetch-binary-mime-qp part: 65 bytes decoded, as Dovecot answers.
+  const std::string part =
+      "hello  \r\nbar=\r\n\r\nfoo\t=\r\nbar\r\nfoo\t \t= \r\n=62\r\nfoo = \t\r\nbar\r\nfoo =\r\n=62\r\n"
+      "foo  \r\nbar=\r\n\r\nfoo_bar\r\n";
+  EXPECT_EQ(decode_quoted_printable(part),
+            "hello\r\nbar\r\nfoo\tbar\r\nfoo\t \tb\r\nfoo bar\r\nfoo b\r\nfoo\r\nbar\r\nfoo_bar\r\n");
+  EXPECT_EQ(decode_quoted_printable(part).size(), 65u);
   EXPECT_EQ(decode_base64_lenient("aGk=\r\nignored"), "hi");
   EXPECT_EQ(decode_base64_lenient("a G\tk"), "hi");
   EXPECT_EQ(decode_transfer_encoding("=41", "7bit"), "=41");

@@ -36,17 +36,27 @@ std::string decode_base64_lenient(std::string_view text) {
   return out;
 }
 
-std::string decode_quoted_printable(std::string_view text) {
+std::string decode_quoted_printable(std::string_view text, bool complete) {
   std::string out;
   out.reserve(text.size());
+  // out[0, kept) must stay: decoded "=XX" bytes (an encoded "=20" is data) and everything before the
+  // last soft break (whitespace before "=" is followed by a printable character on its line).
+  std::size_t kept = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (c != '=') {
+      // A hard line break: trailing spaces and tabs of the encoded line were added in transport
+      // and are deleted [RFC 2045 §6.7 rule 3].
+      if (c == '\n' || (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n')) {
+        while (out.size() > kept && (out.back() == ' ' || out.back() == '\t')) out.pop_back();
+      }
       out.push_back(c);
+      kept = c == '\n' ? out.size() : kept;
       continue;
     }
     if (i + 2 < text.size() && hex_digit(text[i + 1]) >= 0 && hex_digit(text[i + 2]) >= 0) {
       out.push_back(char(hex_digit(text[i + 1]) * 16 + hex_digit(text[i + 2])));
+      kept = out.size();
       i += 2;
       continue;
     }
@@ -56,17 +66,23 @@ std::string decode_quoted_printable(std::string_view text) {
     if (j < text.size() && text[j] == '\r') ++j;
     if (j < text.size() && text[j] == '\n') {
       i = j;
+      kept = out.size();
       continue;
     }
-    if (j == text.size()) break;  // "=" at the very end (a cut soft break): drop it
+    if (j == text.size()) {  // "=" at the very end (a cut soft break): drop it
+      kept = out.size();
+      break;
+    }
     out.push_back(c);
   }
+  // The last line ends at the end of the part (its line break belongs to the boundary).
+  while (complete && out.size() > kept && (out.back() == ' ' || out.back() == '\t')) out.pop_back();
   return out;
 }
 
-std::string decode_transfer_encoding(std::string_view body, std::string_view encoding) {
+std::string decode_transfer_encoding(std::string_view body, std::string_view encoding, bool complete) {
   if (encoding == "base64") return decode_base64_lenient(body);
-  if (encoding == "quoted-printable") return decode_quoted_printable(body);
+  if (encoding == "quoted-printable") return decode_quoted_printable(body, complete);
   return std::string(body);
 }
 

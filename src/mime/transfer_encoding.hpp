@@ -14,11 +14,13 @@ namespace posthorn::mime {
 std::string decode_base64_lenient(std::string_view text);
 
 // Quoted-printable body text: "=XX" is a byte, "=" before a line end is a soft break (removed with
-// the line end), anything malformed is kept as written.
-std::string decode_quoted_printable(std::string_view text);
+// the line end), spaces and tabs at the end of an encoded line (before a hard line break, and at
+// the end of the text when `complete`) are deleted [RFC 2045 §6.7 rule 3], anything malformed is
+// kept as written. `complete` false: `text` is a piece that continues (a chunk cut mid-line).
+std::string decode_quoted_printable(std::string_view text, bool complete = true);
 
 // Decodes `body` for a lower-case transfer encoding; 7bit, 8bit, binary and unknown encodings are
-// returned unchanged.
-std::string decode_transfer_encoding(std::string_view body, std::string_view encoding);
+// returned unchanged. `complete` as for decode_quoted_printable.
+std::string decode_transfer_encoding(std::string_view body, std::string_view encoding, bool complete = true);
 
 }  // namespace posthorn::mime

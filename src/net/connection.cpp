@@ -180,8 +180,30 @@ void Connection::discard_input() {
   impl_->start = 0;
 }
 
+asio::awaitable<ReadStatus> Connection::skip_line(size_t max, std::chrono::seconds timeout) {
+  Impl& s = *impl_;
+  size_t skipped = 0;
+  for (;;) {
+    const size_t pos = s.input.find('\n', s.start);
+    if (pos != std::string::npos) {
+      s.start = pos + 1;
+      co_return ReadStatus::kOk;
+    }
+    skipped += s.input.size() - s.start;
+    s.start = s.input.size();  // fill() frees the consumed bytes
+    if (skipped > max) co_return ReadStatus::kTooLong;
+    auto status = co_await s.fill(timeout, false);
+    if (status != ReadStatus::kOk) co_return status;
+  }
+}
+
 asio::awaitable<ReadResult> Connection::read_line(ReadOptions options) {
   Impl& s = *impl_;
+  // Nothing is consumed; the caller sees the start of the line.
+  auto too_long = [](const Impl& in, size_t max) {
+    const size_t n = std::min({max, kTooLongPrefix, in.input.size() - in.start});
+    return ReadResult{ReadStatus::kTooLong, in.input.substr(in.start, n), false};
+  };
   size_t scanned = s.start;
   for (;;) {
     size_t pos = s.input.find('\n', scanned);
@@ -192,13 +214,13 @@ asio::awaitable<ReadResult> Connection::read_line(ReadOptions options) {
         --end;
         bare_lf = false;
       }
-      if (end - s.start > options.max) co_return ReadResult{ReadStatus::kTooLong, {}, false};
+      if (end - s.start > options.max) co_return too_long(s, options.max);
       ReadResult r{ReadStatus::kOk, s.input.substr(s.start, end - s.start), bare_lf};
       s.start = pos + 1;
       co_return r;
     }
     // +1: a CR may be waiting for its LF.
-    if (s.input.size() - s.start > options.max + 1) co_return ReadResult{ReadStatus::kTooLong, {}, false};
+    if (s.input.size() - s.start > options.max + 1) co_return too_long(s, options.max);
     scanned = s.input.size();
     size_t before = s.start;
     auto status = co_await s.fill(options.timeout, options.interruptible);

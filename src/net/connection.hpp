@@ -40,7 +40,7 @@ enum class ReadStatus {
   kOk,
   kEof,        // the peer closed
   kTimeout,    // nothing arrived within the timeout
-  kTooLong,    // the line exceeded the limit (the rest of the line is not read)
+  kTooLong,    // the line exceeded the limit: it is left unread (data holds its first bytes)
   kShutdown,   // the server is stopping and this was an interruptible read
   kEvicted,    // the global connection cap needed this slot (not logged in yet; listener.hpp)
   kError,      // network or TLS error
@@ -70,6 +70,9 @@ class Connection {
   bool is_tls() const;
 
   // Reads one line ending in LF; the CRLF or LF is stripped. Never buffers more than options.max.
+  // kTooLong: nothing is consumed and `data` holds the first bytes of the line (at most
+  // kTooLongPrefix), so the caller can read the line's tag, then read it again with a larger limit
+  // or skip_line() it.
   boost::asio::awaitable<ReadResult> read_line(ReadOptions options);
   // Byte streams whose end the caller's reader finds (SMTP DATA): waits until at least one received
   // byte is buffered, then input() shows what is buffered (at most one read chunk is added per call,
@@ -78,6 +81,11 @@ class Connection {
   boost::asio::awaitable<ReadStatus> wait_input(std::chrono::seconds timeout);
   std::string_view input() const;
   void consume(size_t n);
+  static constexpr size_t kTooLongPrefix = 1024;
+  // Discards input up to and including the next LF, holding at most one read chunk at a time.
+  // kTooLong when more than `max` bytes went by without one (the connection cannot resync and
+  // should be closed); else kOk or the read's status.
+  boost::asio::awaitable<ReadStatus> skip_line(size_t max, std::chrono::seconds timeout);
   // Reads exactly n bytes (IMAP literals, SMTP BDAT).
   boost::asio::awaitable<ReadResult> read_exact(size_t n, std::chrono::seconds timeout);
   // Writes everything or fails (false) within the timeout.

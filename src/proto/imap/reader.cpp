@@ -47,6 +47,13 @@ std::optional<std::string> leading_tag(std::string_view line) {
   return std::string(tag);
 }
 
+bool is_id_command(std::string_view line) {
+  const size_t sp = line.find(' ');
+  if (sp == std::string_view::npos || !is_valid_tag(line.substr(0, sp))) return false;
+  const std::string_view rest = line.substr(sp + 1);
+  return rest.size() >= 3 && (rest[0] == 'I' || rest[0] == 'i') && (rest[1] == 'D' || rest[1] == 'd') && rest[2] == ' ';
+}
+
 std::optional<LiteralAnnouncement> trailing_literal(std::string_view line) {
   if (line.empty() || line.back() != '}') return std::nullopt;
   size_t i = line.size() - 1;  // at '}'

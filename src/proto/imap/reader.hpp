@@ -4,6 +4,7 @@
 // A Reader is a cursor over a string_view the caller keeps alive; thread-compatible.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -25,6 +26,14 @@ bool is_valid_tag(std::string_view tag);
 // The tag at the start of a command line, when the line starts with a valid tag followed by SP or
 // the end of the line. Used to address error replies before the command is fully parsed.
 std::optional<std::string> leading_tag(std::string_view line);
+
+// The longest ID command line [RFC 2971 §3.3]: at most 30 field-value pairs, fields of at most 30
+// octets and values of at most 1,024; as quoted strings with every octet escaped that is
+// 30 * (62 + 1 + 2,050 + 1) = 63,420 bytes, and 64 KiB leaves room for the tag and "ID (...)". A
+// session reads an ID line up to this length even when its line limit is lower (8,192 by default).
+inline constexpr size_t kMaxIdLine = 64 * 1024;
+// True when `line` (or the start of one) is "<tag> ID ..." (any case).
+bool is_id_command(std::string_view line);
 
 // A literal announcement at the end of a line: "{123}" or "{123+}" (also the tail of "~{123}").
 struct LiteralAnnouncement {

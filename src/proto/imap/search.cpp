@@ -250,7 +250,11 @@ class Parser {
     const auto a = side(s.substr(0, colon));
     const auto b = side(s.substr(colon + 1));
     if (!a || !b || ((*a < 0) != (*b < 0))) return std::nullopt;  // both ends on the same side
-    return SearchReturn::Partial{*a, *b};  // as written: the reply echoes it
+    // "m:n" and "n:m" are the same range [RFC 9394 §3.1, like seq-range in RFC 9051 §9]: kept in
+    // normal form, the end nearest the start of its side first ("2:4", "-1:-100"), so the reply
+    // names the range the server used, as Dovecot does ("4:2" is answered as "2:4").
+    const bool swap = *a < 0 ? *a < *b : *a > *b;
+    return swap ? SearchReturn::Partial{*b, *a} : SearchReturn::Partial{*a, *b};
   }
 
  public:

@@ -159,6 +159,16 @@ TEST(SearchParse, ReturnOptions) {
   auto partial = parse_search("RETURN (PARTIAL -1:-100) ALL");
   ASSERT_TRUE(partial);
   EXPECT_EQ(partial->ret.partial, (SearchReturn::Partial{-1, -100}));
+  // RFC 9394 §3.1: "m:n" with m > n is the range n:m, in normal form in the reply and the slice.
+  for (const auto& [text, want] : std::vector<std::pair<std::string, SearchReturn::Partial>>{
+           {"RETURN (PARTIAL 4:2) ALL", {2, 4}}, {"RETURN (PARTIAL 2:4) ALL", {2, 4}},
+           {"RETURN (PARTIAL -100:-1) ALL", {-1, -100}}, {"RETURN (PARTIAL 7:7) ALL", {7, 7}}}) {
+    auto p = parse_search(text);
+    ASSERT_TRUE(p) << text;
+    EXPECT_EQ(p->ret.partial, want) << text;
+  }
+  auto swapped = parse_search("RETURN (PARTIAL 4:2) ALL");
+  EXPECT_EQ(format_esearch("t", false, swapped->ret, {1, 2, 3, 4, 5}), "* ESEARCH (TAG \"t\") PARTIAL (2:4 2:4)\r\n");
   for (const char* bad : {"RETURN (FOO) ALL", "RETURN MIN ALL", "RETURN (MIN ALL", "RETURN (MIN)",
                           "RETURN (PARTIAL 1:-5) ALL", "RETURN (PARTIAL 0:5) ALL", "RETURN (PARTIAL) ALL"}) {
     EXPECT_FALSE(parse_search(bad)) << bad;

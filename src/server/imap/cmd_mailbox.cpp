@@ -136,9 +136,11 @@ asio::awaitable<std::string> Session::cmd_list(const std::string& tag, const pi:
   std::vector<std::string> patterns;
   for (const auto& p : args.patterns) {
     const std::string joined = pi::join_list_pattern(args.reference, p, store::kSeparator);
+    // A pattern is not a mailbox name: one that is not valid modified UTF-7 (a bare "&" in
+    // "!#$&'+,-.%") is legal LIST syntax [RFC 3501 §6.3.8, list-mailbox] and is matched as written
+    // (as Dovecot does), so it lists what it can match, usually nothing; never BAD.
     auto decoded = pi::mailbox_from_wire(joined, utf8_names());
-    if (!decoded) co_return pi::tagged(tag, Status::kBad, "Invalid mailbox pattern: " + decoded.error().message);
-    patterns.push_back(std::move(*decoded));
+    patterns.push_back(decoded ? std::move(*decoded) : joined);
   }
   auto matches = [&patterns](std::string_view name) {
     return std::any_of(patterns.begin(), patterns.end(),

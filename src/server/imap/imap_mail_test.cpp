@@ -131,6 +131,26 @@ TEST(ImapMail, CapabilitiesAfterLogin) {
   }
 }
 
+// RFC 3501 §6.3.8 / RFC 9051 §6.3.9: a LIST pattern is list-mailbox syntax, not a mailbox name; one
+// that is not valid modified UTF-7 (a bare "&") is matched as written: OK, and here nothing matches.
+TEST(ImapMail, ListPatternWithBareAmpersandIsMatchedLiterallyRfc3501Sec6_3_8) {
+  MailServer server;
+  auto c = server.login();
+  EXPECT_EQ(run(*c, "a", "CREATE a&-b").back(), "a OK CREATE completed");
+  for (const std::string& pattern : {std::string("!#$&'+,-.0123456789:;<=>?@^_`|[}%*"),
+                                    std::string("\"!#$&'+,-.0123456789:;<=>?@^_`|[}%*\""), std::string("&"),
+                                    std::string("\"&AGE\"")}) {
+    auto lines = run(*c, "b", "LIST \"\" " + pattern);
+    ASSERT_EQ(lines.size(), 1u) << pattern << "\n" << joined(lines);
+    EXPECT_EQ(lines.back(), "b OK LIST completed") << pattern;
+  }
+  // Valid modified UTF-7 is still decoded: "a&-*" matches the mailbox named "a&b".
+  auto lines = run(*c, "c", "LIST \"\" a&-*");
+  EXPECT_TRUE(has_line(lines, "* LIST (\\HasNoChildren) \"/\" a&-b")) << joined(lines);
+  lines = run(*c, "d", "LSUB \"\" a&*");
+  EXPECT_EQ(lines.back(), "d OK LSUB completed") << joined(lines);
+}
+
 TEST(ImapMail, ListShowsDefaultMailboxesWithAttributes) {
   MailServer server;
   auto c = server.login();

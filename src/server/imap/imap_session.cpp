@@ -19,6 +19,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <variant>
@@ -27,6 +28,7 @@
 #include "base/base64.hpp"
 #include "net/memory_reserve.hpp"
 #include "proto/imap/mutf7.hpp"
+#include "proto/imap/reader.hpp"
 #include "proto/imap/response.hpp"
 #include "server/imap/session.hpp"
 
@@ -42,12 +44,17 @@ constexpr std::string_view kGreetingText = "Posthorn ready.";
 constexpr std::string_view kByeTimeout = "Autologout; idle for too long";
 constexpr std::string_view kByeShutdown = "Server shutting down";
 constexpr std::string_view kByeTooManyConnections = "Too many connections";
-constexpr std::string_view kByeLineTooLong = "Line too long";
+constexpr std::string_view kLineTooLong = "Line too long";
+// An over-long line is skipped and answered BAD up to this length; beyond it the client is not
+// speaking IMAP (a 10 MB "line", a decompression bomb) and gets BYE.
+constexpr size_t kMaxSkippedLine = 1 << 20;
 constexpr std::string_view kByeTooManyCommands = "Too many commands";
 constexpr std::string_view kNotAvailable = "Unknown command or not available";
 constexpr std::string_view kAlreadyAuthenticated = "Already authenticated";
 // One literal before login carries at most a user name or a password; a command holds a few of them.
 constexpr uint32_t kLiteralsPerCommand = 4;
+// A command before login: a few literals of a line each, or one ID command of up to kMaxIdLine.
+uint64_t preauth_command_size(uint64_t line) { return std::max<uint64_t>(line * kLiteralsPerCommand, pi::kMaxIdLine); }
 // Untagged output is written in pieces of about this size (FETCH of many messages streams).
 constexpr size_t kFlushThreshold = 64 * 1024;
 
@@ -58,7 +65,7 @@ Session::Session(net::Connection& conn, ImapContext& ctx, asio::any_io_executor 
       ctx_(ctx),
       assembler_(pi::AssemblerOptions{
           .max_literal_size = ctx.config->limits.max_line_length,
-          .max_command_size = uint64_t{ctx.config->limits.max_line_length} * kLiteralsPerCommand}) {
+          .max_command_size = preauth_command_size(ctx.config->limits.max_line_length)}) {
   feed_ = std::make_shared<FeedState>(std::move(executor));
 }
 
@@ -93,7 +100,7 @@ uint64_t Session::append_limit() const { return ctx_.config->imap.max_message_si
 
 pi::AssemblerOptions Session::assembler_limits() const {
   const uint64_t line = ctx_.config->limits.max_line_length;
-  if (!authenticated()) return pi::AssemblerOptions{.max_literal_size = line, .max_command_size = line * kLiteralsPerCommand};
+  if (!authenticated()) return pi::AssemblerOptions{.max_literal_size = line, .max_command_size = preauth_command_size(line)};
   // A literal may carry one message of APPENDLIMIT bytes; a command (MULTIAPPEND) up to two of them.
   const uint64_t limit = append_limit();
   return pi::AssemblerOptions{.max_literal_size = limit, .max_command_size = 2 * limit + line * kLiteralsPerCommand};
@@ -153,7 +160,7 @@ asio::awaitable<Flow> Session::read_failed(net::ReadStatus status) {
     case net::ReadStatus::kTimeout: bye = kByeTimeout; break;
     case net::ReadStatus::kShutdown: bye = kByeShutdown; break;
     case net::ReadStatus::kEvicted: bye = kByeTooManyConnections; break;
-    case net::ReadStatus::kTooLong: bye = kByeLineTooLong; break;
+    case net::ReadStatus::kTooLong: bye = kLineTooLong; break;
     default: break;
   }
   if (!bye.empty()) {
@@ -167,13 +174,49 @@ net::ReadOptions Session::line_options(bool interruptible) const {
   return net::ReadOptions{.max = ctx_.config->limits.max_line_length, .timeout = timeout(), .interruptible = interruptible};
 }
 
+// One line of a command, at most max_line_length bytes, or kMaxIdLine for an ID command (RFC 2971
+// §3.3 allows more than the default limit; kTooLong data then holds the line's start).
+asio::awaitable<net::ReadResult> Session::read_command_line(bool first, bool id_command) {
+  auto line = co_await conn_.read_line(line_options(first));
+  const uint64_t limit = ctx_.config->limits.max_line_length;
+  if (line.status == net::ReadStatus::kTooLong && limit < pi::kMaxIdLine && (id_command || (first && pi::is_id_command(line.data)))) {
+    auto options = line_options(first);
+    options.max = pi::kMaxIdLine;
+    line = co_await conn_.read_line(options);
+  }
+  co_return line;
+}
+
+// A line over the limit: skipped (up to kMaxSkippedLine bytes, read and dropped a chunk at a time),
+// then answered BAD, tagged when the tag could be read, so the client and server stay in step and
+// the connection goes on. A longer run without a line end is not IMAP: BYE.
+asio::awaitable<Flow> Session::skip_overlong_line(std::optional<std::string> tag) {
+  const auto skipped = co_await conn_.skip_line(kMaxSkippedLine, timeout());
+  if (skipped != net::ReadStatus::kOk) {
+    auto flow = co_await read_failed(skipped);
+    co_return flow;
+  }
+  spdlog::debug("conn={} imap: line too long, skipped", id());
+  // Built before the co_await: g++ 12 miscompiles co_await around ?: temporaries (DESIGN.md §3).
+  std::string text = tag ? pi::tagged(*tag, Status::kBad, kLineTooLong) : pi::untagged(Status::kBad, kLineTooLong);
+  auto flow = co_await reply(std::move(text));
+  co_return flow;
+}
+
 // Reads one whole command: its first line, then literals and continuation lines as announced.
 asio::awaitable<Session::Incoming> Session::read_command() {
-  auto first = co_await conn_.read_line(line_options(true));
+  auto first = co_await read_command_line(true, false);
+  if (first.status == net::ReadStatus::kTooLong) {
+    // The tag only when the kept start of the line holds all of it.
+    auto tag = first.data.find(' ') != std::string::npos ? pi::leading_tag(first.data) : std::nullopt;
+    auto flow = co_await skip_overlong_line(std::move(tag));
+    co_return Incoming{flow, std::nullopt, {}};
+  }
   if (!first) {
     co_await read_failed(first.status);
     co_return Incoming{};
   }
+  const bool id_command = pi::is_id_command(first.data);
   pi::Progress progress = assembler_.feed_line(first.data);
   MemoryLease memory;
   for (;;) {
@@ -221,7 +264,12 @@ asio::awaitable<Session::Incoming> Session::read_command() {
         break;
       }
       case pi::Progress::Kind::kNeedLine: {
-        auto more = co_await conn_.read_line(line_options(false));
+        auto more = co_await read_command_line(false, id_command);
+        if (more.status == net::ReadStatus::kTooLong) {
+          assembler_.reset();
+          auto flow = co_await skip_overlong_line(pi::leading_tag(first.data));
+          co_return Incoming{flow, std::nullopt, {}};
+        }
         if (!more) {
           co_await read_failed(more.status);
           co_return Incoming{};

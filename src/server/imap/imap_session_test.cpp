@@ -215,7 +215,9 @@ TEST(ImapSession, LiteralAtLimitAcceptedAboveRefused) {
   EXPECT_EQ(c->read_line(), "a2 NO [TOOBIG] Literal too big");
 }
 
-TEST(ImapSession, OverlongLineSaysByeAndCloses) {
+// An over-long line is answered BAD (tagged when the tag can be read) and skipped, and the
+// connection goes on [RFC 9051 §7.1.5: BAD for a command the server cannot parse; issue 27 defect 7].
+TEST(ImapSession, OverlongLineGetsBadAndTheConnectionResyncs) {
   ServerSetup setup;
   setup.limits.max_line_length = 100;
   ImapServer server(setup);
@@ -224,9 +226,63 @@ TEST(ImapSession, OverlongLineSaysByeAndCloses) {
   const std::string at_limit = "a1 X" + std::string(96, 'y');
   ASSERT_EQ(at_limit.size(), 100u);
   EXPECT_EQ(command(*c, "a1", at_limit.substr(3)), "a1 BAD Unknown command or not available");
-  c->send("a2 NOOP " + std::string(10000, 'x') + "\r\n");
+  // N+1 and far beyond: BAD with the tag, the next command works.
+  EXPECT_EQ(command(*c, "a2", "X" + std::string(97, 'y')), "a2 BAD Line too long");
+  c->send("a3 NOOP " + std::string(100'000, 'x') + "\r\n");
+  EXPECT_EQ(c->read_line(), "a3 BAD Line too long");
+  EXPECT_EQ(command(*c, "a4", "NOOP"), "a4 OK NOOP completed");
+  // No readable tag: untagged BAD.
+  c->send("+" + std::string(5000, 'x') + "\r\n");
+  EXPECT_EQ(c->read_line(), "* BAD Line too long");
+  // A continuation line after a literal: the command's tag.
+  c->send("a5 LOGIN {3}\r\n");
+  EXPECT_EQ(c->read_line(), "+ Ready for literal data");
+  c->send("abc " + std::string(5000, 'p') + "\r\n");
+  EXPECT_EQ(c->read_line(), "a5 BAD Line too long");
+  EXPECT_EQ(command(*c, "a6", "NOOP"), "a6 OK NOOP completed");
+}
+
+// A "line" of more than 1 MiB without a line end is not IMAP: BYE and close.
+TEST(ImapSession, MegabyteWithoutLineEndSaysByeAndCloses) {
+  ImapServer server;
+  auto c = server.connect();
+  // Exactly one byte over: the server has read everything when it says goodbye (no reset).
+  c->send("a1 NOOP " + std::string((1u << 20) + 1 - 8, 'x'));
   EXPECT_EQ(c->read_line(), "* BYE Line too long");
   EXPECT_TRUE(c->closed_by_server());
+}
+
+// RFC 2971 §3.3: 30 field-value pairs, fields of 30 octets, values of 1,024: a 31.8 KB ID line before
+// login (imaptest's "id" test) is accepted although the line limit is 8,192; a 100 KB line is BAD.
+TEST(ImapSession, LongestLegalIdLineIsAcceptedRfc2971Sec3_3) {
+  ImapServer server;
+  auto c = server.connect();
+  std::string params;
+  for (int i = 0; i < 30; ++i) {
+    std::string field = "f" + std::to_string(i);
+    field += std::string(30 - field.size(), 'x');
+    params += (i ? " \"" : "\"") + field + "\" \"" + std::string(1024, 'v') + "\"";
+  }
+  const std::string line = "a1 ID (" + params + ")";
+  ASSERT_GT(line.size(), 31'000u);
+  c->send_line(line);
+  auto lines = c->read_until("a1 ");
+  EXPECT_EQ(lines.back(), "a1 OK ID completed");
+  // The same with every value character escaped (the longest ID line the RFC allows): still fine.
+  std::string escaped;
+  for (int i = 0; i < 30; ++i) {
+    std::string value;
+    for (int k = 0; k < 1024; ++k) value += "\\\"";
+    escaped += (i ? " \"" : "\"") + std::string(30, 'a' + i % 26) + "\" \"" + value + "\"";
+  }
+  c->send_line("a2 ID (" + escaped + ")");
+  EXPECT_EQ(c->read_until("a2 ").back(), "a2 OK ID completed");
+  // 100 KB: over even the ID limit: BAD, and the connection goes on.
+  c->send_line("a3 ID (\"name\" \"" + std::string(100'000, 'v') + "\")");
+  EXPECT_EQ(c->read_line(), "a3 BAD Line too long");
+  c->send_line("a4 NOOP " + std::string(100'000, 'x'));
+  EXPECT_EQ(c->read_line(), "a4 BAD Line too long");
+  EXPECT_EQ(command(*c, "a5", "NOOP"), "a5 OK NOOP completed");
 }
 
 TEST(ImapSession, SyntaxErrorsUseTheTagWhenThereIsOne) {

@@ -215,13 +215,6 @@ int64_t sent_day(MessageState& st) {
   return day_of(st.data->info.internal_date);
 }
 
-const mime::Address* first_address(const std::vector<mime::Address>& list) {
-  for (const auto& a : list) {
-    if (!a.is_group_start && !a.is_group_end) return &a;
-  }
-  return nullptr;
-}
-
 // An address list as text for FROM/TO/CC/BCC matching: `Name <mailbox@host>, ...` with names
 // decoded, so a search finds the name, the address or a piece of either.
 std::string address_text(const std::vector<mime::Address>& list) {
@@ -513,7 +506,7 @@ boost::asio::awaitable<Result<void>> scan_body(MessageState& st, const std::vect
       }
       const bool at_end = last && pos >= end;
       const size_t cut = decodable_prefix(encoded, seg.encoding, at_end);
-      decoded += mime::decode_transfer_encoding(std::string_view(encoded).substr(0, cut), seg.encoding);
+      decoded += mime::decode_transfer_encoding(std::string_view(encoded).substr(0, cut), seg.encoding, at_end);
       encoded.erase(0, cut);
       // Convert whole lines, so a multibyte character is never split across chunks; a line longer
       // than a chunk is cut before its last UTF-8 lead byte instead.
@@ -707,14 +700,20 @@ struct SortRow {
   std::string cc, from, to, subject, display_from, display_to;
 };
 
+// The first address of the ENVELOPE list [RFC 5256 §3: "the first [address] in the ... address
+// list"]: for a group that is its start marker, whose mailbox is the group name (as Dovecot sorts).
+const mime::Address* first_sort_address(const std::vector<mime::Address>& list) {
+  return list.empty() || list.front().is_group_end ? nullptr : &list.front();
+}
+
 std::string addr_mailbox(const std::vector<mime::Address>& list) {
-  const auto* a = first_address(list);
+  const auto* a = first_sort_address(list);
   return a ? ascii_key(a->mailbox) : std::string();
 }
 
-// [RFC 5957 §3]: the display name of the first address, else its addr-spec.
+// [RFC 5957 §3]: the display name of the first address, else its addr-spec (a group: its name).
 std::string display_of(const std::vector<mime::Address>& list) {
-  const auto* a = first_address(list);
+  const auto* a = first_sort_address(list);
   if (!a) return {};
   if (!a->name.empty()) return ascii_key(a->name);
   return ascii_key(a->host.empty() ? a->mailbox : a->mailbox + "@" + a->host);

@@ -492,6 +492,29 @@ TEST_F(SearchEngineTest, SortWithReverseAndSeveralCriteria) {
   EXPECT_EQ(sort("(DISPLAYTO) UTF-8 ALL"), (Numbers{2, 4, 1, 3}));
 }
 
+// RFC 5256 §3 (FROM/TO/CC: the first address of the list) and RFC 5957 §3 (DISPLAYFROM/DISPLAYTO):
+// the first ENVELOPE address of a group is its start marker, so a group sorts by its name, not by
+// its first member (as Dovecot; imaptest sort-addresses and sort-display-to).
+TEST_F(SearchEngineTest, SortOnGroupUsesTheGroupNameRfc5256Sec3Rfc5957Sec3) {
+  auto msg = [](std::string from, std::string to, std::string cc) {
+    return "From: " + from + "\r\nTo: " + to + "\r\nCc: " + cc + "\r\nSubject: s\r\n\r\nbody\r\n";
+  };
+  append(msg("m@x.test", "m@x.test", "m@x.test"));                                   // 1
+  append(msg("zz: a@x.test;", "zz: a@x.test, b@x.test;", "zz: a@x.test;"));         // 2: group "zz"
+  append(msg("b@x.test", "b@x.test", "b@x.test"));                                   // 3
+  append(msg("aa: z@x.test;", "Zed <z@x.test>", "empty:;"));                        // 4: group "aa"
+  load();
+  // FROM keys: m, zz, b, aa -> aa(4) b(3) m(1) zz(2); with first members it would be 2 3 1 4.
+  EXPECT_EQ(sort("(FROM) UTF-8 ALL"), (Numbers{4, 3, 1, 2}));
+  EXPECT_EQ(sort("(DISPLAYFROM) UTF-8 ALL"), (Numbers{4, 3, 1, 2}));
+  // TO keys: m, zz, b, z -> b m z zz; DISPLAYTO: m@x.test, zz, b@x.test, Zed.
+  EXPECT_EQ(sort("(TO) UTF-8 ALL"), (Numbers{3, 1, 4, 2}));
+  EXPECT_EQ(sort("(DISPLAYTO) UTF-8 ALL"), (Numbers{3, 1, 4, 2}));
+  // CC keys: m, zz, b, empty -> b empty m zz.
+  EXPECT_EQ(sort("(CC) UTF-8 ALL"), (Numbers{3, 4, 1, 2}));
+  EXPECT_EQ(sort("(REVERSE CC) UTF-8 ALL"), (Numbers{2, 1, 4, 3}));
+}
+
 TEST_F(SearchEngineTest, OrderedSubjectThreads) {
   auto msg = [](std::string subject, std::string date) {
     return "From: a@x.test\r\nSubject: " + subject + "\r\nDate: " + date + "\r\n\r\nbody\r\n";

@@ -74,6 +74,8 @@ class Session {
   boost::asio::awaitable<Flow> read_failed(net::ReadStatus status);
   net::ReadOptions line_options(bool interruptible) const;
   boost::asio::awaitable<Incoming> read_command();
+  boost::asio::awaitable<net::ReadResult> read_command_line(bool first, bool id_command);
+  boost::asio::awaitable<Flow> skip_overlong_line(std::optional<std::string> tag);
   boost::asio::awaitable<Flow> next_command();
   boost::asio::awaitable<Flow> reply(std::string text);
   boost::asio::awaitable<Flow> dispatch(proto::imap::Command& cmd);
