@@ -16,6 +16,9 @@
 //   API (store::Delivery::message) takes the whole message as a string.
 // - DATA is read line by line and fed, with its exact line ends, to proto/smtp's DataReader, which
 //   alone decides where the data ends (only CRLF.CRLF) and refuses bare CR/LF (SMTP smuggling).
+//   BDAT chunks of a 7BIT/8BITMIME message go through the same LineEndCheck, with its state carried
+//   from chunk to chunk, and are refused the same way after the LAST chunk; BINARYMIME is binary
+//   [RFC 3030 §3] and is not checked. NUL octets are data in both.
 // - Plaintext pipelined behind STARTTLS is never executed: Connection::start_tls discards it, and we
 //   log how much there was. After the handshake every bit of protocol state is forgotten
 //   [RFC 3207 §4.2]: the client must EHLO again, and any authentication is gone.
@@ -37,6 +40,7 @@
 #include "base/random.hpp"
 #include "proto/smtp/command.hpp"
 #include "proto/smtp/data_reader.hpp"
+#include "proto/smtp/line_ends.hpp"
 #include "proto/smtp/reply.hpp"
 #include "queue/dsn.hpp"
 #include "server/smtp/dmarc_reporter.hpp"
@@ -86,6 +90,7 @@ struct Transaction {
   bool bdat = false;             // BDAT was used: DATA is no longer allowed
   bool bdat_too_big = false;     // the chunks passed the size limit; the rest is read and dropped
   std::string chunks;            // BDAT data so far
+  wire::LineEndCheck line_ends;  // bare CR/LF in the BDAT chunks so far [RFC 5321 §2.3.8]
 };
 
 class Session {
@@ -767,7 +772,9 @@ class Session {
         co_return Next::kClose;
       }
       remaining -= n;
-      if (refused || txn_->bdat_too_big) continue;
+      if (refused) continue;
+      if (txn_->mail.body != wire::Body::kBinaryMime) txn_->line_ends.feed(piece.data);
+      if (txn_->bdat_too_big) continue;
       if (txn_->chunks.size() + n > max) {
         txn_->bdat_too_big = true;
         txn_->chunks.clear();
@@ -783,6 +790,14 @@ class Session {
     txn_->bdat = true;
     if (!cmd.last) {
       Next next = co_await reply(wire::kC250ChunkOk, std::to_string(cmd.size) + " octets received");
+      co_return next;
+    }
+    txn_->line_ends.finish();
+    if (!txn_->line_ends.clean()) {
+      spdlog::info("conn={} smtp: message {} refused: bare {} in BDAT", id(), txn_->id,
+                   txn_->line_ends.bare_lf() ? "LF" : "CR");
+      txn_.reset();
+      Next next = co_await reply(wire::kC550BareLineEndBdat);
       co_return next;
     }
     if (txn_->bdat_too_big) {
