@@ -361,6 +361,7 @@ void read_timeouts(TableReader& root, Problems& problems, Timeouts& o) {
   o.pop3 = t.seconds("pop3", 1, kDay, o.pop3);
   o.tls_handshake = t.seconds("tls_handshake", 1, 3600, o.tls_handshake);
   o.shutdown_grace = t.seconds("shutdown_grace", 0, 3600, o.shutdown_grace);
+  o.min_data_rate = t.u32("min_data_rate", 0, 1u << 30, o.min_data_rate);
   t.finish();
 }
 
@@ -925,6 +926,7 @@ std::string render_initial(const InitOptions& options) {
   s += "# pop3 = 600\n";
   s += "# tls_handshake = 30\n";
   s += "# shutdown_grace = 10\n";
+  s += "# min_data_rate = 500            # bytes/s: DATA, BDAT and IMAP literals, after the timeout as grace\n";
   s += "\n";
   if (dev) {
     s += "[smtp]\n";

@@ -59,6 +59,10 @@ struct Timeouts {
   std::chrono::seconds pop3{600};          // RFC 1939 §3: at least 10 minutes
   std::chrono::seconds tls_handshake{30};
   std::chrono::seconds shutdown_grace{10}; // SIGTERM: how long in-flight work may finish
+  // Slow senders [issue 28 item 4]: a command line must be complete within its protocol's timeout
+  // from its first byte, and SMTP DATA, each BDAT chunk and each IMAP literal within that timeout
+  // plus its bytes / min_data_rate seconds (Postfix's smtpd_min_data_rate). 0 = no rate check.
+  uint32_t min_data_rate = 500;            // bytes per second
 };
 
 struct Argon2 {

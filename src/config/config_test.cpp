@@ -80,6 +80,7 @@ TEST(Config, ReadsEverySection) {
       "[limits]\nmax_connections = 5\nmax_connections_per_ip = 2\nmax_line_length = 1000\n"
       "max_auth_line_length = 2000\nmax_commands_before_auth = 7\n"
       "[timeouts]\nsmtp = 1\nimap = 2\nimap_preauth = 3\npop3 = 4\ntls_handshake = 5\nshutdown_grace = 0\n"
+      "min_data_rate = 0\n"
       "[auth]\nallow_plaintext_on_loopback = true\ncache_ttl = 0\nscram_iterations = 4096\n"
       "throttle_free_failures = 0\nthrottle_base_delay_ms = 10\nthrottle_max_delay_ms = 20\n"
       "throttle_block_after = 4\nthrottle_ip_block_after = 9\nthrottle_window = 60\nthrottle_block_duration = 120\n"
@@ -108,6 +109,7 @@ TEST(Config, ReadsEverySection) {
   EXPECT_EQ(c->timeouts.pop3, std::chrono::seconds(4));
   EXPECT_EQ(c->timeouts.tls_handshake, std::chrono::seconds(5));
   EXPECT_EQ(c->timeouts.shutdown_grace, std::chrono::seconds(0));
+  EXPECT_EQ(c->timeouts.min_data_rate, 0u);
   EXPECT_TRUE(c->auth.allow_plaintext_on_loopback);
   EXPECT_EQ(c->auth.cache_ttl, std::chrono::seconds(0));
   EXPECT_EQ(c->auth.scram_iterations, 4096u);

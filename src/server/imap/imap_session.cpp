@@ -198,6 +198,8 @@ asio::awaitable<Session::Incoming> Session::read_command() {
         }
         std::string bytes;
         if (progress.literal_size > 0) {
+          // The literal must average [timeouts] min_data_rate after timeout() of grace (slowloris).
+          auto transfer = conn_.transfer(timeout(), ctx_.config->timeouts.min_data_rate);
           auto lit = co_await conn_.read_exact(static_cast<size_t>(progress.literal_size), timeout());
           if (!lit) {
             co_await read_failed(lit.status);

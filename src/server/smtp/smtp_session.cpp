@@ -734,14 +734,18 @@ class Session {
     wire::DataReader reader(max);
     // One line may be as long as the whole message may be (the message is in memory anyway).
     net::ReadOptions options{std::size_t(max) + 1024, ctx_.config->timeouts.smtp, false};
-    while (!reader.done()) {
-      net::ReadResult line = co_await conn_.read_line(options);
-      if (!line) {
-        co_await read_failed(line.status);
-        co_return Next::kClose;
+    {
+      // The data must average [timeouts] min_data_rate after timeouts.smtp of grace (slowloris).
+      auto transfer = conn_.transfer(ctx_.config->timeouts.smtp, ctx_.config->timeouts.min_data_rate);
+      while (!reader.done()) {
+        net::ReadResult line = co_await conn_.read_line(options);
+        if (!line) {
+          co_await read_failed(line.status);
+          co_return Next::kClose;
+        }
+        line.data += line.bare_lf ? "\n" : "\r\n";  // the exact bytes that arrived
+        reader.feed(line.data);
       }
-      line.data += line.bare_lf ? "\n" : "\r\n";  // the exact bytes that arrived
-      reader.feed(line.data);
     }
     if (reader.bare_lf() || reader.bare_cr()) {
       spdlog::info("conn={} smtp: message {} refused: bare {} in DATA", id(), txn_->id,
@@ -764,6 +768,8 @@ class Session {
     std::optional<wire::Reply> refused = message_refusal();
     const uint64_t max = ctx_.config->smtp.max_message_size;
     uint64_t remaining = cmd.size;
+    // Each chunk must average [timeouts] min_data_rate after timeouts.smtp of grace (slowloris).
+    auto transfer = conn_.transfer(ctx_.config->timeouts.smtp, ctx_.config->timeouts.min_data_rate);
     while (remaining > 0) {
       const std::size_t n = std::size_t(std::min<uint64_t>(remaining, kBdatPiece));
       net::ReadResult piece = co_await conn_.read_exact(n, ctx_.config->timeouts.smtp);
