@@ -351,6 +351,14 @@ void read_imap(TableReader& root, Problems& problems, Imap& imap) {
   t.finish();
 }
 
+void read_store(TableReader& root, Problems& problems, Store& store) {
+  const toml::table* table = root.table("store");
+  if (table == nullptr) return;
+  TableReader t(problems, *table, "store");
+  store.gc_interval = t.seconds("gc_interval", 1, kDay, store.gc_interval);
+  t.finish();
+}
+
 void read_timeouts(TableReader& root, Problems& problems, Timeouts& o) {
   const toml::table* table = root.table("timeouts");
   if (table == nullptr) return;
@@ -779,6 +787,7 @@ Result<std::shared_ptr<const Config>> parse_text(std::string_view text, const st
   read_pop3(t, problems, cfg->pop3);
   read_smtp(t, problems, cfg->smtp);
   read_imap(t, problems, cfg->imap);
+  read_store(t, problems, cfg->store);
   read_msgauth(t, problems, cfg->msgauth);
   read_listeners(t, problems, *cfg);
   read_dns(t, problems, base_dir, cfg->dns);

@@ -138,6 +138,13 @@ struct Imap {
   uint32_t max_append_messages = 100;     // messages in one MULTIAPPEND [RFC 3502]
 };
 
+// The mail store ([store]).
+struct Store {
+  // While serving, how often to look whether messages were expunged (or mailboxes, accounts
+  // deleted) and, if so, remove the message files nothing refers to any more [issue 28 item 5].
+  std::chrono::seconds gc_interval{300};
+};
+
 // --- Mail authentication: [msgauth] (SPF, DKIM, DMARC on the MX listener; DKIM signing) ---
 
 // What a failed check does to an inbound message.
@@ -232,6 +239,7 @@ struct Config {
   Pop3 pop3;
   Smtp smtp;
   Imap imap;
+  Store store;
   Msgauth msgauth;    // msgauth.authserv_id is filled from hostname when empty
   Dns dns;
   Delivery delivery;  // delivery.hostname is filled from hostname when empty

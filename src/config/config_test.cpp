@@ -566,5 +566,17 @@ TEST(ConfigImap, LimitsAtTheirEdges) {
   EXPECT_EQ(ok(kMinimal)->imap.max_message_size, 50u << 20);
 }
 
+// [store] gc_interval and [timeouts] min_data_rate (issue 28 items 5 and 4) at their edges.
+TEST(ConfigStoreAndRate, LimitsAtTheirEdges) {
+  EXPECT_EQ(ok(kMinimal)->store.gc_interval, std::chrono::seconds(300));
+  EXPECT_EQ(ok(kMinimal)->timeouts.min_data_rate, 500u);
+  EXPECT_EQ(ok(std::string(kMinimal) + "[store]\ngc_interval = 1\n")->store.gc_interval, std::chrono::seconds(1));
+  EXPECT_NE(error_of(std::string(kMinimal) + "[store]\ngc_interval = 0\n").find("store.gc_interval"), std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[store]\nbackend = \"x\"\n").find("unknown key"), std::string::npos);
+  EXPECT_EQ(ok(std::string(kMinimal) + "[timeouts]\nmin_data_rate = 1073741824\n")->timeouts.min_data_rate, 1u << 30);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[timeouts]\nmin_data_rate = 1073741825\n").find("timeouts.min_data_rate"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace posthorn::config
