@@ -266,6 +266,7 @@ class Server {
     if (reporter_) reporter_->start();
     if (tls_reporter_) tls_reporter_->start();
     asio::co_spawn(io_, signal_loop(this), asio::detached);
+    asio::co_spawn(io_, gc_loop(this), asio::detached);
     const unsigned n = io_thread_count(*cfg);
     spdlog::info("posthorn {} serving as {} with {} I/O threads; data in {}", POSTHORN_VERSION, cfg->hostname, n,
                  cfg->data_dir.string());
@@ -359,6 +360,31 @@ class Server {
     co_await self->shutdown();
   }
 
+  // Blob garbage collection while serving [issue 28 item 5]: every [store] gc_interval, when a
+  // commit removed messages or mailboxes since the last look, the message files nothing refers to
+  // are removed (on the blocking pool; safe beside deliveries: SqliteMailStore::collect_garbage).
+  static asio::awaitable<void> gc_loop(Server* self) {
+    for (;;) {
+      self->gc_timer_.expires_after(self->config_.get()->store.gc_interval);
+      auto [ec] = co_await self->gc_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+      // Marked running before the stopping check, so shutdown() either sees it or we see stopping.
+      self->gc_running_ = true;
+      if (ec || self->registry_->stopping() || !self->store_->take_garbage()) {
+        self->gc_running_ = false;
+        if (ec || self->registry_->stopping()) co_return;
+        continue;
+      }
+      auto* store = self->store_.get();
+      auto gc = co_await net::run_blocking(self->pool_, [self, store] {
+        auto r = store->collect_garbage(store::sqlite::SqliteMailStore::GcMode::kServing);
+        self->gc_running_ = false;
+        return r;
+      });
+      if (!gc) spdlog::warn("mail store garbage collection failed: {}", gc.error().message);
+      if (!gc || gc->skipped) store->mark_garbage();  // try again at the next tick
+    }
+  }
+
   // Stop accepting, end idle sessions at once, let busy ones finish up to the grace period.
   asio::awaitable<void> shutdown() {
     const auto grace = config_.get()->timeouts.shutdown_grace;
@@ -372,6 +398,11 @@ class Server {
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     }
     if (limiter_->total() > 0) spdlog::warn("shutdown: closing {} connections still busy", limiter_->total());
+    // A collection in progress finishes first: it uses the store, which goes before the pool.
+    while (gc_running_) {
+      timer.expires_after(std::chrono::milliseconds(50));
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
     // Deliveries in flight get what is left of the grace period (at least a moment to say QUIT).
     const auto left = std::max(std::chrono::milliseconds(100), std::chrono::duration_cast<std::chrono::milliseconds>(
                                                                    deadline - std::chrono::steady_clock::now()));
@@ -379,6 +410,7 @@ class Server {
     if (tls_reporter_) co_await tls_reporter_->stop();
     co_await runner_->stop(left);
     signals_.cancel();
+    gc_timer_.cancel();
     io_.stop();
   }
 
@@ -404,6 +436,8 @@ class Server {
   std::shared_ptr<net::ConnectionLimiter> limiter_;
   std::shared_ptr<net::ConnectionRegistry> registry_;
   asio::signal_set signals_;
+  asio::steady_timer gc_timer_{io_};
+  std::atomic<bool> gc_running_{false};
   std::vector<std::unique_ptr<net::Listener>> listeners_;
 };
 

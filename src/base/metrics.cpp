@@ -52,6 +52,14 @@ std::string Metrics::render_prometheus() const {
                  "# HELP posthorn_queue_deliveries_active Queue entries being delivered now.\n"
                  "# TYPE posthorn_queue_deliveries_active gauge\nposthorn_queue_deliveries_active {}\n",
                  queue_scans_.load(), queue_deliveries_.load());
+  fmt::format_to(std::back_inserter(out),
+                 "# HELP posthorn_blob_gc_runs_total Garbage collections of the mail store's message files.\n"
+                 "# TYPE posthorn_blob_gc_runs_total counter\nposthorn_blob_gc_runs_total {}\n"
+                 "# HELP posthorn_blob_gc_blobs_removed_total Message files no message referred to, removed.\n"
+                 "# TYPE posthorn_blob_gc_blobs_removed_total counter\nposthorn_blob_gc_blobs_removed_total {}\n"
+                 "# HELP posthorn_blob_gc_bytes_freed_total Bytes of the message files removed.\n"
+                 "# TYPE posthorn_blob_gc_bytes_freed_total counter\nposthorn_blob_gc_bytes_freed_total {}\n",
+                 gc_runs_.load(), gc_blobs_.load(), gc_bytes_.load());
   return out;
 }
 

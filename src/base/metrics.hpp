@@ -27,6 +27,12 @@ class Metrics {
   // The outbound queue runner: one scan of the due entries; an entry's delivery starting or ending.
   void queue_scanned() { queue_scans_++; }
   void queue_delivery(bool started) { queue_deliveries_ += started ? 1 : -1; }
+  // One blob garbage collection of the mail store (at start-up or while serving) and what it freed.
+  void blob_gc(uint64_t blobs, uint64_t bytes) {
+    gc_runs_++;
+    gc_blobs_ += blobs;
+    gc_bytes_ += bytes;
+  }
 
   uint64_t auth_successes(Proto p) const { return at(auth_ok_, p).load(); }
   uint64_t auth_failures(Proto p) const { return at(auth_fail_, p).load(); }
@@ -53,6 +59,9 @@ class Metrics {
   std::atomic<uint64_t> cache_misses_{0};
   std::atomic<uint64_t> queue_scans_{0};
   std::atomic<int64_t> queue_deliveries_{0};
+  std::atomic<uint64_t> gc_runs_{0};
+  std::atomic<uint64_t> gc_blobs_{0};
+  std::atomic<uint64_t> gc_bytes_{0};
 };
 
 }  // namespace posthorn

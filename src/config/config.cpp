@@ -353,6 +353,14 @@ void read_imap(TableReader& root, Problems& problems, Imap& imap) {
   t.finish();
 }
 
+void read_store(TableReader& root, Problems& problems, Store& store) {
+  const toml::table* table = root.table("store");
+  if (table == nullptr) return;
+  TableReader t(problems, *table, "store");
+  store.gc_interval = t.seconds("gc_interval", 1, kDay, store.gc_interval);
+  t.finish();
+}
+
 void read_timeouts(TableReader& root, Problems& problems, Timeouts& o) {
   const toml::table* table = root.table("timeouts");
   if (table == nullptr) return;
@@ -363,6 +371,7 @@ void read_timeouts(TableReader& root, Problems& problems, Timeouts& o) {
   o.pop3 = t.seconds("pop3", 1, kDay, o.pop3);
   o.tls_handshake = t.seconds("tls_handshake", 1, 3600, o.tls_handshake);
   o.shutdown_grace = t.seconds("shutdown_grace", 0, 3600, o.shutdown_grace);
+  o.min_data_rate = t.u32("min_data_rate", 0, 1u << 30, o.min_data_rate);
   t.finish();
 }
 
@@ -780,6 +789,7 @@ Result<std::shared_ptr<const Config>> parse_text(std::string_view text, const st
   read_pop3(t, problems, cfg->pop3);
   read_smtp(t, problems, cfg->smtp);
   read_imap(t, problems, cfg->imap);
+  read_store(t, problems, cfg->store);
   read_msgauth(t, problems, cfg->msgauth);
   read_listeners(t, problems, *cfg);
   read_dns(t, problems, base_dir, cfg->dns);
@@ -929,6 +939,7 @@ std::string render_initial(const InitOptions& options) {
   s += "# pop3 = 600\n";
   s += "# tls_handshake = 30\n";
   s += "# shutdown_grace = 10\n";
+  s += "# min_data_rate = 500            # bytes/s: DATA, BDAT and IMAP literals, after the timeout as grace\n";
   s += "\n";
   if (dev) {
     s += "[smtp]\n";

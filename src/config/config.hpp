@@ -65,6 +65,10 @@ struct Timeouts {
   std::chrono::seconds pop3{600};          // RFC 1939 §3: at least 10 minutes
   std::chrono::seconds tls_handshake{30};
   std::chrono::seconds shutdown_grace{10}; // SIGTERM: how long in-flight work may finish
+  // Slow senders [issue 28 item 4]: a command line must be complete within its protocol's timeout
+  // from its first byte, and SMTP DATA, each BDAT chunk and each IMAP literal within that timeout
+  // plus its bytes / min_data_rate seconds (Postfix's smtpd_min_data_rate). 0 = no rate check.
+  uint32_t min_data_rate = 500;            // bytes per second
 };
 
 struct Argon2 {
@@ -138,6 +142,13 @@ struct Smtp {
 struct Imap {
   uint32_t max_message_size = 50u << 20;  // APPENDLIMIT [RFC 7889]: bytes of one appended message
   uint32_t max_append_messages = 100;     // messages in one MULTIAPPEND [RFC 3502]
+};
+
+// The mail store ([store]).
+struct Store {
+  // While serving, how often to look whether messages were expunged (or mailboxes, accounts
+  // deleted) and, if so, remove the message files nothing refers to any more [issue 28 item 5].
+  std::chrono::seconds gc_interval{300};
 };
 
 // --- Mail authentication: [msgauth] (SPF, DKIM, DMARC on the MX listener; DKIM signing) ---
@@ -234,6 +245,7 @@ struct Config {
   Pop3 pop3;
   Smtp smtp;
   Imap imap;
+  Store store;
   Msgauth msgauth;    // msgauth.authserv_id is filled from hostname when empty
   Dns dns;
   Delivery delivery;  // delivery.hostname is filled from hostname when empty

@@ -80,6 +80,7 @@ TEST(Config, ReadsEverySection) {
       "[limits]\nmax_connections = 5\nmax_connections_per_ip = 2\nmax_line_length = 1000\n"
       "max_auth_line_length = 2000\nmax_commands_before_auth = 7\n"
       "[timeouts]\nsmtp = 1\nimap = 2\nimap_preauth = 3\npop3 = 4\ntls_handshake = 5\nshutdown_grace = 0\n"
+      "min_data_rate = 0\n"
       "[auth]\nallow_plaintext_on_loopback = true\ncache_ttl = 0\nscram_iterations = 4096\n"
       "throttle_free_failures = 0\nthrottle_base_delay_ms = 10\nthrottle_max_delay_ms = 20\n"
       "throttle_block_after = 4\nthrottle_ip_block_after = 9\nthrottle_window = 60\nthrottle_block_duration = 120\n"
@@ -108,6 +109,7 @@ TEST(Config, ReadsEverySection) {
   EXPECT_EQ(c->timeouts.pop3, std::chrono::seconds(4));
   EXPECT_EQ(c->timeouts.tls_handshake, std::chrono::seconds(5));
   EXPECT_EQ(c->timeouts.shutdown_grace, std::chrono::seconds(0));
+  EXPECT_EQ(c->timeouts.min_data_rate, 0u);
   EXPECT_TRUE(c->auth.allow_plaintext_on_loopback);
   EXPECT_EQ(c->auth.cache_ttl, std::chrono::seconds(0));
   EXPECT_EQ(c->auth.scram_iterations, 4096u);
@@ -562,6 +564,18 @@ TEST(ConfigImap, LimitsAtTheirEdges) {
   EXPECT_NE(error_of(std::string(kMinimal) + "[imap]\nmax_append_messages = 100001\n").find("imap.max_append_messages"),
             std::string::npos);
   EXPECT_EQ(ok(kMinimal)->imap.max_message_size, 50u << 20);
+}
+
+// [store] gc_interval and [timeouts] min_data_rate (issue 28 items 5 and 4) at their edges.
+TEST(ConfigStoreAndRate, LimitsAtTheirEdges) {
+  EXPECT_EQ(ok(kMinimal)->store.gc_interval, std::chrono::seconds(300));
+  EXPECT_EQ(ok(kMinimal)->timeouts.min_data_rate, 500u);
+  EXPECT_EQ(ok(std::string(kMinimal) + "[store]\ngc_interval = 1\n")->store.gc_interval, std::chrono::seconds(1));
+  EXPECT_NE(error_of(std::string(kMinimal) + "[store]\ngc_interval = 0\n").find("store.gc_interval"), std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[store]\nbackend = \"x\"\n").find("unknown key"), std::string::npos);
+  EXPECT_EQ(ok(std::string(kMinimal) + "[timeouts]\nmin_data_rate = 1073741824\n")->timeouts.min_data_rate, 1u << 30);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[timeouts]\nmin_data_rate = 1073741825\n").find("timeouts.min_data_rate"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -1,11 +1,15 @@
 // Connection implementation: a TCP socket with an optional asio::ssl::stream layered on it after
 // STARTTLS or for implicit TLS, and optional DEFLATE compression above that (after IMAP COMPRESS). Timeouts are a watchdog timer that cancels the pending operation but
 // leaves the socket open, so the session can still say goodbye ("* BYE Autologout", "421 4.4.2").
+// Against slow senders (slowloris) each wire read is armed with the nearest of three limits: the
+// idle timeout, the deadline of the line being read (its timeout from its first byte), and the
+// deadline of a Transfer in progress (grace + bytes received / minimum rate) [issue 28 item 4].
 #include "net/connection.hpp"
 
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <optional>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
@@ -26,6 +30,7 @@ using asio::use_awaitable;
 namespace {
 // Bytes taken from the socket (or inflated) per read.
 constexpr size_t kReadChunk = 16384;
+using Clock = std::chrono::steady_clock;
 }  // namespace
 
 struct Connection::Impl : std::enable_shared_from_this<Impl> {
@@ -36,7 +41,7 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
         started(std::chrono::steady_clock::now()) {}
 
   // Arms the watchdog for the next operation: on expiry it cancels that operation only.
-  void arm(std::chrono::seconds timeout) {
+  void arm(Clock::duration timeout) {
     const uint64_t generation = ++op_generation;
     timed_out = false;
     watchdog.expires_after(timeout);
@@ -73,7 +78,7 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
   // connection waiting for its next command holds no read buffer, and a short command costs a short
   // buffer (an idle IMAP session stays a few kilobytes). A TLS stream may already hold decrypted
   // bytes the socket cannot announce, so there a whole chunk of room is made first.
-  asio::awaitable<ReadStatus> read_wire(std::chrono::seconds timeout, bool interruptible, std::string& sink) {
+  asio::awaitable<ReadStatus> read_wire(Clock::duration timeout, bool interruptible, std::string& sink) {
     arm(timeout);
     waiting_interruptible = interruptible;
     boost::system::error_code ec;
@@ -109,8 +114,38 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
     co_return ReadStatus::kOk;
   }
 
+  // How long the next wire read may wait: the idle `timeout`, cut short by `line_deadline` (when
+  // set) and by the Transfer in progress. Zero or less: a deadline has passed (logged once here).
+  Clock::duration wait_limit(std::chrono::seconds timeout, std::optional<Clock::time_point> line_deadline) const {
+    const auto now = Clock::now();
+    Clock::duration limit = timeout;
+    if (line_deadline && *line_deadline - now < limit) {
+      limit = *line_deadline - now;
+      if (limit <= Clock::duration::zero()) {
+        spdlog::info("conn={} read deadline: line not complete within {}s of its first byte", info.id,
+                     timeout.count());
+      }
+    }
+    if (transfer_rate > 0) {
+      // grace + received / rate, in microseconds so slow rates keep their precision.
+      const auto earned = std::chrono::microseconds((bytes_in - transfer_bytes) * 1'000'000 / transfer_rate);
+      const auto deadline = transfer_start + transfer_grace + earned;
+      if (deadline - now < limit) {
+        limit = deadline - now;
+        if (limit <= Clock::duration::zero()) {
+          spdlog::info("conn={} read deadline: {} bytes in {}s is below the minimum rate of {} bytes/s", info.id,
+                       bytes_in - transfer_bytes,
+                       std::chrono::duration_cast<std::chrono::seconds>(now - transfer_start).count(),
+                       transfer_rate);
+        }
+      }
+    }
+    return limit;
+  }
+
   // Fills the input buffer with at least one more byte. Returns the status for the caller.
-  asio::awaitable<ReadStatus> fill(std::chrono::seconds timeout, bool interruptible) {
+  asio::awaitable<ReadStatus> fill(std::chrono::seconds timeout, bool interruptible,
+                                   std::optional<Clock::time_point> line_deadline = std::nullopt) {
     if (interruptible && interrupted) co_return evicted ? ReadStatus::kEvicted : ReadStatus::kShutdown;
     if (interruptible && registry && registry->stopping()) co_return ReadStatus::kShutdown;
     if (start > 0 && start == input.size()) {
@@ -122,7 +157,9 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
       start = 0;
     }
     if (!compression) {
-      auto status = co_await read_wire(timeout, interruptible, input);
+      const auto limit = wait_limit(timeout, line_deadline);
+      if (limit <= Clock::duration::zero()) co_return ReadStatus::kTimeout;
+      auto status = co_await read_wire(limit, interruptible, input);
       co_return status;
     }
     // Compressed: inflate at most one chunk per call, so the caller's limit checks run between
@@ -136,7 +173,9 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
         case Compression::Inflated::kNeedInput: break;
       }
       std::string wire;
-      auto status = co_await read_wire(timeout, interruptible, wire);
+      const auto limit = wait_limit(timeout, line_deadline);
+      if (limit <= Clock::duration::zero()) co_return ReadStatus::kTimeout;
+      auto status = co_await read_wire(limit, interruptible, wire);
       if (status != ReadStatus::kOk) co_return status;
       compression->add_input(wire);
     }
@@ -161,6 +200,11 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
   std::shared_ptr<ConnectionRegistry> registry;
   std::function<void()> exempt_hook;  // takes the connection out of the eviction line (listener.hpp)
   std::chrono::steady_clock::time_point started;
+  // The Transfer in progress (transfer_rate > 0): its start, grace and bytes_in when it began.
+  uint64_t transfer_rate = 0;
+  Clock::time_point transfer_start;
+  Clock::duration transfer_grace{};
+  uint64_t transfer_bytes = 0;
 };
 
 Connection::Connection(asio::ip::tcp::socket socket, ConnectionInfo info)
@@ -205,6 +249,7 @@ asio::awaitable<ReadResult> Connection::read_line(ReadOptions options) {
     return ReadResult{ReadStatus::kTooLong, in.input.substr(in.start, n), false};
   };
   size_t scanned = s.start;
+  std::optional<Clock::time_point> deadline;  // set once the line has its first byte
   for (;;) {
     size_t pos = s.input.find('\n', scanned);
     if (pos != std::string::npos) {
@@ -223,7 +268,8 @@ asio::awaitable<ReadResult> Connection::read_line(ReadOptions options) {
     if (s.input.size() - s.start > options.max + 1) co_return too_long(s, options.max);
     scanned = s.input.size();
     size_t before = s.start;
-    auto status = co_await s.fill(options.timeout, options.interruptible);
+    if (!deadline && s.input.size() > s.start) deadline = Clock::now() + options.timeout;
+    auto status = co_await s.fill(options.timeout, options.interruptible, deadline);
     if (status != ReadStatus::kOk) co_return ReadResult{status, {}, false};
     scanned -= before - s.start;  // fill() may have compacted the buffer
   }
@@ -255,6 +301,19 @@ asio::awaitable<ReadResult> Connection::read_exact(size_t n, std::chrono::second
   ReadResult r{ReadStatus::kOk, s.input.substr(s.start, n), false};
   s.start += n;
   co_return r;
+}
+
+Connection::Transfer Connection::transfer(std::chrono::seconds grace, uint64_t min_rate) {
+  Impl& s = *impl_;
+  s.transfer_rate = min_rate;
+  s.transfer_start = Clock::now();
+  s.transfer_grace = grace;
+  s.transfer_bytes = s.bytes_in;
+  return Transfer(impl_);
+}
+
+Connection::Transfer::~Transfer() {
+  if (impl_) impl_->transfer_rate = 0;
 }
 
 asio::awaitable<bool> Connection::write(std::string_view data, std::chrono::seconds timeout) {

@@ -39,7 +39,8 @@ struct ConnectionInfo {
 enum class ReadStatus {
   kOk,
   kEof,        // the peer closed
-  kTimeout,    // nothing arrived within the timeout
+  kTimeout,    // nothing arrived within the timeout, or a deadline passed (a line not complete
+               // within its timeout from its first byte; a transfer below its minimum rate)
   kTooLong,    // the line exceeded the limit: it is left unread (data holds its first bytes)
   kShutdown,   // the server is stopping and this was an interruptible read
   kEvicted,    // the global connection cap needed this slot (not logged in yet; listener.hpp)
@@ -55,11 +56,16 @@ struct ReadResult {
 
 struct ReadOptions {
   size_t max = 8192;                      // bytes, not counting the line end
+  // Idle time allowed before the line starts, and the deadline of the whole line from its first
+  // byte (Postfix's smtpd_per_record_deadline): a peer trickling one byte at a time cannot keep
+  // a line, and with it the connection, open longer than this.
   std::chrono::seconds timeout{300};
   bool interruptible = true;              // a graceful shutdown may end this read (waiting for a command)
 };
 
 class Connection {
+  struct Impl;
+
  public:
   Connection(boost::asio::ip::tcp::socket socket, ConnectionInfo info);
   Connection(Connection&&) noexcept;
@@ -72,7 +78,8 @@ class Connection {
   // Reads one line ending in LF; the CRLF or LF is stripped. Never buffers more than options.max.
   // kTooLong: nothing is consumed and `data` holds the first bytes of the line (at most
   // kTooLongPrefix), so the caller can read the line's tag, then read it again with a larger limit
-  // or skip_line() it.
+  // or skip_line() it. kTimeout when nothing arrives within options.timeout, or when the line is
+  // not complete within options.timeout of its first byte.
   boost::asio::awaitable<ReadResult> read_line(ReadOptions options);
   // Byte streams whose end the caller's reader finds (SMTP DATA): waits until at least one received
   // byte is buffered, then input() shows what is buffered (at most one read chunk is added per call,
@@ -86,8 +93,27 @@ class Connection {
   // kTooLong when more than `max` bytes went by without one (the connection cannot resync and
   // should be closed); else kOk or the read's status.
   boost::asio::awaitable<ReadStatus> skip_line(size_t max, std::chrono::seconds timeout);
-  // Reads exactly n bytes (IMAP literals, SMTP BDAT).
+  // Reads exactly n bytes (IMAP literals, SMTP BDAT). `timeout` is the idle time between bytes;
+  // inside a Transfer its deadline applies too.
   boost::asio::awaitable<ReadResult> read_exact(size_t n, std::chrono::seconds timeout);
+
+  // A bulk transfer: SMTP DATA or one BDAT chunk, an IMAP literal. While the returned guard lives,
+  // every read also fails with kTimeout once the transfer has lasted longer than
+  // grace + (bytes received since it began) / min_rate seconds: the peer must keep sending at least
+  // min_rate bytes per second on average after the grace time (Postfix's smtpd_min_data_rate with
+  // smtpd_per_request_deadline). min_rate 0: only the per-read timeouts apply. One at a time.
+  class Transfer {
+   public:
+    Transfer(Transfer&& other) noexcept : impl_(std::move(other.impl_)) {}
+    Transfer& operator=(Transfer&&) = delete;
+    ~Transfer();
+
+   private:
+    friend class Connection;
+    explicit Transfer(std::shared_ptr<Connection::Impl> impl) : impl_(std::move(impl)) {}
+    std::shared_ptr<Connection::Impl> impl_;
+  };
+  [[nodiscard]] Transfer transfer(std::chrono::seconds grace, uint64_t min_rate);
   // Writes everything or fails (false) within the timeout.
   boost::asio::awaitable<bool> write(std::string_view data,
                                      std::chrono::seconds timeout = std::chrono::seconds(120));
@@ -149,7 +175,6 @@ class Connection {
   void exempt_from_eviction();
 
  private:
-  struct Impl;
   static void interrupt_read(const std::shared_ptr<void>& handle, bool eviction);
   std::shared_ptr<Impl> impl_;
 };

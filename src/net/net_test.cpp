@@ -6,8 +6,12 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <atomic>
 #include <future>
+#include <sys/socket.h>
+#include <thread>
 
 #include "tests/harness/harness.hpp"
 #include "net/compression.hpp"
@@ -121,6 +125,21 @@ asio::awaitable<void> echo_session(Accepted a, std::shared_ptr<TlsContext> tls, 
       if (!c.start_compression()) co_await c.write("NO\r\n");
       continue;
     }
+    if (line.data.starts_with("LITERAL ")) {
+      // "LITERAL <n> <min rate>": reads n bytes as a Transfer with a grace of 1 s.
+      const auto space = line.data.find(' ', 8);
+      const size_t n = std::stoul(line.data.substr(8, space - 8));
+      const uint64_t rate = std::stoull(line.data.substr(space + 1));
+      ReadResult got;
+      {
+        auto transfer = c.transfer(std::chrono::seconds(1), rate);
+        got = co_await c.read_exact(n, timeout);
+      }
+      const std::string reply = got ? "GOT " + std::to_string(got.data.size()) + "\r\n" : "TIMEOUT\r\n";
+      co_await c.write(reply);
+      if (!got) co_return;
+      continue;
+    }
     if (line.data == "EXPORTER") {
       const std::string reply = "EXP " + std::to_string(c.tls_exporter().size()) + "\r\n";
       co_await c.write(reply);
@@ -189,6 +208,97 @@ TEST(Connection, IdleReadTimesOut) {
   Client c(s.port);
   c.read_line();
   EXPECT_EQ(c.read_line(), "TIMEOUT");
+}
+
+// A plain socket whose bytes a second thread can trickle while the test thread reads.
+struct RawSocket {
+  explicit RawSocket(uint16_t port) : socket(io) {
+    socket.connect({asio::ip::make_address("127.0.0.1"), port});
+  }
+  std::string read_line() {
+    std::string line;
+    char ch = 0;
+    boost::system::error_code ec;
+    while (asio::read(socket, asio::buffer(&ch, 1), ec) == 1 && ch != '\n') line += ch;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
+  }
+  // Sends `bytes` one at a time, `gap` apart, from another thread, until done or stop().
+  void trickle(std::string bytes, std::chrono::milliseconds gap) {
+    sender = std::thread([this, bytes = std::move(bytes), gap] {
+      for (char ch : bytes) {
+        if (stopped) return;
+        if (::send(socket.native_handle(), &ch, 1, MSG_NOSIGNAL) != 1) return;
+        std::this_thread::sleep_for(gap);
+      }
+    });
+  }
+  void stop() {
+    stopped = true;
+    if (sender.joinable()) sender.join();
+  }
+  ~RawSocket() { stop(); }
+  asio::io_context io;
+  asio::ip::tcp::socket socket;
+  std::thread sender;
+  std::atomic<bool> stopped{false};
+};
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Slowloris [issue 28 item 4; Postfix smtpd_per_record_deadline]: a line must be complete within the
+// timeout from its first byte, however often single bytes arrive. A short line sent as slowly is fine.
+TEST(Connection, LineMustBeCompleteWithinTheTimeoutFromItsFirstByte) {
+  EchoServer s(100, std::chrono::seconds(1));
+  RawSocket c(s.port);
+  EXPECT_EQ(c.read_line(), "HELLO");
+  c.trickle("ab\r\n", std::chrono::milliseconds(150));  // 0.45 s: complete in time
+  EXPECT_EQ(c.read_line(), "OK ab");
+  c.stop();
+  RawSocket slow(s.port);
+  EXPECT_EQ(slow.read_line(), "HELLO");
+  const auto start = std::chrono::steady_clock::now();
+  slow.trickle(std::string(40, 'x'), std::chrono::milliseconds(150));  // a byte well within the idle timeout
+  EXPECT_EQ(slow.read_line(), "TIMEOUT");
+  const double took = seconds_since(start);
+  EXPECT_GE(took, 0.9);
+  EXPECT_LT(took, 2.5);  // the idle timeout alone would never end it (6 s of bytes 0.15 s apart)
+}
+
+// A Transfer (DATA, BDAT, IMAP literal) must average min_rate bytes/s after its grace time.
+TEST(Connection, TransferBelowTheMinimumRateIsCutOff) {
+  EchoServer s(100, std::chrono::seconds(5));
+  {
+    RawSocket fast(s.port);
+    EXPECT_EQ(fast.read_line(), "HELLO");
+    fast.trickle("LITERAL 20000 10000\r\n" + std::string(20000, 'a') + "PING\r\n", std::chrono::milliseconds(0));
+    EXPECT_EQ(fast.read_line(), "GOT 20000");
+    EXPECT_EQ(fast.read_line(), "OK PING");
+  }
+  RawSocket slow(s.port);
+  EXPECT_EQ(slow.read_line(), "HELLO");
+  slow.socket.write_some(asio::buffer(std::string_view("LITERAL 20000 10000\r\n")));
+  const auto start = std::chrono::steady_clock::now();
+  // About 100 bytes/s: grace 1 s + 100 t / 10000 bytes/s gives out after about 1.01 s.
+  slow.trickle(std::string(20000, 'b'), std::chrono::milliseconds(10));
+  EXPECT_EQ(slow.read_line(), "TIMEOUT");
+  const double took = seconds_since(start);
+  EXPECT_GE(took, 0.9);
+  EXPECT_LT(took, 2.5);
+}
+
+// Once the Transfer is over, the next read has only its own timeout again.
+TEST(Connection, TransferDeadlineEndsWithTheTransfer) {
+  EchoServer s(100, std::chrono::seconds(5));
+  RawSocket c(s.port);
+  EXPECT_EQ(c.read_line(), "HELLO");
+  c.socket.write_some(asio::buffer(std::string_view("LITERAL 3 1000000\r\nabc")));
+  EXPECT_EQ(c.read_line(), "GOT 3");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past the transfer's 1 s grace
+  c.socket.write_some(asio::buffer(std::string_view("PING\r\n")));
+  EXPECT_EQ(c.read_line(), "OK PING");
 }
 
 TEST(Connection, StartTlsDiscardsPipelinedPlaintext) {

@@ -325,6 +325,68 @@ def test_bdat_chunking(srv, tmp_path):
     assert msgs[0].endswith(b"binary \x00\x01 part and a dot line\n.\nthe end\n")
 
 
+BDAT_BARE = [(b"bare CR", b"Subject: x\r\n\r\na\rb\r\n"), (b"bare LF", b"Subject: x\r\n\r\na\nb\r\n"),
+             (b"CR at the end", b"Subject: x\r\n\r\nend\r")]
+
+
+@pytest.mark.parametrize("name,data", BDAT_BARE, ids=[n.decode() for n, _ in BDAT_BARE])
+def test_bdat_bare_cr_lf_refused_like_data(srv, tmp_path, name, data):
+    """RFC 5321 section 2.3.8 with RFC 3030 (issue 28 item 5a): BDAT refuses a bare CR or LF in a
+    7BIT/8BITMIME message with the 550 5.5.2 DATA gives, after the LAST chunk, and the session goes on.
+    The check runs across chunk boundaries; a CRLF split between two chunks is fine."""
+    c = Raw(srv.ports["mx"])
+    c.cmd("EHLO client.example")
+    assert c.cmd("MAIL FROM:<sender@example.org>").startswith("250")
+    assert c.cmd(f"RCPT TO:<{USER}>").startswith("250")
+    half = data.index(b"\r\n") + 1  # the first chunk ends in the CR of a CRLF: that one is fine
+    c.send(b"BDAT %d\r\n" % half + data[:half])
+    assert c.line() == f"250 2.0.0 {half} octets received"
+    c.send(b"BDAT %d LAST\r\n" % (len(data) - half) + data[half:])
+    r = c.line()
+    assert r == "550 5.5.2 Message refused: bare CR or LF in BDAT (RFC 5321 section 2.3.8)", r
+    # DATA says the same about the same bytes (CR at the end of the data is followed by the
+    # terminator's CRLF there, so that vector is DATA-clean: skip it).
+    if name != b"CR at the end":
+        assert c.cmd("MAIL FROM:<sender@example.org>").startswith("250")
+        assert c.cmd(f"RCPT TO:<{USER}>").startswith("250")
+        assert c.cmd("DATA").startswith("354")
+        c.send(data + b".\r\n")
+        assert c.line().startswith("550 5.5.2"), name
+    assert c.cmd("NOOP") == "250 2.0.0 Ok"
+    c.close()
+    assert inbox(srv, USER, tmp_path) == []
+
+
+def test_bdat_split_crlf_nul_and_binarymime_accepted(srv, tmp_path):
+    """The other side of item 5a: a CR ending one chunk and its LF starting the next is a CRLF; a
+    NUL is data in BDAT as in DATA; BODY=BINARYMIME [RFC 3030 section 3] is binary and not checked."""
+    c = Raw(srv.ports["mx"])
+    c.cmd("EHLO client.example")
+    assert c.cmd("MAIL FROM:<sender@example.org>").startswith("250")
+    assert c.cmd(f"RCPT TO:<{USER}>").startswith("250")
+    part1 = b"Subject: split\r\n\r\nline one\r"
+    part2 = b"\nnul \x00 here\r\n"
+    c.send(b"BDAT %d\r\n" % len(part1) + part1)
+    assert c.line().startswith("250 2.0.0")
+    c.send(b"BDAT %d LAST\r\n" % len(part2) + part2)
+    assert c.line().startswith("250 2.0.0 Ok: queued as")
+    # The same NUL over DATA: accepted too.
+    assert c.cmd("MAIL FROM:<sender@example.org>").startswith("250")
+    assert c.cmd(f"RCPT TO:<{USER}>").startswith("250")
+    assert c.cmd("DATA").startswith("354")
+    c.send(b"Subject: data nul\r\n\r\nnul \x00 here\r\n.\r\n")
+    assert c.line().startswith("250 2.0.0")
+    assert c.cmd("MAIL FROM:<sender@example.org> BODY=BINARYMIME").startswith("250")
+    assert c.cmd(f"RCPT TO:<{USER}>").startswith("250")
+    binary = b"Subject: binary\r\nContent-Type: application/octet-stream\r\n\r\n\x00\r\x01\r\n"
+    c.send(b"BDAT %d LAST\r\n" % len(binary) + binary)
+    assert c.line().startswith("250 2.0.0 Ok: queued as")
+    c.close()
+    msgs = inbox(srv, USER, tmp_path)
+    assert len(msgs) == 3
+    assert any(m.endswith(b"line one\nnul \x00 here\n") for m in msgs), msgs
+
+
 def test_pipelining(srv, tmp_path):
     c = Raw(srv.ports["mx"])
     c.cmd("EHLO client.example")

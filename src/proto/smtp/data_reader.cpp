@@ -13,7 +13,7 @@ void DataReader::in_line(char c) {
     state_ = State::kCr;
     return;
   }
-  if (c == '\n') bare_lf_ = true;  // LF without CR: data, never a line end
+  // An LF here had no CR before it: data, never a line end (line_ends_ flags it).
   emit(c);
   state_ = State::kMid;
 }
@@ -52,8 +52,7 @@ std::size_t DataReader::feed(std::string_view bytes) {
           state_ = State::kLineStart;
           break;
         }
-        // A CR not followed by LF: a bare CR, kept as data.
-        bare_cr_ = true;
+        // A CR not followed by LF: a bare CR (line_ends_ flags it), kept as data.
         emit('\r');
         in_line(c);
         break;
@@ -64,6 +63,7 @@ std::size_t DataReader::feed(std::string_view bytes) {
         break;
     }
   }
+  line_ends_.feed(bytes.substr(0, i));
   return i;
 }
 

@@ -3,8 +3,9 @@
 // - only CRLF "." CRLF ends the data; "\n.\n", "\r.\r", "\n.\r\n", "\r\n.\n" and every other
 //   combination of bare CR or LF around a dot is data, so the reader never ends early;
 // - a bare LF (LF not after CR) or a bare CR (CR not before LF) anywhere marks the message as
-//   refused (bare_lf() / bare_cr()); the session answers 550 5.5.2 after the real terminator
-//   [RFC 5321 §2.3.8; the SMTP smuggling advisories of December 2023];
+//   refused (bare_lf() / bare_cr(), found by LineEndCheck on the bytes consumed, as for BDAT); the
+//   session answers 550 5.5.2 after the real terminator [RFC 5321 §2.3.8; the SMTP smuggling
+//   advisories of December 2023]; NUL octets are data;
 // - a leading dot is removed from every line (dot-unstuffing, §4.5.2);
 // - the unstuffed size is counted; past `max_size` bytes nothing more is kept (too_big()) but the
 //   data is still read to its end so the session stays in step with the client.
@@ -14,6 +15,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "proto/smtp/line_ends.hpp"
 
 namespace posthorn::smtp {
 
@@ -26,8 +29,8 @@ class DataReader {
   std::size_t feed(std::string_view bytes);
 
   bool done() const { return state_ == State::kDone; }
-  bool bare_lf() const { return bare_lf_; }
-  bool bare_cr() const { return bare_cr_; }
+  bool bare_lf() const { return line_ends_.bare_lf(); }
+  bool bare_cr() const { return line_ends_.bare_cr(); }
   bool too_big() const { return size_ > max_size_; }
   uint64_t size() const { return size_; }  // unstuffed bytes seen, kept or not
   // The unstuffed message (including the CRLF before the final dot); complete only when done()
@@ -42,8 +45,7 @@ class DataReader {
   uint64_t max_size_;
   uint64_t size_ = 0;
   State state_ = State::kLineStart;
-  bool bare_lf_ = false;
-  bool bare_cr_ = false;
+  LineEndCheck line_ends_;
   std::string message_;
 };
 

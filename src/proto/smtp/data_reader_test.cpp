@@ -1,4 +1,5 @@
-// DATA reader: terminator, dot-unstuffing, size limit and every SMTP smuggling vector.
+// DATA reader: terminator, dot-unstuffing, size limit and every SMTP smuggling vector; the bare
+// CR/LF check that DATA and BDAT share (LineEndCheck).
 #include <gtest/gtest.h>
 
 #include "proto/smtp/data_reader.hpp"
@@ -130,6 +131,56 @@ TEST(DataReader, StuffedDotsDoNotCountTowardsSize) {
   EXPECT_TRUE(r.done());
   EXPECT_FALSE(r.too_big());
   EXPECT_EQ(r.message(), ".\r\n");
+}
+
+// RFC 5321 §2.3.8 (issue 28 item 5a): the check BDAT chunks get, in any chunking. A CRLF split
+// across two chunks is a CRLF; a CR at the very end of the data is bare; NUL is not a line end.
+TEST(LineEndCheck, FindsBareCrAndLfAcrossChunks) {
+  struct Case {
+    std::string_view bytes;
+    bool lf;
+    bool cr;
+  };
+  const Case cases[] = {
+      {"a\r\nb\r\n", false, false}, {"a\nb\r\n", true, false},   {"a\rb\r\n", false, true},
+      {"a\r\r\n", false, true},      {"\n", true, false},           {"a\r", false, true},
+      {"a\n\r", true, true},          {std::string_view("a\0b\r\n", 5), false, false},
+      {"", false, false},
+  };
+  for (const auto& c : cases) {
+    for (std::size_t chunk : {1u, 2u, 3u, 100u}) {
+      LineEndCheck check;
+      for (std::size_t pos = 0; pos < c.bytes.size(); pos += chunk) check.feed(c.bytes.substr(pos, chunk));
+      check.finish();
+      EXPECT_EQ(check.bare_lf(), c.lf) << ::testing::PrintToString(std::string(c.bytes)) << " chunk " << chunk;
+      EXPECT_EQ(check.bare_cr(), c.cr) << ::testing::PrintToString(std::string(c.bytes)) << " chunk " << chunk;
+      EXPECT_EQ(check.clean(), !c.lf && !c.cr);
+    }
+  }
+  // A CR ending one chunk, its LF starting the next: clean.
+  LineEndCheck split;
+  split.feed("Subject: x\r");
+  split.feed("\nbody\r");
+  split.feed("\n");
+  split.finish();
+  EXPECT_TRUE(split.clean());
+}
+
+// DataReader flags the same bytes the shared check flags, however they are chunked.
+TEST(DataReader, AgreesWithLineEndCheck) {
+  const std::string_view inputs[] = {"a\rb\r\n.\r\n", "a\nb\r\n.\r\n", "a\r\n..\r\n.\r\n",
+                                     std::string_view("a\0\r\n.\r\n", 8), "x\r\n.\rq\r\n.\r\n"};
+  for (auto in : inputs) {
+    LineEndCheck check;
+    check.feed(in);
+    check.finish();
+    for (std::size_t chunk : {0u, 1u, 3u}) {
+      auto o = run(in, chunk);
+      EXPECT_TRUE(o.done);
+      EXPECT_EQ(o.bare_lf, check.bare_lf()) << ::testing::PrintToString(std::string(in));
+      EXPECT_EQ(o.bare_cr, check.bare_cr()) << ::testing::PrintToString(std::string(in));
+    }
+  }
 }
 
 }  // namespace

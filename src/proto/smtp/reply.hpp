@@ -69,6 +69,8 @@ inline constexpr Reply kC503NeedHello{503, "5.5.1", "Send EHLO or HELO first"};
 inline constexpr Reply kC550NoSuchUser{550, "5.1.1", "No such user here"};
 inline constexpr Reply kC550BareLineEnd{550, "5.5.2",
                                         "Message refused: bare CR or LF in DATA (RFC 5321 section 2.3.8)"};
+inline constexpr Reply kC550BareLineEndBdat{550, "5.5.2",
+                                            "Message refused: bare CR or LF in BDAT (RFC 5321 section 2.3.8)"};
 inline constexpr Reply kC552TooBig{552, "5.3.4", "Message size exceeds fixed limit"};
 inline constexpr Reply kC553NotOwner{553, "5.7.1", "Sender address not owned by the authenticated user"};
 inline constexpr Reply kC553HeaderNotOwner{553, "5.7.1", "Header From/Sender address not owned by the authenticated user"};

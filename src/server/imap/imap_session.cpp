@@ -249,6 +249,8 @@ asio::awaitable<Session::Incoming> Session::read_command() {
           MemoryLease reserved = co_await net::reserve_memory(ctx_.message_memory, left);
           memory.add(std::move(reserved));
         }
+        // The literal must average [timeouts] min_data_rate after timeout() of grace (slowloris).
+        auto transfer = conn_.transfer(timeout(), ctx_.config->timeouts.min_data_rate);
         if (left == 0) progress = assembler_.feed_literal({});
         while (left > 0) {
           const net::ReadStatus status = co_await conn_.wait_input(timeout());

@@ -20,6 +20,9 @@
 // - DATA is read as raw bytes as they arrive and fed to proto/smtp's DataReader, which alone decides
 //   where the data ends (only CRLF.CRLF) and refuses bare CR/LF (SMTP smuggling); bytes after the
 //   terminator stay in the connection for the next command (pipelining).
+//   BDAT chunks of a 7BIT/8BITMIME message go through the same LineEndCheck, with its state carried
+//   from chunk to chunk, and are refused the same way after the LAST chunk; BINARYMIME is binary
+//   [RFC 3030 §3] and is not checked. NUL octets are data in both.
 // - Plaintext pipelined behind STARTTLS is never executed: Connection::start_tls discards it, and we
 //   log how much there was. After the handshake every bit of protocol state is forgotten
 //   [RFC 3207 §4.2]: the client must EHLO again, and any authentication is gone.
@@ -44,6 +47,7 @@
 #include "net/memory_reserve.hpp"
 #include "proto/smtp/command.hpp"
 #include "proto/smtp/data_reader.hpp"
+#include "proto/smtp/line_ends.hpp"
 #include "proto/smtp/reply.hpp"
 #include "queue/dsn.hpp"
 #include "server/smtp/dmarc_reporter.hpp"
@@ -63,7 +67,7 @@ namespace asio = boost::asio;
 namespace wire = posthorn::smtp;
 
 // BDAT chunks are read in pieces of this size (a chunk over the size limit is read and dropped).
-constexpr std::size_t kBdatPiece = 1 << 20;
+constexpr std::size_t kBdatPiece = 64 << 10;
 
 enum class Next { kContinue, kClose };
 
@@ -93,6 +97,7 @@ struct Transaction {
   bool bdat = false;             // BDAT was used: DATA is no longer allowed
   bool bdat_too_big = false;     // the chunks passed the size limit; the rest is read and dropped
   std::unique_ptr<Spool> chunks;  // BDAT data so far (in RAM up to limits.message_memory, then on disk)
+  wire::LineEndCheck line_ends;  // bare CR/LF in the BDAT chunks so far [RFC 5321 §2.3.8]
 };
 
 class Session {
@@ -738,16 +743,20 @@ class Session {
     // however long a line or the message, the session holds a few hundred kilobytes at most.
     std::unique_ptr<Spool> spool = new_spool();
     bool spool_failed = false;
-    while (!reader.done()) {
-      const net::ReadStatus status = co_await conn_.wait_input(ctx_.config->timeouts.smtp);
-      if (status != net::ReadStatus::kOk) {
-        co_await read_failed(status);
-        co_return Next::kClose;
-      }
-      conn_.consume(reader.feed(conn_.input()));
-      if (!reader.message().empty()) {
-        if (!spool_failed && !spool->append(reader.message())) spool_failed = true;
-        reader.message().clear();
+    {
+      // The data must average [timeouts] min_data_rate after timeouts.smtp of grace (slowloris).
+      auto transfer = conn_.transfer(ctx_.config->timeouts.smtp, ctx_.config->timeouts.min_data_rate);
+      while (!reader.done()) {
+        const net::ReadStatus status = co_await conn_.wait_input(ctx_.config->timeouts.smtp);
+        if (status != net::ReadStatus::kOk) {
+          co_await read_failed(status);
+          co_return Next::kClose;
+        }
+        conn_.consume(reader.feed(conn_.input()));
+        if (!reader.message().empty()) {
+          if (!spool_failed && !spool->append(reader.message())) spool_failed = true;
+          reader.message().clear();
+        }
       }
     }
     if (reader.bare_lf() || reader.bare_cr()) {
@@ -799,6 +808,8 @@ class Session {
     const uint64_t max = ctx_.config->smtp.max_message_size;
     uint64_t remaining = cmd.size;
     bool spool_failed = false;
+    // Each chunk must average [timeouts] min_data_rate after timeouts.smtp of grace (slowloris).
+    auto transfer = conn_.transfer(ctx_.config->timeouts.smtp, ctx_.config->timeouts.min_data_rate);
     while (remaining > 0) {
       const std::size_t n = std::size_t(std::min<uint64_t>(remaining, kBdatPiece));
       net::ReadResult piece = co_await conn_.read_exact(n, ctx_.config->timeouts.smtp);
@@ -807,7 +818,9 @@ class Session {
         co_return Next::kClose;
       }
       remaining -= n;
-      if (refused || txn_->bdat_too_big) continue;
+      if (refused) continue;
+      if (txn_->mail.body != wire::Body::kBinaryMime) txn_->line_ends.feed(piece.data);
+      if (txn_->bdat_too_big) continue;
       if (!txn_->chunks) txn_->chunks = new_spool();
       if (txn_->chunks->size() + n > max) {
         txn_->bdat_too_big = true;
@@ -829,6 +842,14 @@ class Session {
     }
     if (!cmd.last) {
       Next next = co_await reply(wire::kC250ChunkOk, std::to_string(cmd.size) + " octets received");
+      co_return next;
+    }
+    txn_->line_ends.finish();
+    if (!txn_->line_ends.clean()) {
+      spdlog::info("conn={} smtp: message {} refused: bare {} in BDAT", id(), txn_->id,
+                   txn_->line_ends.bare_lf() ? "LF" : "CR");
+      txn_.reset();
+      Next next = co_await reply(wire::kC550BareLineEndBdat);
       co_return next;
     }
     if (txn_->bdat_too_big) {

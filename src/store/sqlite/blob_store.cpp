@@ -158,8 +158,75 @@ Result<void> BlobStore::ensure_durable_dir(const fs::path& dir) {
   return {};
 }
 
+BlobPin& BlobPin::operator=(BlobPin&& other) noexcept {
+  if (this != &other) {
+    release();
+    store_ = other.store_;
+    id_ = std::move(other.id_);
+    other.store_ = nullptr;
+  }
+  return *this;
+}
+
+void BlobPin::release() {
+  if (store_ != nullptr) store_->unpin(id_);
+  store_ = nullptr;
+}
+
+void BlobStore::unpin(const std::string& id) {
+  std::lock_guard lock(pin_mu_);
+  auto it = pins_.find(id);
+  if (it != pins_.end() && --it->second == 0) pins_.erase(it);
+  if (collecting_) unpinned_.insert(id);
+}
+
+std::size_t BlobStore::pinned() const {
+  std::lock_guard lock(pin_mu_);
+  return pins_.size();
+}
+
+void BlobStore::begin_collection() {
+  std::lock_guard lock(pin_mu_);
+  collecting_ = true;
+  unpinned_.clear();
+}
+
+void BlobStore::end_collection() {
+  std::lock_guard lock(pin_mu_);
+  collecting_ = false;
+  unpinned_.clear();
+}
+
+Result<std::optional<uint64_t>> BlobStore::remove_unpinned(std::string_view id) {
+  if (!is_blob_id(id)) return make_error(Errc::kInvalid, "not a blob id");
+  const fs::path path = path_for(id);
+  // Under pin_mu_ so that a writer pinning this id now waits, then finds the file gone and writes it.
+  std::lock_guard lock(pin_mu_);
+  if (pins_.count(id) != 0 || unpinned_.count(id) != 0) return std::optional<uint64_t>();
+  struct stat st {};
+  const uint64_t size = ::stat(path.c_str(), &st) == 0 ? uint64_t(st.st_size) : 0;
+  if (::unlink(path.c_str()) != 0) {
+    if (errno != ENOENT) return io_error(errno, "unlink", path);
+    return std::optional<uint64_t>(0);
+  }
+  return std::optional<uint64_t>(size);
+}
+
 Result<std::string> BlobStore::put(std::string_view bytes) {
+  auto pin = put_pinned(bytes);
+  if (!pin) return pin.error();
+  return pin->id();
+}
+
+Result<BlobPin> BlobStore::put_pinned(std::string_view bytes) {
   std::string id = blob_id_for(bytes);
+  // Pinned before the file is looked for: a collection cannot remove it between our check and our
+  // index commit.
+  {
+    std::lock_guard lock(pin_mu_);
+    ++pins_[id];
+  }
+  BlobPin pin(this, id);
   const fs::path target = path_for(id);
   const fs::path dir = target.parent_path();
   if (exists(id)) {
@@ -167,14 +234,14 @@ Result<std::string> BlobStore::put(std::string_view bytes) {
     // have left the entry not yet durable: make sure of the directories (cheap after the first time).
     if (auto r = ensure_durable_dir(dir.parent_path()); !r) return r.error();
     if (auto r = ensure_durable_dir(dir); !r) return r.error();
-    return id;
+    return pin;
   }
   if (auto r = ensure_durable_dir(dir.parent_path()); !r) return r.error();
   if (auto r = ensure_durable_dir(dir); !r) return r.error();
 
   const fs::path tmp = root_ / "tmp" / (id + "." + random_token(12));
   if (auto r = write_durably(tmp, target, bytes); !r) return r.error();
-  return id;
+  return pin;
 }
 
 Result<std::unique_ptr<BlobReader>> BlobStore::open_blob(std::string_view id) const {

@@ -5,15 +5,20 @@
 // bytes are stored once however many messages refer to them. Files are 0600, directories 0700.
 //
 // Depends on OpenSSL (EVP SHA-256) and POSIX file calls. Thread-safe: any number of threads may put,
-// open and read at once (renames are atomic; equal bytes give equal files). remove() and the
-// garbage collection that uses it must not race with writers (see SqliteMailStore::collect_garbage).
-// Every call blocks: run it on the blocking pool.
+// open and read at once (renames are atomic; equal bytes give equal files). remove() must not race
+// with writers; garbage collection while serving uses pins instead (put_pinned, remove_unpinned):
+// a writer pins its blob before it looks for or writes the file and unpins it once its index entry
+// is committed, and collection removes a blob only when it is not pinned and was not unpinned since
+// the collection began (see SqliteMailStore::collect_garbage). Every call blocks: run it on the
+// blocking pool.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -53,6 +58,27 @@ Result<void> write_durably(const std::filesystem::path& tmp, const std::filesyst
 // Creates `dir` (0700) when missing; fsyncs it and its parent so the entry itself is durable.
 Result<void> make_durable_dir(const std::filesystem::path& dir);
 
+class BlobStore;
+
+// Keeps one blob from garbage collection until destroyed (or moved from). Movable, any thread.
+class BlobPin {
+ public:
+  BlobPin() = default;
+  BlobPin(BlobPin&& other) noexcept : store_(other.store_), id_(std::move(other.id_)) { other.store_ = nullptr; }
+  BlobPin& operator=(BlobPin&& other) noexcept;
+  BlobPin(const BlobPin&) = delete;
+  BlobPin& operator=(const BlobPin&) = delete;
+  ~BlobPin() { release(); }
+  const std::string& id() const { return id_; }
+
+ private:
+  friend class BlobStore;
+  BlobPin(BlobStore* store, std::string id) : store_(store), id_(std::move(id)) {}
+  void release();
+  BlobStore* store_ = nullptr;
+  std::string id_;
+};
+
 class BlobStore {
  public:
   // Creates <data_dir>/blobs and blobs/tmp when missing.
@@ -61,6 +87,9 @@ class BlobStore {
   // Stores `bytes` durably and returns their id; bytes already stored are not written again.
   // Errc::kUnavailable when the disk is full or failing.
   Result<std::string> put(std::string_view bytes);
+  // The same, and the blob stays pinned (never collected) while the returned pin lives: hold it
+  // until the index entry naming the blob is committed.
+  Result<BlobPin> put_pinned(std::string_view bytes);
   Result<std::unique_ptr<BlobReader>> open_blob(std::string_view id) const;
   bool exists(std::string_view id) const;
   // Every stored blob id (temp files excluded), in no particular order.
@@ -68,7 +97,17 @@ class BlobStore {
   // Removes one blob; a missing blob is not an error.
   Result<void> remove(std::string_view id);
   // Removes every file in blobs/tmp (left by a crash between write and rename); returns the count.
+  // Only when no writer is active (at start-up).
   Result<std::size_t> clear_tmp();
+
+  // Collection while writers run: between begin_collection() and end_collection() (one collection
+  // at a time), remove_unpinned(id) unlinks the blob unless it is pinned now or was unpinned since
+  // begin_collection() (its index entry may be newer than what the collection read). Returns the
+  // bytes freed, or nullopt when the blob was kept (a missing blob frees 0).
+  void begin_collection();
+  Result<std::optional<uint64_t>> remove_unpinned(std::string_view id);
+  void end_collection();
+  std::size_t pinned() const;  // blobs pinned now (for tests)
 
   std::filesystem::path path_for(std::string_view id) const;
   const std::filesystem::path& root() const { return root_; }
@@ -79,9 +118,16 @@ class BlobStore {
   // parent once per process run.
   Result<void> ensure_durable_dir(const std::filesystem::path& dir);
 
+  friend class BlobPin;
+  void unpin(const std::string& id);
+
   std::filesystem::path root_;  // <data_dir>/blobs
   std::mutex mu_;
   std::set<std::string> durable_dirs_;  // guarded by mu_
+  mutable std::mutex pin_mu_;
+  std::map<std::string, uint32_t, std::less<>> pins_;  // guarded by pin_mu_: id -> pin count
+  bool collecting_ = false;                          // guarded by pin_mu_
+  std::set<std::string, std::less<>> unpinned_;     // guarded by pin_mu_: unpinned while collecting
 };
 
 }  // namespace posthorn::store::sqlite

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <future>
 #include <set>
+#include <thread>
 
 #include "base/crypto.hpp"
 #include "mime/summary.hpp"
@@ -753,6 +754,92 @@ TEST_F(MailStoreTest, GarbageCollectionIsSkippedWhileAnotherStoreHasTheFolderOpe
   // Our own shared lock came back: a second opener now blocks collection again.
   auto again = SqliteMailStore::open(dir_, pool_).value();
   EXPECT_TRUE(store_->collect_garbage().value().skipped);
+}
+
+// Collection while serving [issue 28 item 5]: a pinned blob (being delivered, index entry not yet
+// committed) is kept; so is one unpinned after the collection began (its index entry may be newer
+// than what the collection read); blobs/tmp is left alone; what goes is counted in bytes.
+TEST_F(MailStoreTest, GarbageCollectionWhileServingKeepsPinnedAndJustUnpinnedBlobs) {
+  BlobStore& blobs = store_->blobs();
+  auto pinned = blobs.put_pinned("being delivered").value();
+  const std::string orphan = blobs.put("nobody refers to this").value();
+  std::ofstream(dir_ / "blobs" / "tmp" / "in-progress.tmp") << "partial";
+  EXPECT_EQ(blobs.pinned(), 1u);
+  auto stats = store_->collect_garbage(SqliteMailStore::GcMode::kServing).value();
+  EXPECT_EQ(stats.blobs_removed, 1u);
+  EXPECT_EQ(stats.bytes_freed, std::string_view("nobody refers to this").size());
+  EXPECT_EQ(stats.tmp_removed, 0u);
+  EXPECT_TRUE(blobs.exists(pinned.id()));
+  EXPECT_FALSE(blobs.exists(orphan));
+  EXPECT_TRUE(fs::exists(dir_ / "blobs" / "tmp" / "in-progress.tmp"));
+
+  // Unpinned while a collection runs: kept by that collection, removed by the next.
+  const std::string id = pinned.id();
+  blobs.begin_collection();
+  { BlobPin done = std::move(pinned); }
+  EXPECT_EQ(blobs.pinned(), 0u);
+  EXPECT_FALSE(blobs.remove_unpinned(id).value().has_value());
+  blobs.end_collection();
+  EXPECT_TRUE(blobs.exists(id));
+  blobs.begin_collection();
+  EXPECT_EQ(blobs.remove_unpinned(id).value(), std::optional<uint64_t>(std::string_view("being delivered").size()));
+  blobs.end_collection();
+  EXPECT_FALSE(blobs.exists(id));
+
+  // Two writers of the same bytes: pinned until both are done.
+  auto a = blobs.put_pinned("same").value();
+  auto b = blobs.put_pinned("same").value();
+  { BlobPin gone = std::move(a); }
+  blobs.begin_collection();
+  EXPECT_FALSE(blobs.remove_unpinned(b.id()).value().has_value());
+  blobs.end_collection();
+
+  // At start-up the temp files go too.
+  EXPECT_EQ(store_->collect_garbage(SqliteMailStore::GcMode::kStartup).value().tmp_removed, 1u);
+}
+
+// Expunges and deleted mailboxes mark the store as having garbage; the serving loop (app/serve.cpp)
+// collects only then.
+TEST_F(MailStoreTest, ExpungeMarksGarbageForTheServingCollection) {
+  auto a = account(1);
+  auto box = open(*a, "INBOX");
+  EXPECT_FALSE(store_->take_garbage());
+  append(*box, msg("one"));
+  EXPECT_FALSE(store_->take_garbage());
+  ASSERT_NO_FATAL_FAILURE(mark_deleted(*box, {1}));
+  EXPECT_FALSE(store_->take_garbage());
+  ASSERT_TRUE(run(box->expunge(std::nullopt)));
+  EXPECT_TRUE(store_->take_garbage());
+  EXPECT_FALSE(store_->take_garbage());
+  EXPECT_EQ(store_->collect_garbage(SqliteMailStore::GcMode::kServing).value().blobs_removed, 1u);
+  EXPECT_EQ(blob_count(), 0u);
+}
+
+// The race the pins exist for: the same bytes appended again just after their last message was
+// expunged (put() finds the file and does not write it) while collections run back to back on
+// another thread. Every appended message must stay readable.
+TEST_F(MailStoreTest, CollectionRacingAppendsOfTheSameBytesNeverLosesABlob) {
+  auto a = account(1);
+  auto box = open(*a, "INBOX");
+  std::atomic<bool> stop{false};
+  std::atomic<int> collections{0};
+  std::thread collector([&] {
+    while (!stop) {
+      auto r = store_->collect_garbage(SqliteMailStore::GcMode::kServing);
+      if (r) ++collections;
+    }
+  });
+  for (int i = 0; i < 150; ++i) {
+    const Uid uid = append(*box, msg("again and again")).uid;
+    auto blob = run(box->open_message(uid));
+    ASSERT_TRUE(blob) << "round " << i << ": " << blob.error().message;
+    ASSERT_EQ((*blob)->read_blocking(0, 1 << 16).value(), normalize_crlf(message("again and again"))) << i;
+    ASSERT_NO_FATAL_FAILURE(mark_deleted(*box, {uid}));
+    ASSERT_TRUE(run(box->expunge(std::nullopt)));
+  }
+  stop = true;
+  collector.join();
+  EXPECT_GT(collections.load(), 0);
 }
 
 TEST(BlobStore, PutIsIdempotentAndListsAndRemoves) {

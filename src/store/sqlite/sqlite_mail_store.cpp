@@ -30,6 +30,7 @@
 
 #include "base/crypto.hpp"
 #include "base/log.hpp"
+#include "base/metrics.hpp"
 #include "mime/summary.hpp"
 #include "store/sqlite/account_index.hpp"
 #include "store/sqlite/sqlite_db.hpp"
@@ -84,12 +85,20 @@ index::NewMessage describe(std::string blob_id, std::string_view bytes, std::str
   return m;
 }
 
-// Blocking: normalises, stores the blob durably and describes the message.
-Result<index::NewMessage> prepare(BlobStore& blobs, const AppendMessage& message, Flags flags, int64_t now) {
+// Messages ready for the index, with their blobs pinned until the index entries are committed.
+struct Prepared {
+  std::vector<index::NewMessage> messages;
+  std::vector<BlobPin> pins;
+};
+
+// Blocking: normalises, stores the blob durably (pinned, into `out`) and describes the message.
+Result<void> prepare(BlobStore& blobs, const AppendMessage& message, Flags flags, int64_t now, Prepared& out) {
   const std::string bytes = normalize_crlf(message.bytes);
-  auto id = blobs.put(bytes);
-  if (!id) return id.error();
-  return describe(std::move(*id), bytes, "", std::move(flags), message.internal_date, now);
+  auto pin = blobs.put_pinned(bytes);
+  if (!pin) return pin.error();
+  out.messages.push_back(describe(pin->id(), bytes, "", std::move(flags), message.internal_date, now));
+  out.pins.push_back(std::move(*pin));
+  return {};
 }
 
 using Signal = boost::asio::experimental::concurrent_channel<void(boost::system::error_code)>;
@@ -347,7 +356,11 @@ class SqliteAccount final : public Account, public std::enable_shared_from_this<
       }
     }
     if (!failure) {
-      for (const auto& e : events) shared_->feed.publish(e);
+      for (const auto& e : events) {
+        // Messages or mailboxes went: their blobs may be garbage now (collect_garbage).
+        if (e.kind == ChangeEvent::Kind::kExpunged || e.kind == ChangeEvent::Kind::kMailboxes) shared_->garbage = true;
+        shared_->feed.publish(e);
+      }
     }
     for (const auto& t : batch) {
       if (failure) t->commit_error = *failure;
@@ -480,23 +493,23 @@ class SqliteMailbox final : public Mailbox {
     StoreShared* shared = &account_->shared();
     auto prepared_task = net::run_blocking(
         shared->pool,
-        [shared, messages = std::move(messages), flags = std::move(flags)]() mutable -> Result<std::vector<index::NewMessage>> {
-          std::vector<index::NewMessage> out;
+        [shared, messages = std::move(messages), flags = std::move(flags)]() mutable -> Result<Prepared> {
+          Prepared out;
           const int64_t now = now_seconds();
           for (std::size_t i = 0; i < messages.size(); ++i) {
-            auto m = prepare(*shared->blobs, messages[i], std::move(flags[i]), now);
-            if (!m) return m.error();
-            out.push_back(std::move(*m));
+            if (auto r = prepare(*shared->blobs, messages[i], std::move(flags[i]), now, out); !r) return r.error();
           }
           return out;
         });
     auto prepared = co_await std::move(prepared_task);
     if (!prepared) co_return prepared.error();
+    // The blobs stay pinned until this coroutine ends, after the commit (or its failure).
+    const std::vector<BlobPin> pins = std::move(prepared->pins);
     const MailboxId box = id_;
     const AccountId account = account_->id();
     const Limits limits = account_->limits();
     auto r_task = account_->write<std::vector<AppendResult>>(
-        [box, account, limits, prepared = std::move(*prepared)](Db& db, std::vector<ChangeEvent>& events)
+        [box, account, limits, prepared = std::move(prepared->messages)](Db& db, std::vector<ChangeEvent>& events)
             -> Result<std::vector<AppendResult>> {
           auto appended = index::append(db, box, prepared, limits, now_seconds());
           if (appended && !appended->empty()) {
@@ -772,22 +785,26 @@ Task<std::vector<Result<AppendResult>>> SqliteMailStore::deliver(Delivery delive
   auto prepared_task = net::run_blocking(
       shared->pool,
       [shared, message = std::move(delivery.message),
-       per_target = std::move(per_target)]() mutable -> Result<std::vector<index::NewMessage>> {
+       per_target = std::move(per_target)]() mutable -> Result<Prepared> {
         const std::string bytes = normalize_crlf(message);
-        auto id = shared->blobs->put(bytes);
-        if (!id) return id.error();
-        std::vector<index::NewMessage> out;
+        auto pin = shared->blobs->put_pinned(bytes);
+        if (!pin) return pin.error();
+        Prepared out;
         const int64_t now = now_seconds();
         for (auto& [prefix, flags] : per_target) {
-          out.push_back(describe(*id, bytes, std::move(prefix), std::move(flags), std::nullopt, now));
+          out.messages.push_back(describe(pin->id(), bytes, std::move(prefix), std::move(flags), std::nullopt, now));
         }
+        out.pins.push_back(std::move(*pin));
         return out;
       });
-  auto prepared = co_await std::move(prepared_task);
-  if (!prepared) {
-    for (auto& r : results) r = prepared.error();
+  auto prepared_result = co_await std::move(prepared_task);
+  if (!prepared_result) {
+    for (auto& r : results) r = prepared_result.error();
     co_return results;
   }
+  // Pinned until every target's commit has finished (this coroutine's end).
+  const std::vector<BlobPin> pins = std::move(prepared_result->pins);
+  std::vector<index::NewMessage>* prepared = &prepared_result->messages;
 
   // Queue every target's index change first, then wait: different accounts commit in parallel.
   auto ex = co_await boost::asio::this_coro::executor;
@@ -838,7 +855,10 @@ Task<void> SqliteMailStore::delete_account(AccountId id) {
     }
   }
   const fs::path dir = shared_->data_dir / "accounts" / std::to_string(id);
-  auto r_task = net::run_blocking(shared_->pool, [dir]() -> Result<void> {
+  StoreShared* shared = shared_.get();
+  auto r_task = net::run_blocking(shared_->pool, [dir, shared]() -> Result<void> {
+    std::lock_guard lock(shared->accounts_dir_mu);
+    shared->garbage = true;
     std::error_code ec;
     fs::remove_all(dir, ec);
     if (ec) {
@@ -851,7 +871,8 @@ Task<void> SqliteMailStore::delete_account(AccountId id) {
   co_return r;
 }
 
-Result<SqliteMailStore::GcStats> SqliteMailStore::collect_garbage() {
+Result<SqliteMailStore::GcStats> SqliteMailStore::collect_garbage(GcMode mode) {
+  std::lock_guard gc_lock(gc_mu_);
   // Converting our shared lock to an exclusive one succeeds only when no other process holds it.
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     ::flock(lock_fd_, LOCK_SH);  // a failed conversion may have dropped the shared lock
@@ -864,37 +885,56 @@ Result<SqliteMailStore::GcStats> SqliteMailStore::collect_garbage() {
     int fd;
     ~Relock() { ::flock(fd, LOCK_SH); }
   } relock{lock_fd_};
+  BlobStore& blobs = *shared_->blobs;
+  // From here on every unpinned blob is remembered: its index entry may be newer than our read.
+  blobs.begin_collection();
+  struct EndCollection {
+    BlobStore& blobs;
+    ~EndCollection() { blobs.end_collection(); }
+  } end_collection{blobs};
   std::set<std::string> referenced;
-  std::error_code ec;
-  for (fs::directory_iterator it(shared_->data_dir / "accounts", ec), end; !ec && it != end; it.increment(ec)) {
-    const fs::path file = it->path() / "index.db";
-    if (!fs::exists(file)) continue;
-    auto db = Db::open(file, DbOptions{});
-    if (!db) return db.error();
-    auto blobs = index::referenced_blobs(*db);
-    if (!blobs) return blobs.error();
-    referenced.insert(blobs->begin(), blobs->end());
-  }
-  if (ec) {
-    spdlog::error("mail store gc: list accounts: {}", ec.message());
-    return make_error(Errc::kUnavailable, "could not list accounts");
+  {
+    std::lock_guard dir_lock(shared_->accounts_dir_mu);
+    std::error_code ec;
+    for (fs::directory_iterator it(shared_->data_dir / "accounts", ec), end; !ec && it != end; it.increment(ec)) {
+      const fs::path file = it->path() / "index.db";
+      if (!fs::exists(file)) continue;
+      auto db = Db::open(file, DbOptions{});
+      if (!db) return db.error();
+      auto ids = index::referenced_blobs(*db);
+      if (!ids) return ids.error();
+      referenced.insert(ids->begin(), ids->end());
+    }
+    if (ec) {
+      spdlog::error("mail store gc: list accounts: {}", ec.message());
+      return make_error(Errc::kUnavailable, "could not list accounts");
+    }
   }
   GcStats stats;
-  auto tmp = shared_->blobs->clear_tmp();
-  if (!tmp) return tmp.error();
-  stats.tmp_removed = *tmp;
-  auto ids = shared_->blobs->list();
+  if (mode == GcMode::kStartup) {
+    auto tmp = blobs.clear_tmp();
+    if (!tmp) return tmp.error();
+    stats.tmp_removed = *tmp;
+  }
+  auto ids = blobs.list();
   if (!ids) return ids.error();
   for (const auto& id : *ids) {
     if (referenced.count(id) != 0) {
       ++stats.blobs_kept;
       continue;
     }
-    if (auto r = shared_->blobs->remove(id); !r) return r.error();
+    auto removed = blobs.remove_unpinned(id);
+    if (!removed) return removed.error();
+    if (!*removed) {
+      ++stats.blobs_kept;  // being delivered or appended right now
+      continue;
+    }
     ++stats.blobs_removed;
+    stats.bytes_freed += **removed;
   }
-  spdlog::info("mail store gc: removed {} blobs and {} temp files, kept {}", stats.blobs_removed, stats.tmp_removed,
-               stats.blobs_kept);
+  Metrics::global().blob_gc(stats.blobs_removed, stats.bytes_freed);
+  spdlog::info("mail store gc: removed {} blobs ({} bytes) and {} temp files, kept {}", stats.blobs_removed,
+               stats.bytes_freed, stats.tmp_removed, stats.blobs_kept);
   return stats;
 }
 

@@ -42,6 +42,12 @@ struct StoreShared {
   LocalChangeFeed feed;
   std::atomic<uint64_t> transactions{0};  // committed write transactions (group commits), all accounts
   std::atomic<uint64_t> indexes_opened{0};  // account indexes opened since start
+  // A commit removed messages or mailboxes (or an account was deleted) since the last
+  // take_garbage(): blobs may be unreferenced now.
+  std::atomic<bool> garbage{false};
+  // Held by a collection while it reads the account indexes, and by delete_account while it removes
+  // an account's folder (so the collection never opens, and so re-creates, an index being removed).
+  std::mutex accounts_dir_mu;
 };
 
 class SqliteMailStore final : public MailStore {
@@ -66,15 +72,27 @@ class SqliteMailStore final : public MailStore {
     std::size_t blobs_removed = 0;
     std::size_t blobs_kept = 0;
     std::size_t tmp_removed = 0;
+    uint64_t bytes_freed = 0;
     bool skipped = false;  // another process had the store open: nothing was removed
   };
-  // Removes every file in blobs/tmp and every blob no account index refers to. Blocking. It MUST run
-  // when no writer of this process is active (at start-up, before listeners open): a delivery in
-  // progress has a durable blob that its index does not name yet. Other processes are excluded by
-  // <data_dir>/store.lock: every open store holds a shared flock on it and collection needs it
-  // exclusively, so while a `posthorn import` (or a second server) has the store open, collection
-  // is skipped (stats.skipped) instead of racing it. Removes nothing when any index cannot be read.
-  Result<GcStats> collect_garbage();
+  // kStartup: before any writer of this process runs; also empties blobs/tmp (a crash's leftovers).
+  // kServing: while deliveries and appends run; blobs/tmp is left alone (its files may be writes in
+  // progress).
+  enum class GcMode { kStartup, kServing };
+  // Removes every blob no account index refers to (and in kStartup the files in blobs/tmp).
+  // Blocking; one collection at a time. Safe beside this process's writers: a blob being delivered
+  // or appended is pinned from before its file is looked for until its index entry is committed
+  // (BlobStore::put_pinned), and the collection keeps every blob pinned when it checks it or
+  // unpinned since it began, because its read of the indexes may predate that commit. Other
+  // processes are excluded by <data_dir>/store.lock: every open store holds a shared flock on it
+  // and collection needs it exclusively, so while a `posthorn import` (or a second server) has the
+  // store open, collection is skipped (stats.skipped) instead of racing it. Removes nothing when any
+  // index cannot be read. Counts its work in Metrics (posthorn_blob_gc_*).
+  Result<GcStats> collect_garbage(GcMode mode = GcMode::kStartup);
+  // True when blobs may have become garbage since the last call (and clears that); a caller that
+  // then cannot collect (error, skipped) calls mark_garbage() to try again later.
+  bool take_garbage() { return shared_->garbage.exchange(false); }
+  void mark_garbage() { shared_->garbage = true; }
 
   // Committed write transactions since open (all accounts): with group commit this grows slower
   // than the number of concurrent writes. For tests and metrics.
@@ -93,6 +111,7 @@ class SqliteMailStore final : public MailStore {
   void release(std::shared_ptr<SqliteAccount> evicted);
 
   std::shared_ptr<StoreShared> shared_;
+  std::mutex gc_mu_;  // one collection at a time
   int lock_fd_ = -1;  // <data_dir>/store.lock, flock(LOCK_SH) while open
   std::mutex mu_;
   std::map<AccountId, std::weak_ptr<SqliteAccount>> accounts_;  // guarded by mu_
