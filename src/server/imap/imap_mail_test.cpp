@@ -181,6 +181,30 @@ TEST(ImapMail, CreateRenameDeleteSubscribe) {
   EXPECT_TRUE(run(*c, "q", "CREATE Odd (USE (\\Bogus))").back().starts_with("q NO [USEATTR]"));
 }
 
+// RFC 3501 §6.3.9: LSUB with "%" lists an unsubscribed parent of a subscribed mailbox, which the
+// pattern does not reach, with \Noselect; existing or not, and not when "*" lists the child.
+TEST(ImapMail, LsubPercentListsUnsubscribedParentsAsNoselect_Rfc3501_6_3_9) {
+  MailServer server;
+  auto c = server.login();
+  run(*c, "a", "CREATE top/mid/leaf");
+  run(*c, "a2", "CREATE top-sibling");
+  run(*c, "b", "SUBSCRIBE top/mid/leaf");
+  run(*c, "b2", "SUBSCRIBE ghost/child");  // neither exists
+  auto lines = run(*c, "c", "LSUB \"\" %");
+  EXPECT_TRUE(has_line(lines, "* LSUB (\\Noselect) \"/\" top")) << joined(lines);
+  EXPECT_TRUE(has_line(lines, "* LSUB (\\Noselect) \"/\" ghost")) << joined(lines);
+  EXPECT_FALSE(has_line(lines, "* LSUB (\\Noselect) \"/\" top-sibling")) << joined(lines);
+  lines = run(*c, "d", "LSUB \"\" top/%");
+  EXPECT_TRUE(has_line(lines, "* LSUB (\\Noselect) \"/\" top/mid")) << joined(lines);
+  EXPECT_EQ(lines.size(), 2u) << joined(lines);
+  lines = run(*c, "e", "LSUB \"\" top*");
+  EXPECT_EQ(joined(lines), "* LSUB () \"/\" top/mid/leaf\ne OK LSUB completed\n");
+  // A subscribed parent is listed as itself.
+  run(*c, "f", "SUBSCRIBE top");
+  lines = run(*c, "g", "LSUB \"\" top");
+  EXPECT_EQ(joined(lines), "* LSUB () \"/\" top\ng OK LSUB completed\n");
+}
+
 TEST(ImapMail, AppendSelectFetchRoundTrip) {
   MailServer server;
   auto c = server.login();
