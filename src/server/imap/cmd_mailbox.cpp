@@ -239,7 +239,7 @@ asio::awaitable<std::string> Session::cmd_status(const std::string& tag, const p
   auto st = co_await (*box)->status();
   if (!st) co_return pi::store_failure(tag, st.error());
   for (auto item : args.items) {
-    if (item == pi::StatusItem::kHighestModSeq) condstore_ = true;  // [RFC 7162 §3.1]
+    if (item == pi::StatusItem::kHighestModSeq) co_await enable_condstore();  // [RFC 7162 §3.1]
   }
   co_await out(pi::untagged_data("STATUS " + wire_name(*name) + " (" +
                                  format_status_items(args.items, *st, append_limit()) + ")"));

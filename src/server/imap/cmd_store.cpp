@@ -17,7 +17,7 @@ asio::awaitable<std::string> Session::cmd_store(const std::string& tag, const pi
   if (!uids) co_return pi::tagged(tag, Status::kBad, uids.error().message);
   auto flags = parse_flags(args.flags);
   if (!flags) co_return pi::tagged(tag, Status::kBad, flags.error().message);
-  if (args.unchanged_since) condstore_ = true;
+  if (args.unchanged_since) co_await enable_condstore();
   if (uids->empty()) co_return pi::tagged(tag, Status::kOk, "STORE completed");
 
   store::StoreFlags req;
@@ -31,6 +31,13 @@ asio::awaitable<std::string> Session::cmd_store(const std::string& tag, const pi
   auto result = co_await std::move(task);
   if (!result) co_return pi::store_failure(tag, result.error());
 
+  // A keyword new to the mailbox is announced in FLAGS before the FETCH that shows it, .SILENT
+  // or not [RFC 3501 §7.2.6].
+  std::string flags_update;
+  for (const auto& m : result->changed) {
+    if (view_.seq_of(m.uid)) flags_update += view_.learn_keywords(m.flags);
+  }
+  co_await out(flags_update);
   for (const auto& m : result->changed) {
     view_.note_own_change(m.uid, m.modseq);
     const auto seq = view_.seq_of(m.uid);
@@ -81,8 +88,7 @@ asio::awaitable<std::string> Session::cmd_copy(const std::string& tag, const pi:
   if (!args.move) co_return pi::tagged(tag, Status::kOk, copyuid, "COPY completed");
   // MOVE: COPYUID in an untagged OK before the expunges [RFC 6851 §4.3].
   if (!copyuid.empty()) co_await out(pi::untagged(Status::kOk, copyuid, "Moved"));
-  co_await out(view_.release_expunges(view_options()));
-  co_await out(view_.expunge(result->source, view_options()));
+  co_await announce_expunges(result->source);
   co_return pi::tagged(tag, Status::kOk, "MOVE completed");
 }
 
