@@ -116,8 +116,9 @@ struct ListEntry {
   const store::MailboxInfo* info = nullptr;  // null: subscribed but not existing
   bool subscribed = false;
   bool has_children = false;
-  bool child_subscribed = false;  // RECURSIVEMATCH: a subscribed child matched
-  bool unlisted_subscribed_child = false;  // a subscribed descendant the patterns do not match
+  // A subscribed descendant that the patterns do not match (so it is not listed itself): LSUB's
+  // \Noselect parents and RECURSIVEMATCH's CHILDINFO.
+  bool unlisted_subscribed_child = false;
 };
 
 bool is_child_of(std::string_view child, std::string_view parent) {
@@ -186,7 +187,6 @@ asio::awaitable<std::string> Session::cmd_list(const std::string& tag, const pi:
     for (size_t j = i + 1; j < entries.size() && entries[j].name.starts_with(entries[i].name); ++j) {
       if (!is_child_of(entries[j].name, entries[i].name)) continue;
       if (entries[j].info != nullptr) entries[i].has_children = true;
-      if (entries[j].subscribed && matches(entries[i].name)) entries[i].child_subscribed = true;
       if (entries[j].subscribed && !matches(entries[j].name)) entries[i].unlisted_subscribed_child = true;
     }
   }
@@ -194,7 +194,10 @@ asio::awaitable<std::string> Session::cmd_list(const std::string& tag, const pi:
   const bool only_subscribed = args.lsub || args.select_subscribed;
   for (const auto& e : entries) {
     if (!matches(e.name)) continue;
-    const bool recursive_parent = args.select_recursive && args.select_subscribed && !e.subscribed && e.child_subscribed;
+    // RECURSIVEMATCH: CHILDINFO for a parent whose subscribed descendant is not listed itself
+    // [RFC 5258 §3.5, as Dovecot]: "a" with a/b subscribed for "%" or ("a"), not for ("a" "a/b").
+    const bool recursive_parent =
+        args.select_recursive && args.select_subscribed && !e.subscribed && e.unlisted_subscribed_child;
     // LSUB with "%": a parent of a subscribed mailbox the pattern does not reach is listed with
     // \Noselect when it is not subscribed itself [RFC 3501 §6.3.9].
     const bool lsub_parent = args.lsub && !e.subscribed && e.unlisted_subscribed_child;

@@ -205,6 +205,27 @@ TEST(ImapMail, LsubPercentListsUnsubscribedParentsAsNoselect_Rfc3501_6_3_9) {
   EXPECT_EQ(joined(lines), "* LSUB () \"/\" top\ng OK LSUB completed\n");
 }
 
+// RFC 5258 §3.5 (and its examples, as Dovecot): with RECURSIVEMATCH a parent gets CHILDINFO only
+// for a subscribed descendant that is not itself listed by one of the patterns.
+TEST(ImapMail, RecursiveMatchChildInfoOnlyForUnlistedChildren_Rfc5258_3_5) {
+  MailServer server;
+  auto c = server.login();
+  run(*c, "a", "CREATE box/test2/test1");
+  run(*c, "a2", "CREATE box/test8/test8");
+  run(*c, "a3", "CREATE box/test8/test9");
+  run(*c, "b", "SUBSCRIBE box/test2/test1");
+  run(*c, "b2", "SUBSCRIBE box/test8/test8");
+  run(*c, "b3", "SUBSCRIBE box/test8/test9");
+  auto lines = run(*c, "c", "LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (box/test2)");
+  EXPECT_EQ(joined(lines), "* LIST (\\HasChildren) \"/\" box/test2 (\"CHILDINFO\" (\"SUBSCRIBED\"))\nc OK LIST completed\n");
+  lines = run(*c, "d", "LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (box/test2 box/test2/test1)");
+  EXPECT_EQ(joined(lines), "* LIST (\\HasNoChildren \\Subscribed) \"/\" box/test2/test1\nd OK LIST completed\n");
+  // One child listed, another not: CHILDINFO still.
+  lines = run(*c, "e", "LIST (SUBSCRIBED RECURSIVEMATCH) \"\" box*test8");
+  EXPECT_TRUE(has_line(lines, "* LIST (\\HasChildren) \"/\" box/test8 (\"CHILDINFO\" (\"SUBSCRIBED\"))")) << joined(lines);
+  EXPECT_TRUE(has_line(lines, "* LIST (\\HasNoChildren \\Subscribed) \"/\" box/test8/test8")) << joined(lines);
+}
+
 // RFC 7162 §3.1: FETCH (MODSEQ), FETCH (CHANGEDSINCE) and the other CONDSTORE-enabling commands
 // send * OK [HIGHESTMODSEQ] once, when they turn CONDSTORE on with a mailbox selected.
 TEST(ImapMail, CondstoreEnablingFetchSendsHighestModseq_Rfc7162_3_1) {
