@@ -127,6 +127,7 @@ struct StoreFlags {
 
 struct StoreResult {
   std::vector<MessageInfo> changed;  // messages whose flags changed, with their new modseq
+  std::vector<MessageInfo> unchanged;  // messages that had those flags already: their flags and modseq
   std::vector<Uid> conflicts;        // UNCHANGEDSINCE failed: the MODIFIED set
   ModSeq highest_modseq = 0;
 };

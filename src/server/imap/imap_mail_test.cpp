@@ -518,6 +518,27 @@ TEST(ImapMail, NewKeywordsAreAnnouncedInFlags_Rfc3501_7_2_6) {
   EXPECT_EQ(lines[2], "* 4 EXISTS") << joined(lines);
 }
 
+// RFC 9051 §6.4.6 / RFC 3501 §6.4.6: STORE answers with the flags of every message of the set,
+// also those that had them already (set by this or, a moment before, by another session: the
+// client must not wait for a change notice that may come later or never). .SILENT stays silent.
+TEST(ImapMail, StoreReportsFlagsOfUnchangedMessagesToo_Rfc3501_6_4_6) {
+  MailServer server;
+  auto a = server.login();
+  auto b = server.login();
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(append(*a, "p" + std::to_string(i), "INBOX", kMessage, "(\\Seen)").starts_with("p"));
+  run(*a, "a1", "SELECT INBOX");
+  run(*b, "b1", "SELECT INBOX");
+  auto lines = run(*b, "b2", "STORE 1:2 +FLAGS (\\Seen)");
+  EXPECT_EQ(joined(lines), "* 1 FETCH (FLAGS (\\Seen))\n* 2 FETCH (FLAGS (\\Seen))\nb2 OK STORE completed\n");
+  lines = run(*b, "b3", "UID STORE 2 -FLAGS (\\Flagged)");
+  EXPECT_EQ(joined(lines), "* 2 FETCH (FLAGS (\\Seen) UID 2)\nb3 OK STORE completed\n");
+  EXPECT_EQ(run(*b, "b4", "STORE 1:2 +FLAGS.SILENT (\\Seen)").size(), 1u);
+  // Another session set the flag first: the own STORE still reports message 1.
+  run(*a, "a2", "STORE 1 +FLAGS.SILENT (\\Flagged)");
+  lines = run(*b, "b5", "STORE 1 +FLAGS (\\Flagged)");
+  EXPECT_TRUE(has_line(lines, "* 1 FETCH (FLAGS (\\Flagged \\Seen))")) << joined(lines);
+}
+
 TEST(ImapMail, ExpungeReachesTheOtherSessionOnlyWhereAllowed) {
   MailServer server;
   auto a = server.login();

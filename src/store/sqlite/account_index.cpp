@@ -691,7 +691,10 @@ Result<StoreResult> store_flags(Db& db, MailboxId mailbox, const StoreFlags& req
       continue;
     }
     Flags updated = apply_flag_op(row.info.flags, request.op, request.flags);
-    if (updated == row.info.flags) continue;
+    if (updated == row.info.flags) {
+      result.unchanged.push_back(std::move(row.info));
+      continue;
+    }
     up->reset();
     up->bind(1, mailbox).bind(2, int64_t(row.info.uid)).bind(3, int64_t(updated.system));
     up->bind(4, join_keywords(updated.keywords)).bind(5, int64_t(modseq));
