@@ -105,7 +105,10 @@ class Mailbox {
   virtual Task<ExpungeResult> expunge(std::optional<std::vector<Uid>> uids) = 0;
   // What changed after `since` (QRESYNC, catching up after a ChangeFeed event). `since` older
   // than the kept expunge log still works: vanished then lists every expunged UID that is known.
-  virtual Task<Changes> changes_since(ModSeq since) = 0;
+  // claim_recent (a SELECTed session learning of new mail): the messages up to the returned
+  // uid_next that no session has claimed as \Recent yet become this caller's, atomically, so one
+  // message is \Recent in exactly one session (Changes::claimed_recent) [RFC 3501 §2.3.2].
+  virtual Task<Changes> changes_since(ModSeq since, bool claim_recent) = 0;
 
   // POP3 [RFC 1939]: the messages not hidden from POP3, and the UPDATE state's commit, atomic
   // (a session that never commits changes nothing). Expunges reach other sessions as expunges.

@@ -102,6 +102,13 @@ struct MessageData {
   std::string summary;
 };
 
+// An inclusive range of UIDs, first <= last.
+struct UidRange {
+  Uid first = 0;
+  Uid last = 0;
+  bool operator==(const UidRange&) const = default;
+};
+
 // A mailbox as a session sees it on SELECT/EXAMINE.
 struct MailboxView {
   MailboxInfo mailbox;
@@ -120,6 +127,7 @@ struct StoreFlags {
 
 struct StoreResult {
   std::vector<MessageInfo> changed;  // messages whose flags changed, with their new modseq
+  std::vector<MessageInfo> unchanged;  // messages that had those flags already: their flags and modseq
   std::vector<Uid> conflicts;        // UNCHANGEDSINCE failed: the MODIFIED set
   ModSeq highest_modseq = 0;
 };
@@ -154,6 +162,9 @@ struct Changes {
   std::vector<Uid> vanished;         // expunged with modseq > since, ascending
   ModSeq highest_modseq = 0;
   Uid uid_next = 1;
+  // Mailbox::changes_since(since, claim_recent = true): the UIDs below uid_next that no session had
+  // claimed as \Recent and that this caller now has [RFC 3501 §2.3.2]; absent when there were none.
+  std::optional<UidRange> claimed_recent;
 };
 
 // POP3's view of one mailbox [RFC 1939]: the messages not hidden from POP3, ascending UID.

@@ -104,8 +104,7 @@ asio::awaitable<std::string> Session::cmd_replace(const std::string& tag, pi::Re
   auto expunge_task = mailbox_->expunge(std::vector<store::Uid>{old_uid});
   auto expunged = co_await std::move(expunge_task);
   if (!expunged) co_return pi::store_failure(tag, expunged.error());
-  co_await out(view_.release_expunges(view_options()));
-  co_await out(view_.expunge(expunged->expunged, view_options()));
+  co_await announce_expunges(expunged->expunged);
   co_return pi::tagged(tag, Status::kOk, std::string(args.uid ? "UID REPLACE" : "REPLACE") + " completed");
 }
 

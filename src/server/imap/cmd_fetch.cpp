@@ -147,7 +147,6 @@ asio::awaitable<std::string> Session::cmd_fetch(const std::string& tag, const pi
   auto uids = view_.resolve(args.set, args.uid);
   if (!uids) co_return pi::tagged(tag, Status::kBad, uids.error().message);
   if (args.vanished && !qresync_) co_return pi::tagged(tag, Status::kBad, "QRESYNC is not enabled");
-  if (args.changed_since) condstore_ = true;
 
   bool want_summary = false, want_bytes = false, want_seen = false, has_flags = false;
   bool has_uid = false, has_modseq = false;
@@ -159,7 +158,7 @@ asio::awaitable<std::string> Session::cmd_fetch(const std::string& tag, const pi
     has_uid = has_uid || a.kind == K::kUid;
     has_modseq = has_modseq || a.kind == K::kModSeq;
   }
-  if (has_modseq) condstore_ = true;
+  if (has_modseq || args.changed_since) co_await enable_condstore();
   want_seen = want_seen && !view_.read_only();
   const bool add_uid = args.uid && !has_uid;
   const bool add_modseq = args.changed_since.has_value() && !has_modseq;
@@ -201,7 +200,7 @@ asio::awaitable<std::string> Session::cmd_fetch(const std::string& tag, const pi
 
   // UID FETCH ... (CHANGEDSINCE m VANISHED): the expunged UIDs of the set first [RFC 7162 §3.2.6].
   if (args.vanished) {
-    auto changes = co_await mailbox_->changes_since(*args.changed_since);
+    auto changes = co_await mailbox_->changes_since(*args.changed_since, false);
     if (!changes) co_return pi::store_failure(tag, changes.error());
     const auto ranges = args.set.resolve(view_.uid_next() > 0 ? view_.uid_next() - 1 : 0);
     std::vector<uint32_t> vanished;
@@ -285,6 +284,11 @@ asio::awaitable<std::string> Session::cmd_fetch(const std::string& tag, const pi
         blob = std::move(*opened);
       }
       const bool recent = !rev2_ && view_.is_recent(m.info.uid);
+      const bool seen_changed = std::find(seen_now.begin(), seen_now.end(), m.info.uid) != seen_now.end();
+      // Flags read from the store may hold a keyword another session just added: FLAGS first [RFC 3501 §7.2.6].
+      if (has_flags || seen_changed) {
+        if (auto flags_update = view_.learn_keywords(m.info.flags); !flags_update.empty()) co_await out(flags_update);
+      }
       std::string item = "* " + std::to_string(*seq) + " FETCH (";
       bool first = true;
       auto sep = [&item, &first] {
@@ -295,7 +299,6 @@ asio::awaitable<std::string> Session::cmd_fetch(const std::string& tag, const pi
         sep();
         item += "UID " + std::to_string(m.info.uid);
       }
-      const bool seen_changed = std::find(seen_now.begin(), seen_now.end(), m.info.uid) != seen_now.end();
       if (seen_changed && !has_flags) {
         sep();
         item += "FLAGS " + format_flags(m.info.flags, recent);

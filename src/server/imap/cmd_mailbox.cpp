@@ -116,7 +116,9 @@ struct ListEntry {
   const store::MailboxInfo* info = nullptr;  // null: subscribed but not existing
   bool subscribed = false;
   bool has_children = false;
-  bool child_subscribed = false;  // RECURSIVEMATCH: a subscribed child matched
+  // A subscribed descendant that the patterns do not match (so it is not listed itself): LSUB's
+  // \Noselect parents and RECURSIVEMATCH's CHILDINFO.
+  bool unlisted_subscribed_child = false;
 };
 
 bool is_child_of(std::string_view child, std::string_view parent) {
@@ -169,20 +171,39 @@ asio::awaitable<std::string> Session::cmd_list(const std::string& tag, const pi:
                                       [&s](const store::MailboxInfo& m) { return m.name == s; });
       if (!exists) entries.push_back(ListEntry{s, nullptr, true, false, false});
     }
+    if (args.lsub) {
+      // LSUB: the parents of subscribed names are candidates too (see below).
+      std::set<std::string> names;
+      for (const auto& e : entries) names.insert(e.name);
+      for (const auto& s : subscribed) {
+        for (size_t p = s.find(store::kSeparator); p != std::string::npos; p = s.find(store::kSeparator, p + 1)) {
+          if (names.insert(s.substr(0, p)).second) entries.push_back(ListEntry{s.substr(0, p), nullptr, false, false, false});
+        }
+      }
+    }
     std::sort(entries.begin(), entries.end(), [](const ListEntry& a, const ListEntry& b) { return a.name < b.name; });
   }
   for (size_t i = 0; i < entries.size(); ++i) {
-    for (size_t j = i + 1; j < entries.size() && is_child_of(entries[j].name, entries[i].name); ++j) {
+    // In name order the descendants follow their parent among the names it prefixes ("a", "a-b",
+    // "a/b": '-' sorts before the separator).
+    for (size_t j = i + 1; j < entries.size() && entries[j].name.starts_with(entries[i].name); ++j) {
+      if (!is_child_of(entries[j].name, entries[i].name)) continue;
       if (entries[j].info != nullptr) entries[i].has_children = true;
-      if (entries[j].subscribed && matches(entries[i].name)) entries[i].child_subscribed = true;
+      if (entries[j].subscribed && !matches(entries[j].name)) entries[i].unlisted_subscribed_child = true;
     }
   }
 
   const bool only_subscribed = args.lsub || args.select_subscribed;
   for (const auto& e : entries) {
     if (!matches(e.name)) continue;
-    const bool recursive_parent = args.select_recursive && args.select_subscribed && !e.subscribed && e.child_subscribed;
-    if (only_subscribed && !e.subscribed && !recursive_parent) continue;
+    // RECURSIVEMATCH: CHILDINFO for a parent whose subscribed descendant is not listed itself
+    // [RFC 5258 §3.5, as Dovecot]: "a" with a/b subscribed for "%" or ("a"), not for ("a" "a/b").
+    const bool recursive_parent =
+        args.select_recursive && args.select_subscribed && !e.subscribed && e.unlisted_subscribed_child;
+    // LSUB with "%": a parent of a subscribed mailbox the pattern does not reach is listed with
+    // \Noselect when it is not subscribed itself [RFC 3501 §6.3.9].
+    const bool lsub_parent = args.lsub && !e.subscribed && e.unlisted_subscribed_child;
+    if (only_subscribed && !e.subscribed && !recursive_parent && !lsub_parent) continue;
     const store::SpecialUse use = e.info ? e.info->special_use : store::SpecialUse::kNone;
     if (args.select_special_use && use == store::SpecialUse::kNone) continue;
     std::string attrs;
@@ -190,7 +211,7 @@ asio::awaitable<std::string> Session::cmd_list(const std::string& tag, const pi:
       if (!attrs.empty()) attrs += ' ';
       attrs += a;
     };
-    if (e.info == nullptr) {
+    if (e.info == nullptr || lsub_parent) {
       add(args.lsub ? "\\Noselect" : "\\NonExistent");
     } else if (!args.lsub) {
       add(e.has_children ? "\\HasChildren" : "\\HasNoChildren");
@@ -223,7 +244,7 @@ asio::awaitable<std::string> Session::cmd_status(const std::string& tag, const p
   auto st = co_await (*box)->status();
   if (!st) co_return pi::store_failure(tag, st.error());
   for (auto item : args.items) {
-    if (item == pi::StatusItem::kHighestModSeq) condstore_ = true;  // [RFC 7162 §3.1]
+    if (item == pi::StatusItem::kHighestModSeq) co_await enable_condstore();  // [RFC 7162 §3.1]
   }
   co_await out(pi::untagged_data("STATUS " + wire_name(*name) + " (" +
                                  format_status_items(args.items, *st, append_limit()) + ")"));

@@ -11,8 +11,9 @@
 // - IMAP4rev2 answers every SEARCH with ESEARCH [RFC 9051 §6.4.4]; IMAP4rev1 only with RETURN.
 // - RETURN (UPDATE) searches are re-evaluated after the session has applied other sessions' (and its
 //   own) changes (sync). Messages that start matching are sent as ADDTO, messages that stop matching
-//   but still exist as REMOVEFROM; an expunged message is removed by the EXPUNGE/VANISHED the client
-//   gets anyway [RFC 5267 §4.3]. At most kMaxUpdates run at once; more get NOUPDATE [RFC 5267 §4.4].
+//   but still exist as REMOVEFROM; an expunged message of a result gets a REMOVEFROM just before
+//   its EXPUNGE/VANISHED, numbered as before it (remove_from_updates), and stays in the result until
+//   then [RFC 5267 §4.3]. At most kMaxUpdates run at once; more get NOUPDATE [RFC 5267 §4.4].
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -120,7 +121,7 @@ asio::awaitable<std::string> Session::cmd_search(const std::string& tag, const s
   if (!loaded) co_return pi::store_failure(tag, loaded.error());
   const SearchInput& input = *loaded;
   SearchContext ctx{.messages = input.messages,
-                    .first_recent = rev2_ ? store::Uid{0} : view_.first_recent(),
+                    .recent = rev2_ ? std::span<const store::UidRange>{} : std::span<const store::UidRange>(view_.recent()),
                     .saved = view_.saved_result(),
                     .mailbox = mailbox_.get(),
                     .uid = args.uid};
@@ -144,7 +145,7 @@ asio::awaitable<std::string> Session::cmd_search(const std::string& tag, const s
     if (!result) co_return pi::store_failure(tag, result.error());
     drop_gone(result->numbers);
     if (result->saved) view_.save_result(std::move(*result->saved));
-    if (result->modseq) condstore_ = true;
+    if (result->modseq_key) co_await enable_condstore();
     if (sort.ret.update) {
       co_await out(pi::untagged(Status::kNo, "NOUPDATE " + pi::quoted(tag), "Updates are kept for SEARCH only"));
     }
@@ -165,7 +166,7 @@ asio::awaitable<std::string> Session::cmd_search(const std::string& tag, const s
   std::erase_if(result->uids, [&](store::Uid uid) { return is_gone(input.gone, uid); });
   if (result->saved) view_.save_result(std::move(*result->saved));
   // A MODSEQ search key turns CONDSTORE on for the session [RFC 7162 §3.1].
-  if (result->modseq) condstore_ = true;
+  if (result->modseq_key) co_await enable_condstore();
   if (search.ret.present || rev2_) {
     if (pi::esearch_reply_wanted(search.ret)) {
       co_await out(pi::format_esearch(tag, args.uid, search.ret, result->numbers, result->modseq));
@@ -203,7 +204,7 @@ asio::awaitable<void> Session::refresh_updates() {
   for (auto& u : updates_) {
     if (broken_) co_return;
     SearchContext ctx{.messages = input.messages,
-                      .first_recent = rev2_ ? store::Uid{0} : view_.first_recent(),
+                      .recent = rev2_ ? std::span<const store::UidRange>{} : std::span<const store::UidRange>(view_.recent()),
                       .saved = view_.saved_result(),
                       .mailbox = mailbox_.get(),
                       .uid = u.uid};
@@ -215,6 +216,11 @@ asio::awaitable<void> Session::refresh_updates() {
     }
     std::vector<store::Uid> now = std::move(result->uids);
     std::erase_if(now, [&](store::Uid uid) { return is_gone(input.gone, uid); });
+    // Expunged but not announced yet: they leave the result with their EXPUNGE (remove_from_updates).
+    for (store::Uid uid : u.matches) {
+      if (is_gone(input.gone, uid) && view_.seq_of(uid)) now.push_back(uid);
+    }
+    std::sort(now.begin(), now.end());
     std::vector<store::Uid> added, removed;
     std::set_difference(now.begin(), now.end(), u.matches.begin(), u.matches.end(), std::back_inserter(added));
     std::set_difference(u.matches.begin(), u.matches.end(), now.begin(), now.end(), std::back_inserter(removed));
@@ -222,7 +228,6 @@ asio::awaitable<void> Session::refresh_updates() {
       std::vector<uint32_t> out;
       for (store::Uid uid : uids) {
         const auto seq = view_.seq_of(uid);
-        // Expunged (announced or not): the EXPUNGE/VANISHED tells the client.
         if (!seq || is_gone(input.gone, uid)) continue;
         out.push_back(u.uid ? uid : *seq);
       }
@@ -234,6 +239,24 @@ asio::awaitable<void> Session::refresh_updates() {
     co_await out(pi::format_esearch_update(u.tag, u.uid, false, remove_numbers));
     co_await out(pi::format_esearch_update(u.tag, u.uid, true, add_numbers));
     u.matches = std::move(now);
+  }
+}
+
+asio::awaitable<void> Session::remove_from_updates(std::vector<store::Uid> gone) {
+  if (updates_.empty() || gone.empty()) co_return;
+  std::sort(gone.begin(), gone.end());
+  gone.erase(std::unique(gone.begin(), gone.end()), gone.end());
+  for (auto& u : updates_) {
+    std::vector<store::Uid> hit, rest;
+    std::set_intersection(u.matches.begin(), u.matches.end(), gone.begin(), gone.end(), std::back_inserter(hit));
+    if (hit.empty()) continue;
+    std::set_difference(u.matches.begin(), u.matches.end(), hit.begin(), hit.end(), std::back_inserter(rest));
+    u.matches.swap(rest);
+    std::vector<uint32_t> numbers;
+    for (store::Uid uid : hit) {
+      if (auto seq = view_.seq_of(uid)) numbers.push_back(u.uid ? uid : *seq);
+    }
+    co_await out(pi::format_esearch_update(u.tag, u.uid, false, numbers));
   }
 }
 

@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <set>
 
 #include "proto/imap/response.hpp"
 #include "proto/imap/sequence_set.hpp"
@@ -53,20 +52,11 @@ asio::awaitable<std::string> Session::cmd_select(const std::string& tag, const p
   mailbox_ = std::move(*box);
 
   // Keywords in use go into FLAGS so clients offer them.
-  std::set<std::string> keywords;
   uint32_t first_unseen = 0;
-  for (size_t i = 0; i < view->messages.size(); ++i) {
-    const auto& m = view->messages[i];
-    for (const auto& k : m.flags.keywords) keywords.insert(k);
-    if (first_unseen == 0 && !m.flags.has(store::kSeen)) first_unseen = static_cast<uint32_t>(i + 1);
+  for (size_t i = 0; i < view->messages.size() && first_unseen == 0; ++i) {
+    if (!view->messages[i].flags.has(store::kSeen)) first_unseen = static_cast<uint32_t>(i + 1);
   }
-  std::string kw;
-  for (const auto& k : keywords) kw += " " + k;
-  std::string text = pi::untagged_data("FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft" + kw + ")");
-  text += pi::untagged(Status::kOk,
-                       args.read_only ? std::string("PERMANENTFLAGS ()")
-                                      : "PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft" + kw + " \\*)",
-                       "Flags permitted");
+  std::string text = view_.flags_response();
   text += pi::untagged_data(std::to_string(view_.exists()) + " EXISTS");
   if (!rev2_) {
     text += pi::untagged_data(std::to_string(view_.recent_count()) + " RECENT");
@@ -81,7 +71,7 @@ asio::awaitable<std::string> Session::cmd_select(const std::string& tag, const p
 
   // QRESYNC: what changed since the client's modseq, when its UIDVALIDITY is still ours [RFC 7162 §3.2.5].
   if (args.qresync && args.qresync->uid_validity == view_.uid_validity()) {
-    auto changes = co_await mailbox_->changes_since(args.qresync->modseq);
+    auto changes = co_await mailbox_->changes_since(args.qresync->modseq, false);
     if (changes) {
       std::vector<uint32_t> vanished;
       const auto known = args.qresync->known_uids ? args.qresync->known_uids->resolve(view_.uid_next())
@@ -97,6 +87,7 @@ asio::awaitable<std::string> Session::cmd_select(const std::string& tag, const p
       for (const auto& m : changes->changed) {
         auto seq = view_.seq_of(m.uid);
         if (!seq) continue;
+        if (auto flags_update = view_.learn_keywords(m.flags); !flags_update.empty()) co_await out(flags_update);
         co_await out("* " + std::to_string(*seq) + " FETCH (UID " + std::to_string(m.uid) + " FLAGS " +
                      format_flags(m.flags, !rev2_ && view_.is_recent(m.uid)) + " MODSEQ (" +
                      std::to_string(m.modseq) + "))\r\n");
@@ -129,9 +120,7 @@ asio::awaitable<std::string> Session::cmd_expunge(const std::string& tag, const 
   auto task = mailbox_->expunge(std::move(uids));
   auto done = co_await std::move(task);
   if (!done) co_return pi::store_failure(tag, done.error());
-  // Other sessions' expunges first (they are older), then ours.
-  co_await out(view_.release_expunges(view_options()));
-  co_await out(view_.expunge(done->expunged, view_options()));
+  co_await announce_expunges(done->expunged);
   if (condstore_) {
     co_return pi::tagged(tag, Status::kOk, "HIGHESTMODSEQ " + std::to_string(done->highest_modseq),
                          "EXPUNGE completed");
@@ -139,14 +128,32 @@ asio::awaitable<std::string> Session::cmd_expunge(const std::string& tag, const 
   co_return pi::tagged(tag, Status::kOk, "EXPUNGE completed");
 }
 
+asio::awaitable<void> Session::announce_expunges(std::vector<store::Uid> own) {
+  std::vector<store::Uid> gone = view_.pending_expunges();
+  gone.insert(gone.end(), own.begin(), own.end());
+  co_await remove_from_updates(std::move(gone));
+  // Other sessions' expunges first (they are older), then ours.
+  co_await out(view_.release_expunges(view_options()));
+  co_await out(view_.expunge(own, view_options()));
+}
+
+asio::awaitable<void> Session::enable_condstore() {
+  if (condstore_) co_return;
+  condstore_ = true;
+  if (selected()) {
+    co_await out(pi::untagged(Status::kOk, "HIGHESTMODSEQ " + std::to_string(view_.highest_modseq()), "Highest"));
+  }
+}
+
 asio::awaitable<void> Session::sync(bool allow_expunge) {
   if (!selected() || broken_) co_return;
   const bool pending = feed_->pending.exchange(false);
   if (!pending) {
-    if (allow_expunge && view_.has_pending_expunges()) co_await out(view_.release_expunges(view_options()));
+    if (allow_expunge && view_.has_pending_expunges()) co_await announce_expunges({});
     co_return;
   }
-  auto changes = co_await mailbox_->changes_since(view_.highest_modseq());
+  // A SELECTed session claims \Recent for the new mail it is the first to learn of [RFC 3501 §2.3.2].
+  auto changes = co_await mailbox_->changes_since(view_.highest_modseq(), !view_.read_only());
   if (!changes) {
     if (changes.error().code == Errc::kNotFound) {
       // The mailbox was deleted under us: nothing more can be read from it.
@@ -157,6 +164,13 @@ asio::awaitable<void> Session::sync(bool allow_expunge) {
       broken_ = true;
     }
     co_return;
+  }
+  if (allow_expunge && !updates_.empty()) {
+    std::vector<store::Uid> gone = view_.pending_expunges();
+    for (store::Uid uid : changes->vanished) {
+      if (view_.seq_of(uid)) gone.push_back(uid);
+    }
+    co_await remove_from_updates(std::move(gone));
   }
   co_await out(view_.apply(*changes, allow_expunge, view_options()));
   if (!updates_.empty()) co_await refresh_updates();

@@ -1,5 +1,8 @@
 // STORE / UID STORE [RFC 9051 §6.4.6] with UNCHANGEDSINCE and MODIFIED [RFC 7162 §3.1.3], and COPY,
 // MOVE and their UID forms [RFC 9051 §6.4.7-8, RFC 6851] with COPYUID [RFC 4315].
+#include <algorithm>
+#include <utility>
+
 #include "proto/imap/response.hpp"
 #include "proto/imap/sequence_set.hpp"
 #include "server/imap/imap_format.hpp"
@@ -17,7 +20,7 @@ asio::awaitable<std::string> Session::cmd_store(const std::string& tag, const pi
   if (!uids) co_return pi::tagged(tag, Status::kBad, uids.error().message);
   auto flags = parse_flags(args.flags);
   if (!flags) co_return pi::tagged(tag, Status::kBad, flags.error().message);
-  if (args.unchanged_since) condstore_ = true;
+  if (args.unchanged_since) co_await enable_condstore();
   if (uids->empty()) co_return pi::tagged(tag, Status::kOk, "STORE completed");
 
   store::StoreFlags req;
@@ -31,16 +34,30 @@ asio::awaitable<std::string> Session::cmd_store(const std::string& tag, const pi
   auto result = co_await std::move(task);
   if (!result) co_return pi::store_failure(tag, result.error());
 
-  for (const auto& m : result->changed) {
-    view_.note_own_change(m.uid, m.modseq);
-    const auto seq = view_.seq_of(m.uid);
+  // A keyword new to the mailbox is announced in FLAGS before the FETCH that shows it, .SILENT
+  // or not [RFC 3501 §7.2.6].
+  // Every message of the set still there gets its FETCH, changed or not: another session may have
+  // set the same flags a moment before, and the client learns the result either way [RFC 9051
+  // §6.4.6]. .SILENT reports only the new modseqs of what changed (with CONDSTORE) [RFC 7162 §3.1.3].
+  std::vector<std::pair<const store::MessageInfo*, bool>> reported;  // message, changed here
+  for (const auto& m : result->changed) reported.emplace_back(&m, true);
+  for (const auto& m : result->unchanged) reported.emplace_back(&m, false);
+  std::sort(reported.begin(), reported.end(), [](const auto& a, const auto& b) { return a.first->uid < b.first->uid; });
+  std::string flags_update;
+  for (const auto& [m, changed] : reported) {
+    if (view_.seq_of(m->uid)) flags_update += view_.learn_keywords(m->flags);
+  }
+  co_await out(flags_update);
+  for (const auto& [m, changed] : reported) {
+    if (changed) view_.note_own_change(m->uid, m->modseq);
+    const auto seq = view_.seq_of(m->uid);
     if (!seq) continue;
+    if (args.silent && !(condstore_ && changed)) continue;
     std::string line = "* " + std::to_string(*seq) + " FETCH (";
-    if (!args.silent) line += "FLAGS " + format_flags(m.flags, !rev2_ && view_.is_recent(m.uid));
-    if (args.uid) line += std::string(args.silent ? "" : " ") + "UID " + std::to_string(m.uid);
+    if (!args.silent) line += "FLAGS " + format_flags(m->flags, !rev2_ && view_.is_recent(m->uid));
+    if (args.uid) line += std::string(args.silent ? "" : " ") + "UID " + std::to_string(m->uid);
     // With CONDSTORE the new modseq is reported even for .SILENT [RFC 7162 §3.1.3].
-    if (condstore_) line += std::string(args.silent && !args.uid ? "" : " ") + "MODSEQ (" + std::to_string(m.modseq) + ")";
-    if (args.silent && !condstore_) continue;
+    if (condstore_) line += std::string(args.silent && !args.uid ? "" : " ") + "MODSEQ (" + std::to_string(m->modseq) + ")";
     co_await out(line + ")\r\n");
   }
   if (!result->conflicts.empty()) {
@@ -81,8 +98,7 @@ asio::awaitable<std::string> Session::cmd_copy(const std::string& tag, const pi:
   if (!args.move) co_return pi::tagged(tag, Status::kOk, copyuid, "COPY completed");
   // MOVE: COPYUID in an untagged OK before the expunges [RFC 6851 §4.3].
   if (!copyuid.empty()) co_await out(pi::untagged(Status::kOk, copyuid, "Moved"));
-  co_await out(view_.release_expunges(view_options()));
-  co_await out(view_.expunge(result->source, view_options()));
+  co_await announce_expunges(result->source);
   co_return pi::tagged(tag, Status::kOk, "MOVE completed");
 }
 

@@ -201,6 +201,71 @@ TEST(ImapMail, CreateRenameDeleteSubscribe) {
   EXPECT_TRUE(run(*c, "q", "CREATE Odd (USE (\\Bogus))").back().starts_with("q NO [USEATTR]"));
 }
 
+// RFC 3501 §6.3.9: LSUB with "%" lists an unsubscribed parent of a subscribed mailbox, which the
+// pattern does not reach, with \Noselect; existing or not, and not when "*" lists the child.
+TEST(ImapMail, LsubPercentListsUnsubscribedParentsAsNoselect_Rfc3501_6_3_9) {
+  MailServer server;
+  auto c = server.login();
+  run(*c, "a", "CREATE top/mid/leaf");
+  run(*c, "a2", "CREATE top-sibling");
+  run(*c, "b", "SUBSCRIBE top/mid/leaf");
+  run(*c, "b2", "SUBSCRIBE ghost/child");  // neither exists
+  auto lines = run(*c, "c", "LSUB \"\" %");
+  EXPECT_TRUE(has_line(lines, "* LSUB (\\Noselect) \"/\" top")) << joined(lines);
+  EXPECT_TRUE(has_line(lines, "* LSUB (\\Noselect) \"/\" ghost")) << joined(lines);
+  EXPECT_FALSE(has_line(lines, "* LSUB (\\Noselect) \"/\" top-sibling")) << joined(lines);
+  lines = run(*c, "d", "LSUB \"\" top/%");
+  EXPECT_TRUE(has_line(lines, "* LSUB (\\Noselect) \"/\" top/mid")) << joined(lines);
+  EXPECT_EQ(lines.size(), 2u) << joined(lines);
+  lines = run(*c, "e", "LSUB \"\" top*");
+  EXPECT_EQ(joined(lines), "* LSUB () \"/\" top/mid/leaf\ne OK LSUB completed\n");
+  // A subscribed parent is listed as itself.
+  run(*c, "f", "SUBSCRIBE top");
+  lines = run(*c, "g", "LSUB \"\" top");
+  EXPECT_EQ(joined(lines), "* LSUB () \"/\" top\ng OK LSUB completed\n");
+}
+
+// RFC 5258 §3.5 (and its examples, as Dovecot): with RECURSIVEMATCH a parent gets CHILDINFO only
+// for a subscribed descendant that is not itself listed by one of the patterns.
+TEST(ImapMail, RecursiveMatchChildInfoOnlyForUnlistedChildren_Rfc5258_3_5) {
+  MailServer server;
+  auto c = server.login();
+  run(*c, "a", "CREATE box/test2/test1");
+  run(*c, "a2", "CREATE box/test8/test8");
+  run(*c, "a3", "CREATE box/test8/test9");
+  run(*c, "b", "SUBSCRIBE box/test2/test1");
+  run(*c, "b2", "SUBSCRIBE box/test8/test8");
+  run(*c, "b3", "SUBSCRIBE box/test8/test9");
+  auto lines = run(*c, "c", "LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (box/test2)");
+  EXPECT_EQ(joined(lines), "* LIST (\\HasChildren) \"/\" box/test2 (\"CHILDINFO\" (\"SUBSCRIBED\"))\nc OK LIST completed\n");
+  lines = run(*c, "d", "LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (box/test2 box/test2/test1)");
+  EXPECT_EQ(joined(lines), "* LIST (\\HasNoChildren \\Subscribed) \"/\" box/test2/test1\nd OK LIST completed\n");
+  // One child listed, another not: CHILDINFO still.
+  lines = run(*c, "e", "LIST (SUBSCRIBED RECURSIVEMATCH) \"\" box*test8");
+  EXPECT_TRUE(has_line(lines, "* LIST (\\HasChildren) \"/\" box/test8 (\"CHILDINFO\" (\"SUBSCRIBED\"))")) << joined(lines);
+  EXPECT_TRUE(has_line(lines, "* LIST (\\HasNoChildren \\Subscribed) \"/\" box/test8/test8")) << joined(lines);
+}
+
+// RFC 7162 §3.1: FETCH (MODSEQ), FETCH (CHANGEDSINCE) and the other CONDSTORE-enabling commands
+// send * OK [HIGHESTMODSEQ] once, when they turn CONDSTORE on with a mailbox selected.
+TEST(ImapMail, CondstoreEnablingFetchSendsHighestModseq_Rfc7162_3_1) {
+  MailServer server;
+  auto a = server.login();
+  auto b = server.login();
+  ASSERT_TRUE(append(*a, "a0", "INBOX", kMessage).starts_with("a0 OK"));
+  run(*a, "a1", "SELECT INBOX");
+  run(*b, "b1", "SELECT INBOX");
+  run(*a, "s", "STATUS Sent (UIDNEXT)");  // not CONDSTORE-enabling
+  auto lines = run(*a, "a2", "FETCH 1 (MODSEQ)");
+  ASSERT_GE(lines.size(), 3u) << joined(lines);
+  EXPECT_TRUE(lines[0].starts_with("* OK [HIGHESTMODSEQ ") && lines[0].ends_with("] Highest")) << joined(lines);
+  EXPECT_TRUE(lines[1].starts_with("* 1 FETCH (MODSEQ (")) << joined(lines);
+  lines = run(*a, "a3", "FETCH 1 (MODSEQ)");
+  EXPECT_EQ(lines.size(), 2u) << joined(lines);
+  lines = run(*b, "b2", "FETCH 1:* (FLAGS) (CHANGEDSINCE 1)");
+  EXPECT_TRUE(lines[0].starts_with("* OK [HIGHESTMODSEQ ")) << joined(lines);
+}
+
 TEST(ImapMail, AppendSelectFetchRoundTrip) {
   MailServer server;
   auto c = server.login();
@@ -321,12 +386,20 @@ TEST(ImapMail, ContextSearchUpdatesFollowOtherSessions) {
   auto lines = run(*a, "n1", "NOOP");
   EXPECT_TRUE(has_line(lines, "* ESEARCH (TAG \"B01\") UID REMOVEFROM (0 2)")) << joined(lines);
   EXPECT_TRUE(has_line(lines, "* ESEARCH (TAG \"B01\") UID ADDTO (0 4)")) << joined(lines);
-  // An expunge is reported as EXPUNGE alone, never as REMOVEFROM.
+  // Another session's expunge of a message in the result: REMOVEFROM, numbered as before the
+  // expunge, then the EXPUNGE [RFC 5267 §4.3]. Not while FETCH by number holds the expunge back.
   run(*b, "b3", "STORE 3 +FLAGS (\\Deleted)");
   run(*b, "b4", "EXPUNGE");
-  lines = run(*a, "n2", "NOOP");
-  EXPECT_TRUE(has_line(lines, "* 3 EXPUNGE")) << joined(lines);
+  lines = run(*a, "f1", "FETCH 1 UID");
   for (const auto& l : lines) EXPECT_EQ(l.find("REMOVEFROM"), std::string::npos) << joined(lines);
+  lines = run(*a, "n2", "NOOP");
+  EXPECT_EQ(joined(lines), "* ESEARCH (TAG \"B01\") UID REMOVEFROM (0 3)\n* 3 EXPUNGE\nn2 OK NOOP completed\n");
+  // The session's own EXPUNGE, by sequence number: the number before the expunge.
+  EXPECT_EQ(run(*a, "B02", "SEARCH RETURN (UPDATE) ALL")[0], "* ESEARCH (TAG \"B02\") ALL 1:3");
+  run(*a, "a1", "STORE 2 +FLAGS.SILENT (\\Deleted)");
+  lines = run(*a, "a2", "EXPUNGE");
+  EXPECT_EQ(joined(lines), "* ESEARCH (TAG \"B02\") REMOVEFROM (0 2)\n* 2 EXPUNGE\na2 OK EXPUNGE completed\n");
+  run(*a, "c0", "CANCELUPDATE \"B02\"");
   // After CANCELUPDATE nothing more is sent.
   EXPECT_EQ(run(*a, "c", "CANCELUPDATE \"B01\"").back(), "c OK CANCELUPDATE completed");
   ASSERT_TRUE(append(*b, "b5", "INBOX", kMessage).starts_with("b5 OK"));
@@ -386,6 +459,104 @@ TEST(ImapMail, FlagChangesReachTheOtherSession) {
   // Invalid flags are a BAD.
   EXPECT_TRUE(run(*a, "a7", "STORE 1 +FLAGS (\\Bogus)").back().starts_with("a7 BAD"));
   EXPECT_TRUE(run(*a, "a8", "STORE 1 +FLAGS (\\Recent)").back().starts_with("a8 OK"));
+}
+
+// RFC 3501 §2.3.2: new mail is \Recent in exactly one session, the first told of it; the other
+// selected session and STATUS of a third do not count it.
+TEST(ImapMail, RecentGoesToOneSessionOnly_Rfc3501_2_3_2) {
+  MailServer server;
+  auto a = server.login();
+  auto b = server.login();
+  auto c = server.login();
+  run(*a, "a1", "SELECT INBOX");
+  run(*b, "b1", "SELECT INBOX");
+  ASSERT_TRUE(append(*c, "c1", "INBOX", kMessage).starts_with("c1 OK"));
+  EXPECT_EQ(run(*c, "c2", "STATUS INBOX (RECENT)")[0], "* STATUS INBOX (RECENT 1)");
+  auto lines = run(*a, "a2", "NOOP");
+  EXPECT_TRUE(has_line(lines, "* 1 EXISTS")) << joined(lines);
+  EXPECT_TRUE(has_line(lines, "* 1 RECENT")) << joined(lines);
+  lines = run(*b, "b2", "NOOP");
+  EXPECT_TRUE(has_line(lines, "* 1 EXISTS")) << joined(lines);
+  EXPECT_TRUE(has_line(lines, "* 0 RECENT")) << joined(lines);
+  EXPECT_EQ(run(*a, "a3", "FETCH 1 FLAGS")[0], "* 1 FETCH (FLAGS (\\Recent))");
+  EXPECT_EQ(run(*b, "b3", "FETCH 1 FLAGS")[0], "* 1 FETCH (FLAGS ())");
+  EXPECT_EQ(run(*b, "b4", "SEARCH RECENT")[0], "* SEARCH");
+  EXPECT_EQ(run(*a, "a4", "SEARCH RECENT")[0], "* SEARCH 1");
+  EXPECT_EQ(run(*c, "c3", "STATUS INBOX (RECENT)")[0], "* STATUS INBOX (RECENT 0)");
+  // A later SELECT does not see it as recent either.
+  lines = run(*c, "c4", "SELECT INBOX");
+  EXPECT_TRUE(has_line(lines, "* 0 RECENT")) << joined(lines);
+}
+
+// RFC 3501 §7.2.6: a keyword new to the mailbox is announced with FLAGS and PERMANENTFLAGS to
+// every session that has it selected, the acting one included, before the FETCH that shows it.
+TEST(ImapMail, NewKeywordsAreAnnouncedInFlags_Rfc3501_7_2_6) {
+  MailServer server;
+  auto a = server.login();
+  auto b = server.login();
+  auto c = server.login();
+  ASSERT_TRUE(append(*a, "a0", "INBOX", kMessage).starts_with("a0 OK"));
+  run(*a, "a1", "SELECT INBOX");
+  run(*b, "b1", "SELECT INBOX");
+  const std::string base = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+  auto lines = run(*a, "a2", "STORE 1 +FLAGS (Work)");
+  ASSERT_GE(lines.size(), 4u) << joined(lines);
+  EXPECT_EQ(lines[0], "* FLAGS (" + base + " Work)");
+  EXPECT_EQ(lines[1], "* OK [PERMANENTFLAGS (" + base + " Work \\*)] Flags permitted");
+  EXPECT_EQ(lines[2], "* 1 FETCH (FLAGS (\\Recent Work))");
+  lines = run(*b, "b2", "NOOP");
+  ASSERT_GE(lines.size(), 4u) << joined(lines);
+  EXPECT_EQ(lines[0], "* FLAGS (" + base + " Work)");
+  EXPECT_EQ(lines[2], "* 1 FETCH (FLAGS (Work))");
+  // Known already: not announced again; .SILENT still announces a new one.
+  lines = run(*a, "a3", "STORE 1 -FLAGS (Work)");
+  EXPECT_FALSE(lines[0].starts_with("* FLAGS")) << joined(lines);
+  lines = run(*a, "a4", "STORE 1 +FLAGS.SILENT (Home)");
+  EXPECT_EQ(joined(lines), "* FLAGS (" + base + " Work Home)\n* OK [PERMANENTFLAGS (" + base +
+                               " Work Home \\*)] Flags permitted\na4 OK STORE completed\n");
+  // A message appended elsewhere with a new keyword: FLAGS before EXISTS.
+  ASSERT_TRUE(append(*c, "c1", "INBOX", kMessage, "($Todo)").starts_with("c1 OK"));
+  lines = run(*b, "b3", "NOOP");
+  ASSERT_GE(lines.size(), 3u) << joined(lines);
+  EXPECT_EQ(lines[0], "* FLAGS (" + base + " Work Home $Todo)") << joined(lines);
+  EXPECT_EQ(lines[2], "* 2 EXISTS") << joined(lines);
+  // The acting session's own APPEND to its selected mailbox: FLAGS before its EXISTS.
+  a->send_line("a5 APPEND INBOX (Mine) {" + std::to_string(kMessage.size()) + "}");
+  ASSERT_TRUE(a->read_line().starts_with("+ "));
+  a->send(kMessage + "\r\n");
+  lines = a->read_until("a5 ");
+  ASSERT_GE(lines.size(), 4u) << joined(lines);
+  EXPECT_EQ(lines[0], "* FLAGS (" + base + " Work Home $Todo Mine)") << joined(lines);
+  EXPECT_EQ(lines[2], "* 3 EXISTS") << joined(lines);
+  // COPY from another mailbox brings a new keyword: FLAGS before EXISTS.
+  ASSERT_TRUE(append(*c, "c2", "Archive", kMessage, "(Copied)").starts_with("c2 OK"));
+  run(*c, "c3", "SELECT Archive");
+  EXPECT_TRUE(run(*c, "c4", "COPY 1 INBOX").back().starts_with("c4 OK"));
+  lines = run(*a, "a6", "NOOP");
+  ASSERT_GE(lines.size(), 3u) << joined(lines);
+  EXPECT_EQ(lines[0], "* FLAGS (" + base + " Work Home $Todo Mine Copied)") << joined(lines);
+  EXPECT_EQ(lines[2], "* 4 EXISTS") << joined(lines);
+}
+
+// RFC 9051 §6.4.6 / RFC 3501 §6.4.6: STORE answers with the flags of every message of the set,
+// also those that had them already (set by this or, a moment before, by another session: the
+// client must not wait for a change notice that may come later or never). .SILENT stays silent.
+TEST(ImapMail, StoreReportsFlagsOfUnchangedMessagesToo_Rfc3501_6_4_6) {
+  MailServer server;
+  auto a = server.login();
+  auto b = server.login();
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(append(*a, "p" + std::to_string(i), "INBOX", kMessage, "(\\Seen)").starts_with("p"));
+  run(*a, "a1", "SELECT INBOX");
+  run(*b, "b1", "SELECT INBOX");
+  auto lines = run(*b, "b2", "STORE 1:2 +FLAGS (\\Seen)");
+  EXPECT_EQ(joined(lines), "* 1 FETCH (FLAGS (\\Seen))\n* 2 FETCH (FLAGS (\\Seen))\nb2 OK STORE completed\n");
+  lines = run(*b, "b3", "UID STORE 2 -FLAGS (\\Flagged)");
+  EXPECT_EQ(joined(lines), "* 2 FETCH (FLAGS (\\Seen) UID 2)\nb3 OK STORE completed\n");
+  EXPECT_EQ(run(*b, "b4", "STORE 1:2 +FLAGS.SILENT (\\Seen)").size(), 1u);
+  // Another session set the flag first: the own STORE still reports message 1.
+  run(*a, "a2", "STORE 1 +FLAGS.SILENT (\\Flagged)");
+  lines = run(*b, "b5", "STORE 1 +FLAGS (\\Flagged)");
+  EXPECT_TRUE(has_line(lines, "* 1 FETCH (FLAGS (\\Flagged \\Seen))")) << joined(lines);
 }
 
 TEST(ImapMail, ExpungeReachesTheOtherSessionOnlyWhereAllowed) {

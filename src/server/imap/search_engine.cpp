@@ -579,7 +579,10 @@ MessageState make_state(const SearchContext& ctx, size_t i, const std::unordered
   MessageState st;
   st.data = &ctx.messages[i];
   st.seq = static_cast<uint32_t>(i + 1);
-  st.recent = ctx.first_recent != 0 && st.data->info.uid >= ctx.first_recent;
+  const store::Uid uid = st.data->info.uid;
+  auto r = std::lower_bound(ctx.recent.begin(), ctx.recent.end(), uid,
+                            [](const store::UidRange& range, store::Uid u) { return range.last < u; });
+  st.recent = r != ctx.recent.end() && r->first <= uid;
   if (fetched != nullptr) {
     if (auto it = fetched->find(i); it != fetched->end()) st.summary_bytes = &it->second;
   }
@@ -636,10 +639,19 @@ uint32_t number_of(const SearchContext& ctx, size_t index) {
   return ctx.uid ? ctx.messages[index].info.uid : static_cast<uint32_t>(index + 1);
 }
 
-std::optional<store::ModSeq> highest_modseq(const Matches& m, const SearchContext& ctx) {
-  if (!m.has_modseq || m.indices.empty()) return std::nullopt;
+// The MODSEQ of the reply [RFC 7162 §3.1.5, RFC 4731]: with MIN or MAX alone that of the message
+// returned, with MIN and MAX the higher of the two, otherwise the highest of all the matches.
+// `ordered` are the matches' indices in result order (ascending for SEARCH, sort order for ESORT).
+std::optional<store::ModSeq> reply_modseq(const Matches& m, const std::vector<size_t>& ordered,
+                                          const proto::imap::SearchReturn& ret, const SearchContext& ctx) {
+  if (!m.has_modseq || ordered.empty()) return std::nullopt;
   store::ModSeq best = 0;
-  for (size_t i : m.indices) best = std::max(best, ctx.messages[i].info.modseq);
+  if ((ret.min || ret.max) && !ret.all && !ret.count && !ret.partial) {
+    if (ret.min) best = std::max(best, ctx.messages[ordered.front()].info.modseq);
+    if (ret.max) best = std::max(best, ctx.messages[ordered.back()].info.modseq);
+    return best;
+  }
+  for (size_t i : ordered) best = std::max(best, ctx.messages[i].info.modseq);
   return best;
 }
 
@@ -950,7 +962,8 @@ SearchTask<SearchOutcome> run_search(const proto::imap::SearchProgram& program, 
     out.numbers.push_back(number_of(ctx, i));
     out.uids.push_back(ctx.messages[i].info.uid);
   }
-  out.modseq = highest_modseq(*m, ctx);
+  out.modseq = reply_modseq(*m, m->indices, program.ret, ctx);
+  out.modseq_key = m->has_modseq;
   if (program.ret.save) out.saved = saved_result(program.ret, out.uids);
   co_return out;
 }
@@ -1004,11 +1017,14 @@ SearchTask<SortOutcome> run_sort(const proto::imap::SortProgram& program, const 
   });
   SortOutcome out;
   std::vector<store::Uid> uids;
+  std::vector<size_t> ordered;
   for (const auto& row : rows) {
     out.numbers.push_back(number_of(ctx, row.index));
     uids.push_back(ctx.messages[row.index].info.uid);
+    ordered.push_back(row.index);
   }
-  out.modseq = highest_modseq(*m, ctx);
+  out.modseq = reply_modseq(*m, ordered, program.ret, ctx);
+  out.modseq_key = m->has_modseq;
   if (program.ret.save) out.saved = saved_result(program.ret, uids);
   co_return out;
 }

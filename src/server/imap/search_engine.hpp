@@ -20,7 +20,7 @@
 //
 //   auto program = proto::imap::parse_search(args);          // args: text after "SEARCH "
 //   if (!program) { write(search_error_reply(tag, program.error())); $ = {} if it had SAVE; return; }
-//   SearchContext ctx{view_messages, first_recent, saved_uids, mailbox.get(), is_uid, now};
+//   SearchContext ctx{view_messages, recent_ranges, saved_uids, mailbox.get(), is_uid, now};
 //   auto task = run_search(*program, ctx);
 //   auto r = co_await std::move(task);                        // error: NO [SERVERBUG] (or the Errc mapping)
 //   if (r->saved) saved_uids = *r->saved;                     // SEARCHRES [RFC 5182]
@@ -61,8 +61,8 @@ struct SearchContext {
   // left undecided (and, for SORT by envelope fields and THREAD, for the matches). An undecodable
   // summary, or an empty one without a mailbox, makes those keys see an empty message.
   std::span<const store::MessageData> messages;
-  // Messages with uid >= first_recent are \Recent in this session (0: none) [RFC 3501 §2.3.2].
-  store::Uid first_recent = 0;
+  // The UIDs that are \Recent in this session, ascending disjoint ranges [RFC 3501 §2.3.2].
+  std::span<const store::UidRange> recent;
   // The saved result "$" [RFC 5182] as ascending UIDs; empty when nothing was saved.
   std::span<const store::Uid> saved;
   // Opens message bytes for HEADER/BODY/TEXT and THREAD=REFERENCES; may be null when the program
@@ -79,9 +79,11 @@ struct SearchContext {
 struct SearchOutcome {
   std::vector<uint32_t> numbers;  // the matches, ascending: UIDs when ctx.uid, else sequence numbers
   std::vector<store::Uid> uids;   // the matches' UIDs, ascending
-  // The highest modseq among the matches when the program has a MODSEQ key and something matched:
-  // "(MODSEQ n)" / "MODSEQ n" in the reply [RFC 7162 §3.1.5].
+  // When the program has a MODSEQ key and something matched: "(MODSEQ n)" / "MODSEQ n" in the
+  // reply [RFC 7162 §3.1.5]: the highest modseq among the matches, or with RETURN (MIN) / (MAX)
+  // alone that of the message returned (the higher of the two with both).
   std::optional<store::ModSeq> modseq;
+  bool modseq_key = false;  // the program has a MODSEQ key: CONDSTORE is enabled [RFC 7162 §3.1]
   // With RETURN (SAVE): what "$" becomes, as ascending UIDs [RFC 5182 §2.1, §2.4]: the whole
   // result, or only its MIN and/or MAX when those are asked without ALL or COUNT.
   std::optional<std::vector<store::Uid>> saved;
@@ -96,7 +98,8 @@ SearchTask<SearchOutcome> run_search(const proto::imap::SearchProgram& program, 
 // ESORT: format with format_esearch(..., sorted = true).
 struct SortOutcome {
   std::vector<uint32_t> numbers;
-  std::optional<store::ModSeq> modseq;
+  std::optional<store::ModSeq> modseq;  // as SearchOutcome::modseq, MIN/MAX in sort order
+  bool modseq_key = false;
   std::optional<std::vector<store::Uid>> saved;  // RETURN (SAVE) with ESORT: ascending UIDs
 };
 SearchTask<SortOutcome> run_sort(const proto::imap::SortProgram& program, const SearchContext& ctx);

@@ -97,7 +97,7 @@ class SearchEngineTest : public ::testing::Test {
   SearchContext ctx(bool uid = false) {
     SearchContext c;
     c.messages = messages_;
-    c.first_recent = first_recent_;
+    c.recent = recent_;
     c.saved = saved_;
     c.mailbox = box_.get();
     c.uid = uid;
@@ -140,7 +140,7 @@ class SearchEngineTest : public ::testing::Test {
   std::shared_ptr<store::Account> account_;
   std::unique_ptr<store::Mailbox> box_;
   std::vector<store::MessageData> messages_;
-  store::Uid first_recent_ = 0;
+  std::vector<store::UidRange> recent_;
   std::vector<store::Uid> saved_;
   int64_t now_ = k1994Feb1 + 10 * kDay;
 };
@@ -202,10 +202,14 @@ TEST_F(KeyTest, FlagsAndKeywords) {
 TEST_F(KeyTest, RecentNewOld) {
   EXPECT_EQ(search("RECENT"), (Numbers{}));
   EXPECT_EQ(search("OLD"), (Numbers{1, 2, 3, 4}));
-  first_recent_ = messages_[1].info.uid;  // 2..4 recent
+  recent_ = {{messages_[1].info.uid, messages_[3].info.uid}};  // 2..4 recent
   EXPECT_EQ(search("RECENT"), (Numbers{2, 3, 4}));
   EXPECT_EQ(search("NEW"), (Numbers{2, 3, 4}));
   EXPECT_EQ(search("OLD"), (Numbers{1}));
+  // Not one range: the session claimed 1 and 3 only, another session 2 and 4 [RFC 3501 §2.3.2].
+  recent_ = {{messages_[0].info.uid, messages_[0].info.uid}, {messages_[2].info.uid, messages_[2].info.uid}};
+  EXPECT_EQ(search("RECENT"), (Numbers{1, 3}));
+  EXPECT_EQ(search("OLD"), (Numbers{2, 4}));
 }
 
 TEST_F(KeyTest, SequenceUidAndSaved) {
@@ -278,6 +282,26 @@ TEST_F(KeyTest, SizesAndModseq) {
   EXPECT_EQ(*r.modseq, messages_[3].info.modseq);
   EXPECT_FALSE(outcome("ALL").modseq);  // only with a MODSEQ key [RFC 7162 §3.1.5]
   EXPECT_EQ(search("MODSEQ \"/flags/\\\\seen\" all " + std::to_string(m3)), (Numbers{3, 4}));
+}
+
+// RFC 7162 §3.1.5 with RFC 4731: RETURN (MIN) or (MAX) alone reports the modseq of the message
+// returned, MIN and MAX together the higher of the two, anything else the highest of all matches.
+TEST_F(KeyTest, ModSeqOfMinAndMaxIsThatOfTheReturnedMessage_Rfc7162_3_1_5) {
+  // Modseqs out of UID order, as after flag changes.
+  const store::ModSeq mod[] = {10, 40, 20, 30};
+  for (size_t i = 0; i < 4; ++i) messages_[i].info.modseq = mod[i];
+  auto modseq = [&](std::string_view args) { return outcome(args).modseq.value_or(0); };
+  EXPECT_EQ(modseq("RETURN (MIN) 1:3 MODSEQ 1"), 10u);
+  EXPECT_EQ(modseq("RETURN (MAX) 1:3 MODSEQ 1"), 20u);
+  EXPECT_EQ(modseq("RETURN () 1:3 MODSEQ 1"), 40u);
+  EXPECT_EQ(modseq("RETURN (MIN MAX) 1,3:4 MODSEQ 1"), 30u);
+  EXPECT_EQ(modseq("RETURN (ALL) 1:3 MODSEQ 1"), 40u);
+  EXPECT_EQ(modseq("RETURN (COUNT) 1:3 MODSEQ 1"), 40u);
+  EXPECT_EQ(modseq("RETURN (MIN COUNT) 1:3 MODSEQ 1"), 40u);
+  EXPECT_EQ(modseq("1:3 MODSEQ 1"), 40u);
+  EXPECT_FALSE(outcome("RETURN (MIN) 1:3 MODSEQ 41").modseq);  // nothing matched
+  EXPECT_TRUE(outcome("RETURN (MIN) 1:3 MODSEQ 41").modseq_key);
+  EXPECT_FALSE(outcome("RETURN (MIN) 1:3").modseq_key);
 }
 
 TEST_F(KeyTest, AddressAndSubject) {

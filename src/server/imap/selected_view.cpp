@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "base/ascii.hpp"
+#include "proto/imap/response.hpp"
 #include "server/imap/imap_format.hpp"
 
 namespace posthorn::server::imap {
@@ -52,20 +54,83 @@ void SelectedView::erase_at(const std::vector<size_t>& indices) {
   system_.resize(out);
 }
 
+bool SelectedView::add_keywords(const store::Flags& flags) {
+  bool added = false;
+  for (const auto& k : flags.keywords) {
+    const bool known = std::any_of(known_keywords_.begin(), known_keywords_.end(),
+                                   [&k](const std::string& x) { return ascii::iequals(x, k); });
+    if (!known) {
+      known_keywords_.push_back(k);
+      added = true;
+    }
+  }
+  return added;
+}
+
+std::string SelectedView::learn_keywords(const store::Flags& flags) {
+  return add_keywords(flags) ? flags_response() : std::string();
+}
+
+std::string SelectedView::flags_response() const {
+  namespace pi = proto::imap;
+  std::string kw;
+  for (const auto& k : known_keywords_) kw += " " + k;
+  std::string out = pi::untagged_data("FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft" + kw + ")");
+  out += pi::untagged(pi::Status::kOk,
+                      read_only_ ? std::string("PERMANENTFLAGS ()")
+                                 : "PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft" + kw + " \\*)",
+                      "Flags permitted");
+  return out;
+}
+
+void SelectedView::add_recent(store::UidRange range) {
+  if (range.first == 0 || range.last < range.first) return;
+  if (recent_.empty() || recent_.back().last + 1 < range.first) {
+    recent_.push_back(range);
+    return;
+  }
+  if (recent_.back().first <= range.first) {
+    recent_.back().last = std::max(recent_.back().last, range.last);
+    return;
+  }
+  // Out of order (not expected): insert and merge.
+  recent_.push_back(range);
+  std::sort(recent_.begin(), recent_.end(), [](const store::UidRange& a, const store::UidRange& b) { return a.first < b.first; });
+  std::vector<store::UidRange> merged;
+  for (const auto& r : recent_) {
+    if (!merged.empty() && merged.back().last + 1 >= r.first) {
+      merged.back().last = std::max(merged.back().last, r.last);
+    } else {
+      merged.push_back(r);
+    }
+  }
+  recent_.swap(merged);
+}
+
 void SelectedView::open(const store::MailboxView& view, bool read_only) {
   uids_.clear();
   system_.clear();
   keywords_.clear();
+  known_keywords_.clear();
   uids_.reserve(view.messages.size());
   system_.resize(view.messages.size());
+  std::vector<std::string> keywords;
   for (size_t i = 0; i < view.messages.size(); ++i) {
     uids_.push_back(view.messages[i].uid);
     set_flags(i, view.messages[i].flags);
+    for (const auto& k : view.messages[i].flags.keywords) keywords.push_back(k);
   }
+  std::sort(keywords.begin(), keywords.end());
+  keywords.erase(std::unique(keywords.begin(), keywords.end()), keywords.end());
+  add_keywords(store::Flags{0, std::move(keywords)});
   pending_expunges_.clear();
   own_.clear();
   saved_.clear();
-  first_recent_ = view.first_recent;
+  recent_.clear();
+  // SELECT claimed [first_recent, uid_next); EXAMINE sees the same without claiming them.
+  if (view.first_recent != 0 && view.first_recent < view.mailbox.uid_next) {
+    add_recent(store::UidRange{view.first_recent, view.mailbox.uid_next - 1});
+  }
   modseq_ = view.mailbox.highest_modseq;
   uid_validity_ = view.mailbox.uid_validity;
   uid_next_ = view.mailbox.uid_next;
@@ -79,16 +144,26 @@ void SelectedView::close() {
   std::unordered_map<Uid, std::vector<std::string>>().swap(keywords_);
   std::vector<Uid>().swap(pending_expunges_);
   std::vector<Uid>().swap(saved_);
+  std::vector<store::UidRange>().swap(recent_);
+  std::vector<std::string>().swap(known_keywords_);
   own_.clear();
   open_ = false;
 }
 
 uint32_t SelectedView::recent_count() const {
-  if (first_recent_ == 0) return 0;
-  return static_cast<uint32_t>(uids_.end() - std::lower_bound(uids_.begin(), uids_.end(), first_recent_));
+  size_t n = 0;
+  for (const auto& r : recent_) {
+    n += static_cast<size_t>(std::upper_bound(uids_.begin(), uids_.end(), r.last) -
+                             std::lower_bound(uids_.begin(), uids_.end(), r.first));
+  }
+  return static_cast<uint32_t>(n);
 }
 
-bool SelectedView::is_recent(Uid uid) const { return first_recent_ != 0 && uid >= first_recent_; }
+bool SelectedView::is_recent(Uid uid) const {
+  auto it = std::lower_bound(recent_.begin(), recent_.end(), uid,
+                             [](const store::UidRange& r, Uid u) { return r.last < u; });
+  return it != recent_.end() && it->first <= uid;
+}
 
 std::optional<uint32_t> SelectedView::seq_of(Uid uid) const {
   auto it = std::lower_bound(uids_.begin(), uids_.end(), uid);
@@ -170,7 +245,9 @@ std::string SelectedView::apply(const store::Changes& changes, bool allow_expung
   if (allow_expunge) out += release_expunges(options);
 
   const uint32_t before = exists();
+  if (!read_only_ && changes.claimed_recent) add_recent(*changes.claimed_recent);
   std::string fetches;
+  bool new_keywords = false;
   for (const auto& m : changes.changed) {
     if (m.uid >= uid_next_) {
       // New since the view was last brought up to date (also this session's own APPEND/COPY).
@@ -178,13 +255,14 @@ std::string SelectedView::apply(const store::Changes& changes, bool allow_expung
         uids_.push_back(m.uid);
         system_.push_back(0);
         set_flags(uids_.size() - 1, m.flags);
-        if (!read_only_ && first_recent_ == 0) first_recent_ = m.uid;
+        new_keywords = add_keywords(m.flags) || new_keywords;
       }
       continue;
     }
     auto seq = seq_of(m.uid);
     if (!seq) continue;  // expunged before this session learned of it
     set_flags(*seq - 1, m.flags);  // own changes too: the view keeps what the store has
+    new_keywords = add_keywords(m.flags) || new_keywords;
     const bool own = std::find(own_.begin(), own_.end(), std::make_pair(m.uid, m.modseq)) != own_.end();
     if (own) continue;
     fetches += "* " + std::to_string(*seq) + " FETCH (FLAGS " + format_flags(m.flags, options.recent && is_recent(m.uid));
@@ -197,6 +275,8 @@ std::string SelectedView::apply(const store::Changes& changes, bool allow_expung
   if (!uids_.empty() && uids_.back() >= uid_next_) uid_next_ = uids_.back() + 1;
   uid_next_ = std::max(uid_next_, changes.uid_next);
   modseq_ = std::max(modseq_, changes.highest_modseq);
+  // A keyword is announced in FLAGS before any response that shows it [RFC 3501 §7.2.6].
+  if (new_keywords) out += flags_response();
   if (exists() != before) {
     out += "* " + std::to_string(exists()) + " EXISTS\r\n";
     if (options.recent) out += "* " + std::to_string(recent_count()) + " RECENT\r\n";

@@ -1,5 +1,5 @@
 // SelectedView: one session's picture of its selected mailbox [RFC 9051 §7.5.1, RFC 3501 §2.3.1.2,
-// RFC 7162]: the UID <-> sequence number map, the \Recent range, the modseq the session has
+// RFC 7162]: the UID <-> sequence number map, the \Recent UIDs, the modseq the session has
 // reported up to, and expunges that happened elsewhere but may not be announced yet (not during
 // FETCH, STORE or SEARCH by sequence number). Other sessions' changes (store::Changes from
 // Mailbox::changes_since) are applied only when the session says so, and each application returns
@@ -40,6 +40,12 @@ class SelectedView {
   uint32_t exists() const { return static_cast<uint32_t>(uids_.size()); }
   uint32_t recent_count() const;
   bool is_recent(store::Uid uid) const;
+  // The UIDs that are \Recent in this session, ascending disjoint ranges: those it claimed on SELECT
+  // and when it learned of new mail (Changes::claimed_recent) [RFC 3501 §2.3.2].
+  const std::vector<store::UidRange>& recent() const { return recent_; }
+  // FLAGS and PERMANENTFLAGS for the flags and keywords this session has been told of [RFC 3501
+  // §7.2.6, §7.1]: sent on SELECT, and again whenever a keyword new to the session shows up.
+  std::string flags_response() const;
   store::ModSeq highest_modseq() const { return modseq_; }
   uint32_t uid_validity() const { return uid_validity_; }
   store::Uid uid_next() const { return uid_next_; }
@@ -59,22 +65,29 @@ class SelectedView {
   // closed (ascending UIDs).
   void save_result(std::vector<store::Uid> uids) { saved_ = std::move(uids); }
   const std::vector<store::Uid>& saved_result() const { return saved_; }
-  store::Uid first_recent() const { return first_recent_; }
 
   // A flag change this session made and reported itself: not repeated as an unsolicited FETCH.
   void note_own_change(store::Uid uid, store::ModSeq modseq);
   // Applies changes after highest_modseq(). Expunges are reported when allow_expunge, else kept
-  // for later; new messages become EXISTS (and RECENT), changed flags of known messages FETCH.
+  // for later; new messages become EXISTS (and RECENT), changed flags of known messages FETCH;
+  // keywords new to the session first become FLAGS (flags_response()). New messages within
+  // changes.claimed_recent are \Recent here (never in a read-only view).
   std::string apply(const store::Changes& changes, bool allow_expunge, const ViewOptions& options);
   // Reports kept expunges (at the next point where EXPUNGE may be sent).
   std::string release_expunges(const ViewOptions& options);
   bool has_pending_expunges() const { return !pending_expunges_.empty(); }
+  const std::vector<store::Uid>& pending_expunges() const { return pending_expunges_; }
+  // Keywords of `flags` the session has not been told of yet are added; returns flags_response()
+  // then, else "". For the flags a command of this session reports itself (STORE).
+  std::string learn_keywords(const store::Flags& flags);
   // This session's own EXPUNGE / MOVE: removes the UIDs and returns the responses.
   std::string expunge(const std::vector<store::Uid>& uids, const ViewOptions& options);
 
  private:
   void set_flags(size_t index, const store::Flags& flags);
   void erase_at(const std::vector<size_t>& indices);  // ascending
+  bool add_keywords(const store::Flags& flags);        // true when one was new
+  void add_recent(store::UidRange range);
 
   std::vector<store::Uid> uids_;                // ascending; index + 1 = sequence number
   std::vector<uint8_t> system_;                 // parallel to uids_: system flags, kHasKeywords
@@ -82,7 +95,8 @@ class SelectedView {
   std::vector<store::Uid> pending_expunges_;    // ascending, still in uids_
   std::vector<std::pair<store::Uid, store::ModSeq>> own_;
   std::vector<store::Uid> saved_;               // "$", ascending
-  store::Uid first_recent_ = 0;                 // 0: nothing is \Recent here
+  std::vector<store::UidRange> recent_;         // ascending, disjoint
+  std::vector<std::string> known_keywords_;     // announced in FLAGS, in the order learned
   store::ModSeq modseq_ = 0;
   uint32_t uid_validity_ = 0;
   store::Uid uid_next_ = 1;

@@ -53,6 +53,7 @@ TEST(SelectedView, ChangesBecomeResponsesAndExpungesWaitWhenNotAllowed) {
   c.changed = {info(3, 11, store::kSeen), info(4, 12)};
   c.highest_modseq = 12;
   c.uid_next = 5;
+  c.claimed_recent = store::UidRange{4, 4};
   // During FETCH by sequence number: no EXPUNGE; new mail and flags may go out.
   EXPECT_EQ(v.apply(c, false, rev1), "* 4 EXISTS\r\n* 2 RECENT\r\n* 3 FETCH (FLAGS (\\Seen \\Recent))\r\n");
   EXPECT_TRUE(v.has_pending_expunges());
@@ -97,6 +98,8 @@ TEST(SelectedView, KeepsFlagsThroughChangesAndExpunges) {
   c.highest_modseq = 13;
   c.uid_next = 6;
   EXPECT_EQ(v.apply(c, true, ViewOptions{.recent = false}),
+            "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label1 Work Later)\r\n"
+            "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label1 Work Later \\*)] Flags permitted\r\n"
             "* 5 EXISTS\r\n* 2 FETCH (FLAGS (\\Answered))\r\n* 3 FETCH (FLAGS (\\Flagged Later))\r\n");
   EXPECT_EQ(v.flags_at(2), (store::Flags{store::kAnswered, {}}));
   EXPECT_EQ(v.flags_at(3), (store::Flags{store::kFlagged, {"Later"}}));
@@ -116,6 +119,74 @@ TEST(SelectedView, KeepsFlagsThroughChangesAndExpunges) {
   EXPECT_EQ(v.flags_at(2), (store::Flags{store::kDraft, {}}));
   v.release_expunges(ViewOptions{});
   EXPECT_EQ(v.flags_at(2), (store::Flags{store::kSeen, {}}));
+}
+
+// RFC 3501 §2.3.2: a message is \Recent only in the session that claimed it. The view marks the
+// UIDs SELECT claimed and those a later claim gave it, not every new message it hears of.
+TEST(SelectedView, RecentIsOnlyWhatThisSessionClaimed_Rfc3501_2_3_2) {
+  SelectedView v;
+  v.open(make_view({1, 2, 3}, 2), false);  // SELECT claimed 2 and 3
+  EXPECT_EQ(v.recent_count(), 2u);
+  EXPECT_FALSE(v.is_recent(1));
+  EXPECT_TRUE(v.is_recent(3));
+  // New mail another session claimed first: EXISTS, but not recent here.
+  store::Changes c;
+  c.changed = {info(4, 11)};
+  c.highest_modseq = 11;
+  c.uid_next = 5;
+  EXPECT_EQ(v.apply(c, true, ViewOptions{}), "* 4 EXISTS\r\n* 2 RECENT\r\n");
+  EXPECT_FALSE(v.is_recent(4));
+  // New mail this session claimed: recent, and the ranges need not touch.
+  store::Changes d;
+  d.changed = {info(5, 12), info(6, 12)};
+  d.highest_modseq = 12;
+  d.uid_next = 7;
+  d.claimed_recent = store::UidRange{5, 6};
+  EXPECT_EQ(v.apply(d, true, ViewOptions{}), "* 6 EXISTS\r\n* 4 RECENT\r\n");
+  EXPECT_EQ(v.recent(), (std::vector<store::UidRange>{{2, 3}, {5, 6}}));
+  EXPECT_FALSE(v.is_recent(4));
+  EXPECT_TRUE(v.is_recent(6));
+  // Expunged recent messages no longer count.
+  v.expunge({3, 5}, ViewOptions{});
+  EXPECT_EQ(v.recent_count(), 2u);
+  // A read-only view never takes a claim.
+  SelectedView ro;
+  ro.open(make_view({1}), true);
+  d.changed = {info(2, 12)};
+  d.uid_next = 3;
+  d.claimed_recent = store::UidRange{2, 2};
+  EXPECT_EQ(ro.apply(d, true, ViewOptions{}), "* 2 EXISTS\r\n* 0 RECENT\r\n");
+}
+
+// RFC 3501 §7.2.6: FLAGS (and PERMANENTFLAGS) list every keyword before a response shows it; a
+// keyword known already (in any case) is not announced again.
+TEST(SelectedView, NewKeywordsAreAnnouncedInFlagsFirst_Rfc3501_7_2_6) {
+  SelectedView v;
+  store::MailboxView mv = make_view({1, 2});
+  mv.messages[0].flags.keywords = {"Work"};
+  v.open(mv, false);
+  const std::string base = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+  EXPECT_EQ(v.flags_response(), "* FLAGS (" + base + " Work)\r\n* OK [PERMANENTFLAGS (" + base +
+                                    " Work \\*)] Flags permitted\r\n");
+  store::Flags own{0, {"work", "$Todo"}};
+  const std::string announced = "* FLAGS (" + base + " Work $Todo)\r\n* OK [PERMANENTFLAGS (" + base +
+                                " Work $Todo \\*)] Flags permitted\r\n";
+  EXPECT_EQ(v.learn_keywords(own), announced);
+  EXPECT_EQ(v.learn_keywords(own), "");
+  // Another session's new keyword on a new message: FLAGS before EXISTS.
+  store::MessageInfo m = info(3, 11);
+  m.flags.keywords = {"Later"};
+  store::Changes c;
+  c.changed = {m};
+  c.highest_modseq = 11;
+  c.uid_next = 4;
+  EXPECT_EQ(v.apply(c, true, ViewOptions{.recent = false}),
+            "* FLAGS (" + base + " Work $Todo Later)\r\n* OK [PERMANENTFLAGS (" + base +
+                " Work $Todo Later \\*)] Flags permitted\r\n* 3 EXISTS\r\n");
+  // Read-only: PERMANENTFLAGS is empty.
+  SelectedView ro;
+  ro.open(mv, true);
+  EXPECT_EQ(ro.flags_response(), "* FLAGS (" + base + " Work)\r\n* OK [PERMANENTFLAGS ()] Flags permitted\r\n");
 }
 
 TEST(SelectedView, OwnExpungeReportsHighestFirstAndCloseFreesMemory) {

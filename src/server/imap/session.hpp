@@ -115,6 +115,12 @@ class Session {
   void unselect();
   // Announces other sessions' changes to the selected mailbox (see SelectedView::apply).
   boost::asio::awaitable<void> sync(bool allow_expunge);
+  // Announces the held-back expunges of other sessions, then `own` (this session's EXPUNGE, MOVE,
+  // REPLACE), with the REMOVEFROM of the RETURN (UPDATE) results first (remove_from_updates).
+  boost::asio::awaitable<void> announce_expunges(std::vector<store::Uid> own);
+  // A CONDSTORE-enabling command [RFC 7162 §3.1]: turns CONDSTORE on; the first time, with a
+  // mailbox selected, tells the client its HIGHESTMODSEQ (an untagged OK).
+  boost::asio::awaitable<void> enable_condstore();
 
   // --- cmd_fetch.cpp
   boost::asio::awaitable<std::string> cmd_fetch(const std::string& tag, const proto::imap::Fetch& args);
@@ -132,6 +138,9 @@ class Session {
   std::string cmd_cancel_update(const std::string& tag, const proto::imap::CancelUpdate& args);
   // Sends ADDTO/REMOVEFROM for the RETURN (UPDATE) searches whose results changed [RFC 5267 §4.3].
   boost::asio::awaitable<void> refresh_updates();
+  // Before the EXPUNGE/VANISHED of `gone` (UIDs still in the view): REMOVEFROM for the RETURN
+  // (UPDATE) results that hold them, numbered as before the expunge [RFC 5267 §4.3].
+  boost::asio::awaitable<void> remove_from_updates(std::vector<store::Uid> gone);
   // --- cmd_quota.cpp
   boost::asio::awaitable<Result<std::string>> quota_response();
   boost::asio::awaitable<std::string> cmd_getquota(const std::string& tag, const proto::imap::GetQuota& args);

@@ -691,7 +691,10 @@ Result<StoreResult> store_flags(Db& db, MailboxId mailbox, const StoreFlags& req
       continue;
     }
     Flags updated = apply_flag_op(row.info.flags, request.op, request.flags);
-    if (updated == row.info.flags) continue;
+    if (updated == row.info.flags) {
+      result.unchanged.push_back(std::move(row.info));
+      continue;
+    }
     up->reset();
     up->bind(1, mailbox).bind(2, int64_t(row.info.uid)).bind(3, int64_t(updated.system));
     up->bind(4, join_keywords(updated.keywords)).bind(5, int64_t(modseq));
@@ -786,9 +789,23 @@ Result<ExpungeResult> expunge(Db& db, MailboxId mailbox, const std::optional<std
   return result;
 }
 
-Result<Changes> changes_since(Db& db, MailboxId mailbox, ModSeq since) {
+Result<std::optional<UidRange>> claim_recent(Db& db, MailboxId mailbox, Uid below) {
   auto box = mailbox_row(db, mailbox);
   if (!box) return box.error();
+  std::optional<UidRange> claimed;
+  if (box->first_recent >= below) return claimed;
+  auto up = db.prepare("UPDATE mailboxes SET first_recent = ?2 WHERE id = ?1");
+  if (!up) return up.error();
+  up->bind(1, mailbox).bind(2, int64_t(below));
+  if (auto r = up->run(); !r) return r.error();
+  claimed = UidRange{box->first_recent, below - 1};
+  return claimed;
+}
+
+Result<Changes> changes_since(Db& db, MailboxId mailbox, ModSeq since, Uid* first_recent) {
+  auto box = mailbox_row(db, mailbox);
+  if (!box) return box.error();
+  if (first_recent != nullptr) *first_recent = box->first_recent;
   Changes out;
   out.highest_modseq = box->info.highest_modseq;
   out.uid_next = box->info.uid_next;

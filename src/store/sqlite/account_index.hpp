@@ -87,7 +87,12 @@ Result<CopyResult> copy(Db& db, MailboxId source, const std::vector<Uid>& uids, 
                         const Limits& limits, bool move, int64_t now);
 // In a transaction.
 Result<ExpungeResult> expunge(Db& db, MailboxId mailbox, const std::optional<std::vector<Uid>>& uids);
-Result<Changes> changes_since(Db& db, MailboxId mailbox, ModSeq since);
+// `first_recent`, when given, receives the mailbox's first-recent mark (the lowest UID no session
+// has claimed as \Recent).
+Result<Changes> changes_since(Db& db, MailboxId mailbox, ModSeq since, Uid* first_recent = nullptr);
+// In a transaction: claims \Recent for the UIDs from the first-recent mark up to `below` (moving the
+// mark there); nothing when the mark is at or above `below` already [RFC 3501 §2.3.2].
+Result<std::optional<UidRange>> claim_recent(Db& db, MailboxId mailbox, Uid below);
 Result<QuotaUsage> usage(Db& db);  // limits left 0: the caller knows them
 // POP3: the messages of `mailbox` not hidden from POP3 (content_hash "" where not yet known).
 Result<MaildropView> maildrop(Db& db, MailboxId mailbox);

@@ -205,7 +205,7 @@ TEST_F(MailStoreTest, RenameInboxMovesMessagesAndLeavesInboxEmpty) {
   EXPECT_EQ(uids_of(view.messages), (std::vector<Uid>{1, 2}));
   EXPECT_TRUE(run(a->find_mailbox("INBOX/child")));  // INBOX's children stay
   EXPECT_EQ(run(a->quota()).value().messages, 2u);
-  auto changes = run(inbox->changes_since(1)).value();
+  auto changes = run(inbox->changes_since(1, false)).value();
   EXPECT_EQ(changes.vanished, (std::vector<Uid>{1, 2}));
 }
 
@@ -414,14 +414,14 @@ TEST_F(MailStoreTest, ChangesSinceListsChangedAndVanished) {
   seen.system = kSeen;
   ASSERT_TRUE(run(box->store_flags(StoreFlags{{3}, FlagOp::kAdd, seen, std::nullopt})));
   append(*box, msg("new"));
-  auto ch = run(box->changes_since(since)).value();
+  auto ch = run(box->changes_since(since, false)).value();
   EXPECT_EQ(uids_of(ch.changed), (std::vector<Uid>{3, 5}));
   EXPECT_EQ(ch.vanished, (std::vector<Uid>{2}));
   EXPECT_EQ(ch.uid_next, 6u);
   EXPECT_EQ(ch.highest_modseq, run(box->status()).value().highest_modseq);
-  auto all = run(box->changes_since(0)).value();
+  auto all = run(box->changes_since(0, false)).value();
   EXPECT_EQ(uids_of(all.changed), (std::vector<Uid>{1, 3, 4, 5}));
-  auto nothing = run(box->changes_since(ch.highest_modseq)).value();
+  auto nothing = run(box->changes_since(ch.highest_modseq, false)).value();
   EXPECT_TRUE(nothing.changed.empty());
   EXPECT_TRUE(nothing.vanished.empty());
 }
@@ -460,6 +460,39 @@ TEST_F(MailStoreTest, StatusCountersAndRecentClaimedOnce) {
   EXPECT_EQ(run(box->status()).value().recent, 1u);
   EXPECT_EQ(run(other->select(true)).value().first_recent, 4u);
   EXPECT_EQ(run(box->select(true)).value().first_recent, 0u);
+}
+
+// RFC 3501 §2.3.2: new mail is \Recent in the one session that is told of it first; the others,
+// and STATUS, then see it as not recent.
+TEST_F(MailStoreTest, NewMailIsClaimedAsRecentByTheFirstSessionToLearnOfIt) {
+  auto a = account(1);
+  auto one = open(*a, "INBOX");
+  auto two = open(*a, "INBOX");
+  ASSERT_EQ(run(one->select(true)).value().first_recent, 0u);
+  ASSERT_EQ(run(two->select(true)).value().first_recent, 0u);
+  const ModSeq since = run(one->status()).value().highest_modseq;
+  append(*one, msg("a"));
+  append(*one, msg("b"));
+  EXPECT_EQ(run(one->status()).value().recent, 2u);
+  // Without a claim (QRESYNC, EXAMINE) nothing is taken.
+  EXPECT_FALSE(run(two->changes_since(since, false)).value().claimed_recent);
+  auto first = run(two->changes_since(since, true)).value();
+  ASSERT_TRUE(first.claimed_recent);
+  EXPECT_EQ(*first.claimed_recent, (UidRange{1, 2}));
+  EXPECT_EQ(first.changed.size(), 2u);
+  auto later = run(one->changes_since(since, true)).value();
+  EXPECT_EQ(later.changed.size(), 2u);
+  EXPECT_FALSE(later.claimed_recent);
+  EXPECT_EQ(run(one->status()).value().recent, 0u);
+  EXPECT_EQ(run(open(*a, "INBOX")->select(true)).value().first_recent, 0u);
+  // A flag change of a claimed message claims nothing.
+  Flags seen;
+  seen.system = kSeen;
+  const ModSeq before = run(one->status()).value().highest_modseq;
+  run(one->store_flags(StoreFlags{{1}, FlagOp::kAdd, seen, std::nullopt}));
+  EXPECT_FALSE(run(two->changes_since(before, true)).value().claimed_recent);
+  append(*one, msg("c"));
+  EXPECT_EQ(*run(one->changes_since(before, true)).value().claimed_recent, (UidRange{3, 3}));
 }
 
 TEST_F(MailStoreTest, QuotaBytesAndMessagesAtNAndNPlusOne) {
@@ -926,7 +959,7 @@ TEST_F(MailStoreTest, MaildropCommitRemovesAtomicallyAndPublishesExpunge) {
   EXPECT_EQ(seen[0].kind, ChangeEvent::Kind::kFlags);
   EXPECT_EQ(seen[1].kind, ChangeEvent::Kind::kExpunged);
   // IMAP sees the removal through the QRESYNC log.
-  auto changes = run(inbox->changes_since(0)).value();
+  auto changes = run(inbox->changes_since(0, false)).value();
   EXPECT_EQ(changes.vanished, (std::vector<Uid>{1, 3}));
   EXPECT_EQ(run(a->quota()).value().messages, 1u);
 

@@ -20,10 +20,12 @@
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <system_error>
@@ -557,9 +559,24 @@ class SqliteMailbox final : public Mailbox {
     co_return r;
   }
 
-  Task<Changes> changes_since(ModSeq since) override {
+  Task<Changes> changes_since(ModSeq since, bool claim_recent) override {
     const MailboxId box = id_;
-    return account_->read<Changes>([box, since](Db& db) { return index::changes_since(db, box, since); });
+    auto mark = std::make_shared<Uid>(0);
+    auto read_task = account_->read<Changes>(
+        [box, since, mark](Db& db) { return index::changes_since(db, box, since, mark.get()); });
+    auto changes = co_await std::move(read_task);
+    if (!changes || !claim_recent) co_return changes;
+    // Only a read unless something new is unclaimed: the claim is a (small) write transaction.
+    const Uid below = changes->uid_next;
+    const bool unclaimed = std::any_of(changes->changed.begin(), changes->changed.end(),
+                                       [&](const MessageInfo& m) { return m.uid >= *mark; });
+    if (!unclaimed || *mark >= below) co_return changes;
+    auto claim_task = account_->write<std::optional<UidRange>>(
+        [box, below](Db& db, std::vector<ChangeEvent>&) { return index::claim_recent(db, box, below); });
+    auto claimed = co_await std::move(claim_task);
+    if (!claimed) co_return claimed.error();
+    changes->claimed_recent = *claimed;
+    co_return changes;
   }
 
   Task<MaildropView> maildrop() override {
