@@ -14,6 +14,29 @@ namespace asio = boost::asio;
 namespace pi = proto::imap;
 using pi::Status;
 
+namespace {
+
+// `old` with a STORE's change applied, as the store applies it.
+store::Flags with_change(store::Flags old, store::FlagOp op, const store::Flags& given) {
+  switch (op) {
+    case store::FlagOp::kAdd:
+      old.system |= given.system;
+      old.keywords.insert(old.keywords.end(), given.keywords.begin(), given.keywords.end());
+      break;
+    case store::FlagOp::kRemove:
+      old.system &= uint8_t(~given.system);
+      std::erase_if(old.keywords, [&](const std::string& k) { return given.has_keyword(k); });
+      break;
+    case store::FlagOp::kReplace:
+      old = given;
+      break;
+  }
+  old.normalize();
+  return old;
+}
+
+}  // namespace
+
 asio::awaitable<std::string> Session::cmd_store(const std::string& tag, const pi::Store& args) {
   if (view_.read_only()) co_return pi::tagged(tag, Status::kNo, pi::code::kReadOnly, "Mailbox is read-only");
   auto uids = view_.resolve(args.set, args.uid);
@@ -30,6 +53,9 @@ asio::awaitable<std::string> Session::cmd_store(const std::string& tag, const pi
                                              : store::FlagOp::kReplace;
   req.flags = std::move(*flags);
   req.unchanged_since = args.unchanged_since;
+  const std::vector<store::Uid> asked = req.uids;
+  const store::FlagOp op = req.op;
+  const store::Flags given = req.flags;
   auto task = mailbox_->store_flags(std::move(req));
   auto result = co_await std::move(task);
   if (!result) co_return pi::store_failure(tag, result.error());
@@ -42,8 +68,35 @@ asio::awaitable<std::string> Session::cmd_store(const std::string& tag, const pi
   std::vector<std::pair<const store::MessageInfo*, bool>> reported;  // message, changed here
   for (const auto& m : result->changed) reported.emplace_back(&m, true);
   for (const auto& m : result->unchanged) reported.emplace_back(&m, false);
+  // A message another session expunged that this session has not been told of yet is still in
+  // its view: it gets its last known flags with the change applied, as if the STORE had reached
+  // it before the expunge [RFC 2180 §4.2, RFC 3501 §6.4.6]; its EXPUNGE follows when this
+  // session may be told. With CONDSTORE its FETCH carries a MODSEQ [RFC 7162 §3.2]: the
+  // mailbox's current one, which its expunge has passed. Not for UNCHANGEDSINCE, whose test it
+  // can no longer take.
+  std::vector<store::MessageInfo> gone;
+  if (!args.unchanged_since) {
+    std::vector<store::Uid> present;
+    for (const auto& m : result->changed) present.push_back(m.uid);
+    for (const auto& m : result->unchanged) present.push_back(m.uid);
+    std::sort(present.begin(), present.end());
+    for (store::Uid uid : asked) {
+      if (std::binary_search(present.begin(), present.end(), uid)) continue;
+      const auto seq = view_.seq_of(uid);
+      if (!seq) continue;
+      store::MessageInfo m;
+      m.uid = uid;
+      m.modseq = result->highest_modseq;
+      m.flags = with_change(view_.flags_at(*seq), op, given);
+      view_.remember_flags(uid, m.flags);
+      gone.push_back(std::move(m));
+    }
+  }
+  for (const auto& m : gone) reported.emplace_back(&m, false);
   std::sort(reported.begin(), reported.end(), [](const auto& a, const auto& b) { return a.first->uid < b.first->uid; });
-  std::string flags_update;
+  // A keyword the STORE names is one of the mailbox's flags from now on, also when it removes it
+  // (as Dovecot does): the client may look it up in FLAGS [RFC 3501 §7.2.6].
+  std::string flags_update = view_.learn_keywords(given);
   for (const auto& [m, changed] : reported) {
     if (view_.seq_of(m->uid)) flags_update += view_.learn_keywords(m->flags);
   }

@@ -559,6 +559,50 @@ TEST(ImapMail, StoreReportsFlagsOfUnchangedMessagesToo_Rfc3501_6_4_6) {
   EXPECT_TRUE(has_line(lines, "* 1 FETCH (FLAGS (\\Flagged \\Seen))")) << joined(lines);
 }
 
+// RFC 2180 §4.2 / RFC 3501 §6.4.6: a STORE on a message another session expunged, which this
+// session has not been told of yet, answers with the message's last known flags with the change
+// applied (a new keyword announced in FLAGS first), and the EXPUNGE follows later.
+TEST(ImapMail, StoreOnMessageExpungedElsewhereReportsItsFlags_Rfc2180_4_2) {
+  MailServer server;
+  auto a = server.login();
+  auto b = server.login();
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(append(*a, "p" + std::to_string(i), "INBOX", kMessage).starts_with("p"));
+  run(*a, "a1", "SELECT INBOX");
+  run(*b, "b1", "SELECT INBOX");
+  auto c = server.login();
+  run(*c, "c1", "SELECT INBOX (CONDSTORE)");
+  run(*a, "a2", "STORE 2 +FLAGS.SILENT (\\Deleted \\Seen)");
+  auto lines = run(*b, "b2", "NOOP");
+  EXPECT_TRUE(has_line(lines, "* 2 FETCH (FLAGS (\\Deleted \\Seen))")) << joined(lines);
+  run(*a, "a3", "EXPUNGE");
+  lines = run(*b, "b3", "STORE 2 +FLAGS (NewKw)");
+  EXPECT_FALSE(has_line(lines, "* 2 EXPUNGE")) << joined(lines);
+  EXPECT_TRUE(has_line(lines, "* 2 FETCH (FLAGS (\\Deleted \\Seen NewKw))")) << joined(lines);
+  bool flags_first = false;
+  for (const auto& l : lines) {
+    if (l.starts_with("* FLAGS (") && l.find("NewKw") != std::string::npos) flags_first = true;
+    if (l.starts_with("* 2 FETCH")) break;
+  }
+  EXPECT_TRUE(flags_first) << joined(lines);
+  EXPECT_EQ(lines.back(), "b3 OK STORE completed");
+  // Removing a keyword the session was never told of still announces it in FLAGS first
+  // [RFC 3501 §7.2.6].
+  lines = run(*b, "b4", "STORE 1:2 -FLAGS (\\Seen OtherKw)");
+  EXPECT_TRUE(has_line(lines, "* 2 FETCH (FLAGS (\\Deleted NewKw))")) << joined(lines);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_TRUE(lines[0].starts_with("* FLAGS (") && lines[0].find("OtherKw") != std::string::npos) << joined(lines);
+  // c never learned of the flags a set: its last known are none. With CONDSTORE the FETCH
+  // carries a MODSEQ [RFC 7162 §3.2].
+  lines = run(*c, "c2", "STORE 2 +FLAGS (\\Flagged)");
+  bool with_modseq = false;
+  for (const auto& l : lines) with_modseq |= l.starts_with("* 2 FETCH (FLAGS (\\Flagged) MODSEQ (");
+  EXPECT_TRUE(with_modseq) << joined(lines);
+  lines = run(*b, "b5", "NOOP");
+  EXPECT_TRUE(has_line(lines, "* 2 EXPUNGE")) << joined(lines);
+  lines = run(*b, "b6", "FETCH 1:* FLAGS");
+  EXPECT_EQ(joined(lines), "* 1 FETCH (FLAGS ())\nb6 OK FETCH completed\n");
+}
+
 TEST(ImapMail, ExpungeReachesTheOtherSessionOnlyWhereAllowed) {
   MailServer server;
   auto a = server.login();

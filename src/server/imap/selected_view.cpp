@@ -197,6 +197,10 @@ Result<std::vector<Uid>> SelectedView::resolve(const proto::imap::SequenceSet& s
 
 void SelectedView::note_own_change(Uid uid, store::ModSeq modseq) { own_.emplace_back(uid, modseq); }
 
+void SelectedView::remember_flags(Uid uid, const store::Flags& flags) {
+  if (auto seq = seq_of(uid)) set_flags(*seq - 1, flags);
+}
+
 std::string SelectedView::expunge(const std::vector<Uid>& expunged, const ViewOptions& options) {
   std::vector<uint32_t> seqs;  // ascending
   std::vector<Uid> gone;

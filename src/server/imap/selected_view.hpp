@@ -68,6 +68,9 @@ class SelectedView {
 
   // A flag change this session made and reported itself: not repeated as an unsolicited FETCH.
   void note_own_change(store::Uid uid, store::ModSeq modseq);
+  // The flags this session reported itself for a message no longer in the store (expunged
+  // elsewhere, not yet announced here): later reports of it start from them.
+  void remember_flags(store::Uid uid, const store::Flags& flags);
   // Applies changes after highest_modseq(). Expunges are reported when allow_expunge, else kept
   // for later; new messages become EXISTS (and RECENT), changed flags of known messages FETCH;
   // keywords new to the session first become FLAGS (flags_response()). New messages within
