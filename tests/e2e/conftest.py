@@ -40,13 +40,21 @@ def _ephemeral_low():
         return 32768
 
 
+# Ports handed to a Server by this process. A port that is free now may belong to a server of this
+# test that has not started yet (test_msgauth starts two), so a base is never chosen twice.
+_CLAIMED = set()
+
+
 def free_port_base():
-    """A base N such that every N+offset port is free now (tests run side by side), below the
-    ephemeral range so that no client connection can take one of them before serve binds."""
+    """A base N such that every N+offset port is free now and not handed out to another Server of
+    this process, below the ephemeral range so that no client connection can take one of them before
+    serve binds."""
     high = min(_ephemeral_low(), 60000) - max(OFFSETS.values()) - 1
-    for _ in range(200):
+    for _ in range(500):
         base = random.randrange(10000, high)
-        if all(_port_free(base + off) for off in OFFSETS.values()):
+        ports = {base + off for off in OFFSETS.values()}
+        if ports.isdisjoint(_CLAIMED) and all(_port_free(port) for port in ports):
+            _CLAIMED.update(ports)
             return base
     raise RuntimeError("no free port range")
 
