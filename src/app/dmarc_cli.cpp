@@ -13,7 +13,7 @@
 #include "app/commands.hpp"
 #include "dns/unbound_resolver.hpp"
 #include "net/blocking_pool.hpp"
-#include "server/smtp/dmarc_reporter.hpp"
+#include "delivery/dmarc_reporter.hpp"
 #include "store/sqlite/sqlite_dmarc_log.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
 #include "store/sqlite/sqlite_queue.hpp"
@@ -52,7 +52,7 @@ int send_reports(const Admin& a, msgauth::DmarcReportLog& log, int64_t before_da
   if (!resolver) return a.fail("cannot start the resolver: " + resolver.error().message);
   auto psl = msgauth::PublicSuffixList::load();
   if (!psl) return a.fail(psl.error().message + "; install Debian's publicsuffix");
-  server::smtp::ReporterContext ctx;
+  delivery::ReporterContext ctx;
   const auto cfg = a.cfg;
   ctx.config = [cfg] { return cfg; };
   ctx.log = &log;
@@ -62,10 +62,10 @@ int send_reports(const Admin& a, msgauth::DmarcReportLog& log, int64_t before_da
   ctx.store = store->get();
   ctx.directory = a.dir.get();
   ctx.pool = &pool;
-  auto reporter = server::smtp::DmarcReporter::create(io.get_executor(), std::move(ctx));
+  auto reporter = delivery::DmarcReporter::create(io.get_executor(), std::move(ctx));
   auto done = boost::asio::co_spawn(io, reporter->send_due(before_day, unix_now()), boost::asio::use_future);
   io.run();
-  server::smtp::ReporterPass pass;
+  delivery::ReporterPass pass;
   try {
     pass = done.get();
   } catch (const std::exception& e) {

@@ -39,10 +39,10 @@
 #include "net/tls_context.hpp"
 #include "server/imap/imap_session.hpp"
 #include "server/pop3/pop3_session.hpp"
-#include "server/smtp/dmarc_reporter.hpp"
-#include "server/smtp/queue_runner.hpp"
+#include "delivery/dmarc_reporter.hpp"
+#include "delivery/queue_runner.hpp"
 #include "server/smtp/smtp_session.hpp"
-#include "server/smtp/tls_reporter.hpp"
+#include "delivery/tls_reporter.hpp"
 #include "smtpc/agent.hpp"
 #include "store/sqlite/sqlite_directory.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
@@ -169,7 +169,7 @@ class Server {
     if (!queue) return queue.error();
     queue_ = std::move(*queue);
     // The queue runner (started by run()).
-    server::smtp::RunnerContext ctx;
+    delivery::RunnerContext ctx;
     ctx.config = [this] { return config_.get(); };
     ctx.queue = queue_.get();
     ctx.agent = agent_;
@@ -180,18 +180,18 @@ class Server {
     if (auto log = store::sqlite::SqliteTlsRptLog::open(cfg->data_dir); log) {
       tlsrpt_ = std::move(*log);
       ctx.tlsrpt = tlsrpt_.get();
-      server::smtp::TlsReporterContext rctx;
+      delivery::TlsReporterContext rctx;
       rctx.log = tlsrpt_.get();
       rctx.queue = queue_.get();
       rctx.pool = &pool_;
       rctx.resolver = resolver_;
       rctx.hostname = cfg->hostname;
       rctx.queued = [this] { runner_->wake(); };
-      tls_reporter_ = server::smtp::TlsReporter::create(io_.get_executor(), std::move(rctx));
+      tls_reporter_ = delivery::TlsReporter::create(io_.get_executor(), std::move(rctx));
     } else {
       spdlog::warn("TLS-RPT is off: cannot open tlsrpt.db: {}", log.error().message);
     }
-    runner_ = server::smtp::QueueRunner::create(io_.get_executor(), std::move(ctx));
+    runner_ = delivery::QueueRunner::create(io_.get_executor(), std::move(ctx));
     return {};
   }
 
@@ -204,7 +204,7 @@ class Server {
     auto log = store::sqlite::SqliteDmarcLog::open(cfg->data_dir, cfg->msgauth.report_max_rows);
     if (!log) return log.error();
     dmarc_log_ = std::move(*log);
-    server::smtp::ReporterContext ctx;
+    delivery::ReporterContext ctx;
     ctx.config = [this] { return config_.get(); };
     ctx.log = dmarc_log_.get();
     ctx.resolver = resolver_;
@@ -214,7 +214,7 @@ class Server {
     ctx.directory = directory_.get();
     ctx.pool = &pool_;
     ctx.queued = [this] { runner_->wake(); };
-    reporter_ = server::smtp::DmarcReporter::create(io_.get_executor(), std::move(ctx));
+    reporter_ = delivery::DmarcReporter::create(io_.get_executor(), std::move(ctx));
     return {};
   }
 
@@ -427,11 +427,11 @@ class Server {
   std::shared_ptr<dns::Resolver> resolver_;
   std::shared_ptr<const msgauth::PublicSuffixList> psl_;
   std::atomic<std::shared_ptr<const msgauth::DkimSigner>> signer_;  // replaced on SIGHUP
-  std::shared_ptr<server::smtp::QueueRunner> runner_;
+  std::shared_ptr<delivery::QueueRunner> runner_;
   std::unique_ptr<store::sqlite::SqliteDmarcLog> dmarc_log_;
-  std::shared_ptr<server::smtp::DmarcReporter> reporter_;
+  std::shared_ptr<delivery::DmarcReporter> reporter_;
   std::unique_ptr<store::sqlite::SqliteTlsRptLog> tlsrpt_;  // before tls_reporter_: outlives it
-  std::shared_ptr<server::smtp::TlsReporter> tls_reporter_;
+  std::shared_ptr<delivery::TlsReporter> tls_reporter_;
   auth::Authenticator auth_;
   std::shared_ptr<net::ConnectionLimiter> limiter_;
   std::shared_ptr<net::ConnectionRegistry> registry_;

@@ -13,7 +13,7 @@
 #include "app/commands.hpp"
 #include "dns/unbound_resolver.hpp"
 #include "net/blocking_pool.hpp"
-#include "server/smtp/tls_reporter.hpp"
+#include "delivery/tls_reporter.hpp"
 #include "store/sqlite/sqlite_queue.hpp"
 #include "store/sqlite/sqlite_tlsrpt_log.hpp"
 
@@ -47,16 +47,16 @@ int send_reports(const Admin& a, queue::TlsReportLog& log, int64_t before_day) {
   if (!q) return a.fail("cannot open the queue: " + q.error().message);
   auto resolver = dns::UnboundResolver::create(io.get_executor(), a.cfg->dns);
   if (!resolver) return a.fail("cannot start the resolver: " + resolver.error().message);
-  server::smtp::TlsReporterContext ctx;
+  delivery::TlsReporterContext ctx;
   ctx.log = &log;
   ctx.queue = q->get();
   ctx.pool = &pool;
   ctx.resolver = *resolver;
   ctx.hostname = a.cfg->hostname;
-  auto done = boost::asio::co_spawn(io, server::smtp::send_tls_reports(ctx, before_day, unix_now()),
+  auto done = boost::asio::co_spawn(io, delivery::send_tls_reports(ctx, before_day, unix_now()),
                                     boost::asio::use_future);
   io.run();
-  server::smtp::TlsReporterPass pass;
+  delivery::TlsReporterPass pass;
   try {
     pass = done.get();
   } catch (const std::exception& e) {

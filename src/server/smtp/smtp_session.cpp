@@ -49,11 +49,9 @@
 #include "proto/smtp/data_reader.hpp"
 #include "proto/smtp/line_ends.hpp"
 #include "proto/smtp/reply.hpp"
-#include "queue/dsn.hpp"
-#include "server/smtp/dmarc_reporter.hpp"
-#include "server/smtp/inbound_auth.hpp"
-#include "server/smtp/local_delivery.hpp"
-#include "server/smtp/message_prep.hpp"
+#include "delivery/intake.hpp"
+#include "delivery/local_delivery.hpp"
+#include "delivery/message_prep.hpp"
 
 namespace posthorn::server::smtp {
 namespace {
@@ -70,11 +68,6 @@ namespace wire = posthorn::smtp;
 constexpr std::size_t kBdatPiece = 64 << 10;
 
 enum class Next { kContinue, kClose };
-
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // RET= as the queue stores it.
 std::string ret_word(wire::Ret ret) { return ret == wire::Ret::kFull ? "FULL" : ret == wire::Ret::kHdrs ? "HDRS" : ""; }
@@ -576,7 +569,7 @@ class Session {
   // The header From and Sender of a submitted message must name addresses the user may send as
   // (the MAIL FROM rule), or a signed message could claim anyone of our domains [issue 28].
   asio::awaitable<std::optional<wire::Reply>> check_header_senders(const std::string& message) {
-    const HeaderSenders senders = header_senders(message, kMaxHeaderSenders);
+    const delivery::HeaderSenders senders = delivery::header_senders(message, kMaxHeaderSenders);
     if (senders.too_many) {
       spdlog::info("conn={} smtp: more than {} header From/Sender addresses", id(), kMaxHeaderSenders);
       co_return wire::kC553HeaderNotOwner;
@@ -595,7 +588,7 @@ class Session {
   // The account's quota, from the directory (remembered for the transaction).
   asio::awaitable<Result<store::Limits>> limits_of(store::AccountId account) {
     if (auto it = txn_->limits.find(account); it != txn_->limits.end()) co_return it->second;
-    auto task = account_limits(directory(), ctx_.pool, account);
+    auto task = delivery::account_limits(directory(), ctx_.pool, account);
     auto limits = co_await std::move(task);
     if (!limits) co_return limits.error();
     txn_->limits[account] = *limits;
@@ -873,281 +866,99 @@ class Session {
     return with;
   }
 
-  // Delivers the complete message: queue for remote recipients (first), the store for local ones,
-  // then the reply (one per recipient on LMTP [RFC 2033 §4.2]).
-  asio::awaitable<Next> finish_message(std::string message) {
+  // What the delivery pipeline may use (delivery/intake.hpp).
+  delivery::Services services() {
+    return delivery::Services{ctx_.config.get(), ctx_.store,       ctx_.queue,      directory(),     ctx_.pool,
+                              ctx_.signer.get(), ctx_.resolver.get(), ctx_.psl.get(), ctx_.dmarc_log, ctx_.queued};
+  }
+
+  // What the transaction established, for the pipeline.
+  delivery::Envelope envelope_of(Transaction& txn) const {
+    delivery::Envelope env;
+    env.origin = proto_ == Proto::kSubmission ? delivery::Origin::kSubmission
+                 : proto_ == Proto::kLmtp     ? delivery::Origin::kLmtp
+                                              : delivery::Origin::kMx;
+    env.log = "conn=" + id();
+    env.id = txn.id;
+    env.sender = txn.mail.sender.address();
+    for (auto& r : txn.rcpts) {
+      env.recipients.push_back({std::move(r.address), std::move(r.accounts), std::move(r.remote), r.notify, std::move(r.orcpt)});
+    }
+    env.limits = std::move(txn.limits);
+    env.ret = ret_word(txn.mail.ret);
+    env.envid = txn.mail.envid;
+    env.smtputf8 = txn.mail.smtputf8;
+    env.eight_bit = txn.mail.body == wire::Body::k8BitMime || txn.mail.body == wire::Body::kBinaryMime;
+    env.client_ip = conn_.info().remote_ip;
+    env.helo = helo_;
+    env.with = with_protocol(txn.mail.smtputf8);
+    env.tls = conn_.is_tls() ? conn_.tls_description() : "";
+    if (principal_) {
+      const auto at = principal_->address.rfind('@');
+      env.sender_domain = at == std::string::npos ? ctx_.config->hostname : principal_->address.substr(at + 1);
+    }
+    return env;
+  }
+
+  // Hands the complete message to the delivery pipeline, then replies: one reply, or one per
+  // recipient on LMTP [RFC 2033 §4.2]. The 250 goes out only after the pipeline returned, i.e.
+  // after the queue entry committed and the store delivered.
+  asio::awaitable<Next> finish_message(std::string received) {
     Transaction txn = std::move(*txn_);
     txn_.reset();
-    const int64_t now = unix_now();
-    const std::string sender_address = txn.mail.sender.address();
-    std::string prepared = store::normalize_crlf(message);
-    message.clear();
+    delivery::Message message(std::move(received));
     if (proto_ == Proto::kSubmission && ctx_.config->smtp.check_header_from) {
-      std::optional<wire::Reply> refused = co_await check_header_senders(prepared);
+      std::optional<wire::Reply> refused = co_await check_header_senders(message.bytes());
       if (refused) {
         Next next = co_await reply(*refused);
         co_return next;
       }
     }
-    if (proto_ == Proto::kSubmission) {
-      const auto at = principal_->address.rfind('@');
-      const std::string domain = at == std::string::npos ? ctx_.config->hostname : principal_->address.substr(at + 1);
-      prepared = prepare_submission(prepared, domain, now);
-      if (ctx_.signer && ctx_.config->msgauth.sign) {
-        const std::string signer_domain = signing_domain(*ctx_.signer, prepared);
-        if (!signer_domain.empty()) {
-          // RSA signing is CPU work: on the blocking pool (DESIGN §3). `prepared` outlives the call.
-          const msgauth::DkimSigner* signer = ctx_.signer.get();
-          const std::string* message = &prepared;
-          auto task = net::run_blocking(*ctx_.pool, [signer, message, signer_domain, now]() {
-            return signer->sign(*message, signer_domain, now);
-          });
-          std::string fields = co_await std::move(task);
-          prepared.insert(0, fields);
-        }
-      }
+    const std::vector<std::string> rcpts = [&] {
+      std::vector<std::string> v;
+      for (const auto& r : txn.rcpts) v.push_back(r.address);
+      return v;
+    }();
+    auto task = delivery::accept(services(), envelope_of(txn), std::move(message));
+    const delivery::Outcome outcome = co_await std::move(task);
+    if (outcome.refused) {
+      const delivery::Rejection& r = *outcome.refused;
+      Next next = co_await reply_for_all(rcpts, wire::Reply{r.code, r.status, r.text});
+      co_return next;
     }
-    // Mail from other servers: SPF, DKIM and DMARC, recorded in Authentication-Results and acted on.
-    std::string auth_results;
-    std::string mailbox = "INBOX";
-    std::optional<InboundVerdict> checked;
-    if (proto_ == Proto::kSmtp && ctx_.config->msgauth.verify && ctx_.resolver && ctx_.psl) {
-      const config::Msgauth& settings = ctx_.config->msgauth;
-      prepared = remove_own_auth_results(prepared, settings.authserv_id);
-      boost::system::error_code ec;
-      const auto client_ip = asio::ip::make_address(conn_.info().remote_ip, ec);
-      if (!ec) {
-        auto task = check_inbound(*ctx_.resolver, *ctx_.psl, settings,
-                                  InboundMessage{client_ip, helo_, sender_address, prepared}, now);
-        InboundVerdict verdict = co_await std::move(task);
-        auto record = record_dmarc_evaluation(ctx_.dmarc_log, ctx_.pool, conn_.info().remote_ip, verdict, now);
-        co_await std::move(record);
-        spdlog::info("conn={} smtp: message {}: {}{}", id(), txn.id, verdict.summary,
-                     verdict.action == config::AuthAction::kNone
-                         ? std::string()
-                         : " -> " + std::string(config::auth_action_name(verdict.action)));
-        if (verdict.action == config::AuthAction::kReject) {
-          Next next = co_await reply_for_all(txn, wire::Reply{verdict.code, verdict.status, verdict.text});
-          co_return next;
-        }
-        if (verdict.action == config::AuthAction::kQuarantine) mailbox = settings.junk_mailbox;
-        auth_results = verdict.auth_results;
-        checked = std::move(verdict);
-      }
+    if (outcome.not_queued) {
+      Next next = co_await reply_for_all(rcpts, wire::to_mail_reply(*outcome.not_queued));
+      co_return next;
     }
-    TraceInfo trace{helo_, conn_.info().remote_ip, ctx_.config->hostname, with_protocol(txn.mail.smtputf8), txn.id, "",
-                    conn_.is_tls() ? conn_.tls_description() : "", now};
-
-    // Remote recipients: one queue entry, durable before anything is delivered locally.
-    std::vector<queue::Recipient> remote;
-    for (const auto& r : txn.rcpts) {
-      for (const auto& address : r.remote) {
-        bool seen = std::any_of(remote.begin(), remote.end(),
-                                [&](const queue::Recipient& q) { return ascii::iequals(q.address, address); });
-        if (!seen) remote.push_back({address, queue::RecipientState::kPending, "", 0, r.notify, r.orcpt});
-      }
-    }
-    Result<std::string> queued = std::string();
-    if (!remote.empty()) {
-      std::string outgoing = auth_results + received_field(trace) + prepared;
-      // Forwarded by an alias of ours: an ARC seal [RFC 8617] keeps what we checked verifiable for the
-      // next hop (SPF will fail there, and DKIM when a list-like change was made on the way).
-      if (checked && ctx_.signer) {
-        const std::string domain = forwarding_domain(txn);
-        if (!domain.empty()) {
-          const msgauth::DkimSigner* signer = ctx_.signer.get();
-          const std::string* message = &outgoing;
-          const InboundVerdict* verdict = &*checked;
-          const std::string authserv_id = ctx_.config->msgauth.authserv_id;
-          auto task = net::run_blocking(*ctx_.pool, [signer, domain, message, authserv_id, verdict, now]() {
-            return arc_seal_forwarded(*signer, domain, *message, authserv_id, *verdict, now);
-          });
-          std::string seal = co_await std::move(task);
-          outgoing.insert(0, seal);
-        }
-      }
-      queue::NewEntry entry = queue_entry(txn, std::move(remote), std::move(outgoing));
-      queue::Queue* q = ctx_.queue;
-      auto task = net::run_blocking(*ctx_.pool, [q, entry = std::move(entry)]() mutable { return q->enqueue(std::move(entry)); });
-      auto r = co_await std::move(task);
-      queued = std::move(r);
-      if (!queued) {
-        spdlog::error("conn={} smtp: message {} could not be queued: {}", id(), txn.id, queued.error().message);
-        Next next = co_await reply_for_all(txn, wire::to_mail_reply(queued.error()));
-        co_return next;
-      }
-      spdlog::info("conn={} smtp: message {} queued as {} for {} remote recipient(s)", id(), txn.id, *queued,
-                   txn.rcpts.size());
-      if (ctx_.queued) ctx_.queued();
-    }
-
-    // Local recipients: one delivery, one blob, one target per account however many recipients
-    // lead to it.
-    std::vector<store::AccountId> accounts;
-    std::vector<std::string> account_rcpt;  // the recipient to name in "for <...>", "" when several
-    for (const auto& r : txn.rcpts) {
-      for (store::AccountId a : r.accounts) {
-        auto it = std::find(accounts.begin(), accounts.end(), a);
-        if (it == accounts.end()) {
-          accounts.push_back(a);
-          account_rcpt.push_back(r.address);
-        } else {
-          account_rcpt[std::size_t(it - accounts.begin())].clear();
-        }
-      }
-    }
-    std::vector<LocalTarget> targets;
-    for (std::size_t i = 0; i < accounts.size(); ++i) {
-      trace.recipient = account_rcpt[i];
-      targets.push_back(LocalTarget{accounts[i], txn.limits[accounts[i]],
-                                    return_path_field(sender_address) + auth_results + received_field(trace), mailbox});
-    }
-    auto deliver_task = deliver_to_accounts(ctx_.store, prepared, std::move(targets));
-    std::map<store::AccountId, Result<store::AppendResult>> delivered = co_await std::move(deliver_task);
-
-    // Each recipient's outcome: its first failing account, else success.
-    std::vector<std::optional<Error>> outcome;
-    for (const auto& r : txn.rcpts) {
-      std::optional<Error> failure;
-      for (store::AccountId a : r.accounts) {
-        auto it = delivered.find(a);
-        if (it == delivered.end()) {
-          failure = make_error(Errc::kInternal, "not delivered");
-        } else if (!it->second) {
-          failure = it->second.error();
-        }
-        if (failure) break;
-      }
-      if (failure) spdlog::info("conn={} smtp: message {} to {} failed: {}", id(), txn.id, r.address, failure->message);
-      outcome.push_back(std::move(failure));
-    }
-
-    {
-      auto notices = send_delivered_notices(txn, outcome, prepared, now);
-      co_await std::move(notices);
-    }
-
+    const auto& failed = outcome.failed;
     if (proto_ == Proto::kLmtp) {
-      for (std::size_t i = 0; i < txn.rcpts.size(); ++i) {
-        const wire::Reply r = outcome[i] ? wire::to_mail_reply(*outcome[i]) : wire::kC250MessageAccepted;
-        const std::string text = outcome[i] ? std::string(r.text) : std::string(r.text) + " " + txn.id;
-        Next next = co_await reply(r, "<" + txn.rcpts[i].address + "> " + text);
+      for (std::size_t i = 0; i < rcpts.size(); ++i) {
+        const wire::Reply r = failed[i] ? wire::to_mail_reply(*failed[i]) : wire::kC250MessageAccepted;
+        const std::string text = failed[i] ? std::string(r.text) : std::string(r.text) + " " + txn.id;
+        Next next = co_await reply(r, "<" + rcpts[i] + "> " + text);
         if (next == Next::kClose) co_return next;
       }
       co_return Next::kContinue;
     }
-
-    const auto failed = std::count_if(outcome.begin(), outcome.end(), [](const auto& o) { return o.has_value(); });
-    if (failed == 0) {
-      Next next = co_await reply(wire::kC250MessageAccepted, std::string(wire::kC250MessageAccepted.text) + " " + txn.id);
-      co_return next;
-    }
-    if (std::size_t(failed) == txn.rcpts.size()) {
+    const auto count = std::count_if(failed.begin(), failed.end(), [](const auto& f) { return f.has_value(); });
+    if (count > 0 && std::size_t(count) == failed.size()) {
       // Nothing was accepted anywhere: the client keeps the message and may try again.
-      const Error& first = *outcome.front();
-      Next next = co_await reply(wire::to_mail_reply(first));
+      Next next = co_await reply(wire::to_mail_reply(*failed.front()));
       co_return next;
     }
-    // Some recipients have the message: accept, and owe the sender a DSN for the others (never for
-    // a bounce: the null sender gets none [RFC 5321 §6.1]).
-    if (!sender_address.empty()) {
-      std::vector<queue::Recipient> failures;
-      for (std::size_t i = 0; i < txn.rcpts.size(); ++i) {
-        if (!outcome[i]) continue;
-        const wire::Reply r = wire::to_mail_reply(*outcome[i]);
-        failures.push_back({txn.rcpts[i].address, queue::RecipientState::kFailed,
-                            std::to_string(r.code) + " " + std::string(r.status) + " " + std::string(r.text), 1,
-                            txn.rcpts[i].notify, txn.rcpts[i].orcpt});
-      }
-      queue::NewEntry entry = queue_entry(txn, std::move(failures), received_field(trace) + prepared);
-      entry.bounce_needed = true;
-      if (ctx_.queue != nullptr) {
-        queue::Queue* q = ctx_.queue;
-        auto task = net::run_blocking(*ctx_.pool, [q, entry = std::move(entry)]() mutable { return q->enqueue(std::move(entry)); });
-        auto r = co_await std::move(task);
-        if (r) {
-          spdlog::info("conn={} smtp: message {}: DSN owed for {} recipient(s), entry {}", id(), txn.id, failed, *r);
-          if (ctx_.queued) ctx_.queued();
-        } else {
-          spdlog::error("conn={} smtp: message {}: could not record the DSN: {}", id(), txn.id, r.error().message);
-        }
-      } else {
-        spdlog::error("conn={} smtp: message {}: no queue to record the DSN", id(), txn.id);
-      }
-    }
+    // Everyone has it, or the pipeline queued a DSN for those who do not.
     Next next = co_await reply(wire::kC250MessageAccepted, std::string(wire::kC250MessageAccepted.text) + " " + txn.id);
     co_return next;
   }
 
-  // "delivered" notices [RFC 3461 §5.2.2] for NOTIFY=SUCCESS recipients whose mailboxes now hold
-  // the message (all of them, for an alias to several accounts). Remote recipients get theirs from
-  // the queue runner ("relayed") or the next server. A notice that cannot be sent now is logged and
-  // dropped: the message itself was delivered, and the client still gets its 250.
-  asio::awaitable<void> send_delivered_notices(const Transaction& txn, const std::vector<std::optional<Error>>& outcome,
-                                               const std::string& message, int64_t now) {
-    const std::string sender = txn.mail.sender.address();
-    queue::DsnInput dsn;
-    for (std::size_t i = 0; i < txn.rcpts.size(); ++i) {
-      const Rcpt& r = txn.rcpts[i];
-      if (outcome[i] || r.accounts.empty()) continue;
-      if (!queue::wants_notice(sender, queue::notify_from_bits(r.notify), queue::Action::kDelivered)) continue;
-      queue::DsnRecipient d;
-      d.final_recipient = r.address;
-      d.original_recipient = r.orcpt;
-      d.action = queue::Action::kDelivered;
-      d.status = "2.0.0";
-      d.diagnostic = "250 2.0.0 delivered to the mailbox";
-      d.last_attempt = queue::SysTime(std::chrono::seconds(now));
-      dsn.recipients.push_back(std::move(d));
-    }
-    if (dsn.recipients.empty()) co_return;
-    dsn.reporting_mta = ctx_.config->hostname;
-    dsn.to = sender;
-    dsn.envelope_id = txn.mail.envid;
-    dsn.arrival = queue::SysTime(std::chrono::seconds(now));
-    dsn.now = std::chrono::system_clock::now();
-    dsn.ret = queue::ret_from(ret_word(txn.mail.ret));
-    dsn.original = message;
-    queue::Dsn built = queue::build_dsn(dsn);
-    auto task = send_notice(directory(), ctx_.pool, ctx_.store, ctx_.queue, sender, std::move(built.message),
-                            built.eight_bit, txn.id);
-    const NoticeSent sent = co_await std::move(task);
-    if (sent == NoticeSent::kQueued && ctx_.queued) ctx_.queued();
-    if (sent == NoticeSent::kLater) {
-      spdlog::warn("conn={} smtp: message {}: the delivered notice to {} was not sent", id(), txn.id, sender);
-    }
-  }
-
-  // The domain of the first recipient that forwards to a remote address (an alias of ours), "".
-  static std::string forwarding_domain(const Transaction& txn) {
-    for (const auto& r : txn.rcpts) {
-      if (r.remote.empty()) continue;
-      const auto at = r.address.rfind('@');
-      if (at != std::string::npos) return ascii::lower(std::string_view(r.address).substr(at + 1));
-    }
-    return "";
-  }
-
-  queue::NewEntry queue_entry(const Transaction& txn, std::vector<queue::Recipient> recipients, std::string message) const {
-    queue::NewEntry e;
-    e.sender = txn.mail.sender.address();
-    e.recipients = std::move(recipients);
-    e.message = std::move(message);
-    e.ret = ret_word(txn.mail.ret);
-    e.envid = txn.mail.envid;
-    e.smtputf8 = txn.mail.smtputf8;
-    e.eight_bit = txn.mail.body == wire::Body::k8BitMime || txn.mail.body == wire::Body::kBinaryMime;
-    return e;
-  }
-
   // The same reply for the message (SMTP) or for every recipient (LMTP).
-  asio::awaitable<Next> reply_for_all(const Transaction& txn, const wire::Reply& r) {
+  asio::awaitable<Next> reply_for_all(const std::vector<std::string>& rcpts, const wire::Reply& r) {
     if (proto_ != Proto::kLmtp) {
       Next next = co_await reply(r);
       co_return next;
     }
-    for (const auto& rcpt : txn.rcpts) {
-      Next next = co_await reply_about(r, rcpt.address);
+    for (const auto& address : rcpts) {
+      Next next = co_await reply_about(r, address);
       if (next == Next::kClose) co_return next;
     }
     co_return Next::kContinue;

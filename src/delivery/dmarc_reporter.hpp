@@ -27,10 +27,10 @@
 #include "msgauth/psl.hpp"
 #include "net/blocking_pool.hpp"
 #include "queue/queue.hpp"
-#include "server/smtp/inbound_auth.hpp"
+#include "delivery/inbound_auth.hpp"
 #include "store/store.hpp"
 
-namespace posthorn::server::smtp {
+namespace posthorn::delivery {
 
 struct ReporterContext {
   std::function<std::shared_ptr<const config::Config>()> config;
@@ -83,4 +83,4 @@ class DmarcReporter : public std::enable_shared_from_this<DmarcReporter> {
   std::atomic<bool> loop_done_{true};
 };
 
-}  // namespace posthorn::server::smtp
+}  // namespace posthorn::delivery

@@ -17,7 +17,7 @@
 #include "queue/queue.hpp"
 #include "store/store.hpp"
 
-namespace posthorn::server::smtp {
+namespace posthorn::delivery {
 
 struct LocalTarget {
   store::AccountId account = 0;
@@ -60,4 +60,4 @@ boost::asio::awaitable<NoticeSent> send_notice(auth::Directory* directory, net::
                                                std::string message, bool eight_bit, std::string log_id,
                                                std::string sender = "");
 
-}  // namespace posthorn::server::smtp
+}  // namespace posthorn::delivery

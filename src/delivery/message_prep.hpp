@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace posthorn::server::smtp {
+namespace posthorn::delivery {
 
 struct TraceInfo {
   std::string helo;         // the name the client gave in EHLO/HELO/LHLO
@@ -44,4 +44,4 @@ struct HeaderSenders {
 };
 HeaderSenders header_senders(std::string_view message, std::size_t max);
 
-}  // namespace posthorn::server::smtp
+}  // namespace posthorn::delivery

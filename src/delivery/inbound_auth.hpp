@@ -19,7 +19,7 @@
 #include "msgauth/dmarc.hpp"
 #include "msgauth/psl.hpp"
 
-namespace posthorn::server::smtp {
+namespace posthorn::delivery {
 
 struct InboundMessage {
   boost::asio::ip::address client_ip;
@@ -62,4 +62,4 @@ std::string signing_domain(const msgauth::DkimSigner& signer, std::string_view m
 std::string arc_seal_forwarded(const msgauth::DkimSigner& signer, std::string_view domain, std::string_view outgoing,
                                std::string_view authserv_id, const InboundVerdict& verdict, int64_t now);
 
-}  // namespace posthorn::server::smtp
+}  // namespace posthorn::delivery

@@ -26,7 +26,7 @@
 #include "queue/queue.hpp"
 #include "queue/tls_report.hpp"
 
-namespace posthorn::server::smtp {
+namespace posthorn::delivery {
 
 struct TlsReporterContext {
   queue::TlsReportLog* log = nullptr;
@@ -65,4 +65,4 @@ class TlsReporter : public std::enable_shared_from_this<TlsReporter> {
   std::atomic<bool> loop_done_{true};
 };
 
-}  // namespace posthorn::server::smtp
+}  // namespace posthorn::delivery

@@ -6,7 +6,7 @@
 //   keeps crashes harmless: bounce_needed before a failure is recorded, the failure before the DSN,
 //   mark_reported only after the DSN is durable.
 // - co_await only as a statement or a plain initializer (g++ 12, DESIGN.md §3).
-#include "server/smtp/queue_runner.hpp"
+#include "delivery/queue_runner.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -24,10 +24,10 @@
 #include "base/metrics.hpp"
 #include "queue/dsn.hpp"
 #include "queue/retry.hpp"
-#include "server/smtp/local_delivery.hpp"
-#include "server/smtp/message_prep.hpp"
+#include "delivery/local_delivery.hpp"
+#include "delivery/message_prep.hpp"
 
-namespace posthorn::server::smtp {
+namespace posthorn::delivery {
 
 namespace asio = boost::asio;
 using queue::RecipientState;
@@ -533,4 +533,4 @@ asio::awaitable<bool> QueueRunner::send_dsn(const queue::Entry& entry, std::stri
   co_return sent != NoticeSent::kLater;
 }
 
-}  // namespace posthorn::server::smtp
+}  // namespace posthorn::delivery

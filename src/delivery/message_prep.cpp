@@ -1,4 +1,4 @@
-#include "server/smtp/message_prep.hpp"
+#include "delivery/message_prep.hpp"
 
 #include <algorithm>
 
@@ -8,7 +8,7 @@
 #include "mime/date.hpp"
 #include "mime/header.hpp"
 
-namespace posthorn::server::smtp {
+namespace posthorn::delivery {
 namespace {
 
 // Client-supplied text in a header: controls become '?' so it cannot start a new field.
@@ -89,4 +89,4 @@ HeaderSenders header_senders(std::string_view message, std::size_t max) {
   return out;
 }
 
-}  // namespace posthorn::server::smtp
+}  // namespace posthorn::delivery

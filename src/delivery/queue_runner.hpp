@@ -18,7 +18,7 @@
 // retry this process schedules sooner than the next poll wakes the loop at its time.
 //
 // Depends on queue/, smtpc/ (DeliveryAgent), store/, auth/ (Directory), net/ (BlockingPool) and
-// server/smtp/local_delivery.hpp. Thread-safe: wake() from any thread; entries run concurrently on
+// delivery/local_delivery.hpp. Thread-safe: wake() from any thread; entries run concurrently on
 // the executor's threads; one entry is never processed twice at once.
 #pragma once
 
@@ -42,7 +42,7 @@
 #include "smtpc/agent.hpp"
 #include "store/store.hpp"
 
-namespace posthorn::server::smtp {
+namespace posthorn::delivery {
 
 using SysTime = std::chrono::system_clock::time_point;
 
@@ -120,4 +120,4 @@ class QueueRunner : public std::enable_shared_from_this<QueueRunner> {
   bool saturated_ = false;           // guarded by mu_: entries were left for lack of slots
 };
 
-}  // namespace posthorn::server::smtp
+}  // namespace posthorn::delivery

@@ -1,13 +1,13 @@
 // Inbound mail authentication and signing-domain choice. co_await only as a statement or a plain
 // initializer (g++ 12).
-#include "server/smtp/inbound_auth.hpp"
+#include "delivery/inbound_auth.hpp"
 
 #include "mime/header.hpp"
 #include "msgauth/auth_results.hpp"
 #include "msgauth/dmarc.hpp"
 #include "msgauth/spf.hpp"
 
-namespace posthorn::server::smtp {
+namespace posthorn::delivery {
 
 namespace asio = boost::asio;
 
@@ -108,4 +108,4 @@ std::string signing_domain(const msgauth::DkimSigner& signer, std::string_view m
   return signer.has_domain(from.domains[0]) ? from.domains[0] : "";
 }
 
-}  // namespace posthorn::server::smtp
+}  // namespace posthorn::delivery

@@ -1,5 +1,5 @@
 // DmarcReporter (see dmarc_reporter.hpp). co_await only as a statement or a plain initializer (g++ 12).
-#include "server/smtp/dmarc_reporter.hpp"
+#include "delivery/dmarc_reporter.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -10,9 +10,9 @@
 #include "base/log.hpp"
 #include "base/random.hpp"
 #include "mime/date.hpp"
-#include "server/smtp/local_delivery.hpp"
+#include "delivery/local_delivery.hpp"
 
-namespace posthorn::server::smtp {
+namespace posthorn::delivery {
 
 namespace asio = boost::asio;
 
@@ -166,4 +166,4 @@ asio::awaitable<bool> DmarcReporter::send_one(msgauth::DmarcAggregate report, in
   co_return all;
 }
 
-}  // namespace posthorn::server::smtp
+}  // namespace posthorn::delivery

@@ -1,12 +1,12 @@
 // Local delivery implementation. co_await only as a statement or plain initializer (g++ 12).
-#include "server/smtp/local_delivery.hpp"
+#include "delivery/local_delivery.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include "base/ascii.hpp"
-#include "server/smtp/message_prep.hpp"
+#include "delivery/message_prep.hpp"
 
-namespace posthorn::server::smtp {
+namespace posthorn::delivery {
 
 namespace asio = boost::asio;
 
@@ -117,4 +117,4 @@ asio::awaitable<NoticeSent> send_notice(auth::Directory* directory, net::Blockin
   co_return NoticeSent::kQueued;
 }
 
-}  // namespace posthorn::server::smtp
+}  // namespace posthorn::delivery

@@ -1,9 +1,9 @@
 // Trace fields and submission hygiene.
 #include <gtest/gtest.h>
 
-#include "server/smtp/message_prep.hpp"
+#include "delivery/message_prep.hpp"
 
-namespace posthorn::server::smtp {
+namespace posthorn::delivery {
 namespace {
 
 TEST(MessagePrep, TraceFields) {
@@ -67,4 +67,4 @@ TEST(MessagePrep, HeaderSendersFromAndSender) {
 }
 
 }  // namespace
-}  // namespace posthorn::server::smtp
+}  // namespace posthorn::delivery

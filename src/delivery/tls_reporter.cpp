@@ -1,5 +1,5 @@
 // TlsReporter implementation (see tls_reporter.hpp).
-#include "server/smtp/tls_reporter.hpp"
+#include "delivery/tls_reporter.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -10,7 +10,7 @@
 
 #include "base/random.hpp"
 
-namespace posthorn::server::smtp {
+namespace posthorn::delivery {
 
 namespace asio = boost::asio;
 
@@ -118,4 +118,4 @@ asio::awaitable<void> TlsReporter::stop() {
   }
 }
 
-}  // namespace posthorn::server::smtp
+}  // namespace posthorn::delivery

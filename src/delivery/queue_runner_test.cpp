@@ -13,13 +13,13 @@
 #include "dns/local_dns_server.hpp"
 #include "dns/unbound_resolver.hpp"
 #include "mime/message.hpp"
-#include "server/smtp/queue_runner.hpp"
+#include "delivery/queue_runner.hpp"
 #include "smtpc/test_sink.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
 #include "store/sqlite/sqlite_queue.hpp"
 #include "tests/harness/harness.hpp"
 
-namespace posthorn::server::smtp {
+namespace posthorn::delivery {
 namespace {
 
 namespace asio = boost::asio;
@@ -457,4 +457,4 @@ TEST_F(QueueRunnerTest, TheLoopSendsOnWakeAndStops) {
 }
 
 }  // namespace
-}  // namespace posthorn::server::smtp
+}  // namespace posthorn::delivery
