@@ -2,7 +2,8 @@
 // tree, envelope, embedded envelopes, preview), the summary's byte encoding, section lookup for every
 // part, content decoding, and IMAP's BODYSTRUCTURE/ENVELOPE formatting. Oracles: every part's byte
 // range lies inside the message; every section found lies inside the message;
-// decode_summary(encode_summary(s)) == s. Depends on mime and proto/imap; single-threaded.
+// decode_summary(encode_summary(s)) == s; with_prefix(s) equals the summary of a prefixed
+// message wherever joins_header says it applies. Depends on mime and proto/imap; single-threaded.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -68,6 +69,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto decoded = decode_summary(encoded);
   if (!decoded || !(*decoded == summary)) fail("summary encoding round trip");
   (void)decode_summary(message);  // arbitrary bytes as a stored summary: must be refused, not crash
+
+  // A delivery prefix: the shifted summary is the summary of the prefixed message.
+  if (joins_header(message, options)) {
+    const std::string prefix = "Return-Path: <a@b>\r\nReceived: from x\r\n\tby y; now\r\n";
+    if (!(with_prefix(summary, prefix.size()) == summarize(prefix + std::string(message), options)))
+      fail("with_prefix differs from the summary of the prefixed message");
+  }
 
   (void)decoded_subject(summary.envelope);
   (void)posthorn::proto::imap::format_envelope(summary.envelope);

@@ -140,7 +140,7 @@ std::unique_ptr<SessionWorld::Store> SessionWorld::fresh_store() {
   if (!account) throw std::runtime_error(account.error().message);
   for (const char* m : kMessages) {
     store::Delivery d;
-    d.message = m;
+    d.message = std::make_shared<const std::string>(m);
     d.targets.push_back(store::DeliveryTarget{account->id, {}, "INBOX", {}, ""});
     auto delivered = testing::drive(io_, s->mail->deliver(std::move(d)));
     if (!delivered || delivered->empty() || !delivered->front()) throw std::runtime_error("fuzz: delivery failed");

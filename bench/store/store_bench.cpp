@@ -3,8 +3,11 @@
 //            durable before it returns: blob fsync'd, directory fsync'd, index committed)
 //   bigbox   time to open a 100,000-message mailbox and list its UIDs and flags (SELECT), with the
 //            store freshly opened (cold process state, warm OS cache) and again (warm)
+//   deliver  deliveries per second of one message to 10 accounts at once (each with its own trace
+//            prefix, as SMTP delivers to several local recipients), 10 KB and 1 MB multipart:
+//            the store's cost per delivery (one blob, the MIME summary and hashes per account)
 // Each figure is the median of --rounds runs. Usage:
-//   store_bench [--dir DIR] [--rounds 3] [--appends 2000] [--bigbox 100000]
+//   store_bench [--dir DIR] [--rounds 3] [--appends 2000] [--bigbox 100000] [--only deliver]
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -15,6 +18,7 @@
 #include <cstring>
 #include <filesystem>
 #include <future>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -129,6 +133,47 @@ boost::asio::awaitable<std::size_t> select_all(std::shared_ptr<posthorn::store::
   co_return view->messages.size();
 }
 
+// A multipart message of about `size` bytes: a text part and base64 attachments.
+std::string multipart(std::size_t n, std::size_t size) {
+  std::string m = "From: bench@example.test\r\nTo: a@example.test, b@example.test\r\nSubject: deliver " +
+                  std::to_string(n) + "\r\nMessage-ID: <d" + std::to_string(n) +
+                  "@bench>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+                  "--b\r\nContent-Type: text/plain\r\n\r\nHello.\r\n";
+  for (int part = 0; m.size() < size; ++part) {
+    m += "--b\r\nContent-Type: application/octet-stream; name=f" + std::to_string(part) +
+         "\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+    for (int line = 0; line < 1000 && m.size() < size; ++line) m += std::string(76, 'Q') + "\r\n";
+  }
+  return m + "--b--\r\n";
+}
+
+// Deliveries per second of `count` messages of about `size` bytes, each to `accounts` accounts.
+double bench_deliver(const fs::path& dir, std::size_t size, std::size_t accounts, std::size_t count) {
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  Env env(dir, 2);
+  for (std::size_t a = 1; a <= accounts; ++a) (void)run(env.io, env.store->account(a, {}));  // created before timing
+  auto start = Clock::now();
+  for (std::size_t i = 0; i < count; ++i) {
+    posthorn::store::Delivery d;
+    d.message = std::make_shared<const std::string>(multipart(i, size));
+    for (std::size_t a = 1; a <= accounts; ++a) {
+      d.targets.push_back(posthorn::store::DeliveryTarget{
+          a, {}, "INBOX", {},
+          "Return-Path: <bench@example.test>\r\nReceived: from client ([127.0.0.1])\r\n\tby bench (Posthorn) with "
+          "ESMTPS id X" + std::to_string(i) + "\r\n\tfor <u" + std::to_string(a) + "@example.test>; now\r\n"});
+    }
+    auto r = run(env.io, env.store->deliver(std::move(d)));
+    for (const auto& one : r) {
+      if (!one) {
+        std::fprintf(stderr, "deliver: %s\n", one.error().message.c_str());
+        std::exit(1);
+      }
+    }
+  }
+  return static_cast<double>(count) / std::chrono::duration<double>(Clock::now() - start).count();
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -140,25 +185,42 @@ int main(int argc, char** argv) {
   fs::path dir = fs::temp_directory_path() / "posthorn-store-bench";
   int rounds = 3;
   std::size_t appends = 2000, bigbox = 100000;
+  bool only_deliver = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--dir") dir = argv[i + 1];
     else if (flag == "--rounds") rounds = std::atoi(argv[i + 1]);
     else if (flag == "--appends") appends = std::stoul(argv[i + 1]);
     else if (flag == "--bigbox") bigbox = std::stoul(argv[i + 1]);
+    else if (flag == "--only") only_deliver = std::string(argv[i + 1]) == "deliver";
     else {
       std::fprintf(stderr, "unknown flag %s\n", argv[i]);
       return 2;
     }
   }
   std::vector<double> one, eight, cold, warm;
-  for (int r = 0; r < rounds; ++r) {
+  for (int r = 0; r < rounds && !only_deliver; ++r) {
     one.push_back(bench_append(dir / "append1", 1, appends / 4));
     eight.push_back(bench_append(dir / "append8", 8, appends));
   }
-  std::printf("%-40s %12.0f /s\n", "append 10 KB, 1 writer (median)", median(one));
-  std::printf("%-40s %12.0f /s\n", "append 10 KB, 8 writers (median)", median(eight));
+  if (!only_deliver) {
+    std::printf("%-40s %12.0f /s\n", "append 10 KB, 1 writer (median)", median(one));
+    std::printf("%-40s %12.0f /s\n", "append 10 KB, 8 writers (median)", median(eight));
+    std::fflush(stdout);
+  }
+
+  std::vector<double> small, large;
+  for (int r = 0; r < rounds; ++r) {
+    small.push_back(bench_deliver(dir / "deliver", 10 * 1024, 10, 300));
+    large.push_back(bench_deliver(dir / "deliver", 1024 * 1024, 10, 40));
+  }
+  std::printf("%-40s %12.1f /s\n", "deliver 10 KB to 10 accounts (median)", median(small));
+  std::printf("%-40s %12.1f /s\n", "deliver 1 MB to 10 accounts (median)", median(large));
   std::fflush(stdout);
+  if (only_deliver) {
+    fs::remove_all(dir);
+    return 0;
+  }
 
   fs::path big = dir / "bigbox";
   fs::remove_all(big);

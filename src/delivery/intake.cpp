@@ -34,7 +34,8 @@ struct Work {
   Work(const Services& s, Envelope e, std::string m) : services(s), envelope(std::move(e)), message(std::move(m)) {}
   const Services& services;
   Envelope envelope;
-  std::string message;       // CRLF, as it stands after the stages so far
+  std::string message;       // CRLF, as it stands after the stages so far (1-3)
+  std::shared_ptr<const std::string> stored;  // the message from stage 4 on (moved, not copied)
   int64_t now = 0;
   std::string auth_results;  // our Authentication-Results field (MX), CRLF-terminated
   std::string mailbox = "INBOX";
@@ -186,7 +187,7 @@ asio::awaitable<std::vector<std::optional<Error>>> store_local(Work& w) {
   }
   std::map<store::AccountId, Result<store::AppendResult>> delivered;
   if (!targets.empty()) {
-    auto task = deliver_to_accounts(w.services.store, w.message, std::move(targets));
+    auto task = deliver_to_accounts(w.services.store, w.stored, std::move(targets));
     auto r = co_await std::move(task);
     delivered = std::move(r);
   }
@@ -238,7 +239,7 @@ asio::awaitable<void> notify_delivered(Work& w, const std::vector<std::optional<
   dsn.arrival = queue::SysTime(std::chrono::seconds(w.now));
   dsn.now = std::chrono::system_clock::now();
   dsn.ret = queue::ret_from(env.ret);
-  dsn.original = w.message;
+  dsn.original = *w.stored;
   queue::Dsn built = queue::build_dsn(dsn);
   auto task = send_notice(s.directory, s.pool, s.store, s.queue, env.sender, std::move(built.message), built.eight_bit,
                           env.id);
@@ -264,7 +265,7 @@ asio::awaitable<void> owe_failure_notice(Work& w, const std::vector<std::optiona
                         std::to_string(r.code) + " " + std::string(r.status) + " " + std::string(r.text), 1,
                         env.recipients[i].notify, env.recipients[i].orcpt});
   }
-  queue::NewEntry entry = w.queue_entry(std::move(failures), received_field(w.trace("")) + w.message);
+  queue::NewEntry entry = w.queue_entry(std::move(failures), received_field(w.trace("")) + *w.stored);
   entry.bounce_needed = true;
   auto task = enqueue(w.services, std::move(entry));
   auto r = co_await std::move(task);
@@ -279,18 +280,7 @@ asio::awaitable<void> owe_failure_notice(Work& w, const std::vector<std::optiona
 
 Message::Message(std::string received) : bytes_(std::move(received)) {
   // Most messages already have CRLF throughout (DATA refuses bare LF): then nothing is copied.
-  if (bytes_.find('\n') != std::string::npos) {
-    std::size_t lf = 0;
-    bool bare = false;
-    while ((lf = bytes_.find('\n', lf)) != std::string::npos) {
-      if (lf == 0 || bytes_[lf - 1] != '\r') {
-        bare = true;
-        break;
-      }
-      ++lf;
-    }
-    if (bare) bytes_ = store::normalize_crlf(bytes_);
-  }
+  if (store::has_bare_lf(bytes_)) bytes_ = store::normalize_crlf(bytes_);
 }
 
 asio::awaitable<Outcome> accept(Services services, Envelope envelope, Message message) {
@@ -317,6 +307,7 @@ asio::awaitable<Outcome> accept(Services services, Envelope envelope, Message me
       co_return out;
     }
   }
+  w.stored = std::make_shared<const std::string>(std::move(w.message));
   {
     auto task = store_local(w);
     auto failed = co_await std::move(task);

@@ -19,7 +19,7 @@ asio::awaitable<Result<store::Limits>> account_limits(auth::Directory* directory
 }
 
 asio::awaitable<std::map<store::AccountId, Result<store::AppendResult>>> deliver_to_accounts(
-    store::MailStore* store, std::string message, std::vector<LocalTarget> targets) {
+    store::MailStore* store, std::shared_ptr<const std::string> message, std::vector<LocalTarget> targets) {
   std::map<store::AccountId, Result<store::AppendResult>> delivered;
   if (targets.empty()) co_return delivered;
   store::Delivery delivery;
@@ -60,7 +60,7 @@ asio::awaitable<Result<std::vector<std::string>>> deliver_generated(auth::Direct
     if (!limits) co_return limits.error();
     targets.push_back(LocalTarget{account, *limits, prefix});
   }
-  auto deliver_task = deliver_to_accounts(store, std::move(message), std::move(targets));
+  auto deliver_task = deliver_to_accounts(store, std::make_shared<const std::string>(std::move(message)), std::move(targets));
   auto delivered = co_await std::move(deliver_task);
   for (auto& [account, result] : delivered) {
     if (!result) co_return result.error();

@@ -8,6 +8,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,7 @@ boost::asio::awaitable<Result<store::Limits>> account_limits(auth::Directory* di
 // Stores `message` once for every target; the result per account (an account missing from the
 // store's answer is an internal failure).
 boost::asio::awaitable<std::map<store::AccountId, Result<store::AppendResult>>> deliver_to_accounts(
-    store::MailStore* store, std::string message, std::vector<LocalTarget> targets);
+    store::MailStore* store, std::shared_ptr<const std::string> message, std::vector<LocalTarget> targets);
 
 // A message this server generated (a DSN) for `address` in one of our domains: resolves it like
 // RCPT does (aliases, sub-addresses, catch-all), delivers to its accounts with `prefix` and returns

@@ -465,6 +465,38 @@ MessageSummary summarize(std::string_view message, const MessageOptions& options
   return s;
 }
 
+namespace {
+
+void shift(Part& part, std::size_t by) {
+  part.header_offset += by;
+  part.body_offset += by;
+  for (Part& child : part.children) shift(child, by);
+}
+
+}  // namespace
+
+MessageSummary with_prefix(MessageSummary summary, std::size_t prefix_size) {
+  shift(summary.root, prefix_size);
+  summary.root.header_offset = 0;  // the prefix starts the header
+  summary.root.header_size += prefix_size;
+  return summary;
+}
+
+bool joins_header(std::string_view message, const MessageOptions& options) {
+  // Room for the fields of any delivery prefix below the cap (ours has three).
+  constexpr std::size_t kPrefixFields = 16;
+  if (message.starts_with("\r\n")) return true;
+  const std::size_t colon = message.find(':');
+  const std::size_t eol = message.find('\n');
+  if (colon == 0 || colon == std::string_view::npos || (eol != std::string_view::npos && eol < colon)) return false;
+  for (char c : message.substr(0, colon)) {
+    if (c <= ' ' || c > '~') return false;  // RFC 5322 §2.2 field name: printable, no space
+  }
+  const HeaderSplit split = split_header(message);
+  const std::string_view header = message.substr(0, split.header_end);
+  return std::size_t(std::count(header.begin(), header.end(), '\n')) + kPrefixFields < options.header.max_fields;
+}
+
 std::string encode_summary(const MessageSummary& summary) {
   Writer w;
   w.u8(kVersion);

@@ -37,6 +37,18 @@ inline constexpr std::size_t kMaxSummaryDepth = 500;
 // searched depth-first without entering embedded messages.
 MessageSummary summarize(std::string_view message, const MessageOptions& options = {});
 
+// The summary of `prefix + message` made from the summary of `message` alone, where the prefix is
+// `prefix_size` bytes of whole header fields, each ending in CRLF, that a delivery puts in front of
+// the message (Return-Path, Received): every offset moves by prefix_size and the top header grows
+// by it; the envelope, embedded envelopes and preview do not change (no such field is in them).
+// Exact when joins_header(message); a delivery to several accounts parses the message once.
+MessageSummary with_prefix(MessageSummary summary, std::size_t prefix_size);
+// Whether header fields put in front of `message` become part of its header and change nothing
+// else: the message begins with a header field ("name:") or with the blank line of an empty header,
+// and its header is short of MessageOptions' field cap by a margin (at the cap the prefix would
+// push the last fields out).
+bool joins_header(std::string_view message, const MessageOptions& options = {});
+
 // A compact, versioned byte encoding of a summary. decode(encode(s)) == s. decode_summary returns
 // Errc::kInvalid for bytes that are not an encoding of this or an older version (never crashes).
 std::string encode_summary(const MessageSummary& summary);

@@ -403,5 +403,42 @@ TEST(SummaryBounds, BrokenBoundariesAndJunk) {
   EXPECT_EQ(round_trip(s), s);
 }
 
+// A delivery to several accounts parses the message once and shifts the summary by each account's
+// prefix (delivery/intake.cpp): the result must be what parsing the prefixed message gives.
+TEST(SummaryTest, WithPrefixEqualsTheSummaryOfThePrefixedMessage) {
+  const std::string prefix = "Return-Path: <x@y>\r\nReceived: from a ([127.0.0.1])\r\n\tby b; now\r\n";
+  const std::vector<std::string> messages = {
+      kTricky,
+      "Subject: plain\r\n\r\nbody\r\n",
+      "\r\nbody after an empty header\r\n",
+      "Subject: no body\r\n",
+      "X-A: 1\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\nContent-Type: multipart/mixed; "
+      "boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b--\r\n",
+      "",
+  };
+  for (const std::string& m : messages) {
+    if (!joins_header(m)) {
+      EXPECT_TRUE(m.empty()) << m;
+      continue;
+    }
+    EXPECT_EQ(with_prefix(summarize(m), prefix.size()), summarize(prefix + m)) << m;
+  }
+}
+
+TEST(SummaryTest, JoinsHeaderOnlyWhenThePrefixBecomesPartOfTheHeader) {
+  EXPECT_TRUE(joins_header("Subject: x\r\n\r\nb"));
+  EXPECT_TRUE(joins_header("\r\nbody"));
+  EXPECT_FALSE(joins_header(" folded: onto the prefix\r\n\r\n"));  // would continue the last prefix field
+  EXPECT_FALSE(joins_header("no colon at all\r\n"));
+  EXPECT_FALSE(joins_header("first line\r\nSubject: x\r\n"));
+  EXPECT_FALSE(joins_header(":empty name\r\n"));
+  MessageOptions small;
+  small.header.max_fields = 20;
+  std::string many;
+  for (int i = 0; i < 10; ++i) many += "X-" + std::to_string(i) + ": v\r\n";
+  EXPECT_FALSE(joins_header(many + "\r\n", small));  // near the field cap
+  EXPECT_TRUE(joins_header(many + "\r\n"));
+}
+
 }  // namespace
 }  // namespace posthorn::mime

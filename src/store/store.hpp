@@ -154,7 +154,9 @@ struct DeliveryTarget {
 };
 
 struct Delivery {
-  std::string message;                  // the message as received; normalised to CRLF on store
+  // The message as received; normalised to CRLF on store (a copy is made only when it has a lone
+  // LF). Shared so that the caller keeps it for notices without a copy; not changed by the store.
+  std::shared_ptr<const std::string> message;
   std::vector<DeliveryTarget> targets;  // one blob serves them all
 };
 

@@ -57,6 +57,13 @@ std::string normalize_crlf(std::string_view bytes) {
   return out;
 }
 
+bool has_bare_lf(std::string_view bytes) {
+  for (std::size_t lf = bytes.find('\n'); lf != std::string_view::npos; lf = bytes.find('\n', lf + 1)) {
+    if (lf == 0 || bytes[lf - 1] != '\r') return true;
+  }
+  return false;
+}
+
 std::string_view to_string(SpecialUse use) {
   switch (use) {
     case SpecialUse::kNone: return "";

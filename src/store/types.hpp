@@ -50,6 +50,8 @@ Result<void> check_keyword(std::string_view keyword);
 // kept as they are. Used before hashing and storing (store backends, import, SMTP) so one message
 // always has one stored form.
 std::string normalize_crlf(std::string_view bytes);
+// Whether normalize_crlf would change `bytes` (a lone LF is in them).
+bool has_bare_lf(std::string_view bytes);
 
 // [RFC 6154] special-use attributes.
 enum class SpecialUse : uint8_t { kNone, kAll, kArchive, kDrafts, kFlagged, kJunk, kSent, kTrash, kImportant };

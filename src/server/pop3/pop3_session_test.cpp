@@ -106,7 +106,7 @@ class Pop3 {
   // Delivers `message` into the user's INBOX; returns its UID.
   store::Uid deliver(std::string message, std::string_view address = kUser) {
     store::Delivery d;
-    d.message = std::move(message);
+    d.message = std::make_shared<const std::string>(std::move(message));
     d.targets.push_back(store::DeliveryTarget{account_of(address), {}, "INBOX", {}, ""});
     return run(store_->deliver(std::move(d))).value().front().value().uid;
   }

@@ -527,7 +527,7 @@ TEST_F(MailStoreTest, QuotaBytesAndMessagesAtNAndNPlusOne) {
   }
   {  // delivery: the target at its limit fails alone
     Delivery d;
-    d.message = message("q");
+    d.message = std::make_shared<const std::string>(message("q"));
     d.targets.push_back(DeliveryTarget{3, Limits{one, 0}, "INBOX", {}, ""});
     d.targets.push_back(DeliveryTarget{4, Limits{one - 1, 0}, "INBOX", {}, ""});
     d.targets.push_back(DeliveryTarget{5, Limits{0, 1}, "INBOX", {}, ""});
@@ -536,14 +536,14 @@ TEST_F(MailStoreTest, QuotaBytesAndMessagesAtNAndNPlusOne) {
     EXPECT_TRUE(r[0]);
     EXPECT_EQ(r[1].error().code, Errc::kOverQuota);
     EXPECT_TRUE(r[2]);
-    auto again = run(store_->deliver(Delivery{message("q"), {DeliveryTarget{5, Limits{0, 1}, "INBOX", {}, ""}}})).value();
+    auto again = run(store_->deliver(Delivery{std::make_shared<const std::string>(message("q")), {DeliveryTarget{5, Limits{0, 1}, "INBOX", {}, ""}}})).value();
     EXPECT_EQ(again[0].error().code, Errc::kOverQuota);
   }
 }
 
 TEST_F(MailStoreTest, DeliverToThreeAccountsWritesOneBlob) {
   Delivery d;
-  d.message = message("for all", "body\nline\n");
+  d.message = std::make_shared<const std::string>(message("for all", "body\nline\n"));
   Flags f;
   f.keywords = {"$Junk"};
   d.targets.push_back(DeliveryTarget{1, {}, "INBOX", {}, "Return-Path: <x@y>\r\n"});
@@ -557,7 +557,7 @@ TEST_F(MailStoreTest, DeliverToThreeAccountsWritesOneBlob) {
   auto a1 = account(1);
   auto inbox1 = open(*a1, "INBOX");
   auto blob = run(inbox1->open_message(r[0]->uid)).value();
-  EXPECT_EQ(blob->read_blocking(0, 1 << 20).value(), "Return-Path: <x@y>\r\n" + normalize_crlf(d.message));
+  EXPECT_EQ(blob->read_blocking(0, 1 << 20).value(), "Return-Path: <x@y>\r\n" + normalize_crlf(*d.message));
   auto data = run(inbox1->fetch({1}, true)).value();
   EXPECT_EQ(data[0].info.size, blob->size());
   auto summary = mime::decode_summary(data[0].summary).value();
@@ -575,11 +575,11 @@ TEST_F(MailStoreTest, OpenMessageReadsPrefixAndBlobAcrossChunkBoundaries) {
   std::string body;
   for (int i = 0; i < 3000; ++i) body += "line " + std::to_string(i) + "\n";
   Delivery d;
-  d.message = message("big", body);
+  d.message = std::make_shared<const std::string>(message("big", body));
   d.targets.push_back(DeliveryTarget{1, {}, "INBOX", {}, "X-Prefix: 1\r\n"});
   auto r = run(store_->deliver(d)).value();
   ASSERT_TRUE(r[0]);
-  const std::string expected = "X-Prefix: 1\r\n" + normalize_crlf(d.message);
+  const std::string expected = "X-Prefix: 1\r\n" + normalize_crlf(*d.message);
   auto a = account(1);
   auto box = open(*a, "INBOX");
   auto blob = run(box->open_message(1)).value();
@@ -910,7 +910,7 @@ TEST_F(MailStoreTest, MaildropListsMessagesWithContentHashes) {
   append(*inbox, msg("two"));
   append(*inbox, msg("one"));  // the same bytes again: the same hash
   Delivery d;
-  d.message = message("delivered");
+  d.message = std::make_shared<const std::string>(message("delivered"));
   d.targets.push_back(DeliveryTarget{1, {}, "INBOX", {}, "Return-Path: <x@y>\r\n"});
   ASSERT_TRUE(run(store_->deliver(d)).value()[0]);
 

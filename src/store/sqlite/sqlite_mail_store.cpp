@@ -72,15 +72,30 @@ Result<Flags> checked_flags(Flags flags) {
 }
 
 // Blocking: everything the index needs besides the blob id, for bytes already CRLF-normalised.
+// `parsed` is the summary of `bytes` alone when the caller has it (a delivery to several targets
+// parses once; mime::with_prefix shifts it by each prefix), else nullptr.
 index::NewMessage describe(std::string blob_id, std::string_view bytes, std::string prefix, Flags flags,
-                           std::optional<int64_t> internal_date, int64_t now) {
+                           std::optional<int64_t> internal_date, int64_t now,
+                           const mime::MessageSummary* parsed = nullptr) {
   index::NewMessage m;
   m.blob_id = std::move(blob_id);
   m.size = prefix.size() + bytes.size();
-  std::string whole = prefix;
-  whole.append(bytes);
-  m.summary = mime::encode_summary(mime::summarize(whole));
-  m.content_hash = prefix.empty() ? m.blob_id : sha256_hex(whole);  // the blob id is the bytes' SHA-256
+  if (prefix.empty()) {
+    m.summary = mime::encode_summary(parsed != nullptr ? *parsed : mime::summarize(bytes));
+    m.content_hash = m.blob_id;  // the blob id is the bytes' SHA-256
+  } else {
+    if (parsed != nullptr) {
+      m.summary = mime::encode_summary(mime::with_prefix(*parsed, prefix.size()));
+    } else {
+      std::string whole = prefix;
+      whole.append(bytes);
+      m.summary = mime::encode_summary(mime::summarize(whole));
+    }
+    Sha256 hash;  // of the content as an export writes it: prefix, then the blob
+    hash.update(prefix);
+    hash.update(bytes);
+    m.content_hash = hash.hex();
+  }
   m.prefix = std::move(prefix);
   m.flags = std::move(flags);
   m.internal_date = internal_date.value_or(now);
@@ -803,13 +818,24 @@ Task<std::vector<Result<AppendResult>>> SqliteMailStore::deliver(Delivery delive
       shared->pool,
       [shared, message = std::move(delivery.message),
        per_target = std::move(per_target)]() mutable -> Result<Prepared> {
-        const std::string bytes = normalize_crlf(message);
+        static const std::string kEmpty;
+        // Normalised once: a copy only when a lone LF must become CRLF (the delivery layer already
+        // normalised what SMTP received).
+        std::string normalized;
+        const std::string& raw = message ? *message : kEmpty;
+        const bool rewrite = has_bare_lf(raw);
+        if (rewrite) normalized = normalize_crlf(raw);
+        const std::string& bytes = rewrite ? normalized : raw;
         auto pin = shared->blobs->put_pinned(bytes);
         if (!pin) return pin.error();
         Prepared out;
         const int64_t now = now_seconds();
+        // Parsed once for every target, unless a prefix would not simply join the header.
+        std::optional<mime::MessageSummary> parsed;
+        if (mime::joins_header(bytes)) parsed = mime::summarize(bytes);
         for (auto& [prefix, flags] : per_target) {
-          out.messages.push_back(describe(pin->id(), bytes, std::move(prefix), std::move(flags), std::nullopt, now));
+          out.messages.push_back(describe(pin->id(), bytes, std::move(prefix), std::move(flags), std::nullopt, now,
+                                          parsed ? &*parsed : nullptr));
         }
         out.pins.push_back(std::move(*pin));
         return out;
