@@ -305,6 +305,43 @@ TEST(ImapMail, AppendSelectFetchRoundTrip) {
   EXPECT_EQ(joined(lines), "* SEARCH 1\nl OK SEARCH completed\n");
 }
 
+// RFC 3501 §9 / RFC 9051 §4.3: a literal carries no NUL, and BODY[] and RFC822* are never a literal8
+// [RFC 9051 §7.5.2]: a NUL of the message goes out as 0x80 (as Dovecot does), the length unchanged.
+// BINARY data holding NUL goes in a literal8 "~{n}" with the exact octets [RFC 3516 §4.3], judged on
+// the octets a partial range sends.
+TEST(ImapMail, FetchOfDataWithNulUsesNoNulLiteralOrLiteral8_Rfc3516_4_3) {
+  MailServer server;
+  auto c = server.login();
+  const std::string body("\0-\xe4\r\n\0\r\n", 8);
+  const std::string msg = "From: a@example.test\r\nSubject: nul\r\nMIME-Version: 1.0\r\n"
+                          "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n" + body;
+  c->send_line("a APPEND INBOX ~{" + std::to_string(msg.size()) + "}");
+  ASSERT_TRUE(c->read_line().starts_with("+ "));
+  c->send(msg);
+  c->send("\r\n");
+  ASSERT_TRUE(c->read_until("a ").back().starts_with("a OK ")) << "literal8 APPEND";
+  run(*c, "b", "SELECT INBOX");
+  const std::string masked("\x80-\xe4\n\x80\n", 6);  // body as lines, NUL as 0x80
+  auto lines = run(*c, "c", "FETCH 1 (BODY.PEEK[1])");
+  EXPECT_EQ(joined(lines), "* 1 FETCH (BODY[1] {8}\n" + masked + ")\nc OK FETCH completed\n");
+  lines = run(*c, "d", "FETCH 1 (BODY.PEEK[TEXT]<3.3>)");
+  EXPECT_EQ(joined(lines), "* 1 FETCH (BODY[TEXT]<3> {3}\n\n\x80)\nd OK FETCH completed\n");
+  lines = run(*c, "e", "FETCH 1 (BODY.PEEK[])");
+  EXPECT_EQ(lines[0], "* 1 FETCH (BODY[] {" + std::to_string(msg.size()) + "}");
+  EXPECT_EQ(joined(lines).find('\0'), std::string::npos) << joined(lines);
+  EXPECT_NE(joined(lines).find(masked), std::string::npos) << joined(lines);
+  lines = run(*c, "f", "FETCH 1 (RFC822.TEXT)");
+  EXPECT_EQ(lines[0], "* 1 FETCH (FLAGS (\\Seen \\Recent) RFC822.TEXT {8}");
+  EXPECT_EQ(joined(lines).find('\0'), std::string::npos) << joined(lines);
+  lines = run(*c, "g", "FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1])");
+  EXPECT_EQ(joined(lines), "* 1 FETCH (BINARY[1] ~{8}\n" + std::string("\0-\xe4\n\0\n", 6) +
+                               " BINARY.SIZE[1] 8)\ng OK FETCH completed\n");
+  // A partial range without NUL is a plain literal; one with NUL a literal8.
+  lines = run(*c, "h", "FETCH 1 (BINARY.PEEK[1]<1.2> BINARY.PEEK[1]<3.3>)");
+  EXPECT_EQ(joined(lines), "* 1 FETCH (BINARY[1]<1> {2}\n-\xe4 BINARY[1]<3> ~{3}\n\n" + std::string(1, '\0') +
+                               ")\nh OK FETCH completed\n");
+}
+
 // A message with the given subject, sender and body.
 std::string message(const std::string& subject, const std::string& from, const std::string& body,
                     const std::string& extra = "") {
