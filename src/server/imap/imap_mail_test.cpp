@@ -46,7 +46,8 @@ class MailServer {
                                                  .port = 0, .tls = config::TlsMode::kStartTls, .sasl_mechanisms = {}},
                     .auth = &harness_.authenticator(),
                     .tls = harness_.tls(),
-                    .store = store_.get()};
+                    .store = store_.get(),
+                    .keywords = &keywords_};
     port_ = harness_.listen(Proto::kImap, config::TlsMode::kStartTls,
                             [ctx](net::Accepted accepted) { return run_session(std::move(accepted), ctx); });
   }
@@ -77,6 +78,7 @@ class MailServer {
   fs::path dir_;
   net::BlockingPool pool_{2};
   std::unique_ptr<store::sqlite::SqliteMailStore> store_;
+  MailboxKeywords keywords_;
   Harness harness_;
   uint16_t port_ = 0;
 };
@@ -578,6 +580,26 @@ TEST(ImapMail, NewKeywordsAreAnnouncedInFlags_Rfc3501_7_2_6) {
 // RFC 9051 §6.4.6 / RFC 3501 §6.4.6: STORE answers with the flags of every message of the set,
 // also those that had them already (set by this or, a moment before, by another session: the
 // client must not wait for a change notice that may come later or never). .SILENT stays silent.
+// RFC 3501 §7.2.6: a keyword stays one of the mailbox's FLAGS for a session that selects it while no
+// message carries the keyword any more, as for the sessions selected before. (imaptest's own_flags
+// stress: a session not told of a keyword took it for unused and changed it under its owner.)
+TEST(ImapMail, SelectListsKeywordsNoMessageCarriesNow_Rfc3501_7_2_6) {
+  MailServer server;
+  auto a = server.login();
+  auto b = server.login();
+  ASSERT_TRUE(append(*a, "a", "INBOX", kMessage).starts_with("a OK"));
+  run(*a, "b", "SELECT INBOX");
+  EXPECT_EQ(run(*a, "c", "STORE 1 +FLAGS ($Label4)").back(), "c OK STORE completed");
+  auto lines = run(*a, "d", "STORE 1 -FLAGS ($Label4)");
+  EXPECT_TRUE(has_line(lines, "* 1 FETCH (FLAGS (\\Recent))")) << joined(lines);
+  lines = run(*b, "e", "SELECT INBOX");
+  EXPECT_TRUE(has_line(lines, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label4)")) << joined(lines);
+  // A keyword a STORE only clears is defined as well (the client may look it up in FLAGS).
+  EXPECT_EQ(run(*b, "f", "STORE 1 -FLAGS ($Never)").back(), "f OK STORE completed");
+  lines = run(*a, "g", "SELECT INBOX");
+  EXPECT_TRUE(has_line(lines, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label4 $Never)")) << joined(lines);
+}
+
 TEST(ImapMail, StoreReportsFlagsOfUnchangedMessagesToo_Rfc3501_6_4_6) {
   MailServer server;
   auto a = server.login();
