@@ -177,6 +177,7 @@ asio::awaitable<void> Session::sync(bool allow_expunge) {
     co_await remove_from_updates(std::move(gone));
   }
   co_await out(view_.apply(*changes, allow_expunge, view_options()));
+  define_keywords();  // also during IDLE
   if (!updates_.empty()) co_await refresh_updates();
 }
 
