@@ -294,7 +294,7 @@ class Server {
       case Proto::kImap:
         return [this, l](net::Accepted a) {
           return server::imap::run_session(std::move(a), server::imap::ImapContext{config_.get(), l, &auth_, tls_, store_.get(),
-                                                                                              &message_memory_});
+                                                                                              &message_memory_, &imap_keywords_});
         };
       case Proto::kPop3:
         return [this, l](net::Accepted a) {
@@ -420,6 +420,7 @@ class Server {
   asio::io_context io_;
   net::BlockingPool pool_;
   MemoryBudget message_memory_;  // RAM for messages in flight, all sessions (limits.message_memory_total)
+  server::imap::MailboxKeywords imap_keywords_;  // keywords defined per mailbox, all IMAP sessions
   std::unique_ptr<store::sqlite::SqliteMailStore> store_;  // after pool_: destroyed before it
   server::pop3::MaildropLocks maildrop_locks_;
   std::unique_ptr<store::sqlite::SqliteQueue> queue_;

@@ -245,6 +245,61 @@ def raw_session(server):
     return sock, f
 
 
+def read_tagged(f, tag):
+    """Reads up to the tagged reply; returns the text with every literal as (opening, octets)."""
+    out = []
+    while True:
+        line = f.readline()
+        assert line, "connection closed"
+        m = re.search(rb"(~?)\{(\d+)\}\r\n$", line)
+        if m:
+            out.append((line[:m.start()] + m.group(1) + b"{" + m.group(2) + b"}", f.read(int(m.group(2)))))
+            continue
+        out.append((line, None))
+        if line.startswith(tag + b" "):
+            return out
+
+
+def test_fetch_of_nul_octets_literal_or_literal8_rfc3516_4_3(server):
+    """RFC 3501 §9 / RFC 9051 §4.3: a {n} literal carries no NUL, and BODY[] / RFC822 are never a
+    literal8 [RFC 9051 §7.5.2]: NUL goes out as 0x80, the length unchanged. BINARY[] holding NUL is a
+    literal8 ~{n} with the exact octets [RFC 3516 §4.3]. The message comes in as a literal8 APPEND."""
+    body = b"\x00-\xe4\r\nbinary\x00data\r\n"
+    msg = (b"From: a@example.test\r\nTo: demo@example.test\r\nSubject: nul\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n" + body)
+    sock, f = raw_session(server)
+    try:
+        f.write(b"a APPEND INBOX ~{%d}\r\n" % len(msg))
+        assert f.readline().startswith(b"+ ")
+        f.write(msg + b"\r\n")
+        assert read_tagged(f, b"a")[-1][0].startswith(b"a OK")
+        f.write(b"b SELECT INBOX\r\n")
+        assert read_tagged(f, b"b")[-1][0].startswith(b"b OK")
+        f.write(b"c FETCH 1 (BODY.PEEK[] BODY.PEEK[1] BODY.PEEK[TEXT]<5.10> RFC822.SIZE)\r\n")
+        reply = read_tagged(f, b"c")
+        assert reply[-1][0].startswith(b"c OK"), reply
+        literals = [(opening, data) for opening, data in reply if data is not None]
+        assert [o.split(b" ")[-2:] for o, _ in literals] == [
+            [b"(BODY[]", b"{%d}" % len(msg)], [b"BODY[1]", b"{%d}" % len(body)], [b"BODY[TEXT]<5>", b"{10}"]], literals
+        assert literals[0][1] == msg.replace(b"\x00", b"\x80")
+        assert literals[1][1] == body.replace(b"\x00", b"\x80")
+        assert literals[2][1] == b"binary\x80dat"
+        assert b"RFC822.SIZE %d" % len(msg) in b"".join(o for o, _ in reply)
+        assert not any(b"\x00" in (data or b"") for _, data in reply)
+        f.write(b"d FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1] BINARY.PEEK[1]<5.6> BINARY.PEEK[1]<5.10>)\r\n")
+        reply = read_tagged(f, b"d")
+        assert reply[-1][0].startswith(b"d OK"), reply
+        literals = [(opening, data) for opening, data in reply if data is not None]
+        assert literals[0][0].endswith(b"BINARY[1] ~{%d}" % len(body)) and literals[0][1] == body, literals
+        assert literals[1][0].endswith(b"BINARY[1]<5> {6}") and literals[1][1] == b"binary", literals
+        assert literals[2][0].endswith(b"BINARY[1]<5> ~{10}") and literals[2][1] == b"binary\x00dat", literals
+        assert b"BINARY.SIZE[1] %d" % len(body) in b"".join(o for o, _ in reply)
+        f.write(b"e NOOP\r\n")
+        assert read_tagged(f, b"e")[-1][0] == b"e OK NOOP completed\r\n"
+    finally:
+        sock.close()
+
+
 def test_appendlimit_and_literal_size_at_n_and_n_plus_1(server):
     server.stop()
     with open(server.config, "a") as cfg:

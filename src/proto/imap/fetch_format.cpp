@@ -242,4 +242,20 @@ std::string format_body_structure(const mime::MessageSummary& summary, bool exte
   return out;
 }
 
+std::string section_literal_open(uint64_t size, bool literal8) {
+  std::string out = literal8 ? " ~{" : " {";
+  out += std::to_string(size);
+  out += "}\r\n";
+  return out;
+}
+
+size_t mask_nul_octets(std::string& data) {
+  size_t n = 0;
+  for (size_t at = data.find('\0'); at != std::string::npos; at = data.find('\0', at + 1)) {
+    data[at] = '\x80';
+    ++n;
+  }
+  return n;
+}
+
 }  // namespace posthorn::proto::imap

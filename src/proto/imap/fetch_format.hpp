@@ -4,6 +4,8 @@
 // Depends on mime (summary, envelope) and imap/response (string quoting). Pure; thread-safe.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "mime/envelope.hpp"
@@ -25,5 +27,17 @@ std::string format_envelope(const mime::Envelope& envelope);
 // without parts and a message/rfc822 left unparsed (nesting cap, illegal encoding) get an empty
 // text/plain body (and a NIL envelope) so the result always matches the grammar.
 std::string format_body_structure(const mime::MessageSummary& summary, bool extended);
+
+// Section data (BODY[...], RFC822*, BINARY[...]) goes out as a literal of `size` octets; this is its
+// opening: " {size}\r\n", or " ~{size}\r\n" (literal8) when `literal8`. literal8 is only for BINARY
+// data that holds NUL [RFC 3516 §4.3, RFC 9051 §9 "literal8"]; BODY[] and RFC822* are nstring,
+// never literal8 [RFC 9051 §7.5.2].
+std::string section_literal_open(uint64_t size, bool literal8);
+
+// A literal carries CHAR8 (%x01-ff), never NUL [RFC 3501 §9, RFC 9051 §4.3]: message data sent as
+// BODY[...] or RFC822* gets each NUL replaced by 0x80, as Dovecot does. The length stays, so
+// partial ranges <origin.size> and RFC822.SIZE still agree with the data; BINARY[...] sends the
+// exact octets in a literal8 instead. Returns the number of octets replaced.
+size_t mask_nul_octets(std::string& data);
 
 }  // namespace posthorn::proto::imap

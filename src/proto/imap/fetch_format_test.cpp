@@ -361,5 +361,26 @@ TEST(FetchFormat, DeepNestingFormatsEveryLevel) {
   EXPECT_EQ(std::count(bs.begin(), bs.end(), '('), std::count(bs.begin(), bs.end(), ')'));
 }
 
+// RFC 3501 §9 / RFC 9051 §4.3: a literal is CHAR8 (%x01-ff), so BODY[] data holding NUL has each NUL
+// sent as 0x80 (Dovecot's choice; the length stays); RFC 3516 §4.3: BINARY data holding NUL goes
+// in a literal8 "~{n}".
+TEST(FetchFormat, SectionDataWithNulIsMaskedForLiteralsRfc3501Sec9) {
+  std::string data("\0-\xe4\n\r\n\0\0", 8);
+  EXPECT_EQ(mask_nul_octets(data), 3u);
+  EXPECT_EQ(data, std::string("\x80-\xe4\n\r\n\x80\x80", 8));
+  EXPECT_EQ(data.find('\0'), std::string::npos);
+  std::string clean = "no nul here\r\n";
+  EXPECT_EQ(mask_nul_octets(clean), 0u);
+  EXPECT_EQ(clean, "no nul here\r\n");
+  std::string empty;
+  EXPECT_EQ(mask_nul_octets(empty), 0u);
+}
+
+TEST(FetchFormat, SectionLiteralOpeningRfc3516Sec43) {
+  EXPECT_EQ(section_literal_open(7, true), " ~{7}\r\n");
+  EXPECT_EQ(section_literal_open(7, false), " {7}\r\n");
+  EXPECT_EQ(section_literal_open(0, false), " {0}\r\n");
+}
+
 }  // namespace
 }  // namespace posthorn::proto::imap

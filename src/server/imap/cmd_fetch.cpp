@@ -398,12 +398,18 @@ asio::awaitable<std::string> Session::cmd_fetch(const std::string& tag, const pi
           from = std::min<uint64_t>(partial->offset, total);
           total = std::min<uint64_t>(partial->length, total - from);
         }
-        const bool nul = sd.computed && sd.bytes.find('\0') != std::string::npos;
-        item += label + (nul ? " ~{" : " {") + std::to_string(total) + "}\r\n";
+        // BINARY data holding NUL goes in a literal8; everything else in a literal, where a NUL of
+        // the message becomes 0x80 [RFC 3516 §4.3, RFC 9051 §4.3, §7.5.2].
+        const bool binary = a.kind == K::kBinary;
         if (sd.computed) {
-          item.append(sd.bytes, static_cast<size_t>(from), static_cast<size_t>(total));
+          std::string data = sd.bytes.substr(static_cast<size_t>(from), static_cast<size_t>(total));
+          const bool literal8 = binary && data.find('\0') != std::string::npos;
+          if (!binary) pi::mask_nul_octets(data);
+          item += label + pi::section_literal_open(total, literal8);
+          item += data;
           continue;
         }
+        item += label + pi::section_literal_open(total, false);
         co_await out(item);
         item.clear();
         uint64_t pos = sd.offset + from;
@@ -418,6 +424,7 @@ asio::awaitable<std::string> Session::cmd_fetch(const std::string& tag, const pi
             co_await out(std::string(static_cast<size_t>(left), ' '));
             break;
           }
+          pi::mask_nul_octets(*chunk);
           co_await out(*chunk);
           pos += chunk->size();
           left -= std::min<uint64_t>(left, chunk->size());

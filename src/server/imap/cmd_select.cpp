@@ -48,8 +48,12 @@ asio::awaitable<std::string> Session::cmd_select(const std::string& tag, const p
     feed_->mailbox.store(0);
     co_return pi::store_failure(tag, view.error());
   }
-  view_.open(*view, args.read_only);
+  const auto defined = ctx_.keywords != nullptr ? ctx_.keywords->get(principal_->account, (*box)->id())
+                                                 : std::vector<std::string>{};
+  view_.open(*view, args.read_only, defined);
   mailbox_ = std::move(*box);
+  keywords_defined_ = 0;
+  define_keywords();
 
   // Keywords in use go into FLAGS so clients offer them.
   uint32_t first_unseen = 0;
@@ -173,6 +177,7 @@ asio::awaitable<void> Session::sync(bool allow_expunge) {
     co_await remove_from_updates(std::move(gone));
   }
   co_await out(view_.apply(*changes, allow_expunge, view_options()));
+  define_keywords();  // also during IDLE
   if (!updates_.empty()) co_await refresh_updates();
 }
 

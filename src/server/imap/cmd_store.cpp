@@ -56,6 +56,9 @@ asio::awaitable<std::string> Session::cmd_store(const std::string& tag, const pi
   const std::vector<store::Uid> asked = req.uids;
   const store::FlagOp op = req.op;
   const store::Flags given = req.flags;
+  // Defined before any message can carry it or lose it: a later SELECT lists it in FLAGS even once
+  // no message has it [RFC 3501 §7.2.6].
+  define_keywords(given.keywords);
   auto task = mailbox_->store_flags(std::move(req));
   auto result = co_await std::move(task);
   if (!result) co_return pi::store_failure(tag, result.error());

@@ -46,7 +46,8 @@ class MailServer {
                                                  .port = 0, .tls = config::TlsMode::kStartTls, .sasl_mechanisms = {}},
                     .auth = &harness_.authenticator(),
                     .tls = harness_.tls(),
-                    .store = store_.get()};
+                    .store = store_.get(),
+                    .keywords = &keywords_};
     port_ = harness_.listen(Proto::kImap, config::TlsMode::kStartTls,
                             [ctx](net::Accepted accepted) { return run_session(std::move(accepted), ctx); });
   }
@@ -77,6 +78,7 @@ class MailServer {
   fs::path dir_;
   net::BlockingPool pool_{2};
   std::unique_ptr<store::sqlite::SqliteMailStore> store_;
+  MailboxKeywords keywords_;
   Harness harness_;
   uint16_t port_ = 0;
 };
@@ -303,6 +305,43 @@ TEST(ImapMail, AppendSelectFetchRoundTrip) {
   EXPECT_EQ(lines[0], "* 1 FETCH (BINARY.SIZE[1] 11 BINARY[1] {11}");
   lines = run(*c, "l", "SEARCH ALL");
   EXPECT_EQ(joined(lines), "* SEARCH 1\nl OK SEARCH completed\n");
+}
+
+// RFC 3501 §9 / RFC 9051 §4.3: a literal carries no NUL, and BODY[] and RFC822* are never a literal8
+// [RFC 9051 §7.5.2]: a NUL of the message goes out as 0x80 (as Dovecot does), the length unchanged.
+// BINARY data holding NUL goes in a literal8 "~{n}" with the exact octets [RFC 3516 §4.3], judged on
+// the octets a partial range sends.
+TEST(ImapMail, FetchOfDataWithNulUsesNoNulLiteralOrLiteral8_Rfc3516_4_3) {
+  MailServer server;
+  auto c = server.login();
+  const std::string body("\0-\xe4\r\n\0\r\n", 8);
+  const std::string msg = "From: a@example.test\r\nSubject: nul\r\nMIME-Version: 1.0\r\n"
+                          "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n" + body;
+  c->send_line("a APPEND INBOX ~{" + std::to_string(msg.size()) + "}");
+  ASSERT_TRUE(c->read_line().starts_with("+ "));
+  c->send(msg);
+  c->send("\r\n");
+  ASSERT_TRUE(c->read_until("a ").back().starts_with("a OK ")) << "literal8 APPEND";
+  run(*c, "b", "SELECT INBOX");
+  const std::string masked("\x80-\xe4\n\x80\n", 6);  // body as lines, NUL as 0x80
+  auto lines = run(*c, "c", "FETCH 1 (BODY.PEEK[1])");
+  EXPECT_EQ(joined(lines), "* 1 FETCH (BODY[1] {8}\n" + masked + ")\nc OK FETCH completed\n");
+  lines = run(*c, "d", "FETCH 1 (BODY.PEEK[TEXT]<3.3>)");
+  EXPECT_EQ(joined(lines), "* 1 FETCH (BODY[TEXT]<3> {3}\n\n\x80)\nd OK FETCH completed\n");
+  lines = run(*c, "e", "FETCH 1 (BODY.PEEK[])");
+  EXPECT_EQ(lines[0], "* 1 FETCH (BODY[] {" + std::to_string(msg.size()) + "}");
+  EXPECT_EQ(joined(lines).find('\0'), std::string::npos) << joined(lines);
+  EXPECT_NE(joined(lines).find(masked), std::string::npos) << joined(lines);
+  lines = run(*c, "f", "FETCH 1 (RFC822.TEXT)");
+  EXPECT_EQ(lines[0], "* 1 FETCH (FLAGS (\\Seen \\Recent) RFC822.TEXT {8}");
+  EXPECT_EQ(joined(lines).find('\0'), std::string::npos) << joined(lines);
+  lines = run(*c, "g", "FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1])");
+  EXPECT_EQ(joined(lines), "* 1 FETCH (BINARY[1] ~{8}\n" + std::string("\0-\xe4\n\0\n", 6) +
+                               " BINARY.SIZE[1] 8)\ng OK FETCH completed\n");
+  // A partial range without NUL is a plain literal; one with NUL a literal8.
+  lines = run(*c, "h", "FETCH 1 (BINARY.PEEK[1]<1.2> BINARY.PEEK[1]<3.3>)");
+  EXPECT_EQ(joined(lines), "* 1 FETCH (BINARY[1]<1> {2}\n-\xe4 BINARY[1]<3> ~{3}\n\n" + std::string(1, '\0') +
+                               ")\nh OK FETCH completed\n");
 }
 
 // A message with the given subject, sender and body.
@@ -541,6 +580,26 @@ TEST(ImapMail, NewKeywordsAreAnnouncedInFlags_Rfc3501_7_2_6) {
 // RFC 9051 §6.4.6 / RFC 3501 §6.4.6: STORE answers with the flags of every message of the set,
 // also those that had them already (set by this or, a moment before, by another session: the
 // client must not wait for a change notice that may come later or never). .SILENT stays silent.
+// RFC 3501 §7.2.6: a keyword stays one of the mailbox's FLAGS for a session that selects it while no
+// message carries the keyword any more, as for the sessions selected before. (imaptest's own_flags
+// stress: a session not told of a keyword took it for unused and changed it under its owner.)
+TEST(ImapMail, SelectListsKeywordsNoMessageCarriesNow_Rfc3501_7_2_6) {
+  MailServer server;
+  auto a = server.login();
+  auto b = server.login();
+  ASSERT_TRUE(append(*a, "a", "INBOX", kMessage).starts_with("a OK"));
+  run(*a, "b", "SELECT INBOX");
+  EXPECT_EQ(run(*a, "c", "STORE 1 +FLAGS ($Label4)").back(), "c OK STORE completed");
+  auto lines = run(*a, "d", "STORE 1 -FLAGS ($Label4)");
+  EXPECT_TRUE(has_line(lines, "* 1 FETCH (FLAGS (\\Recent))")) << joined(lines);
+  lines = run(*b, "e", "SELECT INBOX");
+  EXPECT_TRUE(has_line(lines, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label4)")) << joined(lines);
+  // A keyword a STORE only clears is defined as well (the client may look it up in FLAGS).
+  EXPECT_EQ(run(*b, "f", "STORE 1 -FLAGS ($Never)").back(), "f OK STORE completed");
+  lines = run(*a, "g", "SELECT INBOX");
+  EXPECT_TRUE(has_line(lines, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label4 $Never)")) << joined(lines);
+}
+
 TEST(ImapMail, StoreReportsFlagsOfUnchangedMessagesToo_Rfc3501_6_4_6) {
   MailServer server;
   auto a = server.login();

@@ -461,6 +461,7 @@ asio::awaitable<Flow> Session::dispatch(pi::Command& cmd) {
   const bool by_sequence = cmd.name == "FETCH" || cmd.name == "STORE" || cmd.name == "SEARCH" ||
                            cmd.name == "SORT" || cmd.name == "THREAD";
   co_await sync(!by_sequence);
+  define_keywords();
   auto flow = co_await reply(std::move(tagged));
   co_return flow;
 }
@@ -602,6 +603,15 @@ void Session::on_unauthenticated() {
   account_.reset();
   principal_.reset();
   condstore_ = qresync_ = rev2_ = utf8_ = false;
+}
+
+void Session::define_keywords(const std::vector<std::string>& named) {
+  if (ctx_.keywords == nullptr || !principal_ || mailbox_ == nullptr) return;
+  ctx_.keywords->add(principal_->account, mailbox_->id(), named);
+  const auto& known = view_.known_keywords();
+  if (known.size() == keywords_defined_) return;
+  ctx_.keywords->add(principal_->account, mailbox_->id(), known);
+  keywords_defined_ = known.size();
 }
 
 ViewOptions Session::view_options() const {

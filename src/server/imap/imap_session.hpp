@@ -12,6 +12,7 @@
 #include "net/connection.hpp"
 #include "net/listener.hpp"
 #include "net/tls_context.hpp"
+#include "server/imap/mailbox_keywords.hpp"
 #include "store/store.hpp"
 
 namespace posthorn::server::imap {
@@ -25,6 +26,9 @@ struct ImapContext {
   store::MailStore* store = nullptr;             // the mail store; outlives every session
   // RAM for APPEND literals in flight, shared by every session (base/spool.hpp); nullptr: no cap.
   MemoryBudget* message_memory = nullptr;
+  // Keywords defined per mailbox, shared by every session (mailbox_keywords.hpp); nullptr: FLAGS
+  // lists only the keywords on messages.
+  MailboxKeywords* keywords = nullptr;
 };
 
 // Runs the session until the client leaves, a limit or timeout ends it, or the server stops.

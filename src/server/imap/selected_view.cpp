@@ -107,7 +107,7 @@ void SelectedView::add_recent(store::UidRange range) {
   recent_.swap(merged);
 }
 
-void SelectedView::open(const store::MailboxView& view, bool read_only) {
+void SelectedView::open(const store::MailboxView& view, bool read_only, const std::vector<std::string>& defined) {
   uids_.clear();
   system_.clear();
   keywords_.clear();
@@ -122,6 +122,7 @@ void SelectedView::open(const store::MailboxView& view, bool read_only) {
   }
   std::sort(keywords.begin(), keywords.end());
   keywords.erase(std::unique(keywords.begin(), keywords.end()), keywords.end());
+  add_keywords(store::Flags{0, defined});
   add_keywords(store::Flags{0, std::move(keywords)});
   pending_expunges_.clear();
   own_.clear();

@@ -32,7 +32,9 @@ struct ViewOptions {
 
 class SelectedView {
  public:
-  void open(const store::MailboxView& view, bool read_only);
+  // `defined`: keywords the mailbox has had that FLAGS lists even when no message carries them now
+  // (MailboxKeywords) [RFC 3501 §7.2.6].
+  void open(const store::MailboxView& view, bool read_only, const std::vector<std::string>& defined = {});
   void close();
   bool is_open() const { return open_; }
   bool read_only() const { return read_only_; }
@@ -46,6 +48,9 @@ class SelectedView {
   // FLAGS and PERMANENTFLAGS for the flags and keywords this session has been told of [RFC 3501
   // §7.2.6, §7.1]: sent on SELECT, and again whenever a keyword new to the session shows up.
   std::string flags_response() const;
+  // The keywords flags_response() lists, in the order the session learned them (never shrinks
+  // while the mailbox is selected).
+  const std::vector<std::string>& known_keywords() const { return known_keywords_; }
   store::ModSeq highest_modseq() const { return modseq_; }
   uint32_t uid_validity() const { return uid_validity_; }
   store::Uid uid_next() const { return uid_next_; }

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "server/imap/mailbox_keywords.hpp"
+
 namespace posthorn::server::imap {
 namespace {
 
@@ -197,6 +199,45 @@ TEST(SelectedView, OwnExpungeReportsHighestFirstAndCloseFreesMemory) {
   v.close();
   EXPECT_FALSE(v.is_open());
   EXPECT_EQ(v.uids().capacity(), 0u);
+}
+
+// RFC 3501 §7.2.6: FLAGS on SELECT lists the keywords defined in the mailbox (MailboxKeywords), also
+// those no message carries at the moment, then the ones on messages; each once, case-insensitively.
+TEST(SelectedView, FlagsListDefinedKeywordsNoMessageCarries_Rfc3501_7_2_6) {
+  auto mv = make_view({1, 2});
+  mv.messages[0].flags.keywords = {"$Work"};
+  SelectedView v;
+  v.open(mv, false, {"$Label4", "$work"});
+  EXPECT_EQ(v.known_keywords(), (std::vector<std::string>{"$Label4", "$work"}));
+  EXPECT_NE(v.flags_response().find("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label4 $work)\r\n"),
+            std::string::npos)
+      << v.flags_response();
+  SelectedView plain;
+  plain.open(mv, false);
+  EXPECT_EQ(plain.known_keywords(), (std::vector<std::string>{"$Work"}));
+}
+
+// The keywords registry: first-recorded order, case-insensitive, per mailbox and account, bounded.
+TEST(MailboxKeywords, RecordsPerMailboxInOrderAndStaysBounded) {
+  MailboxKeywords k;
+  k.add(1, 10, {"$A", "$b"});
+  k.add(1, 10, {"$B", "$c", "$a"});
+  k.add(2, 10, {"$Other"});
+  EXPECT_EQ(k.get(1, 10), (std::vector<std::string>{"$A", "$b", "$c"}));
+  EXPECT_EQ(k.get(2, 10), (std::vector<std::string>{"$Other"}));
+  EXPECT_TRUE(k.get(1, 11).empty());
+  // At N per mailbox accepted, N+1 left to the messages.
+  std::vector<std::string> many;
+  for (size_t i = 0; i < MailboxKeywords::kMaxPerMailbox + 1; ++i) many.push_back("k" + std::to_string(i));
+  k.add(3, 1, many);
+  EXPECT_EQ(k.get(3, 1).size(), MailboxKeywords::kMaxPerMailbox);
+  // Past the total, whole mailboxes are forgotten, oldest first.
+  store::MailboxId box = 100;
+  while (k.total() + MailboxKeywords::kMaxPerMailbox <= MailboxKeywords::kMaxTotal) k.add(4, box++, many);
+  k.add(5, 1, many);
+  EXPECT_LE(k.total(), MailboxKeywords::kMaxTotal);
+  EXPECT_TRUE(k.get(1, 10).empty());
+  EXPECT_EQ(k.get(5, 1).size(), MailboxKeywords::kMaxPerMailbox);
 }
 
 }  // namespace

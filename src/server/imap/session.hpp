@@ -93,6 +93,10 @@ class Session {
   Result<std::string> mailbox_name(const std::string& wire) const;
   std::string wire_name(std::string_view name) const;
   uint64_t append_limit() const;
+  // Records keywords as defined in the selected mailbox (ctx_.keywords), so later SELECTs of it
+  // list them in FLAGS: `named` (what a STORE is about to set or clear), and whatever the view has
+  // learned since the last call.
+  void define_keywords(const std::vector<std::string>& named = {});
 
   // --- cmd_mailbox.cpp
   std::string cmd_enable(const std::string& tag, const proto::imap::Enable& args);
@@ -173,6 +177,7 @@ class Session {
   // Selected state.
   std::unique_ptr<store::Mailbox> mailbox_;
   SelectedView view_;
+  std::size_t keywords_defined_ = 0;  // how many of view_.known_keywords() went to ctx_.keywords
   // RETURN (UPDATE) searches kept up to date until CANCELUPDATE or the mailbox is closed [RFC 5267].
   struct UpdateSearch {
     std::string tag;
