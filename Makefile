@@ -8,7 +8,7 @@ export CCACHE_BASEDIR ?= $(CURDIR)
 export CCACHE_NOHASHDIR ?= true
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps build build-asan test unit e2e run torture tls-audit bench clean fuzz fuzz-quick
+.PHONY: all deps build build-asan layers test unit e2e run torture tls-audit bench clean fuzz fuzz-quick
 
 all: build
 
@@ -32,9 +32,16 @@ unit: build-asan
 e2e: build-asan
 	POSTHORN_BIN=$(CURDIR)/build-asan/posthorn $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
-# Every test: unit and integration (ctest, which also replays the fuzz corpora), a short libFuzzer run
-# of each parser target, then end-to-end with real clients (pytest). Non-zero on failure.
-test: build-asan
+# The layer check (scripts/check-layers, docs/architecture.md): every #include in src/ against the DEPS of
+# its folder. Run first by make test, so a forbidden include is named (file:line, edge) before the
+# compiler reports it as a missing header; ctest runs it again with its self-test.
+layers:
+	$(PYTHON) scripts/check-layers
+
+# Every test: the layer check, unit and integration (ctest, which also replays the fuzz corpora), a
+# short libFuzzer run of each parser target, then end-to-end with real clients (pytest). Non-zero on
+# failure.
+test: layers build-asan
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory fuzz-quick
 	$(MAKE) --no-print-directory e2e

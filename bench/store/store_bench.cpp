@@ -24,7 +24,7 @@
 #include <thread>
 #include <vector>
 
-#include "net/blocking_pool.hpp"
+#include "base/blocking_pool.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
 
 namespace {
@@ -63,7 +63,7 @@ struct Env {
   }
   // io outlives pool: pool threads may drop completions bound to it until the pool has joined.
   boost::asio::io_context io;
-  posthorn::net::BlockingPool pool;
+  posthorn::BlockingPool pool;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
   std::vector<std::thread> runners;
   std::unique_ptr<posthorn::store::sqlite::SqliteMailStore> store;

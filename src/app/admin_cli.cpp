@@ -30,7 +30,7 @@
 #include "base/random.hpp"
 #include "base/result.hpp"
 #include "config/config.hpp"
-#include "net/blocking_pool.hpp"
+#include "base/blocking_pool.hpp"
 #include "store/sqlite/sqlite_directory.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
 #include "store/sqlite/sqlite_queue.hpp"
@@ -528,7 +528,7 @@ Result<void> run_on_store(const Admin& a, StoreJob job) {
   // Declared first so it is destroyed last: a pool thread may still drop the store's last reference
   // to a completion bound to this io_context after run() returned (the pool joins them first).
   boost::asio::io_context io;
-  net::BlockingPool pool(kPoolThreads);
+  BlockingPool pool(kPoolThreads);
   auto store = store::sqlite::SqliteMailStore::open(a.cfg->data_dir, pool);
   if (!store) {
     return make_error(store.error().code,

@@ -12,7 +12,7 @@
 #include "app/admin_context.hpp"
 #include "app/commands.hpp"
 #include "dns/unbound_resolver.hpp"
-#include "net/blocking_pool.hpp"
+#include "base/blocking_pool.hpp"
 #include "delivery/dmarc_reporter.hpp"
 #include "store/sqlite/sqlite_dmarc_log.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
@@ -43,7 +43,7 @@ int print_reports(const Admin& a, msgauth::DmarcReportLog& log, int64_t before_d
 int send_reports(const Admin& a, msgauth::DmarcReportLog& log, int64_t before_day) {
   constexpr std::size_t kPoolThreads = 2;
   boost::asio::io_context io;  // first: destroyed after the pool (see run_on_store)
-  net::BlockingPool pool(kPoolThreads);
+  BlockingPool pool(kPoolThreads);
   auto store = store::sqlite::SqliteMailStore::open(a.cfg->data_dir, pool);
   if (!store) return a.fail("cannot open the mail store: " + store.error().message);
   auto queue = store::sqlite::SqliteQueue::open(a.cfg->data_dir);

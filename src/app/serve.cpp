@@ -34,7 +34,7 @@
 #include "dns/unbound_resolver.hpp"
 #include "msgauth/dkim.hpp"
 #include "msgauth/psl.hpp"
-#include "net/blocking_pool.hpp"
+#include "base/blocking_pool.hpp"
 #include "net/listener.hpp"
 #include "net/tls_context.hpp"
 #include "server/imap/imap_session.hpp"
@@ -375,7 +375,7 @@ class Server {
         continue;
       }
       auto* store = self->store_.get();
-      auto gc = co_await net::run_blocking(self->pool_, [self, store] {
+      auto gc = co_await run_blocking(self->pool_, [self, store] {
         auto r = store->collect_garbage(store::sqlite::SqliteMailStore::GcMode::kServing);
         self->gc_running_ = false;
         return r;
@@ -418,7 +418,7 @@ class Server {
   std::shared_ptr<net::TlsContext> tls_;
   std::unique_ptr<auth::Directory> directory_;
   asio::io_context io_;
-  net::BlockingPool pool_;
+  BlockingPool pool_;
   MemoryBudget message_memory_;  // RAM for messages in flight, all sessions (limits.message_memory_total)
   server::imap::MailboxKeywords imap_keywords_;  // keywords defined per mailbox, all IMAP sessions
   std::unique_ptr<store::sqlite::SqliteMailStore> store_;  // after pool_: destroyed before it

@@ -12,7 +12,7 @@
 #include "app/admin_context.hpp"
 #include "app/commands.hpp"
 #include "dns/unbound_resolver.hpp"
-#include "net/blocking_pool.hpp"
+#include "base/blocking_pool.hpp"
 #include "delivery/tls_reporter.hpp"
 #include "store/sqlite/sqlite_queue.hpp"
 #include "store/sqlite/sqlite_tlsrpt_log.hpp"
@@ -42,7 +42,7 @@ int print_reports(const Admin& a, queue::TlsReportLog& log, int64_t before_day) 
 
 int send_reports(const Admin& a, queue::TlsReportLog& log, int64_t before_day) {
   boost::asio::io_context io;  // first: destroyed after the pool
-  net::BlockingPool pool(1);
+  BlockingPool pool(1);
   auto q = store::sqlite::SqliteQueue::open(a.cfg->data_dir);
   if (!q) return a.fail("cannot open the queue: " + q.error().message);
   auto resolver = dns::UnboundResolver::create(io.get_executor(), a.cfg->dns);

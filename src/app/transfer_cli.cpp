@@ -28,7 +28,7 @@
 #include "app/commands.hpp"
 #include "mailfile/maildir.hpp"
 #include "mailfile/mbox.hpp"
-#include "net/blocking_pool.hpp"
+#include "base/blocking_pool.hpp"
 #include "store/store.hpp"
 
 namespace posthorn::app {

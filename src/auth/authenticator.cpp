@@ -47,21 +47,7 @@ struct PlainOutcome {
 
 }  // namespace
 
-AuthContext context_for(const net::Connection& conn, const config::Listener& listener) {
-  const net::ConnectionInfo& info = conn.info();
-  AuthContext ctx;
-  ctx.protocol = info.protocol;
-  ctx.connection_id = info.id;
-  ctx.remote_ip = info.remote_ip;
-  ctx.tls = conn.is_tls();
-  ctx.loopback = info.loopback;
-  if (ctx.tls) ctx.tls_exporter = conn.tls_exporter();
-  if (ctx.tls) ctx.tls_unique = conn.tls_unique();
-  ctx.mechanisms = listener.sasl_mechanisms;
-  return ctx;
-}
-
-Authenticator::Authenticator(Directory& directory, net::BlockingPool& pool, const config::Auth& settings,
+Authenticator::Authenticator(Directory& directory, BlockingPool& pool, const config::Auth& settings,
                              Clock& clock)
     : directory_(directory),
       pool_(pool),
@@ -127,7 +113,7 @@ boost::asio::awaitable<Result<Principal>> Authenticator::verify_plain(const Auth
     }
     return out;
   };
-  PlainOutcome outcome = co_await net::run_blocking(pool_, std::move(check));
+  PlainOutcome outcome = co_await run_blocking(pool_, std::move(check));
 
   switch (outcome.kind) {
     case PlainOutcome::Kind::kOk: {
@@ -183,7 +169,7 @@ boost::asio::awaitable<Result<Authenticator::ScramLookup>> Authenticator::scram_
     out.credentials.server_key = random_bytes(32);
     return out;
   };
-  Result<ScramLookup> result = co_await net::run_blocking(pool_, std::move(lookup));
+  Result<ScramLookup> result = co_await run_blocking(pool_, std::move(lookup));
   if (!result) {
     spdlog::error("conn={} auth user={} ip={}: directory error: {}", ctx.connection_id, printable(username),
                   ctx.remote_ip, result.error().message);

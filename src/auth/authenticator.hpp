@@ -7,19 +7,20 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <concepts>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "auth/directory.hpp"
 #include "auth/scram.hpp"
 #include "auth/throttle.hpp"
+#include "base/blocking_pool.hpp"
 #include "base/clock.hpp"
 #include "base/metrics.hpp"
 #include "base/result.hpp"
 #include "config/config.hpp"
-#include "net/blocking_pool.hpp"
-#include "net/connection.hpp"
 
 namespace posthorn::auth {
 
@@ -35,8 +36,33 @@ struct AuthContext {
   std::vector<std::string> mechanisms;  // the listener's sasl_mechanisms (empty: every mechanism)
 };
 
+// What auth reads of a session's connection: net::Connection satisfies it. auth/ sits beside net/,
+// not above it (docs/architecture.md), so it names the facts it needs instead of the type.
+template <class C>
+concept ConnectionFacts = requires(const C& c) {
+  { c.info().protocol } -> std::convertible_to<Proto>;
+  { c.info().id } -> std::convertible_to<std::string>;
+  { c.info().remote_ip } -> std::convertible_to<std::string>;
+  { c.info().loopback } -> std::convertible_to<bool>;
+  { c.is_tls() } -> std::convertible_to<bool>;
+  { c.tls_exporter() } -> std::convertible_to<std::string>;
+  { c.tls_unique() } -> std::convertible_to<std::string>;
+};
+
 // The AuthContext of a session's connection (TLS state and channel binding read now) on `listener`.
-AuthContext context_for(const net::Connection& conn, const config::Listener& listener);
+template <ConnectionFacts C>
+AuthContext context_for(const C& conn, const config::Listener& listener) {
+  AuthContext ctx;
+  ctx.protocol = conn.info().protocol;
+  ctx.connection_id = conn.info().id;
+  ctx.remote_ip = conn.info().remote_ip;
+  ctx.tls = conn.is_tls();
+  ctx.loopback = conn.info().loopback;
+  if (ctx.tls) ctx.tls_exporter = conn.tls_exporter();
+  if (ctx.tls) ctx.tls_unique = conn.tls_unique();
+  ctx.mechanisms = listener.sasl_mechanisms;
+  return ctx;
+}
 
 // An authenticated identity.
 struct Principal {
@@ -47,7 +73,7 @@ struct Principal {
 
 class Authenticator {
  public:
-  Authenticator(Directory& directory, net::BlockingPool& pool, const config::Auth& settings,
+  Authenticator(Directory& directory, BlockingPool& pool, const config::Auth& settings,
                 Clock& clock = Clock::system());
 
   // True when plaintext mechanisms (PLAIN, LOGIN, IMAP LOGIN, POP3 USER/PASS) may be used here:
@@ -80,7 +106,7 @@ class Authenticator {
   void succeed(const AuthContext& ctx, const Principal& who, std::string_view how);
 
   Directory& directory_;
-  net::BlockingPool& pool_;
+  BlockingPool& pool_;
   config::Auth settings_;
   Clock& clock_;
   Throttle throttle_;

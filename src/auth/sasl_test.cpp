@@ -259,7 +259,7 @@ class SaslTest : public ::testing::Test {
   TestDirectory directory_;
   // io_ outlives pool_: pool threads may drop completions bound to it until the pool has joined.
   boost::asio::io_context io_;
-  net::BlockingPool pool_;
+  BlockingPool pool_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
   std::unique_ptr<Authenticator> auth_;
   AccountId account_id_ = 0;

@@ -8,7 +8,7 @@
 // order), so the SMTP 250 may be sent. Errors are Errc values: kNotFound (no such entry),
 // kInvalid (malformed id or entry), kUnavailable (busy, disk full), kInternal.
 //
-// Every call blocks: run it on the blocking pool (net::run_blocking). Thread-safe.
+// Every call blocks: run it on the blocking pool (run_blocking). Thread-safe.
 #pragma once
 
 #include <cstdint>

@@ -20,7 +20,7 @@
 #include <set>
 #include <thread>
 
-#include "net/blocking_pool.hpp"
+#include "base/blocking_pool.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
 #include "tests/durability/crash_common.hpp"
 
@@ -92,7 +92,7 @@ class StoreFixture {
  private:
   // io_ outlives pool_: pool threads may drop completions bound to it until the pool has joined.
   boost::asio::io_context io_;
-  net::BlockingPool pool_;
+  BlockingPool pool_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::thread thread_;
   std::unique_ptr<store::sqlite::SqliteMailStore> store_;

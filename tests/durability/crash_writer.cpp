@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <string>
 
-#include "net/blocking_pool.hpp"
+#include "base/blocking_pool.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
 #include "tests/durability/crash_common.hpp"
 
@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   next_n = std::stoull(argv[2]);
   int writers = std::stoi(argv[3]);
   boost::asio::io_context io;  // outlives the pool, whose threads may drop completions bound to it
-  posthorn::net::BlockingPool pool(2);
+  posthorn::BlockingPool pool(2);
   auto store = posthorn::store::sqlite::SqliteMailStore::open(argv[1], pool);
   if (!store) {
     std::fprintf(stderr, "open: %s\n", store.error().message.c_str());

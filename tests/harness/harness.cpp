@@ -48,7 +48,7 @@ Harness::Harness(Options options) : dir_(make_temp_dir()) {
   tls_ = *tls;
 
   work_.emplace(io_.get_executor());
-  pool_ = std::make_unique<net::BlockingPool>(2);
+  pool_ = std::make_unique<BlockingPool>(2);
   directory_ = make_memory_directory();
   if (auto r = directory_->add_domain("example.test"); !r) throw std::runtime_error(r.error().message);
   auth_ = std::make_unique<auth::Authenticator>(*directory_, *pool_, config_->auth);

@@ -16,7 +16,7 @@
 #include "auth/authenticator.hpp"
 #include "auth/directory.hpp"
 #include "config/config.hpp"
-#include "net/blocking_pool.hpp"
+#include "base/blocking_pool.hpp"
 #include "net/listener.hpp"
 #include "net/tls_context.hpp"
 
@@ -49,14 +49,14 @@ class Harness {
   auth::Directory& directory() { return *directory_; }
   std::shared_ptr<net::TlsContext> tls() { return tls_; }
   boost::asio::io_context& io() { return io_; }
-  net::BlockingPool& pool() { return *pool_; }
+  BlockingPool& pool() { return *pool_; }
 
  private:
   std::filesystem::path dir_;
   std::shared_ptr<config::Config> config_;
   boost::asio::io_context io_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
-  std::unique_ptr<net::BlockingPool> pool_;
+  std::unique_ptr<BlockingPool> pool_;
   std::unique_ptr<auth::Directory> directory_;
   std::unique_ptr<auth::Authenticator> auth_;
   std::shared_ptr<net::TlsContext> tls_;

@@ -396,35 +396,21 @@ Flags apply_flag_op(const Flags& old, FlagOp op, const Flags& given) {
 }  // namespace
 
 Result<void> init(Db& db, int64_t now) {
-  auto tx = Transaction::begin(db);
-  if (!tx) return tx.error();
-  if (auto r = db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"); !r) return r;
-  auto st = db.prepare("SELECT coalesce(max(version), 0) FROM schema_version");
-  if (!st) return st.error();
-  auto row = st->step();
-  if (!row) return row.error();
-  const int64_t current = *row ? st->column_int(0) : 0;
-  st->reset();
-  if (current > kSchemaVersion) {
-    spdlog::error("account index has schema version {}, this program knows up to {}", current, kSchemaVersion);
-    return make_error(Errc::kInvalid, "mail index is from a newer Posthorn version");
-  }
-  if (current == kSchemaVersion) return {};
-  if (current < 1) {
-    if (auto r = db.exec(kSchema); !r) return r;
-    for (const auto& d : kDefaults) {
-      if (auto r = insert_mailbox(db, d.name, d.use, now); !r) return r.error();
-      if (auto r = set_subscribed(db, d.name, true); !r) return r;
-    }
-  }
-  if (current < 2) {
-    if (auto r = db.exec(kSchemaV2); !r) return r;
-  }
-  auto version = db.prepare("INSERT INTO schema_version (version) VALUES (?1)");
-  if (!version) return version.error();
-  version->bind(1, kSchemaVersion);
-  if (auto r = version->run(); !r) return r;
-  return tx->commit();
+  const Migration steps[] = {
+      // 0 -> 1: the tables and the default mailboxes, all subscribed.
+      {kSchema,
+       [now](Db& d) -> Result<void> {
+         for (const auto& m : kDefaults) {
+           if (auto r = insert_mailbox(d, m.name, m.use, now); !r) return r.error();
+           if (auto r = set_subscribed(d, m.name, true); !r) return r;
+         }
+         return {};
+       }},
+      // 1 -> 2
+      {kSchemaV2},
+  };
+  static_assert(sizeof(steps) / sizeof(steps[0]) == kSchemaVersion);
+  return db.migrate("account index", steps);
 }
 
 Result<std::vector<MailboxInfo>> list_mailboxes(Db& db) {

@@ -106,7 +106,7 @@ class MailStoreTest : public ::testing::Test {
   fs::path dir_;
   // io_ outlives pool_: pool threads may drop completions bound to it until the pool has joined.
   asio::io_context io_;
-  net::BlockingPool pool_{4};
+  BlockingPool pool_{4};
   std::unique_ptr<SqliteMailStore> store_;
 };
 

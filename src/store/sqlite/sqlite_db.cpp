@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "base/log.hpp"
@@ -164,6 +165,70 @@ Result<Db> Db::open(const std::filesystem::path& file, const DbOptions& options)
     if (auto r = db.exec("PRAGMA journal_size_limit=4194304"); !r) return r.error();
   }
   return db;
+}
+
+Result<Db> Db::open_with_schema(const std::filesystem::path& file, const DbOptions& options, std::string_view name,
+                               std::span<const Migration> migrations) {
+  auto db = open(file, options);
+  if (!db) return db.error();
+  if (auto r = db->migrate(name, migrations); !r) return r.error();
+  return db;
+}
+
+namespace {
+
+Result<int64_t> first_int(Db& db, std::string_view sql) {
+  auto st = db.prepare(sql);
+  if (!st) return st.error();
+  auto row = st->step();
+  if (!row) return row.error();
+  return *row ? st->column_int(0) : 0;
+}
+
+}  // namespace
+
+Result<int64_t> Db::schema_version() {
+  // The DMARC and TLS-RPT logs kept their version in the file header (PRAGMA user_version) before
+  // every database used the schema_version table; the larger of the two is the file's version.
+  auto header = first_int(*this, "PRAGMA user_version");
+  if (!header) return header.error();
+  auto has_table = first_int(*this, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'");
+  if (!has_table) return has_table.error();
+  if (*has_table == 0) return *header;
+  auto table = first_int(*this, "SELECT coalesce(max(version), 0) FROM schema_version");
+  if (!table) return table.error();
+  return std::max(*header, *table);
+}
+
+Result<void> Db::migrate(std::string_view name, std::span<const Migration> migrations) {
+  const auto target = int64_t(migrations.size());
+  auto tx = Transaction::begin(*this);
+  if (!tx) return tx.error();
+  auto current = schema_version();
+  if (!current) return current.error();
+  if (*current > target) {
+    spdlog::error("{} has schema version {}, this program knows up to {}", name, *current, target);
+    return make_error(Errc::kInvalid, std::string(name) + " is from a newer Posthorn version");
+  }
+  if (*current == target) return {};
+  for (int64_t v = *current; v < target; ++v) {
+    const Migration& step = migrations[size_t(v)];
+    if (auto r = exec(step.sql); !r) return r.error();
+    if (step.fill) {
+      if (auto r = step.fill(*this); !r) return r.error();
+    }
+  }
+  if (auto r = exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"
+                    "DELETE FROM schema_version");
+      !r) {
+    return r.error();
+  }
+  auto ins = prepare("INSERT INTO schema_version (version) VALUES (?1)");
+  if (!ins) return ins.error();
+  ins->bind(1, target);
+  if (auto r = ins->run(); !r) return r.error();
+  if (*current > 0) spdlog::info("{}: schema version {} -> {}", name, *current, target);
+  return tx->commit();
 }
 
 Db::Db(Db&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,12 +70,38 @@ class Stmt {
   int bind_rc_ = 0;  // first failing sqlite3_bind_* code
 };
 
+class Db;
+
+// One step of a database's schema: it brings version N to N + 1 (the first creates the tables from
+// nothing). `sql` runs first, then `fill` when set (rows that SQL alone cannot write, such as an
+// account's default mailboxes). A database written before its file kept a version reports 0, so the
+// first step of such a file must be idempotent (CREATE TABLE IF NOT EXISTS, columns added only when
+// missing).
+struct Migration {
+  std::string_view sql;
+  std::function<Result<void>(Db&)> fill = {};
+};
+
 // One connection.
 class Db {
  public:
   // Opens (creating when absent) `file`, or an in-memory database for ":memory:", and applies
   // `options`. Errc::kUnavailable when the file cannot be opened or is not a database.
   static Result<Db> open(const std::filesystem::path& file, const DbOptions& options);
+
+  // Opens `file` as open() does, then brings its schema to version migrations.size() (migrate()).
+  // `name` names the database in the log and the error ("directory.db"). Every SQLite database of
+  // the embedded backend is opened through here or migrate().
+  static Result<Db> open_with_schema(const std::filesystem::path& file, const DbOptions& options,
+                                     std::string_view name, std::span<const Migration> migrations);
+
+  // In one IMMEDIATE transaction: reads the version (the schema_version table, or PRAGMA
+  // user_version for the files that kept it there; 0 for a new file), runs the missing steps in order
+  // and records the new version in schema_version. Errc::kInvalid, with nothing changed, when the file
+  // is newer than `migrations` knows; a failing step rolls every step back.
+  Result<void> migrate(std::string_view name, std::span<const Migration> migrations);
+  // The version migrate() reads.
+  Result<int64_t> schema_version();
 
   Db(Db&& other) noexcept;
   Db& operator=(Db&& other) noexcept;

@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <type_traits>
 
 #include "base/ascii.hpp"
 #include "base/log.hpp"
@@ -28,9 +29,9 @@ using auth::Resolved;
 
 constexpr int kMaxAliasDepth = 10;
 
-constexpr std::string_view kMigrations[] = {
+const Migration kMigrations[] = {
     // 0 -> 1
-    R"sql(
+    {R"sql(
 CREATE TABLE domains (
   name TEXT PRIMARY KEY NOT NULL
 );
@@ -50,9 +51,9 @@ CREATE TABLE aliases (
   targets TEXT NOT NULL
 );
 CREATE INDEX aliases_domain ON aliases(domain);
-)sql",
+)sql"},
 };
-static_assert(std::size(kMigrations) == SqliteDirectory::kSchemaVersion);
+static_assert(std::extent_v<decltype(kMigrations)> == SqliteDirectory::kSchemaVersion);
 
 constexpr std::string_view kAccountColumns = "id, address, password_hash, scram, quota_bytes, created_at";
 
@@ -273,39 +274,9 @@ class AddressWalk {
 }  // namespace
 
 Result<std::unique_ptr<SqliteDirectory>> SqliteDirectory::open(const std::filesystem::path& db_file) {
-  auto db = Db::open(db_file, DbOptions{});
+  auto db = Db::open_with_schema(db_file, DbOptions{}, "directory.db", kMigrations);
   if (!db) return db.error();
-  std::unique_ptr<SqliteDirectory> dir(new SqliteDirectory(std::move(*db)));
-  if (auto r = dir->migrate(); !r) return r.error();
-  return dir;
-}
-
-Result<void> SqliteDirectory::migrate() {
-  std::lock_guard lock(mu_);
-  auto tx = Transaction::begin(db_);
-  if (!tx) return tx.error();
-  if (auto r = db_.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"); !r) {
-    return r.error();
-  }
-  auto st = db_.prepare("SELECT coalesce(max(version), 0) FROM schema_version");
-  if (!st) return st.error();
-  auto row = st->step();
-  if (!row) return row.error();
-  const int64_t current = *row ? st->column_int(0) : 0;
-  if (current > kSchemaVersion) {
-    spdlog::error("directory.db has schema version {}, this program knows up to {}", current, kSchemaVersion);
-    return make_error(Errc::kInvalid, "directory database is from a newer Posthorn version");
-  }
-  if (current == kSchemaVersion) return {};
-  for (int64_t v = current; v < kSchemaVersion; ++v) {
-    if (auto r = db_.exec(kMigrations[v]); !r) return r.error();
-  }
-  if (auto r = db_.exec("DELETE FROM schema_version"); !r) return r.error();
-  auto ins = db_.prepare("INSERT INTO schema_version (version) VALUES (?1)");
-  if (!ins) return ins.error();
-  ins->bind(1, kSchemaVersion);
-  if (auto r = ins->run(); !r) return r.error();
-  return tx->commit();
+  return std::unique_ptr<SqliteDirectory>(new SqliteDirectory(std::move(*db)));
 }
 
 // ---- Domains ----

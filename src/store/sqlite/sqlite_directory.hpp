@@ -56,7 +56,6 @@ class SqliteDirectory final : public auth::Directory {
 
  private:
   explicit SqliteDirectory(Db db) : db_(std::move(db)) {}
-  Result<void> migrate();
 
   std::mutex mu_;
   Db db_;  // guarded by mu_

@@ -11,8 +11,6 @@ using msgauth::DmarcAggregate;
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
-
 constexpr std::string_view kSchema = R"(
 CREATE TABLE IF NOT EXISTS dmarc_reports(
   domain TEXT NOT NULL,
@@ -32,6 +30,9 @@ CREATE TABLE IF NOT EXISTS dmarc_rows(
 );
 )";
 
+// Version 1 is idempotent: files from before the schema_version table kept it in PRAGMA user_version.
+const Migration kMigrations[] = {{kSchema}};
+
 // Binds ?1 domain, ?2 day and runs `sql`.
 Result<void> run_for_report(Db& db, std::string_view sql, std::string_view domain, int64_t day) {
   auto st = db.prepare(sql);
@@ -46,19 +47,8 @@ Result<std::unique_ptr<SqliteDmarcLog>> SqliteDmarcLog::open(const fs::path& dat
   if (auto r = make_durable_dir(data_dir); !r) return r.error();
   DbOptions options;
   options.synchronous_full = false;
-  auto db = Db::open(data_dir / "dmarc.db", options);
+  auto db = Db::open_with_schema(data_dir / "dmarc.db", options, "dmarc.db", kMigrations);
   if (!db) return db.error();
-  auto version = db->column_texts("PRAGMA user_version");
-  if (!version) return version.error();
-  const int found = version->empty() ? 0 : std::stoi(version->front());
-  if (found > kSchemaVersion) {
-    spdlog::error("dmarc.db has schema version {}, this version knows {}", found, kSchemaVersion);
-    return make_error(Errc::kUnavailable, "dmarc.db was written by a newer version");
-  }
-  if (auto r = db->exec(kSchema); !r) return r.error();
-  if (found < kSchemaVersion) {
-    if (auto r = db->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)); !r) return r.error();
-  }
   return std::unique_ptr<SqliteDmarcLog>(new SqliteDmarcLog(std::move(*db), max_rows));
 }
 

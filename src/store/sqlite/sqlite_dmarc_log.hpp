@@ -6,7 +6,7 @@
 // mark_sent() drops a report's rows at once and keeps its header until prune(); an evaluation
 // recorded for a day already sent starts a new report for that day.
 // Its own file (not directory.db or queue.db): written on every MX message with a DMARC record,
-// and disposable. Schema version in PRAGMA user_version (1).
+// and disposable. Schema version 1 (Db::open_with_schema).
 // Depends on msgauth/dmarc_report.hpp (the interface and text forms), store/sqlite/sqlite_db, base/.
 // Thread-safe: one connection behind a mutex; every call blocks (use the blocking pool).
 #pragma once
@@ -25,8 +25,8 @@ class SqliteDmarcLog final : public msgauth::DmarcReportLog {
   static constexpr std::size_t kDefaultMaxRows = 10000;
   static constexpr int64_t kKeepDays = 7;
 
-  // Opens or creates <data_dir>/dmarc.db. Errc::kUnavailable when it cannot be opened or was written
-  // by a newer version.
+  // Opens or creates <data_dir>/dmarc.db. Errc::kUnavailable when it cannot be opened, kInvalid when
+  // it was written by a newer version.
   static Result<std::unique_ptr<SqliteDmarcLog>> open(const std::filesystem::path& data_dir,
                                                       std::size_t max_rows = kDefaultMaxRows);
 

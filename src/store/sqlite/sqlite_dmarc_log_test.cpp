@@ -146,7 +146,7 @@ TEST_F(SqliteDmarcLogTest, NewerSchemaIsRefused) {
   log_.reset();
   auto l = SqliteDmarcLog::open(dir_);
   ASSERT_FALSE(l);
-  EXPECT_EQ(l.error().code, Errc::kUnavailable);
+  EXPECT_EQ(l.error().code, Errc::kInvalid);
 }
 
 }  // namespace

@@ -183,7 +183,7 @@ class SqliteAccount final : public Account, public std::enable_shared_from_this<
   template <class T, class Fn>
   Task<T> read(Fn fn) {
     auto self = shared_from_this();
-    auto result_task = net::run_blocking(shared_->pool, [self, fn = std::move(fn)]() mutable -> Result<T> {
+    auto result_task = run_blocking(shared_->pool, [self, fn = std::move(fn)]() mutable -> Result<T> {
       if (self->deleted_) return account_gone();
       std::lock_guard lock(self->read_mu_);
       auto tx = Transaction::begin(self->read_db_, Transaction::Kind::kDeferred);
@@ -408,7 +408,7 @@ namespace {
 
 class SqliteMessageBlob final : public MessageBlob {
  public:
-  SqliteMessageBlob(std::string prefix, std::unique_ptr<BlobReader> reader, net::BlockingPool& pool)
+  SqliteMessageBlob(std::string prefix, std::unique_ptr<BlobReader> reader, BlockingPool& pool)
       : prefix_(std::move(prefix)), reader_(std::move(reader)), pool_(pool) {}
 
   uint64_t size() const override { return prefix_.size() + reader_->size(); }
@@ -429,7 +429,7 @@ class SqliteMessageBlob final : public MessageBlob {
   }
 
   Task<std::string> read(uint64_t offset, std::size_t length) override {
-    auto r_task = net::run_blocking(pool_, [this, offset, length] { return read_blocking(offset, length); });
+    auto r_task = run_blocking(pool_, [this, offset, length] { return read_blocking(offset, length); });
     auto r = co_await std::move(r_task);
     co_return r;
   }
@@ -437,7 +437,7 @@ class SqliteMessageBlob final : public MessageBlob {
  private:
   std::string prefix_;
   std::unique_ptr<BlobReader> reader_;
-  net::BlockingPool& pool_;
+  BlockingPool& pool_;
 };
 
 // ---- SqliteMailbox ----
@@ -508,7 +508,7 @@ class SqliteMailbox final : public Mailbox {
       flags.push_back(std::move(*f));
     }
     StoreShared* shared = &account_->shared();
-    auto prepared_task = net::run_blocking(
+    auto prepared_task = run_blocking(
         shared->pool,
         [shared, messages = std::move(messages), flags = std::move(flags)]() mutable -> Result<Prepared> {
           Prepared out;
@@ -714,7 +714,7 @@ Task<std::unique_ptr<Mailbox>> SqliteAccount::open_id(MailboxId id) {
 
 // ---- SqliteMailStore ----
 
-Result<std::unique_ptr<SqliteMailStore>> SqliteMailStore::open(const fs::path& data_dir, net::BlockingPool& pool) {
+Result<std::unique_ptr<SqliteMailStore>> SqliteMailStore::open(const fs::path& data_dir, BlockingPool& pool) {
   auto shared = std::make_shared<StoreShared>(data_dir, pool);
   auto blobs = BlobStore::open(data_dir);  // creates data_dir too
   if (!blobs) return blobs.error();
@@ -776,7 +776,7 @@ std::shared_ptr<SqliteAccount> SqliteMailStore::live_account(AccountId id, const
 Task<std::shared_ptr<SqliteAccount>> SqliteMailStore::account_impl(AccountId id, Limits limits) {
   if (id <= 0) co_return account_gone();
   if (auto cached = live_account(id, limits)) co_return cached;
-  auto opened_task = net::run_blocking(shared_->pool, [this, id, limits]() -> Result<std::shared_ptr<SqliteAccount>> {
+  auto opened_task = run_blocking(shared_->pool, [this, id, limits]() -> Result<std::shared_ptr<SqliteAccount>> {
     // A burst of logins of one account (a client opening several connections at once) opens its
     // index once: the others wait for the stripe and find it open.
     std::lock_guard open_lock(open_mu_[static_cast<std::size_t>(id) % open_mu_.size()]);
@@ -814,7 +814,7 @@ Task<std::vector<Result<AppendResult>>> SqliteMailStore::deliver(Delivery delive
     results.push_back(flags ? Result<AppendResult>(AppendResult{}) : Result<AppendResult>(flags.error()));
     per_target.emplace_back(t.prefix, flags ? std::move(*flags) : Flags{});
   }
-  auto prepared_task = net::run_blocking(
+  auto prepared_task = run_blocking(
       shared->pool,
       [shared, message = std::move(delivery.message),
        per_target = std::move(per_target)]() mutable -> Result<Prepared> {
@@ -899,7 +899,7 @@ Task<void> SqliteMailStore::delete_account(AccountId id) {
   }
   const fs::path dir = shared_->data_dir / "accounts" / std::to_string(id);
   StoreShared* shared = shared_.get();
-  auto r_task = net::run_blocking(shared_->pool, [dir, shared]() -> Result<void> {
+  auto r_task = run_blocking(shared_->pool, [dir, shared]() -> Result<void> {
     std::lock_guard lock(shared->accounts_dir_mu);
     shared->garbage = true;
     std::error_code ec;

@@ -2,7 +2,7 @@
 //   <data_dir>/blobs/ab/cd/<sha256>     message bytes (BlobStore), shared by every message with them
 //   <data_dir>/accounts/<id>/index.db   one SQLite index per account (account_index.hpp)
 //
-// Every SQLite and file call runs on the blocking pool (net::run_blocking); no call blocks the
+// Every SQLite and file call runs on the blocking pool (run_blocking); no call blocks the
 // caller's thread. Writes to one account go through that account's queue: the first writer drains
 // every queued request into ONE transaction (group commit: one WAL fsync for many appends), each
 // request in its own savepoint so one request's error (over quota, no such mailbox) rolls back only
@@ -12,7 +12,7 @@
 // (WAL readers do not wait for the writer).
 //
 // Depends on store/ (interfaces, types, LocalChangeFeed), mime/summary (the cached parse),
-// store/sqlite (Db, BlobStore, index), net/blocking_pool.hpp (header-only) and Asio.
+// store/sqlite (Db, BlobStore, index), base/blocking_pool.hpp (header-only) and Asio.
 // Thread-safe: every call may come from any thread or coroutine.
 #pragma once
 
@@ -24,7 +24,7 @@
 #include <memory>
 #include <mutex>
 
-#include "net/blocking_pool.hpp"
+#include "base/blocking_pool.hpp"
 #include "store/change_feed.hpp"
 #include "store/sqlite/blob_store.hpp"
 #include "store/store.hpp"
@@ -35,9 +35,9 @@ class SqliteAccount;
 
 // What the account objects share with the store; outlives the store while accounts are in use.
 struct StoreShared {
-  StoreShared(std::filesystem::path dir, net::BlockingPool& p) : data_dir(std::move(dir)), pool(p) {}
+  StoreShared(std::filesystem::path dir, BlockingPool& p) : data_dir(std::move(dir)), pool(p) {}
   std::filesystem::path data_dir;
-  net::BlockingPool& pool;
+  BlockingPool& pool;
   std::unique_ptr<BlobStore> blobs;
   LocalChangeFeed feed;
   std::atomic<uint64_t> transactions{0};  // committed write transactions (group commits), all accounts
@@ -54,7 +54,7 @@ class SqliteMailStore final : public MailStore {
  public:
   // Creates <data_dir>, blobs/ and accounts/ when missing. `pool` must outlive the store and every
   // Account or Mailbox obtained from it.
-  static Result<std::unique_ptr<SqliteMailStore>> open(const std::filesystem::path& data_dir, net::BlockingPool& pool);
+  static Result<std::unique_ptr<SqliteMailStore>> open(const std::filesystem::path& data_dir, BlockingPool& pool);
   ~SqliteMailStore() override;
 
   // Account objects are cached while anyone holds them, and the 32 used last stay open after

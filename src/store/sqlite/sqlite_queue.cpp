@@ -57,11 +57,28 @@ constexpr std::string_view kEntryColumns =
     "id, sender, size, created, next_attempt, is_bounce, bounce_needed, ret, envid, smtputf8, eight_bit, "
     "delay_notified";
 
-// Columns added after the first release of queue.db: added to an older file on open.
-constexpr std::string_view kMigrations[][3] = {
+// Columns added before queue.db kept a schema version: added to such a file when missing.
+constexpr std::string_view kAddedColumns[][3] = {
     {"queue_entries", "delay_notified", "ALTER TABLE queue_entries ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0"},
     {"queue_recipients", "reported", "ALTER TABLE queue_recipients ADD COLUMN reported INTEGER NOT NULL DEFAULT 0"},
 };
+
+Result<void> add_missing_columns(Db& db) {
+  for (const auto& [table, column, sql] : kAddedColumns) {
+    auto st = db.prepare("SELECT 1 FROM pragma_table_info('" + std::string(table) + "') WHERE name = ?1");
+    if (!st) return st.error();
+    st->bind(1, column);
+    auto row = st->step();
+    if (!row) return row.error();
+    if (*row) continue;
+    if (auto r = db.exec(sql); !r) return r.error();
+  }
+  return {};
+}
+
+// Version 1 is idempotent, as files from before the version have 0: the tables when absent, then the
+// columns a file of an older release lacks.
+const Migration kMigrations[] = {{kSchema, add_missing_columns}};
 
 int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -94,18 +111,8 @@ Result<std::unique_ptr<SqliteQueue>> SqliteQueue::open(const fs::path& data_dir)
   if (auto r = make_durable_dir(data_dir); !r) return r.error();
   if (auto r = make_durable_dir(spool); !r) return r.error();
   if (auto r = make_durable_dir(spool / "tmp"); !r) return r.error();
-  auto db = Db::open(data_dir / "queue.db", DbOptions{});
+  auto db = Db::open_with_schema(data_dir / "queue.db", DbOptions{}, "queue.db", kMigrations);
   if (!db) return db.error();
-  if (auto r = db->exec(kSchema); !r) return r.error();
-  for (const auto& [table, column, sql] : kMigrations) {
-    auto st = db->prepare("SELECT 1 FROM pragma_table_info('" + std::string(table) + "') WHERE name = ?1");
-    if (!st) return st.error();
-    st->bind(1, column);
-    auto row = st->step();
-    if (!row) return row.error();
-    if (*row) continue;
-    if (auto r = db->exec(sql); !r) return r.error();
-  }
   std::unique_ptr<SqliteQueue> q(new SqliteQueue(std::move(*db), spool));
   auto removed = q->remove_orphans();
   if (!removed) return removed.error();

@@ -176,7 +176,8 @@ TEST_F(SqliteQueueTest, DelayNotifiedIsRemembered) {
   EXPECT_EQ(q_->set_delay_notified("0123456789abcdef").error().code, Errc::kNotFound);
 }
 
-// A queue.db written before delay_notified and reported existed gets the columns on open.
+// A queue.db written before delay_notified and reported existed (and before the file kept a schema
+// version) gets the columns on open.
 TEST_F(SqliteQueueTest, OlderQueueFileGainsTheNewColumns) {
   auto id = q_->enqueue(sample());
   ASSERT_TRUE(id);
@@ -186,6 +187,7 @@ TEST_F(SqliteQueueTest, OlderQueueFileGainsTheNewColumns) {
     ASSERT_TRUE(db);
     ASSERT_TRUE(db->exec("ALTER TABLE queue_entries DROP COLUMN delay_notified"));
     ASSERT_TRUE(db->exec("ALTER TABLE queue_recipients DROP COLUMN reported"));
+    ASSERT_TRUE(db->exec("DROP TABLE schema_version"));
   }
   reopen();
   auto e = q_->get(*id);

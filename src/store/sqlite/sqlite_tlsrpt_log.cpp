@@ -10,7 +10,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
 constexpr int64_t kDay = 86400;
 
 constexpr std::string_view kSchema = R"(
@@ -34,6 +33,9 @@ CREATE TABLE IF NOT EXISTS tlsrpt_failures(
 );
 )";
 
+// Version 1 is idempotent: files from before the schema_version table kept it in PRAGMA user_version.
+const Migration kMigrations[] = {{kSchema}};
+
 int64_t day_of(int64_t t) { return t - ((t % kDay) + kDay) % kDay; }
 
 }  // namespace
@@ -42,19 +44,8 @@ Result<std::unique_ptr<SqliteTlsRptLog>> SqliteTlsRptLog::open(const fs::path& d
   if (auto r = make_durable_dir(data_dir); !r) return r.error();
   DbOptions options;
   options.synchronous_full = false;
-  auto db = Db::open(data_dir / "tlsrpt.db", options);
+  auto db = Db::open_with_schema(data_dir / "tlsrpt.db", options, "tlsrpt.db", kMigrations);
   if (!db) return db.error();
-  auto version = db->column_texts("PRAGMA user_version");
-  if (!version) return version.error();
-  const int found = version->empty() ? 0 : std::stoi(version->front());
-  if (found > kSchemaVersion) {
-    spdlog::error("tlsrpt.db has schema version {}, this version knows {}", found, kSchemaVersion);
-    return make_error(Errc::kUnavailable, "tlsrpt.db was written by a newer version");
-  }
-  if (auto r = db->exec(kSchema); !r) return r.error();
-  if (found < kSchemaVersion) {
-    if (auto r = db->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)); !r) return r.error();
-  }
   return std::unique_ptr<SqliteTlsRptLog>(new SqliteTlsRptLog(std::move(*db)));
 }
 

@@ -3,7 +3,7 @@
 // (policy domain, UTC day, policy): the successful and failed session counts; per failure: its
 // result type, MX host and IP with a count. mark_sent() drops a report's rows; a session recorded
 // later for the same day starts a new report. The rows are naturally bounded per domain and day
-// (policies x MX hosts x addresses x result types). Schema version in PRAGMA user_version (1).
+// (policies x MX hosts x addresses x result types). Schema version 1 (Db::open_with_schema).
 // Depends on queue/tls_report.hpp (the interface and key text), store/sqlite/sqlite_db, base/.
 // Thread-safe: one connection behind a mutex; every call blocks (use the blocking pool).
 #pragma once
@@ -19,8 +19,8 @@ namespace posthorn::store::sqlite {
 
 class SqliteTlsRptLog final : public queue::TlsReportLog {
  public:
-  // Opens or creates <data_dir>/tlsrpt.db. Errc::kUnavailable when it cannot be opened or was
-  // written by a newer version.
+  // Opens or creates <data_dir>/tlsrpt.db. Errc::kUnavailable when it cannot be opened, kInvalid
+  // when it was written by a newer version.
   static Result<std::unique_ptr<SqliteTlsRptLog>> open(const std::filesystem::path& data_dir);
 
   Result<void> record(const queue::TlsSession& session, int64_t now) override;

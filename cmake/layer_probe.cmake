@@ -1,0 +1,21 @@
+# Runs one layer probe (CMakeLists.txt, posthorn_layer_probe): cmake -DCXX=... -DINCLUDES=a;b
+# -DHEADER=x/y.hpp -DEXPECT=FOUND|MISSING -DSOURCE=layer_probe.cpp -P layer_probe.cmake
+set(flags)
+foreach(dir IN LISTS INCLUDES)
+  list(APPEND flags -I${dir})
+endforeach()
+execute_process(COMMAND ${CXX} -std=c++20 -fsyntax-only -DPROBE_HEADER=<${HEADER}> ${flags} ${SOURCE}
+  RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_VARIABLE out)
+if(EXPECT STREQUAL "FOUND")
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${HEADER} should compile with this include path (${INCLUDES}):\n${err}")
+  endif()
+else()
+  if(rc EQUAL 0)
+    message(FATAL_ERROR "${HEADER} compiled with include path ${INCLUDES}: the layer boundary is open")
+  endif()
+  if(NOT err MATCHES "${HEADER}: No such file")
+    message(FATAL_ERROR "${HEADER} failed for another reason than not being found:\n${err}")
+  endif()
+endif()
+message(STATUS "${HEADER}: ${EXPECT} as expected")
