@@ -1,7 +1,8 @@
 // The SMTP session: greeting (with the MX greeting delay), EHLO/HELO/LHLO, STARTTLS, AUTH, the
 // small commands, and the mail transaction (MAIL, RCPT, DATA, BDAT) for the MX, submission and
-// LMTP listeners: policy at RCPT time, local delivery through the store, remote recipients into the
-// queue.
+// LMTP listeners: the dialogue and its policy (who may send, to whom, how much). The complete
+// message goes to the delivery pipeline (delivery/intake.hpp), which stores it for local recipients
+// and queues it for remote ones; its Outcome becomes the replies.
 //
 // Implementation notes (invariants):
 // - Every reply goes through reply(): it counts 4xx/5xx replies, and after smtp.max_errors it says
@@ -9,14 +10,13 @@
 // - Never an open relay: a recipient outside our domains is accepted only from an authenticated
 //   submission session; on MX and LMTP it is refused (554 5.7.1). Remote targets of our own aliases
 //   (forwarding set up by the administrator) are queued from any listener.
-// - The 250 after DATA/BDAT is sent only after the queue entry for remote recipients is committed
-//   and MailStore::deliver() returned for local ones. The queue goes first: if queueing fails
-//   nothing was delivered, so the client's retry cannot create duplicates.
+// - The 250 after DATA/BDAT is sent only after delivery::accept() returned, i.e. after the queue
+//   entry for remote recipients committed and MailStore::deliver() returned for local ones.
 // - While a message arrives (DATA, BDAT) it is spooled (base/spool.hpp): limits.message_memory bytes
 //   in RAM, the rest in an anonymous temp file, under one process-wide budget, so slow or unfinished
 //   messages cannot pin memory (issue 28 item 2). Once complete it is read back into memory for
-//   delivery (the store API, store::Delivery::message, takes the whole message as a string), waiting
-//   for the budget when other large messages are being processed.
+//   delivery (one string, then moved, never copied, up to the store), waiting for the budget when
+//   other large messages are being processed.
 // - DATA is read as raw bytes as they arrive and fed to proto/smtp's DataReader, which alone decides
 //   where the data ends (only CRLF.CRLF) and refuses bare CR/LF (SMTP smuggling); bytes after the
 //   terminator stay in the connection for the next command (pipelining).
