@@ -133,9 +133,12 @@ struct StoreResult {
 };
 
 struct AppendMessage {
-  std::string bytes;                    // the message; line ends are normalised to CRLF on store
+  std::string bytes;                    // the message
   Flags flags;
   std::optional<int64_t> internal_date;  // Unix seconds; now when absent
+  // Sent as binary data (an IMAP literal8 [RFC 3516 §4.3]): stored byte for byte. Otherwise line
+  // ends are normalised to CRLF on store (normalize_crlf).
+  bool binary = false;
 };
 
 struct AppendResult {

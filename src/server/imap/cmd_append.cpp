@@ -25,6 +25,7 @@ std::optional<std::string> to_store_message(const std::string& tag, pi::AppendIt
   auto flags = parse_flags(item.flags);
   if (!flags) return pi::tagged(tag, Status::kBad, flags.error().message);
   out = store::AppendMessage{std::move(item.bytes), std::move(*flags), item.internal_date};
+  out.binary = item.binary;  // a literal8 is stored byte for byte [RFC 3516 §4.3]
   return std::nullopt;
 }
 

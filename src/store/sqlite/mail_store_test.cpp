@@ -274,6 +274,30 @@ TEST_F(MailStoreTest, AppendKeepsFlagsKeywordsDateAndSummary) {
   EXPECT_EQ(append(*box, msg("x", longest)).uid, 3u);
 }
 
+// A message sent as binary data (an IMAP literal8) is stored byte for byte: a bare LF stays a bare
+// LF, so BINARY.SIZE and BINARY[] give back what was sent [RFC 3516 §4.3] (issue 27 defect 2);
+// the same bytes sent as an ordinary literal get CRLF line ends.
+TEST_F(MailStoreTest, BinaryAppendIsStoredByteForByteRfc3516) {
+  auto a = account(1);
+  auto box = open(*a, "INBOX");
+  const std::string raw = "Content-Type: application/octet-stream\r\n\r\n" + std::string("ab\ncd\0e\n", 9);
+  AppendMessage binary{raw, {}, std::nullopt};
+  binary.binary = true;
+  const Uid b = append(*box, std::move(binary)).uid;
+  const Uid t = append(*box, AppendMessage{raw, {}, std::nullopt}).uid;
+  auto data = run(box->fetch({b, t}, true)).value();
+  ASSERT_EQ(data.size(), 2u);
+  EXPECT_EQ(data[0].info.size, raw.size());
+  EXPECT_EQ(data[1].info.size, normalize_crlf(raw).size());
+  auto blob = run(box->open_message(b)).value();
+  EXPECT_EQ(run(blob->read(0, 1000)).value(), raw);
+  blob = run(box->open_message(t)).value();
+  EXPECT_EQ(run(blob->read(0, 1000)).value(), normalize_crlf(raw));
+  // The summary's offsets are those of the stored bytes: the body is the 9 bytes as sent.
+  auto summary = mime::decode_summary(data[0].summary).value();
+  EXPECT_EQ(summary.root.body_size, 9u);
+}
+
 TEST_F(MailStoreTest, UidsGrowAndAreNeverReused) {
   auto a = account(1);
   auto box = open(*a, "INBOX");

@@ -93,9 +93,15 @@ struct Prepared {
   std::vector<BlobPin> pins;
 };
 
-// Blocking: normalises, stores the blob durably (pinned, into `out`) and describes the message.
+// Blocking: normalises (unless the message is binary, a literal8 stored byte for byte
+// [RFC 3516 §4.3]), stores the blob durably (pinned, into `out`) and describes the message.
 Result<void> prepare(BlobStore& blobs, const AppendMessage& message, Flags flags, int64_t now, Prepared& out) {
-  const std::string bytes = normalize_crlf(message.bytes);
+  std::string normalized;
+  std::string_view bytes = message.bytes;
+  if (!message.binary) {
+    normalized = normalize_crlf(message.bytes);
+    bytes = normalized;
+  }
   auto pin = blobs.put_pinned(bytes);
   if (!pin) return pin.error();
   out.messages.push_back(describe(pin->id(), bytes, "", std::move(flags), message.internal_date, now));
