@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -83,6 +84,27 @@ Result<void> Spool::append(std::string_view bytes) {
   }
   if (!r) failed_ = true;
   return r;
+}
+
+Result<std::size_t> Spool::read(uint64_t offset, char* out, std::size_t n) const {
+  if (failed_) return make_error(Errc::kUnavailable, "cannot spool the message");
+  if (offset >= size_ || n == 0) return std::size_t{0};
+  n = static_cast<std::size_t>(std::min<uint64_t>(n, size_ - offset));
+  if (fd_ < 0) {
+    std::memcpy(out, memory_.data() + offset, n);
+    return n;
+  }
+  std::size_t done = 0;
+  while (done < n) {
+    const ssize_t got = ::pread(fd_, out + done, n - done, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      spdlog::error("spool: read failed: {}", got < 0 ? std::strerror(errno) : "short file");
+      return make_error(Errc::kUnavailable, "cannot read the spooled message");
+    }
+    done += static_cast<std::size_t>(got);
+  }
+  return done;
 }
 
 Result<std::string> Spool::take(MemoryLease& lease) {

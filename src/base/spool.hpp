@@ -98,6 +98,10 @@ class Spool {
   bool on_disk() const { return fd_ >= 0; }
   // Bytes of this spool held in memory right now.
   std::size_t in_memory() const { return memory_.size(); }
+  // Copies up to `n` bytes at `offset` into `out` without changing the spool (the store reads a
+  // spooled APPEND this way, a piece at a time); fewer only at the end. Blocking (pread) when the
+  // bytes are in the file. kUnavailable on a read error or a failed spool.
+  Result<std::size_t> read(uint64_t offset, char* out, std::size_t n) const;
   // The whole content as one string; the spool is empty afterwards. The budget of bytes that were
   // in memory moves to `lease` (they are still in memory, now in the string); bytes read back from
   // the file are the caller's to account for (take a lease of size() first when on_disk()).

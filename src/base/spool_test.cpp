@@ -38,6 +38,34 @@ TEST_F(SpoolTest, SmallMessageStaysInMemory) {
   EXPECT_EQ(budget.used(), 0u);
 }
 
+// read() hands the bytes out a piece at a time, from memory or from the file, and leaves the spool
+// as it was (the store copies a spooled APPEND into its blob this way, issue 28 item 2).
+TEST_F(SpoolTest, ReadInPiecesFromMemoryAndFromTheFile) {
+  MemoryBudget budget(1 << 20);
+  for (const std::size_t keep : {std::size_t{1} << 16, std::size_t{16}}) {
+    Spool spool(dir_, keep, &budget);
+    std::string expected;
+    for (int i = 0; i < 100; ++i) expected += "piece " + std::to_string(i) + std::string(1, '\0') + "\n";
+    ASSERT_TRUE(spool.append(expected.substr(0, 10)));
+    ASSERT_TRUE(spool.append(expected.substr(10)));
+    EXPECT_EQ(spool.on_disk(), keep == 16);
+    std::string got;
+    char buf[7];
+    for (uint64_t offset = 0;;) {
+      auto n = spool.read(offset, buf, sizeof buf);
+      ASSERT_TRUE(n);
+      if (*n == 0) break;
+      got.append(buf, *n);
+      offset += *n;
+    }
+    EXPECT_EQ(got, expected);
+    auto tail = spool.read(expected.size() - 3, buf, sizeof buf);
+    ASSERT_TRUE(tail);
+    EXPECT_EQ(*tail, 3u);
+    EXPECT_EQ(spool.size(), expected.size());  // unchanged by reads
+  }
+}
+
 TEST_F(SpoolTest, PastItsLimitGoesToAnAnonymousFileAndComesBackByteForByte) {
   MemoryBudget budget(1 << 20);
   std::string expected;

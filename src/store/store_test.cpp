@@ -38,6 +38,19 @@ TEST(NormalizeCrlf, LoneLfBecomesCrlfOthersKept) {
   EXPECT_EQ(normalize_crlf(std::string_view("x\0\ny", 4)), std::string("x\0\r\ny", 5));
 }
 
+// The piecewise form gives the same bytes wherever the pieces are cut, a CRLF split across two
+// pieces included (a spooled APPEND is normalised a piece at a time, issue 28 item 2).
+TEST(NormalizeCrlf, InPiecesSameAsWhole) {
+  const std::string input = std::string("a\nb\r\nc\rd\r\r\n\n\0\ne\r", 17) + "\n\n\rf\r";
+  const std::string whole = normalize_crlf(input);
+  for (std::size_t step = 1; step <= input.size(); ++step) {
+    CrlfNormalizer n;
+    std::string out;
+    for (std::size_t i = 0; i < input.size(); i += step) n.feed(std::string_view(input).substr(i, step), out);
+    EXPECT_EQ(out, whole) << "pieces of " << step;
+  }
+}
+
 TEST(Flags, KeywordsAreCaseInsensitiveAndNormalised) {
   Flags f;
   f.system = kSeen | 0x80;

@@ -64,6 +64,22 @@ bool has_bare_lf(std::string_view bytes) {
   return false;
 }
 
+void CrlfNormalizer::feed(std::string_view piece, std::string& out) {
+  if (piece.empty()) return;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t lf = piece.find('\n', start);
+    if (lf == std::string_view::npos) break;
+    out.append(piece.substr(start, lf - start));
+    const bool cr_before = lf == 0 ? after_cr_ : piece[lf - 1] == '\r';
+    if (!cr_before) out.push_back('\r');
+    out.push_back('\n');
+    start = lf + 1;
+  }
+  out.append(piece.substr(start));
+  after_cr_ = piece.back() == '\r';
+}
+
 std::string_view to_string(SpecialUse use) {
   switch (use) {
     case SpecialUse::kNone: return "";

@@ -4,12 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/result.hpp"
+#include "base/spool.hpp"
 
 namespace posthorn::store {
 
@@ -52,6 +54,16 @@ Result<void> check_keyword(std::string_view keyword);
 std::string normalize_crlf(std::string_view bytes);
 // Whether normalize_crlf would change `bytes` (a lone LF is in them).
 bool has_bare_lf(std::string_view bytes);
+// The same over bytes given in pieces (a message too big to hold at once): feed() appends the
+// normalised form of each piece to `out`; a CR at the end of one piece and an LF at the start of
+// the next are one CRLF. Concatenating the outputs gives normalize_crlf() of the whole.
+class CrlfNormalizer {
+ public:
+  void feed(std::string_view piece, std::string& out);
+
+ private:
+  bool after_cr_ = false;
+};
 
 // [RFC 6154] special-use attributes.
 enum class SpecialUse : uint8_t { kNone, kAll, kArchive, kDrafts, kFlagged, kJunk, kSent, kTrash, kImportant };
@@ -135,9 +147,17 @@ struct StoreResult {
 };
 
 struct AppendMessage {
-  std::string bytes;                    // the message; line ends are normalised to CRLF on store
+  std::string bytes;                    // the message (empty when `spool` holds it)
   Flags flags;
   std::optional<int64_t> internal_date;  // Unix seconds; now when absent
+  // Sent as binary data (an IMAP literal8 [RFC 3516 §4.3]): stored byte for byte. Otherwise line
+  // ends are normalised to CRLF on store (normalize_crlf).
+  bool binary = false;
+  // When set, the message is these bytes instead of `bytes`: a big IMAP APPEND literal spooled to a
+  // temp file as it arrived (issue 28 item 2). The store copies it into its blob a piece at a time.
+  std::shared_ptr<const Spool> spool{};
+
+  uint64_t size() const { return spool ? spool->size() : bytes.size(); }
 };
 
 struct AppendResult {

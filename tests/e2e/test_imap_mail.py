@@ -326,6 +326,62 @@ def test_appendlimit_and_literal_size_at_n_and_n_plus_1(server):
     sock.close()
 
 
+def read_response(f, tag):
+    """Everything up to and including the tagged reply of `tag`, literals read by their announced size."""
+    out = b""
+    while True:
+        line = f.readline()
+        assert line, "connection closed"
+        out += line
+        m = re.search(rb"~?\{(\d+)\}\r\n$", line)
+        if m:
+            n = int(m.group(1))
+            data = b""
+            while len(data) < n:
+                data += f.read(n - len(data))
+            out += data
+            continue
+        if line.startswith(tag + b" "):
+            return out
+
+
+def test_binary_append_literal8_is_stored_byte_for_byte_rfc3516(server):
+    """RFC 3516 section 4.3: APPEND with a literal8 (~{n}) sends binary data, kept as sent: a bare LF in
+    a binary part stays one byte, so BINARY.SIZE[1] is 7 for 7 bytes (it was 9, the LFs made CRLF) and
+    BINARY[1] and BINARY[] give back the exact bytes (issue 27 defect 2). The same message as an
+    ordinary literal still gets CRLF line ends."""
+    part = b"a\nb\ncde"
+    msg = (b"From: a@example.test\r\nSubject: binary\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n"
+           b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+           + part + b"\r\n--b--\r\n")
+    sock, f = raw_session(server)
+    f.write(b"s SELECT INBOX\r\n")
+    read_response(f, b"s")
+    f.write(b"a APPEND INBOX ~{%d}\r\n" % len(msg))
+    assert f.readline().startswith(b"+")
+    f.write(msg + b"\r\n")
+    reply = read_response(f, b"a").splitlines()[-1]
+    assert reply.startswith(b"a OK [APPENDUID "), reply
+    uid = int(reply.split(b"]")[0].split()[-1])
+    f.write(b"b UID FETCH %d (RFC822.SIZE BINARY.SIZE[1] BINARY.PEEK[1] BINARY.PEEK[])\r\n" % uid)
+    reply = read_response(f, b"b")
+    assert b"RFC822.SIZE %d " % len(msg) in reply, reply
+    assert b"BINARY.SIZE[1] 7 " in reply, reply
+    assert b"BINARY[1] {7}\r\n" + part + b" " in reply or b"BINARY[1] ~{7}\r\n" + part + b" " in reply, reply
+    assert b"BINARY[] {%d}\r\n" % len(msg) + msg + b")" in reply or \
+        b"BINARY[] ~{%d}\r\n" % len(msg) + msg + b")" in reply, reply
+    # An ordinary literal: line ends normalised as before.
+    f.write(b"c APPEND INBOX {%d+}\r\n" % len(msg) + msg + b"\r\n")
+    reply = read_response(f, b"c").splitlines()[-1]
+    assert reply.startswith(b"c OK [APPENDUID "), reply
+    uid = int(reply.split(b"]")[0].split()[-1])
+    f.write(b"d UID FETCH %d (BINARY.SIZE[1] BINARY.PEEK[1])\r\n" % uid)
+    reply = read_response(f, b"d")
+    assert b"BINARY.SIZE[1] 9 " in reply and b"a\r\nb\r\ncde" in reply, reply
+    sock.close()
+
+
 def test_curl_list_fetch_append(server, tmp_path):
     c = connect(server)
     ok(c.append("INBOX", None, None, SIMPLE))

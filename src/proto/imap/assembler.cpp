@@ -45,6 +45,7 @@ Progress CommandAssembler::feed_line(std::string_view line) {
   }
   buffer_.append("\r\n");
   literal_remaining_ = literal->size;
+  literal_size_ = literal->size;
   in_literal_ = true;
   return Progress::need_literal(literal->size, literal->synchronizing);
 }
@@ -62,9 +63,19 @@ Progress CommandAssembler::feed_literal(std::string_view bytes) {
   return Progress::need_line();
 }
 
-std::string CommandAssembler::take() {
+Progress CommandAssembler::literal_kept_elsewhere(bool has_nul) {
+  if (!in_literal_ || literal_remaining_ != literal_size_) {
+    throw std::logic_error("CommandAssembler: literal kept elsewhere out of order");
+  }
+  external_.push_back(ExternalLiteral{buffer_.size(), literal_size_, has_nul});
+  literal_remaining_ = 0;
+  in_literal_ = false;
+  return Progress::need_line();
+}
+
+AssembledCommand CommandAssembler::take_command() {
   if (!complete_) throw std::logic_error("CommandAssembler: take() before the command is complete");
-  std::string out = std::move(buffer_);
+  AssembledCommand out{std::move(buffer_), std::move(external_)};
   reset();
   return out;
 }
@@ -75,7 +86,9 @@ void CommandAssembler::reset() {
   started_ = false;
   complete_ = false;
   literal_remaining_ = 0;
+  literal_size_ = 0;
   in_literal_ = false;
+  external_.clear();
 }
 
 }  // namespace posthorn::proto::imap

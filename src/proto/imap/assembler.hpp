@@ -10,6 +10,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "proto/imap/reader.hpp"
 
 namespace posthorn::proto::imap {
 
@@ -61,6 +64,12 @@ struct Progress {
   }
 };
 
+// An assembled command: its wire form and the literals kept outside it, by ascending offset.
+struct AssembledCommand {
+  std::string text;
+  std::vector<ExternalLiteral> external;
+};
+
 class CommandAssembler {
  public:
   explicit CommandAssembler(AssemblerOptions options = {}) : options_(options) {}
@@ -71,10 +80,16 @@ class CommandAssembler {
   // Feeds literal bytes; at most the remaining literal size. Returns kNeedLiteral with the remaining
   // size until the literal is complete, then kNeedLine (a literal is always followed by a line).
   Progress feed_literal(std::string_view bytes);
+  // Instead of feed_literal: the whole literal (none of it fed yet) was read and kept elsewhere by
+  // the caller; the command gets an ExternalLiteral in its place. Returns kNeedLine.
+  Progress literal_kept_elsewhere(bool has_nul);
 
   // The assembled command in wire form without the final CRLF: lines joined by CRLF, each literal's
-  // bytes right after the CRLF of its announcing line. Resets the assembler.
-  std::string take();
+  // bytes right after the CRLF of its announcing line (none for one kept elsewhere), and the literals
+  // kept elsewhere. Resets the assembler.
+  AssembledCommand take_command();
+  // take_command().text, for a command with no literal kept elsewhere.
+  std::string take() { return take_command().text; }
   // Forgets any partial command.
   void reset();
 
@@ -92,7 +107,9 @@ class CommandAssembler {
   bool started_ = false;
   bool complete_ = false;
   uint64_t literal_remaining_ = 0;
+  uint64_t literal_size_ = 0;
   bool in_literal_ = false;
+  std::vector<ExternalLiteral> external_;
 };
 
 }  // namespace posthorn::proto::imap

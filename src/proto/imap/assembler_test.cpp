@@ -251,6 +251,81 @@ TEST(CommandAssembler, StreamOfPipelinedCommandsInAnyChunking) {
   }
 }
 
+// A big APPEND literal the session spooled (issue 28 item 2): the command keeps its announcement but
+// not its bytes, and the parser hands the message on by reference; MULTIAPPEND mixes both kinds.
+constexpr AssemblerOptions kBig{.max_literal_size = 1 << 20, .max_command_size = 4 << 20};
+
+TEST(CommandAssembler, LiteralKeptElsewhereIsCarriedByReference) {
+  CommandAssembler a(kBig);
+  ASSERT_EQ(a.feed_line("t APPEND INBOX (\\Seen) {5}").kind, Kind::kNeedLiteral);
+  ASSERT_EQ(a.feed_literal("hello").kind, Kind::kNeedLine);
+  ASSERT_EQ(a.feed_line(" ~{300000+}").kind, Kind::kNeedLiteral);
+  ASSERT_EQ(a.literal_kept_elsewhere(true).kind, Kind::kNeedLine);
+  ASSERT_EQ(a.feed_line(" {400000}").kind, Kind::kNeedLiteral);
+  ASSERT_EQ(a.literal_kept_elsewhere(false).kind, Kind::kNeedLine);
+  ASSERT_EQ(a.feed_line("").kind, Kind::kComplete);
+  const AssembledCommand cmd = a.take_command();
+  EXPECT_EQ(cmd.text, "t APPEND INBOX (\\Seen) {5}\r\nhello ~{300000+}\r\n {400000}\r\n");
+  ASSERT_EQ(cmd.external.size(), 2u);
+  EXPECT_EQ(cmd.external[0], (ExternalLiteral{cmd.text.find(" {400000}"), 300000, true}));
+  EXPECT_EQ(cmd.external[1], (ExternalLiteral{cmd.text.size(), 400000, false}));
+  EXPECT_TRUE(a.idle());
+  auto parsed = parse_command(cmd);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  const auto& append = std::get<Append>(parsed->args);
+  ASSERT_EQ(append.messages.size(), 3u);
+  EXPECT_EQ(append.messages[0].bytes, "hello");
+  EXPECT_FALSE(append.messages[0].external);
+  EXPECT_EQ(append.messages[0].size, 5u);
+  EXPECT_EQ(append.messages[1].external, 0u);
+  EXPECT_TRUE(append.messages[1].binary);
+  EXPECT_EQ(append.messages[1].size, 300000u);
+  EXPECT_TRUE(append.messages[1].bytes.empty());
+  EXPECT_EQ(append.messages[2].external, 1u);
+  EXPECT_FALSE(append.messages[2].binary);
+  EXPECT_EQ(append.messages[2].size, 400000u);
+}
+
+// A literal kept elsewhere is a message or nothing: where another string stands, or with a NUL in
+// a plain literal (NUL is for literal8 only [RFC 3516 §4.3]), the command is refused (BAD).
+TEST(CommandAssembler, LiteralKeptElsewhereOnlyWhereAMessageStands) {
+  auto assemble = [](std::string_view first, bool has_nul, std::string_view rest) {
+    CommandAssembler a(kBig);
+    EXPECT_EQ(a.feed_line(first).kind, Kind::kNeedLiteral);
+    EXPECT_EQ(a.literal_kept_elsewhere(has_nul).kind, Kind::kNeedLine);
+    EXPECT_EQ(a.feed_line(rest).kind, Kind::kComplete);
+    return a.take_command();
+  };
+  EXPECT_TRUE(parse_command(assemble("t APPEND INBOX {300000}", false, "")));
+  EXPECT_TRUE(parse_command(assemble("t APPEND INBOX ~{300000}", true, "")));
+  EXPECT_TRUE(parse_command(assemble("t UID REPLACE 4 INBOX {300000}", false, "")));
+  EXPECT_FALSE(parse_command(assemble("t APPEND INBOX {300000}", true, "")));
+  EXPECT_FALSE(parse_command(assemble("t APPEND {300000}", false, " x")));  // as the mailbox name
+  EXPECT_FALSE(parse_command(assemble("t SEARCH TEXT {300000}", false, "")));
+  EXPECT_FALSE(parse_command(assemble("t LOGIN {300000}", false, " x")));
+  // The sizes in the text and in the record must agree.
+  auto cmd = assemble("t APPEND INBOX {300000}", false, "");
+  cmd.external[0].size = 299999;
+  EXPECT_FALSE(parse_command(cmd));
+  // Only when announced and nothing of it fed yet.
+  CommandAssembler a(kBig);
+  EXPECT_THROW(a.literal_kept_elsewhere(false), std::logic_error);
+  ASSERT_EQ(a.feed_line("t APPEND INBOX {3}").kind, Kind::kNeedLiteral);
+  ASSERT_EQ(a.feed_literal("a").kind, Kind::kNeedLiteral);
+  EXPECT_THROW(a.literal_kept_elsewhere(false), std::logic_error);
+}
+
+TEST(CommandAssembler, AppendCommandsAreRecognisedFromTheirFirstLine) {
+  EXPECT_TRUE(is_append_command("a APPEND INBOX {5}"));
+  EXPECT_TRUE(is_append_command("a append INBOX {5}"));
+  EXPECT_TRUE(is_append_command("a REPLACE 1 INBOX {5}"));
+  EXPECT_TRUE(is_append_command("a uid replace 1 INBOX {5}"));
+  EXPECT_FALSE(is_append_command("a APPENDX INBOX {5}"));
+  EXPECT_FALSE(is_append_command("a UID FETCH 1 {5}"));
+  EXPECT_FALSE(is_append_command("a SEARCH APPEND {5}"));
+  EXPECT_FALSE(is_append_command("APPEND"));
+}
+
 TEST(CommandAssembler, MisuseIsABug) {
   CommandAssembler a;
   EXPECT_THROW(a.feed_literal("x"), std::logic_error);

@@ -403,20 +403,25 @@ Result<AppendItem> read_append_item(Reader& in) {
     if (!date || !in.sp()) return invalid("Invalid APPEND date");
     item.internal_date = *date;
   }
+  auto take = [&item](LiteralRef& literal) {
+    item.bytes = std::move(literal.bytes);
+    item.external = literal.external;
+    item.size = literal.size;
+  };
   if (in.peek() == '{') {
-    auto bytes = in.literal();
+    auto bytes = in.message_literal(false);
     if (!bytes) return invalid("APPEND needs the message as a literal");
-    item.bytes = std::move(*bytes);
+    take(*bytes);
   } else if (in.peek() == '~') {
-    auto bytes = in.literal8();
+    auto bytes = in.message_literal(true);
     if (!bytes) return invalid("Invalid literal8");
-    item.bytes = std::move(*bytes);
+    take(*bytes);
     item.binary = true;
   } else if (in.consume_word("UTF8")) {  // UTF8 (literal8) [RFC 6855 §4]
     if (!in.sp() || !in.consume('(')) return invalid("Invalid UTF8 APPEND data");
-    auto bytes = in.literal8();
+    auto bytes = in.message_literal(true);
     if (!bytes || !in.consume(')')) return invalid("Invalid UTF8 APPEND data");
-    item.bytes = std::move(*bytes);
+    take(*bytes);
   } else {
     return invalid("APPEND needs the message as a literal");
   }
@@ -425,8 +430,9 @@ Result<AppendItem> read_append_item(Reader& in) {
 
 }  // namespace detail
 
-ParseResult parse_command(std::string_view text) {
-  Reader in(text);
+namespace {
+
+ParseResult parse_from(Reader& in) {
   auto tag = in.tag();
   if (!tag) return syntax(std::nullopt, tag.error().message);
   Command cmd{*tag, {}, Unknown{}};
@@ -503,6 +509,21 @@ ParseResult parse_command(std::string_view text) {
   }
   cmd.args = Unknown{cmd.name};
   return cmd;
+}
+
+}  // namespace
+
+ParseResult parse_command(std::string_view text) {
+  Reader in(text);
+  return parse_from(in);
+}
+
+ParseResult parse_command(const AssembledCommand& command) {
+  Reader in(command.text, command.external);
+  auto parsed = parse_from(in);
+  // A literal kept elsewhere stands for a message of APPEND or REPLACE and nothing else.
+  if (parsed && in.external_read() != command.external.size()) return syntax(parsed->tag, "Literal too big here");
+  return parsed;
 }
 
 std::string_view status_item_name(StatusItem item) {

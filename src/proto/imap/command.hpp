@@ -16,6 +16,7 @@
 #include <variant>
 #include <vector>
 
+#include "proto/imap/assembler.hpp"
 #include "proto/imap/sequence_set.hpp"
 
 namespace posthorn::proto::imap {
@@ -106,8 +107,10 @@ struct StatusCmd {
 struct AppendItem {
   std::vector<std::string> flags;  // as written ("\\Seen", "$Label")
   std::optional<int64_t> internal_date;
-  std::string bytes;
-  bool binary = false;  // sent as literal8 (~{n})
+  std::string bytes;     // empty when the literal was kept elsewhere
+  std::optional<std::size_t> external;  // index of the ExternalLiteral holding it (a spooled message)
+  uint64_t size = 0;     // bytes of the message either way
+  bool binary = false;   // sent as literal8 (~{n})
 };
 struct Append {
   std::string mailbox;
@@ -249,5 +252,8 @@ using ParseResult = boost::system::result<Command, SyntaxError>;
 
 // Parses one command in wire form without its final CRLF (literals inline, see reader.hpp).
 ParseResult parse_command(std::string_view text);
+// The same for a command with literals kept elsewhere (see CommandAssembler): only a message of
+// APPEND or REPLACE may be one (AppendItem::external); any other is refused as too big.
+ParseResult parse_command(const AssembledCommand& command);
 
 }  // namespace posthorn::proto::imap

@@ -54,6 +54,19 @@ bool is_id_command(std::string_view line) {
   return rest.size() >= 3 && (rest[0] == 'I' || rest[0] == 'i') && (rest[1] == 'D' || rest[1] == 'd') && rest[2] == ' ';
 }
 
+bool is_append_command(std::string_view line) {
+  const size_t sp = line.find(' ');
+  if (sp == std::string_view::npos || !is_valid_tag(line.substr(0, sp))) return false;
+  std::string_view rest = line.substr(sp + 1);
+  auto word = [&rest](std::string_view w) {
+    if (rest.size() <= w.size() || rest[w.size()] != ' ' || !ascii::iequals(rest.substr(0, w.size()), w)) return false;
+    rest.remove_prefix(w.size() + 1);
+    return true;
+  };
+  if (word("APPEND") || word("REPLACE")) return true;
+  return word("UID") && word("REPLACE");
+}
+
 std::optional<LiteralAnnouncement> trailing_literal(std::string_view line) {
   if (line.empty() || line.back() != '}') return std::nullopt;
   size_t i = line.size() - 1;  // at '}'
@@ -172,7 +185,30 @@ Result<std::string> Reader::literal8() {
   return std::string(*bytes);
 }
 
-Result<std::string_view> Reader::literal_bytes(bool allow_nul) {
+Result<LiteralRef> Reader::message_literal(bool eight) {
+  const size_t start = pos_;
+  if (eight) {
+    if (peek() != '~' || at_end()) return make_error(Errc::kInvalid, "Expected a literal8");
+    ++pos_;
+  }
+  std::optional<std::size_t> external;
+  auto bytes = literal_bytes(eight, &external);
+  if (!bytes) {
+    pos_ = start;
+    return bytes.error();
+  }
+  LiteralRef out;
+  out.external = external;
+  if (external) {
+    out.size = external_[*external].size;
+  } else {
+    out.bytes = std::string(*bytes);
+    out.size = out.bytes.size();
+  }
+  return out;
+}
+
+Result<std::string_view> Reader::literal_bytes(bool allow_nul, std::optional<std::size_t>* external) {
   if (peek() != '{' || at_end()) return make_error(Errc::kInvalid, "Expected a literal");
   size_t i = pos_ + 1;
   const size_t digits_start = i;
@@ -188,6 +224,16 @@ Result<std::string_view> Reader::literal_bytes(bool allow_nul) {
   ++i;
   if (input_.substr(i, 2) != "\r\n") return make_error(Errc::kInvalid, "Literal must be followed by CRLF");
   i += 2;
+  for (std::size_t k = 0; k < external_.size(); ++k) {
+    if (external_[k].offset != i) continue;
+    // The literal's bytes were kept elsewhere (only where a message may stand).
+    if (external == nullptr || external_[k].size != size) return make_error(Errc::kInvalid, "Literal too big here");
+    if (!allow_nul && external_[k].has_nul) return make_error(Errc::kInvalid, "NUL in literal");
+    *external = k;
+    ++external_read_;
+    pos_ = i;
+    return std::string_view();
+  }
   if (size > input_.size() - i) return make_error(Errc::kInvalid, "Literal shorter than announced");
   const std::string_view bytes = input_.substr(i, static_cast<size_t>(size));
   if (!allow_nul && bytes.find('\0') != std::string_view::npos) return make_error(Errc::kInvalid, "NUL in literal");

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -34,6 +35,9 @@ std::optional<std::string> leading_tag(std::string_view line);
 inline constexpr size_t kMaxIdLine = 64 * 1024;
 // True when `line` (or the start of one) is "<tag> ID ..." (any case).
 bool is_id_command(std::string_view line);
+// True when `line` is "<tag> APPEND ...", "<tag> REPLACE ..." or "<tag> UID REPLACE ..." (any case):
+// the commands whose big literals are messages, spooled rather than held in memory.
+bool is_append_command(std::string_view line);
 
 // A literal announcement at the end of a line: "{123}" or "{123+}" (also the tail of "~{123}").
 struct LiteralAnnouncement {
@@ -42,9 +46,28 @@ struct LiteralAnnouncement {
 };
 std::optional<LiteralAnnouncement> trailing_literal(std::string_view line);
 
+// A literal whose bytes the session kept outside the command text (a big APPEND message spooled to
+// disk, issue 28 item 2): the text holds its announcement and CRLF but not its bytes.
+struct ExternalLiteral {
+  std::size_t offset = 0;  // in the command text: where its bytes would have started
+  uint64_t size = 0;       // bytes it had
+  bool has_nul = false;    // a NUL among them (allowed in a literal8 only)
+  bool operator==(const ExternalLiteral&) const = default;
+};
+
+// A literal where a message may stand (APPEND): its bytes, or the index of a literal kept elsewhere.
+struct LiteralRef {
+  std::string bytes;
+  std::optional<std::size_t> external;  // index into the command's external literals
+  uint64_t size = 0;                    // bytes of the literal either way
+};
+
 class Reader {
  public:
   explicit Reader(std::string_view input) : input_(input) {}
+  // `external`: the literals whose bytes are not in `input` (kept alive by the caller). Only
+  // message_literal() accepts them; other reads of one fail.
+  Reader(std::string_view input, std::span<const ExternalLiteral> external) : input_(input), external_(external) {}
 
   bool at_end() const { return pos_ >= input_.size(); }
   size_t position() const { return pos_; }
@@ -75,6 +98,10 @@ class Reader {
   Result<uint64_t> number();
   // literal8 = "~{" number ["+"] "}" CRLF *OCTET [RFC 3516]; NUL allowed.
   Result<std::string> literal8();
+  // A literal (or with `eight`, a literal8) that may be kept elsewhere: a message of APPEND.
+  Result<LiteralRef> message_literal(bool eight);
+  // How many external literals were read so far.
+  std::size_t external_read() const { return external_read_; }
   // Consumes `c` when it is next.
   bool consume(char c);
   // Consumes `word` (ASCII, case-insensitive) when it is next and not followed by an atom character.
@@ -84,10 +111,14 @@ class Reader {
 
  private:
   Result<std::string> fail(std::string message) const;
-  Result<std::string_view> literal_bytes(bool allow_nul);
+  // The bytes of the literal at the cursor; `external` (when given) receives the index of a literal
+  // kept elsewhere (bytes then empty), which is refused when it is null.
+  Result<std::string_view> literal_bytes(bool allow_nul, std::optional<std::size_t>* external = nullptr);
 
   std::string_view input_;
+  std::span<const ExternalLiteral> external_;
   size_t pos_ = 0;
+  std::size_t external_read_ = 0;
 };
 
 }  // namespace posthorn::proto::imap

@@ -2,6 +2,9 @@
 // UTF8 data [RFC 6855], APPENDLIMIT [RFC 7889] (bigger literals are already refused by the
 // assembler with NO [TOOBIG] before they are sent) and APPENDUID [RFC 4315]; and REPLACE /
 // UID REPLACE [RFC 8508], which appends like APPEND and then expunges the replaced message.
+#include <algorithm>
+
+#include "net/memory_reserve.hpp"
 #include "proto/imap/response.hpp"
 #include "proto/imap/sequence_set.hpp"
 #include "server/imap/imap_format.hpp"
@@ -15,20 +18,42 @@ using pi::Status;
 
 namespace {
 
-// One parsed message as the store takes it, or the tagged reply refusing it.
+// One parsed message as the store takes it, or the tagged reply refusing it. A message kept in a
+// spool (item.external) goes to the store as that spool; a literal8 is stored byte for byte
+// [RFC 3516 §4.3].
 std::optional<std::string> to_store_message(const std::string& tag, pi::AppendItem& item, uint64_t append_limit,
-                                            store::AppendMessage& out) {
-  if (item.bytes.size() > append_limit) {
+                                            std::vector<std::shared_ptr<Spool>>& spools, store::AppendMessage& out) {
+  if (item.size > append_limit) {
     return pi::tagged(tag, Status::kNo, pi::code::kTooBig, "Message exceeds APPENDLIMIT");
   }
-  if (item.bytes.empty()) return pi::tagged(tag, Status::kNo, pi::code::kCannot, "Empty message");
+  if (item.size == 0) return pi::tagged(tag, Status::kNo, pi::code::kCannot, "Empty message");
   auto flags = parse_flags(item.flags);
   if (!flags) return pi::tagged(tag, Status::kBad, flags.error().message);
   out = store::AppendMessage{std::move(item.bytes), std::move(*flags), item.internal_date};
+  out.binary = item.binary;
+  if (item.external) {
+    if (*item.external >= spools.size() || !spools[*item.external]) {
+      return pi::store_failure(tag, make_error(Errc::kInternal, "spooled message missing"));
+    }
+    out.spool = std::move(spools[*item.external]);
+  }
   return std::nullopt;
 }
 
 }  // namespace
+
+// The store parses a spooled message from its mapped blob: its pages are in RAM meanwhile, so the
+// largest such message of the command takes its size from the message memory budget first (as a
+// finished SMTP message does), which bounds how many are parsed at once.
+asio::awaitable<MemoryLease> Session::reserve_for_spooled(const std::vector<store::AppendMessage>& messages) {
+  uint64_t largest = 0;
+  for (const auto& m : messages) {
+    if (m.spool) largest = std::max(largest, m.size());
+  }
+  if (largest == 0) co_return MemoryLease{};
+  MemoryLease lease = co_await net::reserve_memory(ctx_.message_memory, largest);
+  co_return lease;
+}
 
 asio::awaitable<std::string> Session::cmd_append(const std::string& tag, pi::Append& args) {
   auto name = mailbox_name(args.mailbox);
@@ -38,8 +63,11 @@ asio::awaitable<std::string> Session::cmd_append(const std::string& tag, pi::App
   }
   std::vector<store::AppendMessage> messages(args.messages.size());
   for (size_t i = 0; i < args.messages.size(); ++i) {
-    if (auto refused = to_store_message(tag, args.messages[i], append_limit(), messages[i])) co_return *refused;
+    if (auto refused = to_store_message(tag, args.messages[i], append_limit(), command_spools_, messages[i])) {
+      co_return *refused;
+    }
   }
+  MemoryLease memory = co_await reserve_for_spooled(messages);
   auto open_task = account_->open(*name);
   auto box = co_await std::move(open_task);
   if (!box) co_return pi::store_failure(tag, box.error(), pi::StoreCall::kDestination);
@@ -82,7 +110,11 @@ asio::awaitable<std::string> Session::cmd_replace(const std::string& tag, pi::Re
   auto name = mailbox_name(args.mailbox);
   if (!name) co_return pi::store_failure(tag, name.error(), pi::StoreCall::kDestination);
   store::AppendMessage message;
-  if (auto refused = to_store_message(tag, args.message, append_limit(), message)) co_return *refused;
+  if (auto refused = to_store_message(tag, args.message, append_limit(), command_spools_, message)) co_return *refused;
+  std::vector<store::AppendMessage> one;
+  one.push_back(std::move(message));
+  MemoryLease memory = co_await reserve_for_spooled(one);
+  message = std::move(one.front());
   auto open_task = account_->open(*name);
   auto box = co_await std::move(open_task);
   if (!box) co_return pi::store_failure(tag, box.error(), pi::StoreCall::kDestination);

@@ -217,12 +217,15 @@ asio::awaitable<Session::Incoming> Session::read_command() {
     co_return Incoming{};
   }
   const bool id_command = pi::is_id_command(first.data);
+  const bool append_command = pi::is_append_command(first.data);
   pi::Progress progress = assembler_.feed_line(first.data);
   MemoryLease memory;
+  std::vector<std::shared_ptr<Spool>> spools;
+  bool spool_failed = false;
   for (;;) {
     switch (progress.kind) {
       case pi::Progress::Kind::kComplete:
-        co_return Incoming{Flow::kContinue, assembler_.take(), std::move(memory)};
+        co_return Incoming{Flow::kContinue, assembler_.take_command(), std::move(memory), std::move(spools), spool_failed};
       case pi::Progress::Kind::kError: {
         const auto& err = progress.error;
         spdlog::debug("conn={} imap: {} (close: {})", id(), err.message, err.must_close);
@@ -241,15 +244,39 @@ asio::awaitable<Session::Incoming> Session::read_command() {
           const bool ok = co_await send(pi::continuation("Ready for literal data"));
           if (!ok) co_return Incoming{};
         }
-        // A big literal (an APPEND) first takes its bytes from the process-wide message memory
-        // budget, then is read as it arrives, chunk by chunk, straight into the assembler: the
-        // connection never buffers it whole (issue 28 item 2).
         uint64_t left = progress.literal_size;
+        if (append_command && left > ctx_.config->limits.message_memory) {
+          // A big APPEND message goes into a spool as it arrives: message_memory bytes in RAM at
+          // most, the rest in an anonymous temp file, and the command carries it by reference
+          // (issue 28 item 2). A spool that cannot be written (disk full) is still read to its end,
+          // so the stream stays in step, and the command then fails.
+          auto spool = std::make_shared<Spool>(ctx_.config->data_dir, ctx_.config->limits.message_memory,
+                                               ctx_.message_memory);
+          bool has_nul = false;
+          // The literal must average [timeouts] min_data_rate after timeout() of grace (slowloris).
+          auto transfer = conn_.transfer(timeout(), ctx_.config->timeouts.min_data_rate);
+          while (left > 0) {
+            const net::ReadStatus status = co_await conn_.wait_input(timeout());
+            if (status != net::ReadStatus::kOk) {
+              co_await read_failed(status);
+              co_return Incoming{};
+            }
+            const std::string_view piece = conn_.input().substr(0, static_cast<size_t>(left));
+            if (!has_nul && piece.find('\0') != std::string_view::npos) has_nul = true;
+            if (!spool_failed && !spool->append(piece)) spool_failed = true;
+            conn_.consume(piece.size());
+            left -= piece.size();
+          }
+          progress = assembler_.literal_kept_elsewhere(has_nul);
+          spools.push_back(std::move(spool));
+          break;
+        }
+        // Another big literal first takes its bytes from the process-wide message memory budget,
+        // then is read as it arrives, chunk by chunk, straight into the assembler.
         if (left > ctx_.config->limits.message_memory) {
           MemoryLease reserved = co_await net::reserve_memory(ctx_.message_memory, left);
           memory.add(std::move(reserved));
         }
-        // The literal must average [timeouts] min_data_rate after timeout() of grace (slowloris).
         auto transfer = conn_.transfer(timeout(), ctx_.config->timeouts.min_data_rate);
         if (left == 0) progress = assembler_.feed_literal({});
         while (left > 0) {
@@ -411,7 +438,14 @@ asio::awaitable<Flow> Session::next_command() {
     const bool ok = co_await send(pi::bad(parsed.error().tag, parsed.error().message));
     co_return ok ? Flow::kContinue : Flow::kClose;
   }
+  if (incoming.spool_failed) {
+    auto flow = co_await reply(pi::store_failure(parsed->tag, make_error(Errc::kUnavailable, "cannot spool the message")));
+    co_return flow;
+  }
+  // The spools go when the command is done (APPEND hands them to the store, which holds them no longer).
+  command_spools_ = std::move(incoming.spools);
   auto flow = co_await dispatch(*parsed);
+  command_spools_.clear();
   co_return flow;
 }
 

@@ -56,8 +56,12 @@ class Session {
  private:
   struct Incoming {
     Flow flow = Flow::kClose;
-    std::optional<std::string> command;
+    std::optional<proto::imap::AssembledCommand> command;
     MemoryLease memory;  // the share of the message memory budget its big literals hold
+    // The literals kept elsewhere (command->external[i] is in spools[i]): big APPEND messages
+    // spooled as they arrived (issue 28 item 2).
+    std::vector<std::shared_ptr<Spool>> spools{};
+    bool spool_failed = false;  // a spool could not be written (disk full): the command fails
   };
 
   // --- core (imap_session.cpp)
@@ -156,10 +160,14 @@ class Session {
 
   // --- cmd_append.cpp
   boost::asio::awaitable<std::string> cmd_replace(const std::string& tag, proto::imap::Replace& args);
+  // Message memory for parsing the spooled messages of an APPEND once stored (the largest of them).
+  boost::asio::awaitable<MemoryLease> reserve_for_spooled(const std::vector<store::AppendMessage>& messages);
 
   net::Connection& conn_;
   ImapContext& ctx_;
   proto::imap::CommandAssembler assembler_;
+  // The spools of the command being run (Incoming::spools), for APPEND / REPLACE to hand to the store.
+  std::vector<std::shared_ptr<Spool>> command_spools_;
   std::optional<auth::Principal> principal_;
   uint32_t commands_before_auth_ = 0;
   std::string outbuf_;

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -242,6 +243,86 @@ Result<BlobPin> BlobStore::put_pinned(std::string_view bytes) {
   const fs::path tmp = root_ / "tmp" / (id + "." + random_token(12));
   if (auto r = write_durably(tmp, target, bytes); !r) return r.error();
   return pin;
+}
+
+Result<BlobPin> BlobStore::put_pinned_from(const BlobSource& next) {
+  // The id is known only at the end: the bytes go to a temp file first, and the pin is taken
+  // before the blob's own path is looked at, as in put_pinned.
+  const fs::path tmp = root_ / "tmp" / ("stream." + random_token(12));
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return io_error(errno, "create", tmp);
+  Sha256 hash;
+  std::string piece;
+  Result<void> written;
+  for (;;) {
+    auto more = next(piece);
+    if (!more) {
+      written = more.error();
+      break;
+    }
+    if (!*more) break;
+    hash.update(piece);
+    written = write_all(fd, piece, tmp);
+    if (!written) break;
+  }
+  std::string().swap(piece);
+  if (written && ::fdatasync(fd) != 0) written = io_error(errno, "fdatasync", tmp);
+  ::close(fd);
+  if (!written) {
+    ::unlink(tmp.c_str());
+    return written.error();
+  }
+  std::string id = hash.hex();
+  {
+    std::lock_guard lock(pin_mu_);
+    ++pins_[id];
+  }
+  BlobPin pin(this, id);
+  const fs::path target = path_for(id);
+  const fs::path dir = target.parent_path();
+  Result<void> placed = ensure_durable_dir(dir.parent_path());
+  if (placed) placed = ensure_durable_dir(dir);
+  if (placed && exists(id)) {
+    ::unlink(tmp.c_str());  // the same bytes are stored already
+    return pin;
+  }
+  if (placed && ::rename(tmp.c_str(), target.c_str()) != 0) placed = io_error(errno, "rename", target);
+  if (!placed) {
+    ::unlink(tmp.c_str());
+    return placed.error();
+  }
+  if (auto r = fsync_path(dir); !r) return r.error();
+  return pin;
+}
+
+BlobMapping::~BlobMapping() {
+  if (data_ != nullptr) ::munmap(data_, std::size_t(size_));
+}
+
+Result<std::unique_ptr<BlobMapping>> BlobStore::map_blob(std::string_view id) const {
+  if (!is_blob_id(id)) return make_error(Errc::kInternal, "message storage error");
+  const fs::path path = path_for(id);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error(errno, "open", path);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return io_error(err, "fstat", path);
+  }
+  const auto size = uint64_t(st.st_size);
+  void* data = nullptr;
+  if (size > 0) {
+    data = ::mmap(nullptr, std::size_t(size), PROT_READ, MAP_PRIVATE, fd, 0);
+    if (data == MAP_FAILED) {
+      const int err = errno;
+      ::close(fd);
+      return io_error(err, "mmap", path);
+    }
+    ::madvise(data, std::size_t(size), MADV_SEQUENTIAL);
+  }
+  ::close(fd);
+  return std::make_unique<BlobMapping>(data, size);
 }
 
 Result<std::unique_ptr<BlobReader>> BlobStore::open_blob(std::string_view id) const {

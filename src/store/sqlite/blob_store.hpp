@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -49,6 +50,24 @@ class BlobReader {
   int fd_;
   uint64_t size_;
 };
+
+// A blob file mapped read-only (mmap): its bytes without a copy on the heap; the pages belong to the
+// page cache and go when it is destroyed. Move-only.
+class BlobMapping {
+ public:
+  BlobMapping(void* data, uint64_t size) : data_(data), size_(size) {}
+  BlobMapping(const BlobMapping&) = delete;
+  BlobMapping& operator=(const BlobMapping&) = delete;
+  ~BlobMapping();
+  std::string_view bytes() const { return {static_cast<const char*>(data_), std::size_t(size_)}; }
+
+ private:
+  void* data_;
+  uint64_t size_;
+};
+
+// Writes the next piece of a blob into `piece` (replacing what it held); false once there is no more.
+using BlobSource = std::function<Result<bool>(std::string& piece)>;
 
 // Writes `bytes` to `target` durably: creates `tmp` (0600, same file system), writes, fdatasyncs,
 // renames it onto `target` and fsyncs target's directory. The blob store and the outbound queue's
@@ -90,6 +109,12 @@ class BlobStore {
   // The same, and the blob stays pinned (never collected) while the returned pin lives: hold it
   // until the index entry naming the blob is committed.
   Result<BlobPin> put_pinned(std::string_view bytes);
+  // The same for bytes given in pieces by `next` (a message too big to hold at once): they are
+  // hashed as they are written to a temp file, which becomes the blob (or is dropped when that blob
+  // exists already). Holds one piece in memory at a time.
+  Result<BlobPin> put_pinned_from(const BlobSource& next);
+  // A stored blob mapped into memory (for parsing one too big to copy; see BlobMapping).
+  Result<std::unique_ptr<BlobMapping>> map_blob(std::string_view id) const;
   Result<std::unique_ptr<BlobReader>> open_blob(std::string_view id) const;
   bool exists(std::string_view id) const;
   // Every stored blob id (temp files excluded), in no particular order.

@@ -274,6 +274,75 @@ TEST_F(MailStoreTest, AppendKeepsFlagsKeywordsDateAndSummary) {
   EXPECT_EQ(append(*box, msg("x", longest)).uid, 3u);
 }
 
+// A message sent as binary data (an IMAP literal8) is stored byte for byte: a bare LF stays a bare
+// LF, so BINARY.SIZE and BINARY[] give back what was sent [RFC 3516 §4.3] (issue 27 defect 2);
+// the same bytes sent as an ordinary literal get CRLF line ends.
+TEST_F(MailStoreTest, BinaryAppendIsStoredByteForByteRfc3516) {
+  auto a = account(1);
+  auto box = open(*a, "INBOX");
+  const std::string raw = "Content-Type: application/octet-stream\r\n\r\n" + std::string("ab\ncd\0e\n", 9);
+  AppendMessage binary{raw, {}, std::nullopt};
+  binary.binary = true;
+  const Uid b = append(*box, std::move(binary)).uid;
+  const Uid t = append(*box, AppendMessage{raw, {}, std::nullopt}).uid;
+  auto data = run(box->fetch({b, t}, true)).value();
+  ASSERT_EQ(data.size(), 2u);
+  EXPECT_EQ(data[0].info.size, raw.size());
+  EXPECT_EQ(data[1].info.size, normalize_crlf(raw).size());
+  auto blob = run(box->open_message(b)).value();
+  EXPECT_EQ(run(blob->read(0, 1000)).value(), raw);
+  blob = run(box->open_message(t)).value();
+  EXPECT_EQ(run(blob->read(0, 1000)).value(), normalize_crlf(raw));
+  // The summary's offsets are those of the stored bytes: the body is the 9 bytes as sent.
+  auto summary = mime::decode_summary(data[0].summary).value();
+  EXPECT_EQ(summary.root.body_size, 9u);
+}
+
+// A spooled message (a big APPEND literal, issue 28 item 2) is copied into its blob a piece at a
+// time; the stored bytes, size, hash and summary are those of the same message appended from
+// memory, a CRLF cut between two pieces included, and a binary one stays byte for byte.
+TEST_F(MailStoreTest, SpooledAppendStoresTheSameMessageAsFromMemory) {
+  auto a = account(1);
+  auto box = open(*a, "INBOX");
+  std::string raw = "From: a@example.test\nSubject: spooled\n\n";
+  while (raw.size() < 256 * 1024 - 1) raw += "line of the body\n";
+  raw.resize(256 * 1024 - 1);
+  raw += "\r\n";  // CR ends the first piece, LF starts the second
+  for (int i = 0; i < 40000; ++i) raw += "more " + std::to_string(i) + (i % 3 == 0 ? "\n" : "\r\n");
+  auto spooled = [&](bool binary) {
+    auto spool = std::make_shared<Spool>(dir_, 1024, nullptr);
+    for (std::size_t i = 0; i < raw.size(); i += 10'000) EXPECT_TRUE(spool->append(std::string_view(raw).substr(i, 10'000)));
+    EXPECT_TRUE(spool->on_disk());
+    AppendMessage m;
+    m.spool = std::move(spool);
+    m.binary = binary;
+    return m;
+  };
+  const Uid from_memory = append(*box, AppendMessage{raw, {}, std::nullopt}).uid;
+  // MULTIAPPEND of a spooled and an in-memory message.
+  std::vector<AppendMessage> two;
+  two.push_back(spooled(false));
+  two.push_back(msg("small"));
+  auto many = run(box->append_many(std::move(two)));
+  ASSERT_TRUE(many) << many.error().message;
+  const Uid from_spool = many->at(0).uid;
+  const Uid binary = append(*box, spooled(true)).uid;
+  EXPECT_EQ(blob_count(), 3u);  // the spooled copy has the in-memory copy's hash: one blob
+  auto data = run(box->fetch({from_memory, from_spool, binary}, true)).value();
+  ASSERT_EQ(data.size(), 3u);
+  EXPECT_EQ(data[0].info.size, normalize_crlf(raw).size());
+  EXPECT_EQ(data[1].info.size, data[0].info.size);
+  EXPECT_EQ(data[1].summary, data[0].summary);
+  EXPECT_EQ(data[2].info.size, raw.size());
+  auto read_all = [&](Uid uid) {
+    auto blob = run(box->open_message(uid)).value();
+    return run(blob->read(0, std::size_t(blob->size()))).value();
+  };
+  EXPECT_EQ(read_all(from_spool), normalize_crlf(raw));
+  EXPECT_EQ(read_all(binary), raw);
+  EXPECT_TRUE(fs::is_empty(dir_ / "blobs" / "tmp"));
+}
+
 TEST_F(MailStoreTest, UidsGrowAndAreNeverReused) {
   auto a = account(1);
   auto box = open(*a, "INBOX");

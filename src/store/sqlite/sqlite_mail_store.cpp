@@ -71,9 +71,10 @@ Result<Flags> checked_flags(Flags flags) {
   return flags;
 }
 
-// Blocking: everything the index needs besides the blob id, for bytes already CRLF-normalised.
-// `parsed` is the summary of `bytes` alone when the caller has it (a delivery to several targets
-// parses once; mime::with_prefix shifts it by each prefix), else nullptr.
+// Blocking: everything the index needs besides the blob id, for bytes already CRLF-normalised (or
+// binary). `bytes` may be a mapped blob: nothing copies it whole when there is no prefix. `parsed`
+// is the summary of `bytes` alone when the caller has it (a delivery to several targets parses
+// once; mime::with_prefix shifts it by each prefix), else nullptr.
 index::NewMessage describe(std::string blob_id, std::string_view bytes, std::string prefix, Flags flags,
                            std::optional<int64_t> internal_date, int64_t now,
                            const mime::MessageSummary* parsed = nullptr) {
@@ -108,9 +109,54 @@ struct Prepared {
   std::vector<BlobPin> pins;
 };
 
-// Blocking: normalises, stores the blob durably (pinned, into `out`) and describes the message.
+// Bytes of a spooled message copied (and normalised) into its blob at a time.
+constexpr std::size_t kSpoolPiece = 256 * 1024;
+
+// Blocking: a spooled message (a big APPEND, issue 28 item 2) copied into its blob a piece at a
+// time, normalised as it goes unless binary; the blob is hashed as it is written, then mapped (not
+// copied) to be parsed. Memory: one piece, plus the mapped pages while the summary is made.
+Result<void> prepare_spooled(BlobStore& blobs, const AppendMessage& message, Flags flags, int64_t now,
+                             Prepared& out) {
+  const Spool& spool = *message.spool;
+  uint64_t offset = 0;
+  std::string raw;
+  CrlfNormalizer crlf;
+  auto pin = blobs.put_pinned_from([&](std::string& piece) -> Result<bool> {
+    piece.clear();
+    while (piece.empty()) {
+      if (offset >= spool.size()) return false;
+      raw.resize(kSpoolPiece);
+      auto n = spool.read(offset, raw.data(), raw.size());
+      if (!n) return n.error();
+      if (*n == 0) return make_error(Errc::kUnavailable, "cannot read the spooled message");
+      offset += *n;
+      raw.resize(*n);
+      if (message.binary) {
+        piece.swap(raw);
+      } else {
+        crlf.feed(raw, piece);
+      }
+    }
+    return true;
+  });
+  if (!pin) return pin.error();
+  auto mapped = blobs.map_blob(pin->id());
+  if (!mapped) return mapped.error();
+  out.messages.push_back(describe(pin->id(), (*mapped)->bytes(), "", std::move(flags), message.internal_date, now));
+  out.pins.push_back(std::move(*pin));
+  return {};
+}
+
+// Blocking: normalises (unless the message is binary, a literal8 stored byte for byte
+// [RFC 3516 §4.3]), stores the blob durably (pinned, into `out`) and describes the message.
 Result<void> prepare(BlobStore& blobs, const AppendMessage& message, Flags flags, int64_t now, Prepared& out) {
-  const std::string bytes = normalize_crlf(message.bytes);
+  if (message.spool) return prepare_spooled(blobs, message, std::move(flags), now, out);
+  std::string normalized;
+  std::string_view bytes = message.bytes;
+  if (!message.binary && has_bare_lf(message.bytes)) {  // a copy only when a lone LF must change
+    normalized = normalize_crlf(message.bytes);
+    bytes = normalized;
+  }
   auto pin = blobs.put_pinned(bytes);
   if (!pin) return pin.error();
   out.messages.push_back(describe(pin->id(), bytes, "", std::move(flags), message.internal_date, now));
