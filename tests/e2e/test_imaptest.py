@@ -15,13 +15,9 @@ from conftest import Server
 ROOT = Path(__file__).resolve().parents[2]
 # imaptest's scripted groups at commit 924f619d (src/tests/); Dovecot 2.3.19 passes all of them.
 GROUPS = 71
-# Groups that still fail, each for an open defect of issue 27; the test fails if any other group
-# fails, and also if one of these starts to pass (then it is removed from here).
-KNOWN_OPEN = {
-    # defect 2: a literal8 APPEND is not stored byte for byte, and BODY[] of a part holding NUL is
-    # not converted as Dovecot does.
-    "append-binary",
-}
+# Groups that still fail, each for an open defect; the test fails if any other group fails, and
+# also if one of these starts to pass (then it is removed from here). None are open now.
+KNOWN_OPEN = set()
 STRESS_SECONDS = 20
 
 

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/blocking_pool.hpp"
 #include "server/imap/imap_session.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
 #include "tests/harness/harness.hpp"
@@ -76,7 +77,7 @@ class MailServer {
   // Destroyed in reverse order: the harness (and with it every session) before the store, the
   // store before its pool.
   fs::path dir_;
-  net::BlockingPool pool_{2};
+  BlockingPool pool_{2};
   std::unique_ptr<store::sqlite::SqliteMailStore> store_;
   MailboxKeywords keywords_;
   Harness harness_;

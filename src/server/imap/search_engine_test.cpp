@@ -2,6 +2,7 @@
 // key, i18n (RFC 2047 subjects, casemap edge cases), body search inside base64 and quoted-printable
 // parts, cost order (no blob opened for metadata keys), SORT with REVERSE and several criteria,
 // the RFC 5256 threading algorithms, and a 10,000-message performance sanity check.
+#include "base/blocking_pool.hpp"
 #include "server/imap/search_engine.hpp"
 
 #include <gtest/gtest.h>
@@ -135,7 +136,7 @@ class SearchEngineTest : public ::testing::Test {
   fs::path dir_;
   // io_ outlives pool_: pool threads may drop completions bound to it until the pool has joined.
   asio::io_context io_;
-  net::BlockingPool pool_{2};
+  BlockingPool pool_{2};
   std::unique_ptr<store::sqlite::SqliteMailStore> store_;
   std::shared_ptr<store::Account> account_;
   std::unique_ptr<store::Mailbox> box_;

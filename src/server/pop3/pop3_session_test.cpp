@@ -1,5 +1,6 @@
 // In-process POP3 session tests: the real session behind a real Listener on 127.0.0.1, driven by the
 // blocking test client (tests/harness).
+#include "base/blocking_pool.hpp"
 #include "server/pop3/pop3_session.hpp"
 
 #include <gtest/gtest.h>
@@ -115,7 +116,7 @@ class Pop3 {
 
  private:
   std::filesystem::path store_dir_;
-  net::BlockingPool pool_{2};
+  BlockingPool pool_{2};
   std::unique_ptr<store::sqlite::SqliteMailStore> store_;
   MaildropLocks locks_;
   std::unique_ptr<Harness> harness_;
