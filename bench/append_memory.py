@@ -15,14 +15,12 @@ growth).
 """
 import argparse
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-from spool_memory import PASSWORD, free_base, readline, rss_kib, spooled
+from spool_memory import PASSWORD, dev_server, readline, rss_kib, spooled, wait_port
 
 
 def imap_login(port):
@@ -49,79 +47,55 @@ def main():
     chunk = line * ((1 << 20) // len(line))
     head = b"From: <a@remote.test>\r\nSubject: append bench\r\n\r\n"
     size = len(head) + args.mib * len(chunk)
-    with tempfile.TemporaryDirectory(prefix="append-bench-") as tmp:
-        root = Path(tmp) / "srv"
-        base = free_base()
-        subprocess.run([binary, "init", "--dir", str(root), "--dev", "--port-base", str(base),
-                        "--hostname", "localhost"], check=True, capture_output=True, timeout=60)
-        config = root / "posthorn.toml"
-        for cmd, inp in ((["domain", "add", "example.test"], None),
-                         (["user", "add", "demo@example.test", "--password-stdin"], PASSWORD + "\n")):
-            subprocess.run([binary, "--config", str(config), *cmd], input=inp, text=True, check=True,
-                           capture_output=True, timeout=60)
-        log = open(root / "serve.log", "ab")
-        proc = subprocess.Popen([binary, "--config", str(config), "serve"], stdout=log, stderr=subprocess.STDOUT)
-        try:
-            port = base + 143
-            deadline = time.time() + 30
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if time.time() > deadline:
-                        raise
-                    time.sleep(0.1)
-            conns = [imap_login(port) for _ in range(args.n)]
-            before = rss_kib(proc.pid)
-            peak = before
-            done = threading.Event()
+    with dev_server(binary, "append-bench-") as (proc, root, base):
+        port = base + 143
+        wait_port(port)
+        conns = [imap_login(port) for _ in range(args.n)]
+        before = rss_kib(proc.pid)
+        peak = before
+        done = threading.Event()
 
-            def sample():
-                nonlocal peak
-                while not done.is_set():
-                    peak = max(peak, rss_kib(proc.pid))
-                    time.sleep(0.02)
+        def sample():
+            nonlocal peak
+            while not done.is_set():
+                peak = max(peak, rss_kib(proc.pid))
+                time.sleep(0.02)
 
-            sampler = threading.Thread(target=sample)
-            sampler.start()
-            failures = []
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        failures = []
 
-            def append(sock, f):
-                try:
-                    sock.sendall(b"a APPEND INBOX {%d}\r\n" % size)
-                    if not readline(f).startswith(b"+"):
-                        raise RuntimeError("no continuation request")
-                    sock.sendall(head)
-                    for _ in range(args.mib):
-                        sock.sendall(chunk)
-                    sock.sendall(b"\r\n")
-                    while not (reply := readline(f)).startswith(b"a "):
-                        pass
-                    if not reply.startswith(b"a OK"):
-                        raise RuntimeError(reply.decode(errors="replace").strip())
-                except Exception as e:  # noqa: BLE001 - reported below
-                    failures.append(repr(e))
+        def append(sock, f):
+            try:
+                sock.sendall(b"a APPEND INBOX {%d}\r\n" % size)
+                if not readline(f).startswith(b"+"):
+                    raise RuntimeError("no continuation request")
+                sock.sendall(head)
+                for _ in range(args.mib):
+                    sock.sendall(chunk)
+                sock.sendall(b"\r\n")
+                while not (reply := readline(f)).startswith(b"a "):
+                    pass
+                if not reply.startswith(b"a OK"):
+                    raise RuntimeError(reply.decode(errors="replace").strip())
+            except Exception as e:  # noqa: BLE001 - reported below
+                failures.append(repr(e))
 
-            start = time.time()
-            threads = [threading.Thread(target=append, args=c) for c in conns]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            elapsed = time.time() - start
-            on_disk = spooled(proc.pid, root)
-            for sock, f in conns:
-                f.close()
-                sock.close()
-            time.sleep(1)
-            done.set()
-            sampler.join()
-            after = rss_kib(proc.pid)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-            log.close()
+        start = time.time()
+        threads = [threading.Thread(target=append, args=c) for c in conns]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.time() - start
+        on_disk = spooled(proc.pid, root)
+        for sock, f in conns:
+            f.close()
+            sock.close()
+        time.sleep(1)
+        done.set()
+        sampler.join()
+        after = rss_kib(proc.pid)
     sent = args.n * size
     print(f"{args.n} concurrent IMAP APPENDs x {args.mib} MiB ({sent / 2**20:.0f} MiB stored in {elapsed:.1f} s, "
           f"{sent / 2**20 / elapsed:.0f} MiB/s)")

@@ -10,6 +10,7 @@ free loopback ports; the binary is not built here (`make build` makes ./build/po
 Exit status 1 when the peak RSS is over --limit-mib (the issue's bound: 300 MB).
 """
 import argparse
+import contextlib
 import os
 import socket
 import subprocess
@@ -53,6 +54,41 @@ def free_base():
     raise RuntimeError("no free port base")
 
 
+@contextlib.contextmanager
+def dev_server(binary, prefix):
+    """`posthorn serve` on a fresh `init --dev` folder (domain example.test, user demo@example.test
+    with PASSWORD) on free loopback ports: yields (process, data folder, port base); stopped at exit."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        root = Path(tmp) / "srv"
+        base = free_base()
+        subprocess.run([binary, "init", "--dir", str(root), "--dev", "--port-base", str(base),
+                        "--hostname", "localhost"], check=True, capture_output=True, timeout=60)
+        config = root / "posthorn.toml"
+        for cmd, inp in ((["domain", "add", "example.test"], None),
+                         (["user", "add", "demo@example.test", "--password-stdin"], PASSWORD + "\n")):
+            subprocess.run([binary, "--config", str(config), *cmd], input=inp, text=True, check=True,
+                           capture_output=True, timeout=60)
+        with open(root / "serve.log", "ab") as log:
+            proc = subprocess.Popen([binary, "--config", str(config), "serve"], stdout=log, stderr=subprocess.STDOUT)
+            try:
+                yield proc, root, base
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+
+
+def wait_port(port, timeout=30):
+    deadline = time.time() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def readline(f):
     line = f.readline()
     if not line:
@@ -83,75 +119,51 @@ def main():
     ap.add_argument("--limit-mib", type=int, default=300)
     args = ap.parse_args()
     binary = str(Path(args.bin).resolve())
-    with tempfile.TemporaryDirectory(prefix="spool-bench-") as tmp:
-        root = Path(tmp) / "srv"
-        base = free_base()
-        subprocess.run([binary, "init", "--dir", str(root), "--dev", "--port-base", str(base),
-                        "--hostname", "localhost"], check=True, capture_output=True, timeout=60)
-        config = root / "posthorn.toml"
-        for cmd, inp in ((["domain", "add", "example.test"], None),
-                         (["user", "add", "demo@example.test", "--password-stdin"], PASSWORD + "\n")):
-            subprocess.run([binary, "--config", str(config), *cmd], input=inp, text=True, check=True,
-                           capture_output=True, timeout=60)
-        log = open(root / "serve.log", "ab")
-        proc = subprocess.Popen([binary, "--config", str(config), "serve"], stdout=log, stderr=subprocess.STDOUT)
-        try:
-            port = base + 25
-            deadline = time.time() + 30
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if time.time() > deadline:
-                        raise
-                    time.sleep(0.1)
-            conns = [open_data(port) for _ in range(args.n)]
-            before = rss_kib(proc.pid)
-            peak = before
-            line = (b"x" * 76) + b"\r\n"
-            chunk = line * ((1 << 20) // len(line))
-            done = threading.Event()
+    with dev_server(binary, "spool-bench-") as (proc, root, base):
+        port = base + 25
+        wait_port(port)
+        conns = [open_data(port) for _ in range(args.n)]
+        before = rss_kib(proc.pid)
+        peak = before
+        line = (b"x" * 76) + b"\r\n"
+        chunk = line * ((1 << 20) // len(line))
+        done = threading.Event()
 
-            def sample():
-                nonlocal peak
-                while not done.is_set():
-                    peak = max(peak, rss_kib(proc.pid))
-                    time.sleep(0.05)
+        def sample():
+            nonlocal peak
+            while not done.is_set():
+                peak = max(peak, rss_kib(proc.pid))
+                time.sleep(0.05)
 
-            sampler = threading.Thread(target=sample)
-            sampler.start()
-            start = time.time()
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        start = time.time()
 
-            def pump(socks):
-                for _ in range(args.mib):
-                    for sock, _ in socks:
-                        sock.sendall(chunk)
+        def pump(socks):
+            for _ in range(args.mib):
+                for sock, _ in socks:
+                    sock.sendall(chunk)
 
-            # Two sender threads, each with half of the connections, interleaving 1 MiB writes.
-            halves = [conns[0::2], conns[1::2]]
-            senders = [threading.Thread(target=pump, args=(h,)) for h in halves]
-            for t in senders:
-                t.start()
-            for t in senders:
-                t.join()
-            sent = args.n * args.mib * len(chunk)
-            want = sent - args.n * 256 * 1024
-            while spooled(proc.pid, root) < want and time.time() - start < 600:
-                time.sleep(0.2)
-            elapsed = time.time() - start
-            on_disk = spooled(proc.pid, root)
-            for sock, f in conns:
-                f.close()
-                sock.close()
-            time.sleep(1)
-            done.set()
-            sampler.join()
-            after = rss_kib(proc.pid)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-            log.close()
+        # Two sender threads, each with half of the connections, interleaving 1 MiB writes.
+        halves = [conns[0::2], conns[1::2]]
+        senders = [threading.Thread(target=pump, args=(h,)) for h in halves]
+        for t in senders:
+            t.start()
+        for t in senders:
+            t.join()
+        sent = args.n * args.mib * len(chunk)
+        want = sent - args.n * 256 * 1024
+        while spooled(proc.pid, root) < want and time.time() - start < 600:
+            time.sleep(0.2)
+        elapsed = time.time() - start
+        on_disk = spooled(proc.pid, root)
+        for sock, f in conns:
+            f.close()
+            sock.close()
+        time.sleep(1)
+        done.set()
+        sampler.join()
+        after = rss_kib(proc.pid)
     print(f"{args.n} connections x {args.mib} MiB unfinished DATA ({sent / 2**20:.0f} MiB in {elapsed:.1f} s, "
           f"{sent / 2**20 / elapsed:.0f} MiB/s)")
     print(f"RSS before {before / 1024:.0f} MiB, peak {peak / 1024:.0f} MiB, after {after / 1024:.0f} MiB; "

@@ -204,6 +204,22 @@ asio::awaitable<Flow> Session::skip_overlong_line(std::optional<std::string> tag
 }
 
 // Reads one whole command: its first line, then literals and continuation lines as announced.
+asio::awaitable<bool> Session::read_literal(uint64_t size, const std::function<void(std::string_view)>& take) {
+  auto transfer = conn_.transfer(timeout(), ctx_.config->timeouts.min_data_rate);
+  while (size > 0) {
+    const net::ReadStatus status = co_await conn_.wait_input(timeout());
+    if (status != net::ReadStatus::kOk) {
+      co_await read_failed(status);
+      co_return false;
+    }
+    const std::string_view piece = conn_.input().substr(0, static_cast<size_t>(size));
+    take(piece);
+    conn_.consume(piece.size());
+    size -= piece.size();
+  }
+  co_return true;
+}
+
 asio::awaitable<Session::Incoming> Session::read_command() {
   auto first = co_await read_command_line(true, false);
   if (first.status == net::ReadStatus::kTooLong) {
@@ -253,20 +269,11 @@ asio::awaitable<Session::Incoming> Session::read_command() {
           auto spool = std::make_shared<Spool>(ctx_.config->data_dir, ctx_.config->limits.message_memory,
                                                ctx_.message_memory);
           bool has_nul = false;
-          // The literal must average [timeouts] min_data_rate after timeout() of grace (slowloris).
-          auto transfer = conn_.transfer(timeout(), ctx_.config->timeouts.min_data_rate);
-          while (left > 0) {
-            const net::ReadStatus status = co_await conn_.wait_input(timeout());
-            if (status != net::ReadStatus::kOk) {
-              co_await read_failed(status);
-              co_return Incoming{};
-            }
-            const std::string_view piece = conn_.input().substr(0, static_cast<size_t>(left));
+          const bool read = co_await read_literal(left, [&](std::string_view piece) {
             if (!has_nul && piece.find('\0') != std::string_view::npos) has_nul = true;
             if (!spool_failed && !spool->append(piece)) spool_failed = true;
-            conn_.consume(piece.size());
-            left -= piece.size();
-          }
+          });
+          if (!read) co_return Incoming{};
           progress = assembler_.literal_kept_elsewhere(has_nul);
           spools.push_back(std::move(spool));
           break;
@@ -277,19 +284,10 @@ asio::awaitable<Session::Incoming> Session::read_command() {
           MemoryLease reserved = co_await net::reserve_memory(ctx_.message_memory, left);
           memory.add(std::move(reserved));
         }
-        auto transfer = conn_.transfer(timeout(), ctx_.config->timeouts.min_data_rate);
         if (left == 0) progress = assembler_.feed_literal({});
-        while (left > 0) {
-          const net::ReadStatus status = co_await conn_.wait_input(timeout());
-          if (status != net::ReadStatus::kOk) {
-            co_await read_failed(status);
-            co_return Incoming{};
-          }
-          const std::string_view piece = conn_.input().substr(0, static_cast<size_t>(left));
-          progress = assembler_.feed_literal(piece);
-          conn_.consume(piece.size());
-          left -= piece.size();
-        }
+        const bool read =
+            co_await read_literal(left, [&](std::string_view piece) { progress = assembler_.feed_literal(piece); });
+        if (!read) co_return Incoming{};
         break;
       }
       case pi::Progress::Kind::kNeedLine: {

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,6 +79,9 @@ class Session {
   boost::asio::awaitable<Flow> read_failed(net::ReadStatus status);
   net::ReadOptions line_options(bool interruptible) const;
   boost::asio::awaitable<Incoming> read_command();
+  // Reads the next `size` bytes of a literal as they arrive, handing each piece to `take`, within the
+  // [timeouts] min_data_rate deadline (slowloris). False when the read failed (already handled).
+  boost::asio::awaitable<bool> read_literal(uint64_t size, const std::function<void(std::string_view)>& take);
   boost::asio::awaitable<net::ReadResult> read_command_line(bool first, bool id_command);
   boost::asio::awaitable<Flow> skip_overlong_line(std::optional<std::string> tag);
   boost::asio::awaitable<Flow> next_command();
