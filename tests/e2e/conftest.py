@@ -3,12 +3,13 @@ a domain and a user, and `posthorn serve` running in the background. Real client
 
 POSTHORN_BIN names the binary (make e2e sets it to the ASan build)."""
 import os
-import random
 import socket
 import ssl
 import subprocess
 import time
 from pathlib import Path
+
+from ports import claim_base
 
 import pytest
 
@@ -19,44 +20,10 @@ USER = "demo@example.test"
 PASSWORD = "correct horse battery"
 
 
-def _port_free(port):
-    for family, host in ((socket.AF_INET, "127.0.0.1"),):
-        s = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-        finally:
-            s.close()
-    return True
-
-
-def _ephemeral_low():
-    """The lowest port the kernel hands out to outgoing connections: ports at or above it can be
-    taken by any client socket between the check below and the server's bind."""
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-# Ports handed to a Server by this process. A port that is free now may belong to a server of this
-# test that has not started yet (test_msgauth starts two), so a base is never chosen twice.
-_CLAIMED = set()
-
-
 def free_port_base():
-    """A base N such that every N+offset port is free now and not handed out to another Server of
-    this process, below the ephemeral range so that no client connection can take one of them before
-    serve binds."""
-    high = min(_ephemeral_low(), 60000) - max(OFFSETS.values()) - 1
-    for _ in range(500):
-        base = random.randrange(10000, high)
-        ports = {base + off for off in OFFSETS.values()}
-        if ports.isdisjoint(_CLAIMED) and all(_port_free(port) for port in ports):
-            _CLAIMED.update(ports)
-            return base
-    raise RuntimeError("no free port range")
+    """A base N such that every N+offset port is free now and not handed out to another server of
+    this process (tests/e2e/ports.py)."""
+    return claim_base(OFFSETS.values())
 
 
 def run_cli(config, *args, input=None, check=True):

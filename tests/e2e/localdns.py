@@ -6,28 +6,15 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from ports import claim_port
+
 UNBOUND = "/usr/sbin/unbound"
 
 
-def free_port(kind=socket.SOCK_STREAM, hosts=("127.0.0.1",)):
-    """A port free for `kind` on every host in `hosts`."""
-    for _ in range(100):
-        s = socket.socket(socket.AF_INET, kind)
-        s.bind((hosts[0], 0))
-        port = s.getsockname()[1]
-        s.close()
-        ok = True
-        for h in hosts[1:]:
-            t = socket.socket(socket.AF_INET, kind)
-            try:
-                t.bind((h, port))
-            except OSError:
-                ok = False
-            finally:
-                t.close()
-        if ok:
-            return port
-    raise RuntimeError("no free port")
+def free_port(hosts=("127.0.0.1",)):
+    """A port free for TCP and UDP on every host in `hosts`, below the ephemeral range, never handed
+    to another server of this run (tests/e2e/ports.py)."""
+    return claim_port(hosts)
 
 
 class Unbound:
@@ -37,7 +24,7 @@ class Unbound:
         """records: unbound local-data lines; zones: the static zones that hold them (by default the
         owner names, with "mx.X" in X's zone)."""
         self.dir = Path(tempfile.mkdtemp(prefix="posthorn-e2e-dns-"))
-        self.port = free_port(socket.SOCK_DGRAM)
+        self.port = free_port()
         if zones is None:
             zones = sorted({r.split()[0].split(".", 1)[1] if r.split()[0].startswith("mx.") else r.split()[0]
                             for r in records})
