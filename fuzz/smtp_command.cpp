@@ -9,7 +9,7 @@
 #include "proto/smtp/envelope.hpp"
 #include "proto/smtp/reply.hpp"
 
-using namespace posthorn::smtp;
+using namespace posthorn::proto::smtp;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   posthorn::fuzz::Chunker chunker(data, size);

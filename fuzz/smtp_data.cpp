@@ -7,7 +7,7 @@
 #include "fuzz_util.hpp"
 #include "proto/smtp/data_reader.hpp"
 
-using posthorn::smtp::DataReader;
+using posthorn::proto::smtp::DataReader;
 
 namespace {
 

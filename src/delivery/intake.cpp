@@ -260,7 +260,7 @@ asio::awaitable<void> owe_failure_notice(Work& w, const std::vector<std::optiona
   std::vector<queue::Recipient> failures;
   for (std::size_t i = 0; i < env.recipients.size(); ++i) {
     if (!failed[i]) continue;
-    const smtp::Reply r = smtp::to_mail_reply(*failed[i]);
+    const proto::smtp::Reply r = proto::smtp::to_mail_reply(*failed[i]);
     failures.push_back({env.recipients[i].address, queue::RecipientState::kFailed,
                         std::to_string(r.code) + " " + std::string(r.status) + " " + std::string(r.text), 1,
                         env.recipients[i].notify, env.recipients[i].orcpt});

@@ -27,7 +27,7 @@ struct Notify {
   bool given() const { return never || success || failure || delay; }
   bool operator==(const Notify&) const = default;
 };
-// The NOTIFY bits a queue::Recipient stores (the values of smtp::Notify: 1 NEVER, 2 SUCCESS,
+// The NOTIFY bits a queue::Recipient stores (the values of proto::smtp::Notify: 1 NEVER, 2 SUCCESS,
 // 4 FAILURE, 8 DELAY; 0 not given).
 Notify notify_from_bits(uint8_t bits);
 // MAIL ... RET= [RFC 3461 §4.3].

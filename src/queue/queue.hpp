@@ -29,7 +29,7 @@ struct Recipient {
   RecipientState state = RecipientState::kPending;
   std::string last_error;     // the last remote reply or local reason ("" when none yet)
   uint32_t attempts = 0;
-  uint8_t notify = 0;         // smtp::Notify bits from RCPT NOTIFY= (0: not given)
+  uint8_t notify = 0;         // proto::smtp::Notify bits from RCPT NOTIFY= (0: not given)
   std::string orcpt;          // RCPT ORCPT= as "type;address" ("" when not given)
   bool reported = false;      // failed and its DSN sent (or none wanted): not reported again
 };

@@ -194,7 +194,7 @@ asio::awaitable<std::optional<std::string>> SmtpClient::read_chunk(MessageReader
 }
 
 asio::awaitable<Reply> SmtpClient::send_data(MessageReader& reader) {
-  smtp::DataEncoder encoder(true);
+  proto::smtp::DataEncoder encoder(true);
   std::string block;
   for (;;) {
     auto chunk = co_await read_chunk(reader);
@@ -214,7 +214,7 @@ asio::awaitable<Reply> SmtpClient::send_data(MessageReader& reader) {
 }
 
 asio::awaitable<Reply> SmtpClient::send_bdat(MessageReader& reader) {
-  smtp::DataEncoder encoder(false);
+  proto::smtp::DataEncoder encoder(false);
   std::string block;
   auto flush = [&](bool last) {
     std::string out = "BDAT " + std::to_string(block.size()) + (last ? " LAST" : "") + "\r\n";

@@ -13,7 +13,7 @@ std::string mail_command(const MailParams& p, const Capabilities& caps) {
   if (caps.dsn) {
     if (p.ret == queue::Ret::kFull) out += " RET=FULL";
     if (p.ret == queue::Ret::kHeaders) out += " RET=HDRS";
-    if (!p.envid.empty()) out += " ENVID=" + smtp::xtext_encode(p.envid);
+    if (!p.envid.empty()) out += " ENVID=" + proto::smtp::xtext_encode(p.envid);
   }
   return out + "\r\n";
 }
@@ -35,7 +35,7 @@ std::string rcpt_command(const Recipient& r, const Capabilities& caps) {
       // ORCPT=addr-type;xtext [RFC 3461 §4.2]: the type stays as is, the address is xtext.
       const size_t semi = r.orcpt.find(';');
       if (semi != std::string::npos) {
-        out += " ORCPT=" + r.orcpt.substr(0, semi + 1) + smtp::xtext_encode(r.orcpt.substr(semi + 1));
+        out += " ORCPT=" + r.orcpt.substr(0, semi + 1) + proto::smtp::xtext_encode(r.orcpt.substr(semi + 1));
       }
     }
   }

@@ -16,9 +16,9 @@
 namespace posthorn::smtpc {
 
 // A reply as the client reads it; the grammar is proto/smtp's.
-using Reply = smtp::ReceivedReply;
-using smtp::Capabilities;
-using smtp::ReplyParser;
+using Reply = proto::smtp::ReceivedReply;
+using proto::smtp::Capabilities;
+using proto::smtp::ReplyParser;
 
 enum class Body { k7Bit, k8BitMime };
 

@@ -5,7 +5,7 @@
 
 #include "base/ascii.hpp"
 
-namespace posthorn::smtp {
+namespace posthorn::proto::smtp {
 namespace {
 
 struct VerbEntry {
@@ -254,4 +254,4 @@ void throw_exception_from_error(const SyntaxError& error, const boost::source_lo
   throw std::logic_error("SMTP parse result used without a check: " + error.text);
 }
 
-}  // namespace posthorn::smtp
+}  // namespace posthorn::proto::smtp

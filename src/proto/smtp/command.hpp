@@ -15,7 +15,7 @@
 #include "proto/smtp/envelope.hpp"
 #include "proto/smtp/reply.hpp"
 
-namespace posthorn::smtp {
+namespace posthorn::proto::smtp {
 
 enum class Verb { kEhlo, kHelo, kLhlo, kStartTls, kAuth, kRset, kNoop, kQuit, kHelp, kVrfy, kExpn,
                   kMail, kRcpt, kData, kBdat, kEtrn };
@@ -78,4 +78,4 @@ bool is_address_literal(std::string_view s);
 // boost::system::result needs this to report a value() call on an error (a bug).
 [[noreturn]] void throw_exception_from_error(const SyntaxError& error, const boost::source_location& loc);
 
-}  // namespace posthorn::smtp
+}  // namespace posthorn::proto::smtp

@@ -2,7 +2,7 @@
 
 #include "proto/smtp/command.hpp"
 
-namespace posthorn::smtp {
+namespace posthorn::proto::smtp {
 namespace {
 
 struct Case {
@@ -162,4 +162,4 @@ TEST(SmtpCommand, VerbNames) {
 }
 
 }  // namespace
-}  // namespace posthorn::smtp
+}  // namespace posthorn::proto::smtp

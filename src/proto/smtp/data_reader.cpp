@@ -1,6 +1,6 @@
 #include "proto/smtp/data_reader.hpp"
 
-namespace posthorn::smtp {
+namespace posthorn::proto::smtp {
 
 void DataReader::emit(char c) {
   ++size_;
@@ -67,4 +67,4 @@ std::size_t DataReader::feed(std::string_view bytes) {
   return i;
 }
 
-}  // namespace posthorn::smtp
+}  // namespace posthorn::proto::smtp

@@ -18,7 +18,7 @@
 
 #include "proto/smtp/line_ends.hpp"
 
-namespace posthorn::smtp {
+namespace posthorn::proto::smtp {
 
 class DataReader {
  public:
@@ -49,4 +49,4 @@ class DataReader {
   std::string message_;
 };
 
-}  // namespace posthorn::smtp
+}  // namespace posthorn::proto::smtp

@@ -4,7 +4,7 @@
 
 #include "proto/smtp/data_reader.hpp"
 
-namespace posthorn::smtp {
+namespace posthorn::proto::smtp {
 namespace {
 
 struct Outcome {
@@ -184,4 +184,4 @@ TEST(DataReader, AgreesWithLineEndCheck) {
 }
 
 }  // namespace
-}  // namespace posthorn::smtp
+}  // namespace posthorn::proto::smtp

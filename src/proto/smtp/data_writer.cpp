@@ -1,6 +1,6 @@
 #include "proto/smtp/data_writer.hpp"
 
-namespace posthorn::smtp {
+namespace posthorn::proto::smtp {
 
 void DataEncoder::encode(std::string_view in, std::string& out) {
   out.reserve(out.size() + in.size() + in.size() / 32 + 8);
@@ -39,4 +39,4 @@ void DataEncoder::finish(std::string& out) {
   if (dot_stuff_) out += ".\r\n";
 }
 
-}  // namespace posthorn::smtp
+}  // namespace posthorn::proto::smtp

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace posthorn::smtp {
+namespace posthorn::proto::smtp {
 
 // Streams message bytes into DATA or BDAT form: CRLF for every CRLF, bare CR and bare LF; with
 // dot-stuffing a leading '.' is doubled. finish() ends the last line and, with dot-stuffing, adds
@@ -25,4 +25,4 @@ class DataEncoder {
   bool pending_cr_ = false;
 };
 
-}  // namespace posthorn::smtp
+}  // namespace posthorn::proto::smtp

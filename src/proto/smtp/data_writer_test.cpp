@@ -5,7 +5,7 @@
 #include "proto/smtp/data_reader.hpp"
 #include "proto/smtp/data_writer.hpp"
 
-namespace posthorn::smtp {
+namespace posthorn::proto::smtp {
 namespace {
 
 std::string encode_in_chunks(std::string_view in, size_t chunk, bool dot_stuff) {
@@ -92,4 +92,4 @@ TEST(DataEncoder, WhatItWritesDataReaderReadsBack) {
 }
 
 }  // namespace
-}  // namespace posthorn::smtp
+}  // namespace posthorn::proto::smtp

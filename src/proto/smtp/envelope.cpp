@@ -6,7 +6,7 @@
 #include "base/ascii.hpp"
 #include "proto/smtp/command.hpp"
 
-namespace posthorn::smtp {
+namespace posthorn::proto::smtp {
 namespace {
 
 // A path longer than this is refused outright (RFC 5321 §4.5.3.1.3 allows 256 octets; real SRS
@@ -369,4 +369,4 @@ Parsed<Bdat> parse_bdat(std::string_view args) {
   return r;
 }
 
-}  // namespace posthorn::smtp
+}  // namespace posthorn::proto::smtp

@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-namespace posthorn::smtp {
+namespace posthorn::proto::smtp {
 
 // One envelope address, split at the '@' that separates the local part from the domain.
 struct Mailbox {
@@ -91,4 +91,4 @@ std::optional<Mailbox> parse_path(std::string_view path, bool allow_empty);
 std::optional<std::string> xtext_decode(std::string_view s);
 std::string xtext_encode(std::string_view s);
 
-}  // namespace posthorn::smtp
+}  // namespace posthorn::proto::smtp

@@ -4,7 +4,7 @@
 #include "proto/smtp/command.hpp"
 #include "proto/smtp/envelope.hpp"
 
-namespace posthorn::smtp {
+namespace posthorn::proto::smtp {
 namespace {
 
 TEST(SmtpEnvelope, MailFromPlainAndNull) {
@@ -222,4 +222,4 @@ TEST(SmtpEnvelope, CommandsCarryErrorsWithTheirReply) {
 }
 
 }  // namespace
-}  // namespace posthorn::smtp
+}  // namespace posthorn::proto::smtp

@@ -10,7 +10,7 @@
 
 #include <string_view>
 
-namespace posthorn::smtp {
+namespace posthorn::proto::smtp {
 
 class LineEndCheck {
  public:
@@ -40,4 +40,4 @@ class LineEndCheck {
   bool bare_lf_ = false;
 };
 
-}  // namespace posthorn::smtp
+}  // namespace posthorn::proto::smtp

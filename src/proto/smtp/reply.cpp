@@ -1,6 +1,6 @@
 #include "proto/smtp/reply.hpp"
 
-namespace posthorn::smtp {
+namespace posthorn::proto::smtp {
 namespace {
 
 void append_line(std::string& out, uint16_t code, char sep, std::string_view status, std::string_view text) {
@@ -82,4 +82,4 @@ Reply to_mail_reply(const Error& error) {
   }
 }
 
-}  // namespace posthorn::smtp
+}  // namespace posthorn::proto::smtp

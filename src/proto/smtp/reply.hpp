@@ -11,7 +11,7 @@
 
 #include "base/result.hpp"
 
-namespace posthorn::smtp {
+namespace posthorn::proto::smtp {
 
 // One reply: the three-digit code, the enhanced status code ("2.0.0"; empty where RFC 2034 §3 forbids
 // it: the greeting and the EHLO/HELO/LHLO replies) and the default text.
@@ -106,4 +106,4 @@ Reply to_mail_reply(const Error& error);
 // True for 4xx and 5xx replies (they count towards the session's error limit).
 constexpr bool is_error(const Reply& reply) { return reply.code >= 400; }
 
-}  // namespace posthorn::smtp
+}  // namespace posthorn::proto::smtp

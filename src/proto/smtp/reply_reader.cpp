@@ -2,7 +2,7 @@
 
 #include "base/ascii.hpp"
 
-namespace posthorn::smtp {
+namespace posthorn::proto::smtp {
 
 std::string ReceivedReply::to_string() const {
   std::string out = code == 0 ? std::string() : std::to_string(code);
@@ -122,4 +122,4 @@ Capabilities parse_ehlo(const ReceivedReply& reply) {
   return caps;
 }
 
-}  // namespace posthorn::smtp
+}  // namespace posthorn::proto::smtp

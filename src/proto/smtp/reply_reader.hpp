@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-namespace posthorn::smtp {
+namespace posthorn::proto::smtp {
 
 // One server reply. code 0 means no reply came (connection lost, timeout); `status` then holds the
 // local enhanced code (4.4.2 lost connection, 4.4.1 connect failure...) and lines[0] the reason.
@@ -59,4 +59,4 @@ struct Capabilities {
 // From a 250 EHLO reply: line 0 is the server's greeting, the others keywords [RFC 5321 §4.1.1.1].
 Capabilities parse_ehlo(const ReceivedReply& reply);
 
-}  // namespace posthorn::smtp
+}  // namespace posthorn::proto::smtp

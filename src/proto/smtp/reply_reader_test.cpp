@@ -4,7 +4,7 @@
 
 #include "proto/smtp/reply_reader.hpp"
 
-namespace posthorn::smtp {
+namespace posthorn::proto::smtp {
 namespace {
 
 ReceivedReply parse(std::initializer_list<std::string_view> lines) {
@@ -95,4 +95,4 @@ TEST(Ehlo, Capabilities) {
 }
 
 }  // namespace
-}  // namespace posthorn::smtp
+}  // namespace posthorn::proto::smtp

@@ -2,7 +2,7 @@
 
 #include "proto/smtp/reply.hpp"
 
-namespace posthorn::smtp {
+namespace posthorn::proto::smtp {
 namespace {
 
 TEST(SmtpReply, FormatsSingleLines) {
@@ -62,4 +62,4 @@ TEST(SmtpReply, MapsMailErrorsInOnePlace) {
 }
 
 }  // namespace
-}  // namespace posthorn::smtp
+}  // namespace posthorn::proto::smtp

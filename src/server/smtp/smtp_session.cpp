@@ -62,7 +62,7 @@ constexpr uint32_t kRecipientOvershoot = 1000;
 constexpr std::size_t kMaxHeaderSenders = 20;
 
 namespace asio = boost::asio;
-namespace wire = posthorn::smtp;
+namespace wire = posthorn::proto::smtp;
 
 // BDAT chunks are read in pieces of this size (a chunk over the size limit is read and dropped).
 constexpr std::size_t kBdatPiece = 64 << 10;
