@@ -1,0 +1,387 @@
+#include "store/pg/pg_client.hpp"
+
+#include <libpq-fe.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <charconv>
+
+namespace posthorn::store::pg {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+
+// Asio registers a descriptor with epoll edge-triggered, and async_wait is never speculative: data
+// that arrives between libpq's last read and the wait being queued raises no further edge. So every
+// wait is also bounded by a short re-check period, after which poll() tells the truth; in the normal
+// case the descriptor wins and the timer is cancelled. (The same period bounds how late a missed
+// edge can make a query or a notification.)
+constexpr auto kRecheck = std::chrono::milliseconds(2);
+
+// The first line of a libpq message, without its trailing newline.
+std::string first_line(const char* message) {
+  std::string_view text = message ? message : "";
+  text = text.substr(0, text.find('\n'));
+  return std::string(text);
+}
+
+bool ready_now(int fd, bool for_write) {
+  pollfd p{fd, static_cast<short>(for_write ? POLLOUT : POLLIN), 0};
+  return ::poll(&p, 1, 0) > 0;
+}
+
+}  // namespace
+
+std::string redact_url(std::string_view url) {
+  // URI form: scheme://user:password@host... -> scheme://user@host...
+  if (const auto scheme = url.find("://"); scheme != std::string_view::npos) {
+    const auto rest = scheme + 3;
+    const auto at = url.find('@', rest);
+    const auto slash = url.find('/', rest);
+    if (at != std::string_view::npos && (slash == std::string_view::npos || at < slash)) {
+      const auto colon = url.find(':', rest);
+      if (colon != std::string_view::npos && colon < at) {
+        return std::string(url.substr(0, colon)) + std::string(url.substr(at));
+      }
+    }
+    // A password given as a query parameter (?password=...) is cut with everything after it.
+    if (const auto q = url.find("password="); q != std::string_view::npos) return std::string(url.substr(0, q)) + "password=...";
+    return std::string(url);
+  }
+  // key=value form: the value of password= is replaced.
+  std::string out(url);
+  if (const auto p = out.find("password="); p != std::string::npos) {
+    auto end = out.find(' ', p);
+    out.replace(p, (end == std::string::npos ? out.size() : end) - p, "password=...");
+  }
+  return out;
+}
+
+Errc errc_from_sqlstate(std::string_view s) {
+  if (s.size() != 5) return Errc::kInternal;
+  const std::string_view cls = s.substr(0, 2);
+  if (cls == "23" || cls == "40") return Errc::kConflict;           // integrity; transaction rollback
+  if (cls == "08" || cls == "53" || cls == "57" || cls == "58") return Errc::kUnavailable;  // connection, resources, operator, system
+  if (cls == "22") return Errc::kInvalid;                           // data exception
+  return Errc::kInternal;                                           // syntax, access rules (42): a bug here
+}
+
+bool is_retryable(std::string_view s) { return s == "40001" || s == "40P01"; }
+
+// ---- Rows ----
+
+Rows::Rows(pg_result* result, Format format) : result_(result), format_(format) {}
+Rows::Rows(Rows&& other) noexcept : result_(other.result_), format_(other.format_) { other.result_ = nullptr; }
+Rows& Rows::operator=(Rows&& other) noexcept {
+  if (this != &other) {
+    if (result_) PQclear(result_);
+    result_ = other.result_;
+    format_ = other.format_;
+    other.result_ = nullptr;
+  }
+  return *this;
+}
+Rows::~Rows() {
+  if (result_) PQclear(result_);
+}
+
+int Rows::size() const { return result_ ? PQntuples(result_) : 0; }
+bool Rows::is_null(int row, int column) const { return PQgetisnull(result_, row, column) != 0; }
+std::string_view Rows::text(int row, int column) const {
+  if (is_null(row, column)) return {};
+  return {PQgetvalue(result_, row, column), static_cast<size_t>(PQgetlength(result_, row, column))};
+}
+int64_t Rows::integer(int row, int column) const {
+  const std::string_view t = text(row, column);
+  int64_t v = 0;
+  std::from_chars(t.data(), t.data() + t.size(), v);
+  return v;
+}
+std::string Rows::bytes(int row, int column) const {
+  const std::string_view t = text(row, column);
+  if (format_ == Format::kBinary) return std::string(t);
+  size_t n = 0;
+  unsigned char* raw = PQunescapeBytea(reinterpret_cast<const unsigned char*>(std::string(t).c_str()), &n);
+  if (!raw) return {};
+  std::string out(reinterpret_cast<const char*>(raw), n);
+  PQfreemem(raw);
+  return out;
+}
+int64_t Rows::affected() const {
+  if (!result_) return 0;
+  const char* n = PQcmdTuples(result_);
+  int64_t v = 0;
+  if (n) std::from_chars(n, n + std::char_traits<char>::length(n), v);
+  return v;
+}
+
+// ---- Connection ----
+
+// The libpq socket as an Asio descriptor. libpq owns the file descriptor: it is released, never closed, here.
+struct Connection::Socket {
+  Socket(asio::any_io_executor ex, int fd) : fd(fd), desc(std::move(ex), fd) {}
+  ~Socket() { desc.release(); }
+  int fd;
+  asio::posix::stream_descriptor desc;
+};
+
+Connection::Connection(asio::any_io_executor executor, ConnectOptions options)
+    : executor_(std::move(executor)), options_(std::move(options)) {}
+
+Connection::~Connection() {
+  socket_.reset();
+  if (conn_) PQfinish(conn_);
+}
+
+bool Connection::broken() const { return broken_ || !conn_ || PQstatus(conn_) != CONNECTION_OK; }
+
+Result<void> Connection::fail(Errc code, std::string_view what) {
+  broken_ = broken_ || code == Errc::kUnavailable;
+  spdlog::warn("postgresql {}: {}", redact_url(options_.url), what);
+  return make_error(code, code == Errc::kUnavailable ? "database unavailable" : "database error");
+}
+
+Task<void> Connection::wait(bool for_write, Clock::time_point deadline) {
+  const int fd = PQsocket(conn_);
+  if (fd < 0) co_return make_error(Errc::kUnavailable, "database unavailable");
+  if (!socket_ || socket_->fd != fd) {
+    socket_.reset();
+    socket_ = std::make_unique<Socket>(executor_, fd);
+  }
+  for (;;) {
+    if (Clock::now() >= deadline) co_return make_error(Errc::kUnavailable, "timed out");
+    asio::steady_timer timer(executor_, std::min(deadline, Clock::now() + kRecheck));
+    const auto type = for_write ? asio::posix::descriptor_base::wait_write : asio::posix::descriptor_base::wait_read;
+    const auto which = co_await (socket_->desc.async_wait(type, kAwait) || timer.async_wait(kAwait));
+    if (which.index() == 0) {
+      if (auto [ec] = std::get<0>(which); ec) co_return make_error(Errc::kUnavailable, ec.message());
+      co_return Result<void>{};
+    }
+    if (ready_now(fd, for_write)) co_return Result<void>{};
+  }
+}
+
+Task<std::unique_ptr<Connection>> Connection::connect(asio::any_io_executor executor, ConnectOptions options) {
+  std::unique_ptr<Connection> c(new Connection(executor, options));
+  const std::string where = "cannot connect to " + redact_url(options.url);
+  c->conn_ = PQconnectStart(options.url.c_str());
+  if (!c->conn_) co_return make_error(Errc::kUnavailable, where + ": out of memory");
+  if (PQstatus(c->conn_) == CONNECTION_BAD) {
+    co_return make_error(Errc::kUnavailable, where + ": " + first_line(PQerrorMessage(c->conn_)));
+  }
+  const auto deadline = Clock::now() + options.connect_timeout;
+  PostgresPollingStatusType state = PGRES_POLLING_WRITING;
+  while (state != PGRES_POLLING_OK) {
+    if (state == PGRES_POLLING_FAILED) {
+      co_return make_error(Errc::kUnavailable, where + ": " + first_line(PQerrorMessage(c->conn_)));
+    }
+    if (auto waited = co_await c->wait(state == PGRES_POLLING_WRITING, deadline); !waited) {
+      co_return make_error(Errc::kUnavailable, where + ": " + waited.error().message);
+    }
+    state = PQconnectPoll(c->conn_);
+  }
+  if (PQsetnonblocking(c->conn_, 1) != 0) {
+    co_return make_error(Errc::kUnavailable, where + ": " + first_line(PQerrorMessage(c->conn_)));
+  }
+  co_return c;
+}
+
+Task<void> Connection::send_and_flush() {
+  const auto deadline = Clock::now() + options_.query_timeout;
+  for (;;) {
+    const int r = PQflush(conn_);
+    if (r == 0) co_return Result<void>{};
+    if (r < 0) co_return fail(Errc::kUnavailable, first_line(PQerrorMessage(conn_)));
+    // Output is pending: wait until the socket takes more (and read what the server sends meanwhile,
+    // as libpq asks, so that neither side blocks on a full buffer).
+    if (auto waited = co_await wait(true, deadline); !waited) co_return fail(Errc::kUnavailable, waited.error().message);
+    if (PQconsumeInput(conn_) == 0) co_return fail(Errc::kUnavailable, first_line(PQerrorMessage(conn_)));
+  }
+}
+
+Task<std::vector<pg_result*>> Connection::collect_results() {
+  const auto deadline = Clock::now() + options_.query_timeout;
+  std::vector<pg_result*> results;
+  auto clear_all = [&] {
+    for (auto* r : results) PQclear(r);
+    results.clear();
+  };
+  for (;;) {
+    if (PQconsumeInput(conn_) == 0) {
+      clear_all();
+      co_return fail(Errc::kUnavailable, first_line(PQerrorMessage(conn_)));
+    }
+    while (!PQisBusy(conn_)) {
+      pg_result* r = PQgetResult(conn_);
+      if (!r) co_return results;
+      results.push_back(r);
+    }
+    if (auto waited = co_await wait(false, deadline); !waited) {
+      clear_all();
+      co_return fail(Errc::kUnavailable, waited.error().message);
+    }
+  }
+}
+
+Result<void> Connection::check(pg_result* result) {
+  const ExecStatusType st = PQresultStatus(result);
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) return {};
+  const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  last_sqlstate_ = state ? state : "";
+  const Errc code = last_sqlstate_.empty() ? Errc::kUnavailable : errc_from_sqlstate(last_sqlstate_);
+  // Constraint violations and serialization failures are expected outcomes the caller handles.
+  if (code == Errc::kConflict) {
+    spdlog::debug("postgresql: {} ({})", first_line(PQresultErrorMessage(result)), last_sqlstate_);
+    return make_error(code, "conflict");
+  }
+  return fail(code, first_line(PQresultErrorMessage(result)) + " (" + last_sqlstate_ + ")");
+}
+
+Task<Rows> Connection::query(std::string_view sql, std::span<const Param> params, Format format) {
+  if (broken()) co_return make_error(Errc::kUnavailable, "database unavailable");
+  last_sqlstate_.clear();
+  std::vector<const char*> values(params.size());
+  std::vector<int> lengths(params.size());
+  std::vector<int> formats(params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    values[i] = params[i].is_null() ? nullptr : params[i].value().c_str();
+    lengths[i] = static_cast<int>(params[i].value().size());
+    formats[i] = params[i].binary() ? 1 : 0;
+  }
+  const std::string text(sql);
+  if (PQsendQueryParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr, values.data(), lengths.data(),
+                        formats.data(), static_cast<int>(format)) == 0) {
+    co_return fail(Errc::kUnavailable, first_line(PQerrorMessage(conn_)));
+  }
+  if (auto sent = co_await send_and_flush(); !sent) co_return sent.error();
+  auto results = co_await collect_results();
+  if (!results) co_return results.error();
+  // One statement gives one result; keep the last and report the first failure.
+  Result<void> status;
+  pg_result* last = nullptr;
+  for (auto* r : *results) {
+    if (status) status = check(r);
+    if (last) PQclear(last);
+    last = r;
+  }
+  if (!status) {
+    if (last) PQclear(last);
+    co_return status.error();
+  }
+  co_return Rows(last, format);
+}
+
+Task<void> Connection::exec(std::string_view sql) {
+  if (broken()) co_return make_error(Errc::kUnavailable, "database unavailable");
+  last_sqlstate_.clear();
+  const std::string text(sql);
+  if (PQsendQuery(conn_, text.c_str()) == 0) co_return fail(Errc::kUnavailable, first_line(PQerrorMessage(conn_)));
+  if (auto sent = co_await send_and_flush(); !sent) co_return sent.error();
+  auto results = co_await collect_results();
+  if (!results) co_return results.error();
+  Result<void> status;
+  for (auto* r : *results) {
+    if (status) status = check(r);
+    PQclear(r);
+  }
+  co_return status;
+}
+
+Task<Notification> Connection::next_notification() {
+  for (;;) {
+    if (broken()) co_return make_error(Errc::kUnavailable, "database unavailable");
+    if (PQconsumeInput(conn_) == 0) co_return fail(Errc::kUnavailable, first_line(PQerrorMessage(conn_)));
+    if (PGnotify* n = PQnotifies(conn_)) {
+      Notification out{n->relname ? n->relname : "", n->extra ? n->extra : ""};
+      PQfreemem(n);
+      co_return out;
+    }
+    if (auto waited = co_await wait(false, Clock::time_point::max()); !waited) {
+      co_return fail(Errc::kUnavailable, waited.error().message);
+    }
+  }
+}
+
+// ---- Pool ----
+
+// Each slot is an open connection or empty (nullptr); the channel holds the free ones.
+struct Pool::Slots {
+  using Channel = asio::experimental::concurrent_channel<void(boost::system::error_code, std::unique_ptr<Connection>)>;
+  Slots(asio::any_io_executor ex, size_t n) : free(std::move(ex), n) {}
+  Channel free;
+};
+
+Pool::Pool(asio::any_io_executor executor, PoolOptions options)
+    : executor_(std::move(executor)), options_(std::move(options)), slots_(std::make_unique<Slots>(executor_, options_.size)) {
+  for (size_t i = 0; i < options_.size; ++i) slots_->free.try_send(boost::system::error_code{}, nullptr);
+}
+
+Pool::~Pool() = default;
+
+uint64_t Pool::failed_connects() const {
+  std::lock_guard lock(mu_);
+  return failed_connects_;
+}
+
+void Pool::give_back(std::unique_ptr<Connection> conn) {
+  if (conn && conn->broken()) conn.reset();
+  slots_->free.try_send(boost::system::error_code{}, std::move(conn));
+}
+
+Pool::Lease::~Lease() {
+  if (pool_) pool_->give_back(std::move(conn_));
+}
+
+Task<Pool::Lease> Pool::acquire() {
+  std::unique_ptr<Connection> conn;
+  bool got = slots_->free.try_receive([&](boost::system::error_code, std::unique_ptr<Connection> c) { conn = std::move(c); });
+  if (!got) {
+    // A parallel group, not `||`: a slot received in the same instant as the timeout must not be lost.
+    asio::steady_timer timer(executor_, options_.acquire_timeout);
+    auto [order, received, c, timed_out] =
+        co_await asio::experimental::make_parallel_group(slots_->free.async_receive(asio::deferred),
+                                                         timer.async_wait(asio::deferred))
+            .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+    (void)order;
+    (void)timed_out;
+    if (received) co_return make_error(Errc::kUnavailable, "database busy");
+    conn = std::move(c);
+  }
+  Lease lease(this, std::move(conn));
+  if (lease.conn_ && !lease.conn_->broken()) co_return lease;
+  lease.conn_.reset();
+  {
+    std::lock_guard lock(mu_);
+    if (Clock::now() < next_connect_) co_return make_error(Errc::kUnavailable, "database unavailable");
+  }
+  auto opened = co_await Connection::connect(executor_, options_.connect);
+  std::lock_guard lock(mu_);
+  if (!opened) {
+    ++failed_connects_;
+    backoff_ = std::clamp(backoff_ * 2, options_.min_backoff, options_.max_backoff);
+    next_connect_ = Clock::now() + backoff_;
+    spdlog::warn("{}", opened.error().message);
+    co_return make_error(Errc::kUnavailable, "database unavailable");
+  }
+  backoff_ = std::chrono::milliseconds(0);
+  next_connect_ = {};
+  lease.conn_ = std::move(*opened);
+  co_return lease;
+}
+
+}  // namespace posthorn::store::pg

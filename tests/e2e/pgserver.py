@@ -1,0 +1,40 @@
+"""A private PostgreSQL 15 for end-to-end tests (scripts/pg-test-server: initdb + pg_ctl in a temp
+folder on a free loopback port, never a system service). A test that needs it fails when it cannot
+start; it never skips."""
+import subprocess
+import tempfile
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "pg-test-server"
+
+
+class PgServer:
+    def __init__(self):
+        self.state = Path(tempfile.mkdtemp(prefix="posthorn-e2e-pgstate-"))
+        proc = subprocess.run([str(SCRIPT), "start", str(self.state)], capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise RuntimeError(f"pg-test-server start failed ({proc.returncode}):\n{proc.stderr}")
+        self.url = (self.state / "url").read_text().strip()
+
+    def psql(self, sql):
+        """Runs SQL with psql and returns its unaligned, tuples-only output."""
+        proc = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", self.url, "-c", sql],
+                              capture_output=True, text=True, timeout=60)
+        if proc.returncode != 0:
+            raise AssertionError(f"psql failed: {proc.stderr}")
+        return proc.stdout.strip()
+
+    def restart(self):
+        """Stops and starts the server on the same port and data (a database restart under traffic)."""
+        data = (self.state / "datadir").read_text().strip()
+        as_pg = ["runuser", "-u", "postgres", "--"] if _is_root() else []
+        subprocess.run(as_pg + ["/usr/lib/postgresql/15/bin/pg_ctl", "-D", data, "-m", "fast", "-w", "restart"],
+                       check=True, capture_output=True, timeout=120)
+
+    def stop(self):
+        subprocess.run([str(SCRIPT), "stop", str(self.state)], capture_output=True, timeout=120)
+
+
+def _is_root():
+    import os
+    return os.geteuid() == 0
