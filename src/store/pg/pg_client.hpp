@@ -19,7 +19,6 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
-#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -119,13 +118,29 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  static Task<std::unique_ptr<Connection>> connect(boost::asio::any_io_executor executor, ConnectOptions options);
+  // (options by reference: g++ 12 destroys a by-value aggregate temporary of a co_await expression twice;
+  // it is copied before the first suspension.)
+  static Task<std::unique_ptr<Connection>> connect(boost::asio::any_io_executor executor, const ConnectOptions& options);
 
   // One statement with $1.. parameters. Errors: the SQLSTATE's Errc; kUnavailable when the
   // connection breaks or times out (the connection is then broken()).
-  Task<Rows> query(std::string_view sql, std::span<const Param> params = {}, Format format = Format::kText);
-  Task<Rows> query(std::string_view sql, std::initializer_list<Param> params, Format format = Format::kText) {
-    return query(sql, std::span<const Param>(params.begin(), params.size()), format);
+  Task<Rows> query(std::string_view sql, std::vector<Param> params = {}, Format format = Format::kText);
+  // The same with the parameters listed: query("... $1, $2", Param::text(a), Param::integer(b)).
+  // (Not a braced list: GCC 12 rejects an initializer_list inside a co_await expression.)
+  template <class... P>
+  Task<Rows> query(std::string_view sql, Param first, P... rest) {
+    std::vector<Param> params;
+    params.reserve(1 + sizeof...(rest));
+    params.push_back(std::move(first));
+    (params.push_back(std::move(rest)), ...);
+    return query(sql, std::move(params), Format::kText);
+  }
+  // Columns in binary form (bytea octets without hex escaping).
+  template <class... P>
+  Task<Rows> query_binary(std::string_view sql, P... params) {
+    std::vector<Param> list;
+    (list.push_back(std::move(params)), ...);
+    return query(sql, std::move(list), Format::kBinary);
   }
   // Statements without parameters, several separated by ';' (schema scripts, BEGIN/COMMIT).
   Task<void> exec(std::string_view sql);
@@ -141,9 +156,10 @@ class Connection {
   struct Socket;
   Connection(boost::asio::any_io_executor executor, ConnectOptions options);
   Task<void> send_and_flush();
-  Task<void> wait(bool for_write, std::chrono::steady_clock::time_point deadline);
+  // Waits until the socket is ready; false on timeout or error (the reason in wait_error_).
+  boost::asio::awaitable<bool> wait(bool for_write, std::chrono::steady_clock::time_point deadline);
   Task<std::vector<pg_result*>> collect_results();
-  Result<void> fail(Errc code, std::string_view what);
+  Error fail(Errc code, std::string_view what);
   Result<void> check(pg_result* result);
 
   boost::asio::any_io_executor executor_;
@@ -151,14 +167,13 @@ class Connection {
   pg_conn* conn_ = nullptr;
   std::unique_ptr<Socket> socket_;
   std::string last_sqlstate_;
+  std::string wait_error_;
   bool broken_ = false;
 };
 
 struct PoolOptions {
   ConnectOptions connect;
   std::size_t size = 8;
-  // How long acquire() waits for a free slot before kUnavailable.
-  std::chrono::milliseconds acquire_timeout{10000};
   // After a failed connect, new connects wait this long, doubling up to max_backoff.
   std::chrono::milliseconds min_backoff{100};
   std::chrono::milliseconds max_backoff{5000};

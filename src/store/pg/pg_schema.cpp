@@ -21,7 +21,7 @@ Task<int> schema_version(Connection& conn, std::string_view component) {
   auto exists = co_await conn.query("SELECT to_regclass('posthorn_schema') IS NOT NULL");
   if (!exists) co_return exists.error();
   if (exists->text(0, 0) != "t") co_return 0;
-  auto rows = co_await conn.query("SELECT version FROM posthorn_schema WHERE component = $1", {Param::text(component)});
+  auto rows = co_await conn.query("SELECT version FROM posthorn_schema WHERE component = $1", Param::text(component));
   if (!rows) co_return rows.error();
   co_return rows->empty() ? 0 : static_cast<int>(rows->integer(0, 0));
 }
@@ -48,8 +48,7 @@ Task<int> migrate(Connection& conn, std::string_view component, std::span<const 
     if (*current < target) {
       auto saved = co_await conn.query(
           "INSERT INTO posthorn_schema (component, version) VALUES ($1, $2) "
-          "ON CONFLICT (component) DO UPDATE SET version = EXCLUDED.version",
-          {Param::text(component), Param::integer(target)});
+          "ON CONFLICT (component) DO UPDATE SET version = EXCLUDED.version", Param::text(component), Param::integer(target));
       if (!saved) co_return saved.error();
     }
     co_return target;

@@ -17,6 +17,7 @@ namespace {
 
 namespace asio = boost::asio;
 using testing::run;
+using testing::test_options;
 using testing::test_url;
 
 
@@ -35,7 +36,7 @@ TEST(PgSchema, MigratesOnceAcrossConcurrentNodesAndRefusesANewerSchema) {
     asio::co_spawn(
         io,
         [&]() -> asio::awaitable<void> {
-          auto conn = co_await Connection::connect(io.get_executor(), {.url = test_url()});
+          auto conn = co_await Connection::connect(io.get_executor(), test_options());
           if (!conn) {
             std::lock_guard lock(mu);
             results.push_back(conn.error());
@@ -60,7 +61,7 @@ TEST(PgSchema, MigratesOnceAcrossConcurrentNodesAndRefusesANewerSchema) {
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        auto conn = co_await Connection::connect(io.get_executor(), {.url = test_url()});
+        auto conn = co_await Connection::connect(io.get_executor(), test_options());
         EXPECT_TRUE(conn.has_value());
         if (!conn) co_return;
         auto& c = **conn;

@@ -13,6 +13,8 @@
 #include <string>
 #include <thread>
 
+#include "store/pg/pg_client.hpp"
+
 namespace posthorn::store::pg::testing {
 
 // Fails the test (never skips it) when no server was started.
@@ -24,6 +26,13 @@ inline std::string test_url() {
   std::getline(in, url);
   if (url.empty()) ADD_FAILURE() << "no PostgreSQL URL in " << (file ? file : "(unset)");
   return url;
+}
+
+// The options for test_url(), as a named object: g++ 12 destroys an aggregate temporary written inside
+// a co_await expression twice, so tests never write {.url = ...} there.
+inline const ConnectOptions& test_options() {
+  static const ConnectOptions options{.url = test_url()};
+  return options;
 }
 
 // Runs body(executor) to completion on an io_context with two threads, as serve does.
