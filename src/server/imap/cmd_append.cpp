@@ -97,8 +97,8 @@ asio::awaitable<std::string> Session::cmd_append(const std::string& tag, pi::App
 // VANISHED) and the tagged OK together. The store has no single replace transaction, so another
 // session may briefly see the old message with \Deleted; and the quota check of the append still
 // counts the old message.
+// An EXAMINEd mailbox never gets here: the command table marks the writing forms kReadWrite.
 asio::awaitable<std::string> Session::cmd_replace(const std::string& tag, pi::Replace& args) {
-  if (view_.read_only()) co_return pi::tagged(tag, Status::kNo, pi::code::kReadOnly, "Mailbox is read-only");
   store::Uid old_uid = 0;
   if (args.uid) {
     if (!view_.seq_of(args.number)) co_return pi::tagged(tag, Status::kNo, pi::code::kNonExistent, "No such message");

@@ -37,8 +37,8 @@ store::Flags with_change(store::Flags old, store::FlagOp op, const store::Flags&
 
 }  // namespace
 
+// An EXAMINEd mailbox never gets here: the command table marks the writing forms kReadWrite.
 asio::awaitable<std::string> Session::cmd_store(const std::string& tag, const pi::Store& args) {
-  if (view_.read_only()) co_return pi::tagged(tag, Status::kNo, pi::code::kReadOnly, "Mailbox is read-only");
   auto uids = view_.resolve(args.set, args.uid);
   if (!uids) co_return pi::tagged(tag, Status::kBad, uids.error().message);
   auto flags = parse_flags(args.flags);
@@ -131,9 +131,9 @@ asio::awaitable<std::string> Session::cmd_store(const std::string& tag, const pi
   co_return pi::tagged(tag, Status::kOk, "STORE completed");
 }
 
+// An EXAMINEd mailbox never gets here: the command table marks the writing forms kReadWrite.
 asio::awaitable<std::string> Session::cmd_copy(const std::string& tag, const pi::Copy& args) {
   const char* verb = args.move ? "MOVE" : "COPY";
-  if (args.move && view_.read_only()) co_return pi::tagged(tag, Status::kNo, pi::code::kReadOnly, "Mailbox is read-only");
   auto uids = view_.resolve(args.set, args.uid);
   if (!uids) co_return pi::tagged(tag, Status::kBad, uids.error().message);
   auto name = mailbox_name(args.mailbox);

@@ -1,7 +1,7 @@
 // The IMAP session core: greeting, command reading (lines and literals through the assembler), the
 // pre-login commands CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN and AUTHENTICATE [RFC 9051 §6.1-6.2,
 // RFC 4959 SASL-IR, RFC 7888 LITERAL+], and dispatch of the authenticated and selected-state commands
-// to the cmd_*.cpp files (see session.hpp).
+// through the command table (command_table.hpp) to the cmd_*.cpp files (see session.hpp).
 //
 // Implementation notes:
 // - One command at a time: a command is assembled completely (lines + literals, see
@@ -49,8 +49,6 @@ constexpr std::string_view kLineTooLong = "Line too long";
 // speaking IMAP (a 10 MB "line", a decompression bomb) and gets BYE.
 constexpr size_t kMaxSkippedLine = 1 << 20;
 constexpr std::string_view kByeTooManyCommands = "Too many commands";
-constexpr std::string_view kNotAvailable = "Unknown command or not available";
-constexpr std::string_view kAlreadyAuthenticated = "Already authenticated";
 // One literal before login carries at most a user name or a password; a command holds a few of them.
 constexpr uint32_t kLiteralsPerCommand = 4;
 // A command before login: a few literals of a line each, or one ID command of up to kMaxIdLine.
@@ -311,8 +309,8 @@ asio::awaitable<Session::Incoming> Session::read_command() {
 
 // STARTTLS [RFC 9051 §6.2.1]
 asio::awaitable<Flow> Session::starttls(const std::string& tag) {
-  if (!starttls_offered() || authenticated()) {
-    auto flow = co_await reply(pi::tagged(tag, Status::kBad, "STARTTLS not available"));
+  if (!starttls_offered()) {  // (after login the command table refuses it with the same text)
+    auto flow = co_await reply(pi::tagged(tag, Status::kBad, kStartTlsNotAvailable));
     co_return flow;
   }
   const bool ok = co_await send(pi::tagged(tag, Status::kOk, "Begin TLS negotiation now"));
@@ -335,10 +333,6 @@ asio::awaitable<Flow> Session::starttls(const std::string& tag) {
 
 // LOGIN [RFC 9051 §6.2.3]
 asio::awaitable<Flow> Session::do_login(const std::string& tag, const pi::Login& login) {
-  if (authenticated()) {
-    auto flow = co_await reply(pi::tagged(tag, Status::kBad, kAlreadyAuthenticated));
-    co_return flow;
-  }
   const auto actx = auth::context_for(conn_, ctx_.listener);
   if (!ctx_.auth->plaintext_allowed(actx)) {
     auto flow = co_await reply(pi::auth_failure(tag, make_error(Errc::kDenied, "encryption required")));
@@ -368,10 +362,6 @@ asio::awaitable<std::optional<std::string>> Session::read_sasl_line() {
 
 // AUTHENTICATE [RFC 9051 §6.2.2, RFC 4959]
 asio::awaitable<Flow> Session::do_authenticate(const std::string& tag, const pi::Authenticate& args) {
-  if (authenticated()) {
-    auto flow = co_await reply(pi::tagged(tag, Status::kBad, kAlreadyAuthenticated));
-    co_return flow;
-  }
   auth::SaslExchange exchange(*ctx_.auth, auth::context_for(conn_, ctx_.listener));
   auth::SaslStep step = co_await exchange.start(args.mechanism, args.initial_response);
   for (;;) {
@@ -447,159 +437,51 @@ asio::awaitable<Flow> Session::next_command() {
   co_return flow;
 }
 
+SessionState Session::state() const {
+  if (!authenticated()) return SessionState::kNotAuthenticated;
+  return selected() ? SessionState::kSelected : SessionState::kAuthenticated;
+}
+
+// Looks the command up in the command table (command_table.cpp). A direct handler answers for
+// itself; a tagged one returns its tagged reply, which goes out after the selected mailbox is
+// brought up to date.
 asio::awaitable<Flow> Session::dispatch(pi::Command& cmd) {
-  const std::string& tag = cmd.tag;
-  if (std::holds_alternative<pi::Capability>(cmd.args)) {
-    auto flow = co_await reply(pi::untagged_data("CAPABILITY " + capabilities()) +
-                               pi::tagged(tag, Status::kOk, "CAPABILITY completed"));
+  const CommandEntry* entry = find_command(cmd.name);
+  if (entry != nullptr && entry->direct != nullptr) {
+    const std::string_view refused = refusal(entry, state());
+    if (refused.empty()) {
+      auto flow = co_await entry->direct(*this, cmd);
+      co_return flow;
+    }
+    auto flow = co_await reply(pi::tagged(cmd.tag, Status::kBad, refused));
     co_return flow;
   }
-  if (std::holds_alternative<pi::Logout>(cmd.args)) {
-    co_await send(pi::untagged(Status::kBye, "Logging out") + pi::tagged(tag, Status::kOk, "LOGOUT completed"));
-    co_return Flow::kClose;
-  }
-  if (std::holds_alternative<pi::StartTls>(cmd.args)) {
-    auto flow = co_await starttls(tag);
-    co_return flow;
-  }
-  if (const auto* login = std::get_if<pi::Login>(&cmd.args)) {
-    auto flow = co_await do_login(tag, *login);
-    co_return flow;
-  }
-  if (const auto* authenticate = std::get_if<pi::Authenticate>(&cmd.args)) {
-    auto flow = co_await do_authenticate(tag, *authenticate);
-    co_return flow;
-  }
-  if (std::holds_alternative<pi::Idle>(cmd.args) && authenticated()) {
-    auto flow = co_await cmd_idle(tag);
-    co_return flow;
-  }
-  if (const auto* compress = std::get_if<pi::Compress>(&cmd.args); compress != nullptr && authenticated()) {
-    auto flow = co_await cmd_compress(tag, *compress);
-    co_return flow;
-  }
-  std::string tagged;
-  if (std::holds_alternative<pi::Noop>(cmd.args)) {
-    tagged = pi::tagged(tag, Status::kOk, "NOOP completed");
-  } else if (const auto* id_args = std::get_if<pi::Id>(&cmd.args)) {
-    tagged = co_await cmd_id(tag, *id_args);
-  } else if (!authenticated()) {
-    tagged = pi::tagged(tag, Status::kBad, kNotAvailable);
-  } else {
-    tagged = co_await dispatch_authenticated(cmd);
-  }
+  std::string tagged = co_await dispatch_tagged(entry, cmd);
   if (broken_) co_return Flow::kClose;
   // EXPUNGE may not be sent after FETCH, STORE or SEARCH by sequence number [RFC 9051 §7.5.1].
-  const bool by_sequence = cmd.name == "FETCH" || cmd.name == "STORE" || cmd.name == "SEARCH" ||
-                           cmd.name == "SORT" || cmd.name == "THREAD";
+  const bool by_sequence = entry != nullptr && entry->has(cmdflag::kBySequence);
   co_await sync(!by_sequence);
   define_keywords();
   auto flow = co_await reply(std::move(tagged));
   co_return flow;
 }
 
-asio::awaitable<std::string> Session::dispatch_authenticated(pi::Command& cmd) {
+asio::awaitable<std::string> Session::dispatch_tagged(const CommandEntry* entry, pi::Command& cmd) {
   const std::string& tag = cmd.tag;
-  if (ctx_.store == nullptr || account_ == nullptr) {
+  const SessionState now = state();
+  // After login, a command of the authenticated states (or an unknown one) needs the mail store.
+  if (now != SessionState::kNotAuthenticated && (entry == nullptr || entry->needs_store()) &&
+      (ctx_.store == nullptr || account_ == nullptr)) {
     co_return pi::tagged(tag, Status::kNo, pi::code::kUnavailable, "Mail store not available");
   }
-  auto& a = cmd.args;
-  if (const auto* x = std::get_if<pi::Enable>(&a)) co_return cmd_enable(tag, *x);
-  if (std::holds_alternative<pi::Namespace>(a)) {
-    auto r = co_await cmd_namespace(tag);
-    co_return r;
+  if (const std::string_view refused = refusal(entry, now); !refused.empty()) {
+    co_return pi::tagged(tag, Status::kBad, refused);
   }
-  if (const auto* x = std::get_if<pi::Create>(&a)) {
-    auto r = co_await cmd_create(tag, *x);
-    co_return r;
+  if (entry->has(cmdflag::kReadWrite) && view_.read_only()) {
+    co_return pi::tagged(tag, Status::kNo, pi::code::kReadOnly, "Mailbox is read-only");
   }
-  if (const auto* x = std::get_if<pi::Delete>(&a)) {
-    auto r = co_await cmd_delete(tag, *x);
-    co_return r;
-  }
-  if (const auto* x = std::get_if<pi::Rename>(&a)) {
-    auto r = co_await cmd_rename(tag, *x);
-    co_return r;
-  }
-  if (const auto* x = std::get_if<pi::Subscribe>(&a)) {
-    auto r = co_await cmd_subscribe(tag, *x);
-    co_return r;
-  }
-  if (const auto* x = std::get_if<pi::List>(&a)) {
-    auto r = co_await cmd_list(tag, *x);
-    co_return r;
-  }
-  if (const auto* x = std::get_if<pi::StatusCmd>(&a)) {
-    auto r = co_await cmd_status(tag, *x);
-    co_return r;
-  }
-  if (auto* x = std::get_if<pi::Append>(&a)) {
-    auto r = co_await cmd_append(tag, *x);
-    co_return r;
-  }
-  if (const auto* x = std::get_if<pi::Select>(&a)) {
-    auto r = co_await cmd_select(tag, *x);
-    co_return r;
-  }
-  if (const auto* x = std::get_if<pi::GetQuota>(&a)) {
-    auto r = co_await cmd_getquota(tag, *x);
-    co_return r;
-  }
-  if (const auto* x = std::get_if<pi::GetQuotaRoot>(&a)) {
-    auto r = co_await cmd_getquotaroot(tag, *x);
-    co_return r;
-  }
-  if (std::holds_alternative<pi::SetQuota>(a)) co_return cmd_setquota(tag);
-  if (std::holds_alternative<pi::Unauthenticate>(a)) {
-    on_unauthenticated();
-    assembler_.set_options(assembler_limits());
-    co_return pi::tagged(tag, Status::kOk, "UNAUTHENTICATE completed");
-  }
-  if (!selected()) {
-    const bool needs_selection =
-        std::holds_alternative<pi::Fetch>(a) || std::holds_alternative<pi::Store>(a) ||
-        std::holds_alternative<pi::Copy>(a) || std::holds_alternative<pi::Expunge>(a) ||
-        std::holds_alternative<pi::Close>(a) || std::holds_alternative<pi::Unselect>(a) ||
-        std::holds_alternative<pi::Check>(a) || std::holds_alternative<pi::Search>(a) ||
-        std::holds_alternative<pi::CancelUpdate>(a) || std::holds_alternative<pi::Replace>(a);
-    if (needs_selection) co_return pi::tagged(tag, Status::kBad, "No mailbox selected");
-    co_return pi::tagged(tag, Status::kBad, kNotAvailable);
-  }
-  if (std::holds_alternative<pi::Check>(a)) co_return pi::tagged(tag, Status::kOk, "CHECK completed");
-  if (std::holds_alternative<pi::Close>(a)) {
-    auto r = co_await cmd_close(tag, true);
-    co_return r;
-  }
-  if (std::holds_alternative<pi::Unselect>(a)) {
-    auto r = co_await cmd_close(tag, false);
-    co_return r;
-  }
-  if (const auto* x = std::get_if<pi::Expunge>(&a)) {
-    auto r = co_await cmd_expunge(tag, *x);
-    co_return r;
-  }
-  if (const auto* x = std::get_if<pi::Fetch>(&a)) {
-    auto r = co_await cmd_fetch(tag, *x);
-    co_return r;
-  }
-  if (const auto* x = std::get_if<pi::Store>(&a)) {
-    auto r = co_await cmd_store(tag, *x);
-    co_return r;
-  }
-  if (const auto* x = std::get_if<pi::Copy>(&a)) {
-    auto r = co_await cmd_copy(tag, *x);
-    co_return r;
-  }
-  if (auto* x = std::get_if<pi::Replace>(&a)) {
-    auto r = co_await cmd_replace(tag, *x);
-    co_return r;
-  }
-  if (const auto* x = std::get_if<pi::Search>(&a)) {
-    auto r = co_await cmd_search(tag, cmd.name, *x);
-    co_return r;
-  }
-  if (const auto* x = std::get_if<pi::CancelUpdate>(&a)) co_return cmd_cancel_update(tag, *x);
-  co_return pi::tagged(tag, Status::kBad, kNotAvailable);
+  auto r = co_await entry->tagged(*this, cmd);
+  co_return r;
 }
 
 std::string Session::authenticated_reply(const std::string& tag, std::string_view text) const {

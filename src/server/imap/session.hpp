@@ -1,6 +1,7 @@
 // The IMAP session class (internal to server/imap): one connection's state machine. The core
-// (imap_session.cpp) reads and assembles commands, runs the pre-login commands and dispatches the
-// rest to one cmd_*.cpp file per command group:
+// (imap_session.cpp) reads and assembles commands, runs the pre-login commands and dispatches every
+// command through the command table (command_table.hpp: states, flags, handler) to one cmd_*.cpp
+// file per command group:
 //   cmd_mailbox.cpp  ENABLE, ID, NAMESPACE, CREATE, DELETE, RENAME, (UN)SUBSCRIBE, LIST, LSUB, STATUS
 //   cmd_append.cpp   APPEND (MULTIAPPEND, literal8)
 //   cmd_select.cpp   SELECT, EXAMINE, CLOSE, UNSELECT, EXPUNGE, UID EXPUNGE, CHECK, and sync()
@@ -28,6 +29,7 @@
 #include <string>
 
 #include "auth/authenticator.hpp"
+#include "server/imap/command_table.hpp"
 #include "proto/imap/assembler.hpp"
 #include "proto/imap/command.hpp"
 #include "server/imap/imap_session.hpp"
@@ -36,8 +38,6 @@
 #include "store/store.hpp"
 
 namespace posthorn::server::imap {
-
-enum class Flow { kContinue, kClose };
 
 // Shared between the session and its ChangeFeed callback (which runs on the publisher's thread).
 struct FeedState {
@@ -55,6 +55,8 @@ class Session {
   boost::asio::awaitable<void> run();
 
  private:
+  friend struct CommandHandlers;  // command_table.cpp: the adapters from a Command to the handlers
+
   struct Incoming {
     Flow flow = Flow::kClose;
     std::optional<proto::imap::AssembledCommand> command;
@@ -69,6 +71,7 @@ class Session {
   const std::string& id() const;
   bool authenticated() const { return principal_.has_value(); }
   bool selected() const { return mailbox_ != nullptr; }
+  SessionState state() const;
   std::chrono::seconds timeout() const;
   bool starttls_offered() const;
   std::string capabilities() const;
@@ -87,7 +90,8 @@ class Session {
   boost::asio::awaitable<Flow> next_command();
   boost::asio::awaitable<Flow> reply(std::string text);
   boost::asio::awaitable<Flow> dispatch(proto::imap::Command& cmd);
-  boost::asio::awaitable<std::string> dispatch_authenticated(proto::imap::Command& cmd);
+  // Runs a tagged command (entry: its table entry, nullptr for an unknown one) after the state checks.
+  boost::asio::awaitable<std::string> dispatch_tagged(const CommandEntry* entry, proto::imap::Command& cmd);
   boost::asio::awaitable<Flow> starttls(const std::string& tag);
   std::string authenticated_reply(const std::string& tag, std::string_view text) const;
   boost::asio::awaitable<Flow> do_login(const std::string& tag, const proto::imap::Login& login);
