@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from spool_memory import PASSWORD, dev_server, readline, rss_kib, spooled, wait_port
+from spool_memory import PASSWORD, PeakRss, dev_server, readline, rss_kib, spooled, wait_port
 
 
 def imap_login(port):
@@ -52,17 +52,7 @@ def main():
         wait_port(port)
         conns = [imap_login(port) for _ in range(args.n)]
         before = rss_kib(proc.pid)
-        peak = before
-        done = threading.Event()
-
-        def sample():
-            nonlocal peak
-            while not done.is_set():
-                peak = max(peak, rss_kib(proc.pid))
-                time.sleep(0.02)
-
-        sampler = threading.Thread(target=sample)
-        sampler.start()
+        sampler = PeakRss(proc.pid, before, 0.02)
         failures = []
 
         def append(sock, f):
@@ -93,8 +83,7 @@ def main():
             f.close()
             sock.close()
         time.sleep(1)
-        done.set()
-        sampler.join()
+        peak = sampler.stop()
         after = rss_kib(proc.pid)
     sent = args.n * size
     print(f"{args.n} concurrent IMAP APPENDs x {args.mib} MiB ({sent / 2**20:.0f} MiB stored in {elapsed:.1f} s, "

@@ -31,6 +31,29 @@ def rss_kib(pid):
     return 0
 
 
+class PeakRss:
+    """Samples a process's VmRSS on a thread every `period` seconds until stop(); `peak` is the highest
+    seen, starting from `before`."""
+
+    def __init__(self, pid, before, period):
+        self.peak = before
+        self._pid = pid
+        self._period = period
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+        self._thread.start()
+
+    def _run(self):
+        while not self._done.is_set():
+            self.peak = max(self.peak, rss_kib(self._pid))
+            time.sleep(self._period)
+
+    def stop(self):
+        self._done.set()
+        self._thread.join()
+        return self.peak
+
+
 def spooled(pid, root):
     total = 0
     for fd in os.listdir(f"/proc/{pid}/fd"):
@@ -124,19 +147,9 @@ def main():
         wait_port(port)
         conns = [open_data(port) for _ in range(args.n)]
         before = rss_kib(proc.pid)
-        peak = before
         line = (b"x" * 76) + b"\r\n"
         chunk = line * ((1 << 20) // len(line))
-        done = threading.Event()
-
-        def sample():
-            nonlocal peak
-            while not done.is_set():
-                peak = max(peak, rss_kib(proc.pid))
-                time.sleep(0.05)
-
-        sampler = threading.Thread(target=sample)
-        sampler.start()
+        sampler = PeakRss(proc.pid, before, 0.05)
         start = time.time()
 
         def pump(socks):
@@ -161,8 +174,7 @@ def main():
             f.close()
             sock.close()
         time.sleep(1)
-        done.set()
-        sampler.join()
+        peak = sampler.stop()
         after = rss_kib(proc.pid)
     print(f"{args.n} connections x {args.mib} MiB unfinished DATA ({sent / 2**20:.0f} MiB in {elapsed:.1f} s, "
           f"{sent / 2**20 / elapsed:.0f} MiB/s)")
