@@ -48,6 +48,9 @@ struct FeedState {
   boost::asio::steady_timer timer;         // IDLE waits on it; cancelled (on the strand) per event
 };
 
+struct FetchPlan;     // cmd_fetch.cpp
+struct FetchOutcome;  // cmd_fetch.cpp
+
 class Session {
  public:
   Session(net::Connection& conn, ImapContext& ctx, boost::asio::any_io_executor executor);
@@ -138,8 +141,29 @@ class Session {
   // mailbox selected, tells the client its HIGHESTMODSEQ (an untagged OK).
   boost::asio::awaitable<void> enable_condstore();
 
-  // --- cmd_fetch.cpp
+  // --- cmd_fetch.cpp (FetchPlan and FetchOutcome are defined there)
   boost::asio::awaitable<std::string> cmd_fetch(const std::string& tag, const proto::imap::Fetch& args);
+  // FLAGS and UID of `uids` from the view alone (plan.view_only, the view up to date): no store call.
+  boost::asio::awaitable<void> fetch_from_view(const proto::imap::Fetch& args, const FetchPlan& plan,
+                                               std::vector<store::Uid> uids);
+  // The UIDs of `expunged` that `set` names and the view no longer holds (VANISHED (EARLIER)).
+  std::vector<uint32_t> vanished_in_set(const std::vector<store::Uid>& expunged,
+                                        const proto::imap::SequenceSet& set) const;
+  // One batch of UIDs: reads their index rows (and summaries), sets \Seen where the plan says, and
+  // writes each message's FETCH response. Fails only when reading the rows does.
+  boost::asio::awaitable<Result<FetchOutcome>> fetch_batch(const proto::imap::Fetch& args, const FetchPlan& plan,
+                                                           std::vector<store::Uid> batch);
+  // Sets \Seen on the messages of `batch` that lack it and puts their new flags and modseq into
+  // `batch`; returns the UIDs whose flags changed (none when the store refused).
+  boost::asio::awaitable<std::vector<store::Uid>> mark_seen(std::vector<store::MessageData>& batch);
+  // The FETCH response of one message (none when it left the view, or is gone: outcome.missing).
+  // seen_changed: mark_seen just set its \Seen, so FLAGS goes with it.
+  boost::asio::awaitable<FetchOutcome> fetch_message(const proto::imap::Fetch& args, const FetchPlan& plan,
+                                                     const store::MessageData& m, bool seen_changed);
+  // Writes [offset, offset + size) of `blob` as literal data in chunks, NUL octets masked; pads
+  // with spaces when the blob is shorter than its index entry.
+  boost::asio::awaitable<void> stream_section(store::MessageBlob& blob, store::Uid uid, uint64_t offset,
+                                              uint64_t size);
 
   // --- cmd_store.cpp
   boost::asio::awaitable<std::string> cmd_store(const std::string& tag, const proto::imap::Store& args);
