@@ -243,9 +243,10 @@ bool in_saved(std::span<const store::Uid> saved, store::Uid uid) {
   return std::binary_search(saved.begin(), saved.end(), uid);
 }
 
-Tri eval(const Node& n, MessageState& st, const SearchContext& ctx) {
-  const store::MessageInfo& info = st.data->info;
-  const store::Flags& flags = info.flags;
+Tri eval(const Node& n, MessageState& st, const SearchContext& ctx);
+
+// AND, OR and NOT over the children (cheapest first): decided as soon as one child decides.
+Tri eval_boolean(const Node& n, MessageState& st, const SearchContext& ctx) {
   switch (n.kind) {
     case K::kAnd: {
       Tri r = Tri::kTrue;
@@ -265,10 +266,18 @@ Tri eval(const Node& n, MessageState& st, const SearchContext& ctx) {
       }
       return r;
     }
-    case K::kNot: {
+    default: {  // K::kNot
       const Tri t = eval(n.children[0], st, ctx);
       return t == Tri::kUnknown ? t : tri(t == Tri::kFalse);
     }
+  }
+}
+
+// The keys the index row answers (stage kMeta): flags, dates, sizes, modseq, sequence and UID sets.
+Tri eval_meta(const Node& n, const MessageState& st, const SearchContext& ctx) {
+  const store::MessageInfo& info = st.data->info;
+  const store::Flags& flags = info.flags;
+  switch (n.kind) {
     case K::kAll: return Tri::kTrue;
     case K::kAnswered: return tri(flags.has(store::kAnswered));
     case K::kDeleted: return tri(flags.has(store::kDeleted));
@@ -300,13 +309,13 @@ Tri eval(const Node& n, MessageState& st, const SearchContext& ctx) {
     case K::kModSeq: return tri(info.modseq >= static_cast<uint64_t>(n.key->number));
     case K::kSequence: return tri(n.saved ? in_saved(ctx.saved, info.uid) : n.set.contains(st.seq));
     case K::kUid: return tri(n.saved ? in_saved(ctx.saved, info.uid) : n.set.contains(info.uid));
-    case K::kSentBefore: case K::kSentOn: case K::kSentSince:
-    case K::kSubject: case K::kFrom: case K::kTo: case K::kCc: case K::kBcc:
-      if (st.summary_pending) return Tri::kUnknown;
-      break;
-    default:
-      break;
+    default: return Tri::kFalse;
   }
+}
+
+// The keys the envelope answers (stage kSummary): undecided while the summary is still to be fetched.
+Tri eval_envelope(const Node& n, MessageState& st) {
+  if (st.summary_pending) return Tri::kUnknown;
   switch (n.kind) {
     case K::kSentBefore: return tri(sent_day(st) < n.key->number);
     case K::kSentOn: return tri(sent_day(st) == n.key->number);
@@ -316,7 +325,7 @@ Tri eval(const Node& n, MessageState& st, const SearchContext& ctx) {
       if (!e || !e->subject) return Tri::kFalse;
       return tri(contains_folded(mime::decoded_subject(*e), n.folded));
     }
-    case K::kFrom: case K::kTo: case K::kCc: case K::kBcc: {
+    default: {  // FROM, TO, CC, BCC
       const auto* e = st.get_envelope();
       if (!e) return Tri::kFalse;
       const auto& env = *e;
@@ -325,8 +334,15 @@ Tri eval(const Node& n, MessageState& st, const SearchContext& ctx) {
       if (list.empty()) return Tri::kFalse;
       return tri(contains_folded(address_text(list), n.folded));
     }
+  }
+}
+
+// HEADER, TEXT and BODY (stages kHeaderBytes, kBodyBytes): undecided until the header is loaded
+// or the body scanned; false for a message expunged meanwhile.
+Tri eval_text(const Node& n, MessageState& st) {
+  if (st.gone) return Tri::kFalse;
+  switch (n.kind) {
     case K::kHeader: {
-      if (st.gone) return Tri::kFalse;
       if (!st.header_loaded) return Tri::kUnknown;
       for (const auto* f : st.header.find_all(n.key->text)) {
         if (contains_folded(mime::decode_words(f->value), n.folded)) return Tri::kTrue;
@@ -334,7 +350,6 @@ Tri eval(const Node& n, MessageState& st, const SearchContext& ctx) {
       return Tri::kFalse;
     }
     case K::kText: {
-      if (st.gone) return Tri::kFalse;
       if (!st.header_loaded) return Tri::kUnknown;
       if (n.folded.empty()) return Tri::kTrue;
       if (!st.header_folded) {
@@ -346,14 +361,21 @@ Tri eval(const Node& n, MessageState& st, const SearchContext& ctx) {
       if (!st.body_scanned) return Tri::kUnknown;
       return tri(st.body_found[static_cast<size_t>(n.needle)]);
     }
-    case K::kBody: {
-      if (st.gone) return Tri::kFalse;
+    default: {  // BODY
       if (n.folded.empty()) return Tri::kTrue;
       if (!st.body_scanned) return Tri::kUnknown;
       return tri(st.body_found[static_cast<size_t>(n.needle)]);
     }
-    default:
-      break;
+  }
+}
+
+// The node's value for one message: kUnknown when it needs data `st` does not hold yet.
+Tri eval(const Node& n, MessageState& st, const SearchContext& ctx) {
+  if (n.kind == K::kAnd || n.kind == K::kOr || n.kind == K::kNot) return eval_boolean(n, st, ctx);
+  switch (leaf_stage(n.kind)) {
+    case kMeta: return eval_meta(n, st, ctx);
+    case kSummary: return eval_envelope(n, st);
+    case kHeaderBytes: case kBodyBytes: return eval_text(n, st);
   }
   return Tri::kFalse;
 }
@@ -889,6 +911,173 @@ proto::imap::ThreadNode to_node(const ThreadBuilder& b, const std::vector<Thread
   return out;
 }
 
+// The messages to thread, ctx.messages[m.indices] in order: their sent dates and base subjects, and
+// their evaluation states (REFERENCES loads their header bytes into these). The states point into
+// ctx and m.summaries.
+struct ThreadInput {
+  std::vector<ThreadMsg> msgs;
+  std::vector<MessageState> states;
+};
+
+boost::asio::awaitable<ThreadInput> thread_input(const SearchContext& ctx, const Matches& m) {
+  ThreadInput in;
+  in.msgs.reserve(m.indices.size());
+  in.states.reserve(m.indices.size());
+  for (size_t k = 0; k < m.indices.size(); ++k) {
+    if (k % kYieldEvery == kYieldEvery - 1) co_await yield_now();
+    in.states.push_back(make_state(ctx, m.indices[k], &m.summaries));
+    auto& st = in.states[k];
+    const auto* e = st.get_envelope();
+    ThreadMsg msg;
+    msg.index = m.indices[k];
+    msg.date = sent_date(st);
+    if (e && e->subject) msg.subject = base_subject(*e->subject);
+    in.msgs.push_back(std::move(msg));
+  }
+  co_return in;
+}
+
+// [RFC 5256 §2.3] ORDEREDSUBJECT: sort by base subject then sent date; each run of one subject is a
+// thread whose first message is the parent of all the others; threads ordered by their first's date.
+std::vector<proto::imap::ThreadNode> ordered_subject_threads(ThreadBuilder& b, const std::vector<ThreadMsg>& msgs,
+                                                             const SearchContext& ctx) {
+  std::vector<size_t> order(msgs.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::vector<std::string> keys(msgs.size());
+  for (size_t k = 0; k < msgs.size(); ++k) keys[k] = ascii_key(msgs[k].subject.text);
+  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+    if (keys[x] != keys[y]) return keys[x] < keys[y];
+    return std::make_pair(msgs[x].date, msgs[x].index) < std::make_pair(msgs[y].date, msgs[y].index);
+  });
+  std::vector<int> thread_roots;
+  for (size_t k = 0; k < order.size(); ++k) {
+    const int node = b.add(static_cast<int>(order[k]));
+    if (k > 0 && keys[order[k]] == keys[order[k - 1]]) {
+      b.link(thread_roots.back(), node);
+    } else {
+      thread_roots.push_back(node);
+    }
+  }
+  std::stable_sort(thread_roots.begin(), thread_roots.end(),
+                   [&](int x, int y) { return b.order_key(x) < b.order_key(y); });
+  std::vector<proto::imap::ThreadNode> roots;
+  for (int r : thread_roots) roots.push_back(to_node(b, msgs, r, ctx));
+  return roots;
+}
+
+// [RFC 5256 §2.4 (1)] REFERENCES: links the messages of `states` (container k for message k) by
+// Message-ID, References and In-Reply-To, loading each one's header. Fails when a read does.
+boost::asio::awaitable<Result<void>> link_references(ThreadBuilder& b, std::vector<MessageState>& states,
+                                                     const SearchContext& ctx) {
+  std::unordered_map<std::string, int> ids;
+  auto container_for = [&](const std::string& id) {
+    auto [it, inserted] = ids.emplace(id, -1);
+    if (inserted) it->second = b.add(-1);
+    return it->second;
+  };
+  uint64_t opened = 0;
+  for (size_t k = 0; k < states.size(); ++k) {
+    auto& st = states[k];
+    const auto* e = st.get_envelope();
+    // (A) the message's own container; a missing or duplicate Message-ID gets a unique one
+    int self = -1;
+    std::vector<std::string> own = e && e->message_id ? msg_ids(*e->message_id) : std::vector<std::string>{};
+    if (!own.empty()) {
+      auto it = ids.find(own.front());
+      if (it == ids.end()) {
+        self = b.add(static_cast<int>(k));
+        ids.emplace(own.front(), self);
+      } else if (b.c[static_cast<size_t>(it->second)].msg == -1) {
+        self = it->second;
+        b.c[static_cast<size_t>(self)].msg = static_cast<int>(k);
+      }
+    }
+    if (self == -1) self = b.add(static_cast<int>(k));
+    // (B) the References chain (else the first In-Reply-To id)
+    auto loaded = co_await load_header(st, ctx, opened);
+    if (!loaded) co_return loaded.error();
+    std::vector<std::string> refs;
+    if (st.header_loaded) {
+      if (const auto* f = st.header.find("References")) refs = msg_ids(f->value);
+    }
+    if (refs.empty() && e && e->in_reply_to) {
+      auto irt = msg_ids(*e->in_reply_to);
+      if (!irt.empty()) refs.push_back(irt.front());
+    }
+    int prev = -1;
+    for (const auto& id : refs) {
+      const int cur = container_for(id);
+      if (prev != -1 && cur != prev && b.c[static_cast<size_t>(cur)].parent == -1 && !b.is_ancestor(cur, prev)) {
+        b.link(prev, cur);
+      }
+      prev = cur;
+    }
+    // (C) the last reference is the parent: replaces any parent guessed before
+    b.unlink(self);
+    if (prev != -1 && prev != self && !b.is_ancestor(self, prev)) b.link(prev, self);
+  }
+  co_return Result<void>{};
+}
+
+// [RFC 5256 §2.4 (6)] the thread each base subject gathers into: the first root with it, replaced by
+// a later dummy root, or by a later root that is not a reply or forward when the first one is.
+std::unordered_map<std::string, int> subject_table(const ThreadBuilder& b, const std::vector<int>& root) {
+  std::unordered_map<std::string, int> table;
+  for (int n : root) {
+    const BaseSubject* subj = b.thread_subject(n);
+    if (!subj || subj->text.empty()) continue;
+    const std::string key = ascii_key(subj->text);
+    auto it = table.find(key);
+    if (it == table.end()) {
+      table.emplace(key, n);
+      continue;
+    }
+    const auto& old = b.c[static_cast<size_t>(it->second)];
+    const bool cur_dummy = b.c[static_cast<size_t>(n)].msg == -1;
+    if (old.msg != -1 && (cur_dummy || (b.thread_subject(it->second)->reply_or_forward && !subj->reply_or_forward))) {
+      it->second = n;
+    }
+  }
+  return table;
+}
+
+// [RFC 5256 §2.4 (6)] gathers the threads of `root` with the same base subject; the new root set.
+std::vector<int> merge_by_subject(ThreadBuilder& b, std::vector<int> root) {
+  std::unordered_map<std::string, int> table = subject_table(b, root);
+  std::vector<bool> dropped(b.c.size() + root.size(), false);
+  for (int n : root) {
+    const BaseSubject* subj = b.thread_subject(n);
+    if (!subj || subj->text.empty()) continue;
+    auto it = table.find(ascii_key(subj->text));
+    if (it == table.end() || it->second == n) continue;
+    const int other = it->second;
+    const bool cur_dummy = b.c[static_cast<size_t>(n)].msg == -1;
+    const bool other_dummy = b.c[static_cast<size_t>(other)].msg == -1;
+    if (cur_dummy && other_dummy) {
+      for (int ch : std::vector<int>(b.c[static_cast<size_t>(n)].children)) {
+        b.unlink(ch);
+        b.link(other, ch);
+      }
+    } else if (other_dummy || (subj->reply_or_forward && !b.thread_subject(other)->reply_or_forward)) {
+      b.link(other, n);
+    } else {
+      const int dummy = b.add(-1);
+      dropped.resize(b.c.size(), false);
+      // the dummy takes the table message's place in the root set
+      std::replace(root.begin(), root.end(), other, dummy);
+      b.link(dummy, other);
+      b.link(dummy, n);
+      it->second = dummy;
+    }
+    dropped[static_cast<size_t>(n)] = true;
+  }
+  std::vector<int> merged_root;
+  for (int n : root) {
+    if (!dropped[static_cast<size_t>(n)]) merged_root.push_back(n);
+  }
+  return merged_root;
+}
+
 }  // namespace
 
 BaseSubject base_subject(std::string_view subject) {
@@ -1036,98 +1225,14 @@ SearchTask<std::vector<proto::imap::ThreadNode>> run_thread(const proto::imap::T
   if (!m) co_return m.error();
   auto filled = co_await fetch_summaries(ctx, m->indices, m->summaries);
   if (!filled) co_return filled.error();
-  std::vector<ThreadMsg> msgs;
-  msgs.reserve(m->indices.size());
-  std::vector<MessageState> states;
-  states.reserve(m->indices.size());
-  for (size_t k = 0; k < m->indices.size(); ++k) {
-    if (k % kYieldEvery == kYieldEvery - 1) co_await yield_now();
-    states.push_back(make_state(ctx, m->indices[k], &m->summaries));
-    auto& st = states[k];
-    const auto* e = st.get_envelope();
-    ThreadMsg msg;
-    msg.index = m->indices[k];
-    msg.date = sent_date(st);
-    if (e && e->subject) msg.subject = base_subject(*e->subject);
-    msgs.push_back(std::move(msg));
-  }
-  std::vector<proto::imap::ThreadNode> roots;
-  ThreadBuilder b(msgs);
-
+  auto input = co_await thread_input(ctx, *m);
+  ThreadBuilder b(input.msgs);
   if (program.algorithm == proto::imap::ThreadAlgorithm::kOrderedSubject) {
-    // [RFC 5256 §2.3]: sort by base subject then sent date; each run of one subject is a thread
-    // whose first message is the parent of all the others; threads ordered by their first's date.
-    std::vector<size_t> order(msgs.size());
-    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
-    std::vector<std::string> keys(msgs.size());
-    for (size_t k = 0; k < msgs.size(); ++k) keys[k] = ascii_key(msgs[k].subject.text);
-    std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
-      if (keys[x] != keys[y]) return keys[x] < keys[y];
-      return std::make_pair(msgs[x].date, msgs[x].index) < std::make_pair(msgs[y].date, msgs[y].index);
-    });
-    std::vector<int> thread_roots;
-    for (size_t k = 0; k < order.size(); ++k) {
-      const int node = b.add(static_cast<int>(order[k]));
-      if (k > 0 && keys[order[k]] == keys[order[k - 1]]) {
-        b.link(thread_roots.back(), node);
-      } else {
-        thread_roots.push_back(node);
-      }
-    }
-    std::stable_sort(thread_roots.begin(), thread_roots.end(),
-                     [&](int x, int y) { return b.order_key(x) < b.order_key(y); });
-    for (int r : thread_roots) roots.push_back(to_node(b, msgs, r, ctx));
-    co_return roots;
+    co_return ordered_subject_threads(b, input.msgs, ctx);
   }
-
   // [RFC 5256 §2.4] REFERENCES. (1) link messages by Message-ID, References / In-Reply-To.
-  std::unordered_map<std::string, int> ids;
-  auto container_for = [&](const std::string& id) {
-    auto [it, inserted] = ids.emplace(id, -1);
-    if (inserted) it->second = b.add(-1);
-    return it->second;
-  };
-  uint64_t opened = 0;
-  for (size_t k = 0; k < msgs.size(); ++k) {
-    auto& st = states[k];
-    const auto* e = st.get_envelope();
-    // (A) the message's own container; a missing or duplicate Message-ID gets a unique one
-    int self = -1;
-    std::vector<std::string> own = e && e->message_id ? msg_ids(*e->message_id) : std::vector<std::string>{};
-    if (!own.empty()) {
-      auto it = ids.find(own.front());
-      if (it == ids.end()) {
-        self = b.add(static_cast<int>(k));
-        ids.emplace(own.front(), self);
-      } else if (b.c[static_cast<size_t>(it->second)].msg == -1) {
-        self = it->second;
-        b.c[static_cast<size_t>(self)].msg = static_cast<int>(k);
-      }
-    }
-    if (self == -1) self = b.add(static_cast<int>(k));
-    // (B) the References chain (else the first In-Reply-To id)
-    auto loaded = co_await load_header(st, ctx, opened);
-    if (!loaded) co_return loaded.error();
-    std::vector<std::string> refs;
-    if (st.header_loaded) {
-      if (const auto* f = st.header.find("References")) refs = msg_ids(f->value);
-    }
-    if (refs.empty() && e && e->in_reply_to) {
-      auto irt = msg_ids(*e->in_reply_to);
-      if (!irt.empty()) refs.push_back(irt.front());
-    }
-    int prev = -1;
-    for (const auto& id : refs) {
-      const int cur = container_for(id);
-      if (prev != -1 && cur != prev && b.c[static_cast<size_t>(cur)].parent == -1 && !b.is_ancestor(cur, prev)) {
-        b.link(prev, cur);
-      }
-      prev = cur;
-    }
-    // (C) the last reference is the parent: replaces any parent guessed before
-    b.unlink(self);
-    if (prev != -1 && prev != self && !b.is_ancestor(self, prev)) b.link(prev, self);
-  }
+  auto linked = co_await link_references(b, input.states, ctx);
+  if (!linked) co_return linked.error();
   // (2) the root set; (4) prune dummies; (5) sort
   std::vector<int> root;
   for (size_t n = 0; n < b.c.size(); ++n) {
@@ -1136,57 +1241,11 @@ SearchTask<std::vector<proto::imap::ThreadNode>> run_thread(const proto::imap::T
   b.cap_depth(root, kMaxThreadDepth);
   root = b.prune(root, true);
   b.sort_siblings(root);
-  // (6) gather threads with the same base subject
-  std::unordered_map<std::string, int> table;
-  for (int n : root) {
-    const BaseSubject* subj = b.thread_subject(n);
-    if (!subj || subj->text.empty()) continue;
-    const std::string key = ascii_key(subj->text);
-    auto it = table.find(key);
-    if (it == table.end()) {
-      table.emplace(key, n);
-      continue;
-    }
-    const auto& old = b.c[static_cast<size_t>(it->second)];
-    const bool cur_dummy = b.c[static_cast<size_t>(n)].msg == -1;
-    if (old.msg != -1 && (cur_dummy || (b.thread_subject(it->second)->reply_or_forward && !subj->reply_or_forward))) {
-      it->second = n;
-    }
-  }
-  std::vector<int> merged_root;
-  std::vector<bool> dropped(b.c.size() + root.size(), false);
-  for (int n : root) {
-    const BaseSubject* subj = b.thread_subject(n);
-    if (!subj || subj->text.empty()) continue;
-    auto it = table.find(ascii_key(subj->text));
-    if (it == table.end() || it->second == n) continue;
-    const int other = it->second;
-    const bool cur_dummy = b.c[static_cast<size_t>(n)].msg == -1;
-    const bool other_dummy = b.c[static_cast<size_t>(other)].msg == -1;
-    if (cur_dummy && other_dummy) {
-      for (int ch : std::vector<int>(b.c[static_cast<size_t>(n)].children)) {
-        b.unlink(ch);
-        b.link(other, ch);
-      }
-    } else if (other_dummy || (subj->reply_or_forward && !b.thread_subject(other)->reply_or_forward)) {
-      b.link(other, n);
-    } else {
-      const int dummy = b.add(-1);
-      dropped.resize(b.c.size(), false);
-      // the dummy takes the table message's place in the root set
-      std::replace(root.begin(), root.end(), other, dummy);
-      b.link(dummy, other);
-      b.link(dummy, n);
-      it->second = dummy;
-    }
-    dropped[static_cast<size_t>(n)] = true;
-  }
-  for (int n : root) {
-    if (!dropped[static_cast<size_t>(n)]) merged_root.push_back(n);
-  }
-  // (7) sort every sibling set again
+  // (6) gather threads with the same base subject; (7) sort every sibling set again
+  std::vector<int> merged_root = merge_by_subject(b, std::move(root));
   b.sort_siblings(merged_root);
-  for (int n : merged_root) roots.push_back(to_node(b, msgs, n, ctx));
+  std::vector<proto::imap::ThreadNode> roots;
+  for (int n : merged_root) roots.push_back(to_node(b, input.msgs, n, ctx));
   co_return roots;
 }
 
