@@ -126,56 +126,47 @@ bool is_child_of(std::string_view child, std::string_view parent) {
          child[parent.size()] == store::kSeparator;
 }
 
-}  // namespace
-
-asio::awaitable<std::string> Session::cmd_list(const std::string& tag, const pi::List& args) {
-  const char* verb = args.lsub ? "LSUB" : "LIST";
-  // LIST "" "": the hierarchy separator and root [RFC 9051 §6.3.9].
-  if (args.patterns.size() == 1 && args.patterns[0].empty() && !args.extended) {
-    co_await out(pi::untagged_data(std::string(verb) + " (\\Noselect) \"/\" \"\""));
-    co_return pi::tagged(tag, Status::kOk, std::string(verb) + " completed");
-  }
+// The patterns of a LIST, joined with its reference and decoded from modified UTF-7.
+std::vector<std::string> list_patterns(const pi::List& args, bool utf8_names) {
   std::vector<std::string> patterns;
   for (const auto& p : args.patterns) {
     const std::string joined = pi::join_list_pattern(args.reference, p, store::kSeparator);
     // A pattern is not a mailbox name: one that is not valid modified UTF-7 (a bare "&" in
     // "!#$&'+,-.%") is legal LIST syntax [RFC 3501 §6.3.8, list-mailbox] and is matched as written
     // (as Dovecot does), so it lists what it can match, usually nothing; never BAD.
-    auto decoded = pi::mailbox_from_wire(joined, utf8_names());
+    auto decoded = pi::mailbox_from_wire(joined, utf8_names);
     patterns.push_back(decoded ? std::move(*decoded) : joined);
   }
-  auto matches = [&patterns](std::string_view name) {
-    return std::any_of(patterns.begin(), patterns.end(),
-                       [name](const std::string& p) { return pi::list_match(p, name, store::kSeparator); });
-  };
+  return patterns;
+}
 
-  auto mailboxes = co_await account_->list_mailboxes();
-  if (!mailboxes) co_return pi::store_failure(tag, mailboxes.error());
-  const bool want_subscriptions =
-      args.lsub || args.select_subscribed || args.return_subscribed;
-  std::set<std::string> subscribed;
-  if (want_subscriptions) {
-    auto subs = co_await account_->list_subscriptions();
-    if (!subs) co_return pi::store_failure(tag, subs.error());
-    subscribed.insert(subs->begin(), subs->end());
-  }
+bool matches_any(const std::vector<std::string>& patterns, std::string_view name) {
+  return std::any_of(patterns.begin(), patterns.end(),
+                     [name](const std::string& p) { return pi::list_match(p, name, store::kSeparator); });
+}
 
-  // All candidates in name order: existing mailboxes, plus subscribed names that do not exist.
+// All candidates in name order: the existing mailboxes, plus (when subscriptions were read) the
+// subscribed names that do not exist and, for LSUB, their parents; each with what its descendants
+// tell (children, subscribed descendants the patterns do not match).
+std::vector<ListEntry> list_candidates(const pi::List& args, const std::vector<store::MailboxInfo>& mailboxes,
+                                       const std::optional<std::set<std::string>>& subscribed,
+                                       const std::vector<std::string>& patterns) {
   std::vector<ListEntry> entries;
-  for (const auto& m : *mailboxes) {
-    entries.push_back(ListEntry{m.name, &m, subscribed.count(m.name) > 0 || m.subscribed, false, false});
+  for (const auto& m : mailboxes) {
+    const bool sub = (subscribed && subscribed->count(m.name) > 0) || m.subscribed;
+    entries.push_back(ListEntry{m.name, &m, sub, false, false});
   }
-  if (want_subscriptions) {
-    for (const auto& s : subscribed) {
-      const bool exists = std::any_of(mailboxes->begin(), mailboxes->end(),
+  if (subscribed) {
+    for (const auto& s : *subscribed) {
+      const bool exists = std::any_of(mailboxes.begin(), mailboxes.end(),
                                       [&s](const store::MailboxInfo& m) { return m.name == s; });
       if (!exists) entries.push_back(ListEntry{s, nullptr, true, false, false});
     }
     if (args.lsub) {
-      // LSUB: the parents of subscribed names are candidates too (see below).
+      // LSUB: the parents of subscribed names are candidates too (see list_shown).
       std::set<std::string> names;
       for (const auto& e : entries) names.insert(e.name);
-      for (const auto& s : subscribed) {
+      for (const auto& s : *subscribed) {
         for (size_t p = s.find(store::kSeparator); p != std::string::npos; p = s.find(store::kSeparator, p + 1)) {
           if (names.insert(s.substr(0, p)).second) entries.push_back(ListEntry{s.substr(0, p), nullptr, false, false, false});
         }
@@ -189,37 +180,72 @@ asio::awaitable<std::string> Session::cmd_list(const std::string& tag, const pi:
     for (size_t j = i + 1; j < entries.size() && entries[j].name.starts_with(entries[i].name); ++j) {
       if (!is_child_of(entries[j].name, entries[i].name)) continue;
       if (entries[j].info != nullptr) entries[i].has_children = true;
-      if (entries[j].subscribed && !matches(entries[j].name)) entries[i].unlisted_subscribed_child = true;
+      if (entries[j].subscribed && !matches_any(patterns, entries[j].name)) entries[i].unlisted_subscribed_child = true;
     }
   }
+  return entries;
+}
 
+// How a candidate the patterns match shows in the response: its attributes, and whether
+// CHILDINFO follows; nullopt when the selection options leave it out.
+struct ListShown {
+  std::string attrs;
+  bool childinfo = false;
+};
+
+std::optional<ListShown> list_shown(const ListEntry& e, const pi::List& args) {
+  // RECURSIVEMATCH: CHILDINFO for a parent whose subscribed descendant is not listed itself
+  // [RFC 5258 §3.5, as Dovecot]: "a" with a/b subscribed for "%" or ("a"), not for ("a" "a/b").
+  const bool recursive_parent =
+      args.select_recursive && args.select_subscribed && !e.subscribed && e.unlisted_subscribed_child;
+  // LSUB with "%": a parent of a subscribed mailbox the pattern does not reach is listed with
+  // \Noselect when it is not subscribed itself [RFC 3501 §6.3.9].
+  const bool lsub_parent = args.lsub && !e.subscribed && e.unlisted_subscribed_child;
   const bool only_subscribed = args.lsub || args.select_subscribed;
+  if (only_subscribed && !e.subscribed && !recursive_parent && !lsub_parent) return std::nullopt;
+  const store::SpecialUse use = e.info ? e.info->special_use : store::SpecialUse::kNone;
+  if (args.select_special_use && use == store::SpecialUse::kNone) return std::nullopt;
+  ListShown shown;
+  shown.childinfo = recursive_parent;
+  auto add = [&attrs = shown.attrs](std::string_view a) {
+    if (!attrs.empty()) attrs += ' ';
+    attrs += a;
+  };
+  if (e.info == nullptr || lsub_parent) {
+    add(args.lsub ? "\\Noselect" : "\\NonExistent");
+  } else if (!args.lsub) {
+    add(e.has_children ? "\\HasChildren" : "\\HasNoChildren");
+  }
+  if (!args.lsub && (args.return_subscribed || args.select_subscribed) && e.subscribed) add("\\Subscribed");
+  if (!args.lsub && use != store::SpecialUse::kNone) add(store::to_string(use));
+  return shown;
+}
+
+}  // namespace
+
+asio::awaitable<std::string> Session::cmd_list(const std::string& tag, const pi::List& args) {
+  const char* verb = args.lsub ? "LSUB" : "LIST";
+  // LIST "" "": the hierarchy separator and root [RFC 9051 §6.3.9].
+  if (args.patterns.size() == 1 && args.patterns[0].empty() && !args.extended) {
+    co_await out(pi::untagged_data(std::string(verb) + " (\\Noselect) \"/\" \"\""));
+    co_return pi::tagged(tag, Status::kOk, std::string(verb) + " completed");
+  }
+  const std::vector<std::string> patterns = list_patterns(args, utf8_names());
+  auto mailboxes = co_await account_->list_mailboxes();
+  if (!mailboxes) co_return pi::store_failure(tag, mailboxes.error());
+  std::optional<std::set<std::string>> subscribed;
+  if (args.lsub || args.select_subscribed || args.return_subscribed) {
+    auto subs = co_await account_->list_subscriptions();
+    if (!subs) co_return pi::store_failure(tag, subs.error());
+    subscribed.emplace(subs->begin(), subs->end());
+  }
+  const std::vector<ListEntry> entries = list_candidates(args, *mailboxes, subscribed, patterns);
   for (const auto& e : entries) {
-    if (!matches(e.name)) continue;
-    // RECURSIVEMATCH: CHILDINFO for a parent whose subscribed descendant is not listed itself
-    // [RFC 5258 §3.5, as Dovecot]: "a" with a/b subscribed for "%" or ("a"), not for ("a" "a/b").
-    const bool recursive_parent =
-        args.select_recursive && args.select_subscribed && !e.subscribed && e.unlisted_subscribed_child;
-    // LSUB with "%": a parent of a subscribed mailbox the pattern does not reach is listed with
-    // \Noselect when it is not subscribed itself [RFC 3501 §6.3.9].
-    const bool lsub_parent = args.lsub && !e.subscribed && e.unlisted_subscribed_child;
-    if (only_subscribed && !e.subscribed && !recursive_parent && !lsub_parent) continue;
-    const store::SpecialUse use = e.info ? e.info->special_use : store::SpecialUse::kNone;
-    if (args.select_special_use && use == store::SpecialUse::kNone) continue;
-    std::string attrs;
-    auto add = [&attrs](std::string_view a) {
-      if (!attrs.empty()) attrs += ' ';
-      attrs += a;
-    };
-    if (e.info == nullptr || lsub_parent) {
-      add(args.lsub ? "\\Noselect" : "\\NonExistent");
-    } else if (!args.lsub) {
-      add(e.has_children ? "\\HasChildren" : "\\HasNoChildren");
-    }
-    if (!args.lsub && (args.return_subscribed || args.select_subscribed) && e.subscribed) add("\\Subscribed");
-    if (!args.lsub && use != store::SpecialUse::kNone) add(store::to_string(use));
-    std::string line = std::string(verb) + " (" + attrs + ") \"/\" " + wire_name(e.name);
-    if (recursive_parent) line += " (\"CHILDINFO\" (\"SUBSCRIBED\"))";
+    if (!matches_any(patterns, e.name)) continue;
+    const auto shown = list_shown(e, args);
+    if (!shown) continue;
+    std::string line = std::string(verb) + " (" + shown->attrs + ") \"/\" " + wire_name(e.name);
+    if (shown->childinfo) line += " (\"CHILDINFO\" (\"SUBSCRIBED\"))";
     co_await out(pi::untagged_data(line));
     // LIST-STATUS: a STATUS response for each selectable mailbox listed [RFC 5819 §2].
     if (args.return_status && e.info != nullptr) {
