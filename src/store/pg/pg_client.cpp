@@ -10,10 +10,12 @@
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
@@ -143,7 +145,7 @@ struct Connection::Socket {
 };
 
 Connection::Connection(asio::any_io_executor executor, ConnectOptions options)
-    : executor_(std::move(executor)), options_(std::move(options)) {}
+    : executor_(asio::make_strand(std::move(executor))), options_(std::move(options)) {}
 
 Connection::~Connection() {
   socket_.reset();
@@ -158,7 +160,16 @@ Error Connection::fail(Errc code, std::string_view what) {
   return make_error(code, code == Errc::kUnavailable ? "database unavailable" : "database error");
 }
 
+// The race of descriptor and timer below (`||`) cancels the loser from the winner's completion. Its
+// completions run on the awaiting coroutine's executor, and on a multi-threaded io_context without a
+// strand the two could run at once on two threads: the cancellation then called into a handler being
+// destroyed (UBSan: "invalid vptr" in cancellation_signal). So the race runs in a coroutine of its
+// own on the connection's strand; the caller awaits its result from wherever it runs.
 asio::awaitable<bool> Connection::wait(bool for_write, Clock::time_point deadline) {
+  co_return co_await asio::co_spawn(executor_, wait_on_strand(for_write, deadline), asio::use_awaitable);
+}
+
+asio::awaitable<bool> Connection::wait_on_strand(bool for_write, Clock::time_point deadline) {
   const int fd = PQsocket(conn_);
   if (fd < 0) {
     wait_error_ = "no socket";

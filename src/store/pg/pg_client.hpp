@@ -158,6 +158,8 @@ class Connection {
   Task<void> send_and_flush();
   // Waits until the socket is ready; false on timeout or error (the reason in wait_error_).
   boost::asio::awaitable<bool> wait(bool for_write, std::chrono::steady_clock::time_point deadline);
+  // The body of wait(), run on the connection's strand (executor_).
+  boost::asio::awaitable<bool> wait_on_strand(bool for_write, std::chrono::steady_clock::time_point deadline);
   Task<std::vector<pg_result*>> collect_results();
   Error fail(Errc code, std::string_view what);
   Result<void> check(pg_result* result);
