@@ -33,6 +33,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <cerrno>
@@ -1042,24 +1043,18 @@ Task<void> delete_account_rows(Connection& c, AccountId account) {
 
 // ---- reading a blob ----
 
-// Up to `length` bytes of the blob at `offset` (the caller clamps to the blob's size).
-Task<std::string> read_chunks(Connection& c, std::string hash, uint64_t offset, uint64_t length) {
-  std::string out;
-  const uint64_t end = offset + length;
-  for (uint64_t seq = offset / kBlobChunk; seq * kBlobChunk < end; ++seq) {
-    const uint64_t start = seq * kBlobChunk;
-    const uint64_t from = std::max(offset, start) - start;
-    const uint64_t to = std::min<uint64_t>(end, start + kBlobChunk) - start;
-    auto rows = co_await c.query_binary("SELECT substring(bytes FROM $2 FOR $3) FROM blob_chunk WHERE hash = $1 AND seq = $4",
-                                        Param::text(hash), Param::integer(int64_t(from + 1)),
-                                        Param::integer(int64_t(to - from)), Param::integer(int64_t(seq)));
-    if (!rows) co_return rows.error();
-    if (rows->empty()) co_return make_error(Errc::kNotFound, "the message is gone");
-    out += rows->bytes(0, 0);
-  }
-  co_return out;
+// One chunk of a blob (seq), read whole; kNotFound when the blob is gone (its last message expunged).
+Task<std::string> read_chunk(Connection& c, std::string hash, uint64_t seq) {
+  auto rows = co_await c.query_binary("SELECT bytes FROM blob_chunk WHERE hash = $1 AND seq = $2", Param::text(hash),
+                                      Param::integer(int64_t(seq)));
+  if (!rows) co_return rows.error();
+  if (rows->empty()) co_return make_error(Errc::kNotFound, "the message is gone");
+  co_return rows->bytes(0, 0);
 }
 
+// The bytes of one stored message: the prefix from its row, then the blob's chunks, fetched when a
+// read reaches them. The chunk read last is kept (at most kBlobChunk bytes), so a client reading a
+// message in small pieces costs one query per chunk, not one per piece; nothing holds more.
 class PgMessageBlob final : public MessageBlob {
  public:
   PgMessageBlob(std::shared_ptr<PgShared> shared, std::string prefix, std::string hash, uint64_t blob_size)
@@ -1072,25 +1067,20 @@ class PgMessageBlob final : public MessageBlob {
   // blocking-pool thread; read() is the way for coroutines.
   Result<std::string> read_blocking(uint64_t offset, std::size_t length) override {
     asio::io_context io;
-    auto done = asio::co_spawn(io, read_own_connection(io.get_executor(), offset, length), asio::use_future);
+    auto done = asio::co_spawn(io, read_with(io.get_executor(), true, offset, length), asio::use_future);
     io.run();
     return done.get();
   }
 
   Task<std::string> read(uint64_t offset, std::size_t length) override {
-    std::string out = prefix_part(offset, length);
-    if (length == 0 || offset >= size()) co_return out;
-    auto lease = co_await shared_->pool.acquire();
-    if (!lease) co_return lease.error();
-    auto rest = co_await read_chunks(**lease, hash_, offset - prefix_.size(), length);
-    if (!rest) co_return rest.error();
-    out += *rest;
-    co_return out;
+    auto ex = co_await asio::this_coro::executor;
+    auto r = co_await read_with(ex, false, offset, length);
+    co_return r;
   }
 
  private:
-  // The part of the read inside the prefix; moves offset and length past it and clamps them.
-  std::string prefix_part(uint64_t& offset, std::size_t& length) const {
+  // own_connection: connect on `ex` instead of leasing from the store's pool.
+  Task<std::string> read_with(asio::any_io_executor ex, bool own_connection, uint64_t offset, std::size_t length) {
     std::string out;
     if (offset < prefix_.size()) {
       const std::size_t take = std::size_t(std::min<uint64_t>(length, prefix_.size() - offset));
@@ -1098,18 +1088,47 @@ class PgMessageBlob final : public MessageBlob {
       offset += take;
       length -= take;
     }
-    if (offset < size()) length = std::size_t(std::min<uint64_t>(length, size() - offset));
-    return out;
-  }
-
-  Task<std::string> read_own_connection(asio::any_io_executor ex, uint64_t offset, std::size_t length) {
-    std::string out = prefix_part(offset, length);
     if (length == 0 || offset >= size()) co_return out;
-    auto conn = co_await Connection::connect(ex, shared_->options.pool.connect);
-    if (!conn) co_return conn.error();
-    auto rest = co_await read_chunks(**conn, hash_, offset - prefix_.size(), length);
-    if (!rest) co_return rest.error();
-    out += *rest;
+    const uint64_t begin = offset - prefix_.size();
+    const uint64_t end = std::min<uint64_t>(begin + length, blob_size_);
+    std::optional<Pool::Lease> lease;
+    std::unique_ptr<Connection> own;
+    for (uint64_t seq = begin / kBlobChunk; seq * kBlobChunk < end; ++seq) {
+      const uint64_t start = seq * kBlobChunk;
+      const std::size_t from = std::size_t(std::max(begin, start) - start);
+      const std::size_t to = std::size_t(std::min<uint64_t>(end, start + kBlobChunk) - start);
+      {
+        std::lock_guard lock(mu_);
+        if (cached_ && cached_seq_ == seq) {
+          out.append(cached_chunk_, from, to - from);
+          continue;
+        }
+      }
+      Connection* c = nullptr;
+      if (own_connection) {
+        if (!own) {
+          auto made = co_await Connection::connect(ex, shared_->options.pool.connect);
+          if (!made) co_return made.error();
+          own = std::move(*made);
+        }
+        c = own.get();
+      } else {
+        if (!lease) {
+          auto got = co_await shared_->pool.acquire();
+          if (!got) co_return got.error();
+          lease.emplace(std::move(*got));
+        }
+        c = &**lease;
+      }
+      auto chunk = co_await read_chunk(*c, hash_, seq);
+      if (!chunk) co_return chunk.error();
+      if (chunk->size() < to) co_return make_error(Errc::kInternal, "message storage error");
+      out.append(*chunk, from, to - from);
+      std::lock_guard lock(mu_);
+      cached_chunk_ = std::move(*chunk);
+      cached_seq_ = seq;
+      cached_ = true;
+    }
     co_return out;
   }
 
@@ -1117,6 +1136,10 @@ class PgMessageBlob final : public MessageBlob {
   std::string prefix_;
   std::string hash_;
   uint64_t blob_size_;
+  std::mutex mu_;  // guards the cached chunk
+  bool cached_ = false;
+  uint64_t cached_seq_ = 0;
+  std::string cached_chunk_;
 };
 
 // ---- Account and Mailbox ----
