@@ -342,6 +342,24 @@ Task<Notification> Connection::next_notification() {
   }
 }
 
+Task<std::optional<Notification>> Connection::next_notification(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    if (broken()) co_return make_error(Errc::kUnavailable, "database unavailable");
+    if (PQconsumeInput(conn_) == 0) co_return fail(Errc::kUnavailable, first_line(PQerrorMessage(conn_)));
+    if (PGnotify* n = PQnotifies(conn_)) {
+      std::optional<Notification> out = Notification{n->relname ? n->relname : "", n->extra ? n->extra : ""};
+      PQfreemem(n);
+      co_return out;
+    }
+    if (Clock::now() >= deadline) co_return std::optional<Notification>();
+    if (!co_await wait(false, deadline)) {
+      if (Clock::now() >= deadline) co_return std::optional<Notification>();  // the period ended
+      co_return fail(Errc::kUnavailable, wait_error_);
+    }
+  }
+}
+
 // ---- Pool ----
 
 // Each slot is an open connection or empty (nullptr); the channel holds the free ones.

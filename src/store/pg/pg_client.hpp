@@ -147,6 +147,9 @@ class Connection {
   // Waits until a notification for a channel this connection LISTENs on arrives (no timeout; cancel by
   // closing the connection).
   Task<Notification> next_notification();
+  // The same, waiting at most `timeout`: nullopt when none arrived by then (a listener that must
+  // also notice that it is asked to stop).
+  Task<std::optional<Notification>> next_notification(std::chrono::milliseconds timeout);
 
   // The SQLSTATE of the last failed statement ("" when it failed without one, such as a lost connection).
   const std::string& last_sqlstate() const { return last_sqlstate_; }
