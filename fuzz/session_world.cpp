@@ -133,7 +133,7 @@ std::unique_ptr<SessionWorld::Store> SessionWorld::fresh_store() {
   auto mail = store::sqlite::SqliteMailStore::open(s->dir, harness_->pool());
   if (!mail) throw std::runtime_error(mail.error().message);
   s->mail = std::move(*mail);
-  auto queue = store::sqlite::SqliteQueue::open(s->dir);
+  auto queue = store::sqlite::SqliteQueue::open(s->dir, harness_->pool());
   if (!queue) throw std::runtime_error(queue.error().message);
   s->queue = std::move(*queue);
   auto account = harness_->directory().find_account(kUser);

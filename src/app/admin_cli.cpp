@@ -28,6 +28,7 @@
 #include "auth/scram.hpp"
 #include "base/ascii.hpp"
 #include "base/random.hpp"
+#include "base/run_sync.hpp"
 #include "base/result.hpp"
 #include "config/config.hpp"
 #include "base/blocking_pool.hpp"
@@ -41,6 +42,8 @@ namespace {
 
 constexpr size_t kGeneratedPasswordLength = 20;
 constexpr size_t kScramSaltBytes = 16;
+// The pool of a command-line run: its directory and queue calls, one at a time.
+constexpr size_t kAdminPoolThreads = 1;
 
 // ---- Output helpers ----
 
@@ -459,7 +462,7 @@ std::string queue_entry_json(const queue::Entry& e) {
 }
 
 int queue_list(Admin& a, queue::Queue& q, bool json) {
-  auto entries = q.list();
+  auto entries = run_sync(q.list());
   if (!entries) return a.fail(entries.error());
   if (json) {
     std::vector<std::string> items;
@@ -486,7 +489,7 @@ int queue_list(Admin& a, queue::Queue& q, bool json) {
 int queue_retry(Admin& a, queue::Queue& q, const AdminArgs& args) {
   if (args.all == !args.name.empty()) return a.fail("give either a queue ID or --all; see posthorn queue list");
   const auto now = std::time(nullptr);
-  auto changed = args.all ? q.retry(std::nullopt, now) : q.retry(std::string_view(args.name), now);
+  auto changed = run_sync(args.all ? q.retry(std::nullopt, now) : q.retry(args.name, now));
   if (!changed && changed.error().code == Errc::kNotFound) {
     return a.fail("no queue entry " + args.name + "; see posthorn queue list");
   }
@@ -496,7 +499,7 @@ int queue_retry(Admin& a, queue::Queue& q, const AdminArgs& args) {
 }
 
 int queue_delete(Admin& a, queue::Queue& q, const std::string& id) {
-  auto r = q.remove(id);
+  auto r = run_sync(q.remove(id));
   if (!r && r.error().code == Errc::kNotFound) return a.fail("no queue entry " + id + "; see posthorn queue list");
   if (!r) return a.fail(r.error());
   std::printf("deleted queue entry %s\n", id.c_str());
@@ -553,6 +556,7 @@ std::optional<Admin> open_admin(std::string command, const std::filesystem::path
     return std::nullopt;
   }
   a.cfg = *cfg;
+  a.pool = std::make_unique<BlockingPool>(kAdminPoolThreads);
   const auto db_file = a.cfg->data_dir / "directory.db";
   auto dir = store::sqlite::SqliteDirectory::open(db_file);
   if (!dir) {
@@ -601,7 +605,7 @@ int cmd_queue(const AdminArgs& args) {
   if (args.verb != "list" && args.verb != "retry" && args.verb != "delete") return unknown_verb("queue", args);
   auto a = open_admin_for("queue", args);
   if (!a) return 1;
-  auto q = store::sqlite::SqliteQueue::open(a->cfg->data_dir);
+  auto q = store::sqlite::SqliteQueue::open(a->cfg->data_dir, *a->pool);
   if (!q) {
     a->fail("cannot open the queue in " + a->cfg->data_dir.string() + ": " + q.error().message);
     std::fprintf(stderr, "hint: check that data_dir in %s exists and is writable by this user\n", a->cfg->file.c_str());

@@ -46,7 +46,7 @@ int send_reports(const Admin& a, msgauth::DmarcReportLog& log, int64_t before_da
   BlockingPool pool(kPoolThreads);
   auto store = store::sqlite::SqliteMailStore::open(a.cfg->data_dir, pool);
   if (!store) return a.fail("cannot open the mail store: " + store.error().message);
-  auto queue = store::sqlite::SqliteQueue::open(a.cfg->data_dir);
+  auto queue = store::sqlite::SqliteQueue::open(a.cfg->data_dir, pool);
   if (!queue) return a.fail("cannot open the queue: " + queue.error().message);
   auto resolver = dns::UnboundResolver::create(io.get_executor(), a.cfg->dns);
   if (!resolver) return a.fail("cannot start the resolver: " + resolver.error().message);

@@ -165,7 +165,7 @@ class Server {
     auto gc = store_->collect_garbage();
     if (!gc) spdlog::warn("mail store garbage collection failed: {}", gc.error().message);
     // The outbound queue (queue.db and the spool beside the store's files).
-    auto queue = store::sqlite::SqliteQueue::open(cfg->data_dir);
+    auto queue = store::sqlite::SqliteQueue::open(cfg->data_dir, pool_);
     if (!queue) return queue.error();
     queue_ = std::move(*queue);
     // The queue runner (started by run()).

@@ -115,7 +115,7 @@ std::string forwarding_domain(const Envelope& envelope) {
 asio::awaitable<Result<std::string>> enqueue(const Services& s, queue::NewEntry entry) {
   if (s.queue == nullptr) co_return make_error(Errc::kUnavailable, "no outbound queue");
   queue::Queue* q = s.queue;
-  auto task = net::run_blocking(*s.pool, [q, entry = std::move(entry)]() mutable { return q->enqueue(std::move(entry)); });
+  auto task = q->enqueue(std::move(entry));
   auto r = co_await std::move(task);
   if (r && s.queued) s.queued();
   co_return r;

@@ -107,7 +107,7 @@ asio::awaitable<NoticeSent> send_notice(auth::Directory* directory, net::Blockin
   for (auto& r : remote) e.recipients.push_back(queue::Recipient{std::move(r), queue::RecipientState::kPending, "", 0, 0, ""});
   e.message = std::move(message);
   e.eight_bit = eight_bit;
-  auto task = net::run_blocking(*pool, [queue, e = std::move(e)]() mutable { return queue->enqueue(std::move(e)); });
+  auto task = queue->enqueue(std::move(e));
   auto queued = co_await std::move(task);
   if (!queued) {
     spdlog::warn("queue: {}: DSN to {} deferred: {}", log_id, to, queued.error().message);
