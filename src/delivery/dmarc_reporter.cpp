@@ -156,7 +156,7 @@ asio::awaitable<bool> DmarcReporter::send_one(msgauth::DmarcAggregate report, in
   }
   bool all = true;
   for (const auto& to : fit) {
-    auto send = send_notice(ctx_.directory, ctx_.pool, ctx_.store, ctx_.queue, to, message, false,
+    auto send = send_notice(ctx_.directory, ctx_.store, ctx_.queue, to, message, false,
                             "dmarc report " + meta.report_id, cfg->msgauth.report_address);
     const NoticeSent sent = co_await std::move(send);
     if (sent == NoticeSent::kLater) all = false;

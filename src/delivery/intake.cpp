@@ -241,7 +241,7 @@ asio::awaitable<void> notify_delivered(Work& w, const std::vector<std::optional<
   dsn.ret = queue::ret_from(env.ret);
   dsn.original = *w.stored;
   queue::Dsn built = queue::build_dsn(dsn);
-  auto task = send_notice(s.directory, s.pool, s.store, s.queue, env.sender, std::move(built.message), built.eight_bit,
+  auto task = send_notice(s.directory, s.store, s.queue, env.sender, std::move(built.message), built.eight_bit,
                           env.id);
   const NoticeSent sent = co_await std::move(task);
   if (sent == NoticeSent::kQueued && s.queued) s.queued();

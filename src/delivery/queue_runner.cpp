@@ -516,7 +516,7 @@ asio::awaitable<EntryReport> QueueRunner::process(queue::Entry entry, SysTime no
 }
 
 asio::awaitable<bool> QueueRunner::send_dsn(const queue::Entry& entry, std::string message, bool eight_bit) {
-  auto task = send_notice(ctx_.directory, ctx_.pool, ctx_.store, ctx_.queue, entry.sender, std::move(message),
+  auto task = send_notice(ctx_.directory, ctx_.store, ctx_.queue, entry.sender, std::move(message),
                           eight_bit, entry.id);
   const NoticeSent sent = co_await std::move(task);
   if (sent == NoticeSent::kQueued) wake();

@@ -118,7 +118,7 @@ class QueueRunnerTest : public ::testing::Test {
   EntryReport process(const std::string& id, SysTime now) { return run(runner_->process(entry(id), now)); }
 
   std::vector<std::string> inbox() {
-    auto account = harness_.directory().find_account(kUser);
+    auto account = run_sync(harness_.directory().find_account(kUser));
     auto a = run(store_->account(account->id, store::Limits{}));
     auto box = run((*a)->open("INBOX"));
     auto view = run((*box)->select(false));
@@ -424,7 +424,7 @@ TEST_F(QueueRunnerTest, BounceForAnUnknownLocalSenderIsDropped) {
 TEST_F(QueueRunnerTest, ABounceThatCannotBeStoredIsDroppedAfterTheLifetime) {
   start_sink({"--rcpt", "bad@ok.test=550 5.1.1 no such user"});
   runner(schedule(60s, 60s, 3600s, 600s));
-  ASSERT_TRUE(harness_.directory().set_quota(kUser, 10));
+  ASSERT_TRUE(run_sync(harness_.directory().set_quota(kUser, 10)));
   const std::string id = enqueue(kUser, {"bad@ok.test"});
   const SysTime t0 = std::chrono::system_clock::now();
   auto report = process(id, t0);

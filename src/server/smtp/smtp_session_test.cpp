@@ -90,7 +90,7 @@ class SmtpSessionTest : public ::testing::Test {
 
   // Every message in the account's INBOX, prefix included, oldest first.
   std::vector<std::string> inbox(const std::string& address) {
-    auto account = harness_.directory().find_account(address);
+    auto account = run_sync(harness_.directory().find_account(address));
     if (!account) throw std::runtime_error("no account " + address);
     auto a = run(store_->account(account->id, store::Limits{}));
     if (!a) throw std::runtime_error(a.error().message);
@@ -713,8 +713,8 @@ TEST_F(SmtpSessionTest, SubmissionRelaysOnlyAfterAuthAndQueuesRemoteRecipients) 
 
 TEST_F(SmtpSessionTest, AuthenticatedSenderMustOwnTheAddress) {
   harness_.add_user(kOther, "other password");
-  ASSERT_TRUE(harness_.directory().add_alias("alias@example.test", {kUser}));
-  ASSERT_TRUE(harness_.directory().add_alias("team@example.test", {kOther}));
+  ASSERT_TRUE(run_sync(harness_.directory().add_alias("alias@example.test", {kUser})));
+  ASSERT_TRUE(run_sync(harness_.directory().add_alias("team@example.test", {kOther})));
   uint16_t port = listen();
   posthorn::testing::Client c(port);
   hello(c);
@@ -868,7 +868,7 @@ TEST_F(SmtpSessionTest, PipelinedTransaction) {
 }
 
 TEST_F(SmtpSessionTest, OverQuotaAtRcptIs452) {
-  ASSERT_TRUE(harness_.directory().set_quota(kUser, 10));
+  ASSERT_TRUE(run_sync(harness_.directory().set_quota(kUser, 10)));
   uint16_t port = listen({Proto::kSmtp, config::TlsMode::kNone});
   {
     posthorn::testing::Client c(port);
@@ -878,7 +878,7 @@ TEST_F(SmtpSessionTest, OverQuotaAtRcptIs452) {
     c.send_line("RCPT TO:<demo@example.test>");  // the declared size does not fit
     EXPECT_EQ(c.read_line(), "452 4.2.2 <demo@example.test> Mailbox full");
   }
-  ASSERT_TRUE(harness_.directory().set_quota(kUser, 100));
+  ASSERT_TRUE(run_sync(harness_.directory().set_quota(kUser, 100)));
   posthorn::testing::Client c(port);
   hello(c);
   c.send_line("MAIL FROM:<a@example.org>");
@@ -896,7 +896,7 @@ TEST_F(SmtpSessionTest, OverQuotaAtRcptIs452) {
 // owed a DSN, recorded in the queue.
 TEST_F(SmtpSessionTest, PartialFailureQueuesADsnEntry) {
   harness_.add_user(kOther, "other password");
-  ASSERT_TRUE(harness_.directory().set_quota(kOther, 300));
+  ASSERT_TRUE(run_sync(harness_.directory().set_quota(kOther, 300)));
   uint16_t port = listen({Proto::kSmtp, config::TlsMode::kNone});
   posthorn::testing::Client c(port);
   hello(c);
@@ -976,7 +976,7 @@ TEST_F(SmtpSessionTest, DeliveredNoticesForNotifySuccess) {
 
 TEST_F(SmtpSessionTest, LmtpRepliesPerRecipient) {
   harness_.add_user(kOther, "other password");
-  ASSERT_TRUE(harness_.directory().set_quota(kOther, 300));
+  ASSERT_TRUE(run_sync(harness_.directory().set_quota(kOther, 300)));
   uint16_t port = listen({Proto::kLmtp, config::TlsMode::kNone});
   posthorn::testing::Client c(port);
   hello(c, "LHLO");
@@ -1004,7 +1004,7 @@ TEST_F(SmtpSessionTest, LmtpRepliesPerRecipient) {
 // An alias of ours that forwards outside: the MX accepts it (the administrator set it up) and the
 // remote target is queued; the local target of the same alias gets its copy.
 TEST_F(SmtpSessionTest, AliasForwardingToARemoteTargetIsQueued) {
-  ASSERT_TRUE(harness_.directory().add_alias("fwd@example.test", {"friend@remote.example", kUser}));
+  ASSERT_TRUE(run_sync(harness_.directory().add_alias("fwd@example.test", {"friend@remote.example", kUser})));
   uint16_t port = listen({Proto::kSmtp, config::TlsMode::kNone});
   posthorn::testing::Client c(port);
   hello(c);
