@@ -33,12 +33,12 @@ class TestDirectory final : public Directory {
     std::lock_guard lock(mutex_);
     if (!is_valid_domain(name)) co_return make_error(Errc::kInvalid, "not a domain name");
     if (!domains_.insert(ascii::lower(name)).second) co_return make_error(Errc::kExists, "domain exists");
-    co_return {};
+    co_return Result<void>();
   }
   Task<void> delete_domain(std::string name) override {
     std::lock_guard lock(mutex_);
     if (domains_.erase(ascii::lower(name)) == 0) co_return make_error(Errc::kNotFound, "no such domain");
-    co_return {};
+    co_return Result<void>();
   }
   Task<std::vector<std::string>> list_domains() override {
     std::lock_guard lock(mutex_);
@@ -68,7 +68,7 @@ class TestDirectory final : public Directory {
   Task<void> delete_account(std::string address) override {
     std::lock_guard lock(mutex_);
     if (accounts_.erase(ascii::lower(address)) == 0) co_return make_error(Errc::kNotFound, "no such account");
-    co_return {};
+    co_return Result<void>();
   }
   Task<void> set_password(std::string address, std::string password_hash, std::string scram) override {
     std::lock_guard lock(mutex_);
@@ -76,14 +76,14 @@ class TestDirectory final : public Directory {
     if (it == accounts_.end()) co_return make_error(Errc::kNotFound, "no such account");
     it->second.password_hash = std::string(password_hash);
     it->second.scram = std::string(scram);
-    co_return {};
+    co_return Result<void>();
   }
   Task<void> set_scram(AccountId id, std::string scram) override {
     std::lock_guard lock(mutex_);
     for (auto& [key, a] : accounts_) {
       if (a.id == id) {
         a.scram = std::string(scram);
-        co_return {};
+        co_return Result<void>();
       }
     }
     co_return make_error(Errc::kNotFound, "no such account");
@@ -93,7 +93,7 @@ class TestDirectory final : public Directory {
     auto it = accounts_.find(ascii::lower(address));
     if (it == accounts_.end()) co_return make_error(Errc::kNotFound, "no such account");
     it->second.quota_bytes = quota_bytes;
-    co_return {};
+    co_return Result<void>();
   }
   Task<Account> find_account(std::string address) override {
     std::lock_guard lock(mutex_);
