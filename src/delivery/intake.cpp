@@ -69,7 +69,7 @@ asio::awaitable<void> prepare(Work& w) {
   const msgauth::DkimSigner* signer = s.signer;
   const std::string* message = &w.message;  // outlives the call
   const int64_t now = w.now;
-  auto task = net::run_blocking(*s.pool, [signer, message, domain, now]() { return signer->sign(*message, domain, now); });
+  auto task = run_blocking(*s.pool, [signer, message, domain, now]() { return signer->sign(*message, domain, now); });
   std::string fields = co_await std::move(task);
   w.message.insert(0, fields);
 }
@@ -144,7 +144,7 @@ asio::awaitable<std::optional<Error>> queue_remote(Work& w) {
       const InboundVerdict* verdict = &*w.verdict;
       const std::string authserv_id = s.config->msgauth.authserv_id;
       const int64_t now = w.now;
-      auto task = net::run_blocking(*s.pool, [signer, domain, message, authserv_id, verdict, now]() {
+      auto task = run_blocking(*s.pool, [signer, domain, message, authserv_id, verdict, now]() {
         return arc_seal_forwarded(*signer, domain, *message, authserv_id, *verdict, now);
       });
       std::string seal = co_await std::move(task);

@@ -315,7 +315,7 @@ asio::awaitable<EntryReport> QueueRunner::process(queue::Entry entry, SysTime no
     if (ctx_.tlsrpt && !sessions.empty()) {
       auto* log = ctx_.tlsrpt;
       const int64_t when = to_unix(now);
-      auto task = net::run_blocking(*ctx_.pool, [log, sessions, when]() -> Result<void> {
+      auto task = run_blocking(*ctx_.pool, [log, sessions, when]() -> Result<void> {
         for (const auto& s : sessions) {
           if (auto r = log->record(s, when); !r) return r;
         }
