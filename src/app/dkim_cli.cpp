@@ -22,6 +22,7 @@
 #include "app/commands.hpp"
 #include "auth/directory.hpp"
 #include "base/ascii.hpp"
+#include "base/run_sync.hpp"
 #include "msgauth/dkim.hpp"
 
 namespace posthorn::app {
