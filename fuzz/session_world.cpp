@@ -22,6 +22,7 @@
 #include "base/base64.hpp"
 #include "base/log.hpp"
 #include "fuzz_util.hpp"
+#include "base/run_sync.hpp"
 #include "tests/harness/drive.hpp"
 
 namespace posthorn::fuzz {
@@ -133,10 +134,10 @@ std::unique_ptr<SessionWorld::Store> SessionWorld::fresh_store() {
   auto mail = store::sqlite::SqliteMailStore::open(s->dir, harness_->pool());
   if (!mail) throw std::runtime_error(mail.error().message);
   s->mail = std::move(*mail);
-  auto queue = store::sqlite::SqliteQueue::open(s->dir);
+  auto queue = store::sqlite::SqliteQueue::open(s->dir, harness_->pool());
   if (!queue) throw std::runtime_error(queue.error().message);
   s->queue = std::move(*queue);
-  auto account = harness_->directory().find_account(kUser);
+  auto account = run_sync(harness_->directory().find_account(kUser));
   if (!account) throw std::runtime_error(account.error().message);
   for (const char* m : kMessages) {
     store::Delivery d;

@@ -28,6 +28,7 @@
 #include "auth/scram.hpp"
 #include "base/ascii.hpp"
 #include "base/random.hpp"
+#include "base/run_sync.hpp"
 #include "base/result.hpp"
 #include "config/config.hpp"
 #include "base/blocking_pool.hpp"
@@ -41,6 +42,8 @@ namespace {
 
 constexpr size_t kGeneratedPasswordLength = 20;
 constexpr size_t kScramSaltBytes = 16;
+// The pool of a command-line run: its directory and queue calls, one at a time.
+constexpr size_t kAdminPoolThreads = 1;
 
 // ---- Output helpers ----
 
@@ -156,7 +159,7 @@ std::string domain_hint(std::string_view domain) {
 int domain_add(Admin& a, const std::string& name) {
   if (!auth::is_valid_domain(name)) return a.fail("\"" + name + "\" is not a domain name");
   const std::string domain = ascii::lower(name);
-  auto r = a.dir->add_domain(domain);
+  auto r = run_sync(a.dir->add_domain(domain));
   if (!r && r.error().code == Errc::kExists) return a.fail("domain " + domain + " already exists");
   if (!r) return a.fail(r.error());
   std::printf("added domain %s\n", domain.c_str());
@@ -165,7 +168,7 @@ int domain_add(Admin& a, const std::string& name) {
 
 int domain_del(Admin& a, const std::string& name) {
   const std::string domain = ascii::lower(name);
-  auto r = a.dir->delete_domain(domain);
+  auto r = run_sync(a.dir->delete_domain(domain));
   if (!r && r.error().code == Errc::kNotFound) return a.fail("domain " + domain + " is not a local domain");
   if (!r && r.error().code == Errc::kConflict) {
     return a.fail("domain " + domain + " still has users or aliases; delete them first (see posthorn user list " +
@@ -177,7 +180,7 @@ int domain_del(Admin& a, const std::string& name) {
 }
 
 int domain_list(Admin& a, bool json) {
-  auto domains = a.dir->list_domains();
+  auto domains = run_sync(a.dir->list_domains());
   if (!domains) return a.fail(domains.error());
   if (json) {
     std::vector<std::string> items;
@@ -228,21 +231,21 @@ int user_add(Admin& a, const AdminArgs& args) {
     quota = *q;
   }
   // Check before the (deliberately slow) hashing; add_account checks again atomically.
-  auto local = a.dir->is_local_domain(parts->domain);
+  auto local = run_sync(a.dir->is_local_domain(parts->domain));
   if (!local) return a.fail(local.error());
   if (!*local) return a.fail(domain_hint(parts->domain));
-  if (a.dir->find_account(address)) return a.fail("user " + address + " already exists");
+  if (run_sync(a.dir->find_account(address))) return a.fail("user " + address + " already exists");
 
   auto password = obtain_password(args);
   if (!password) return a.fail(password.error().message);
   auto creds = make_credentials(password->text, a.cfg->auth);
   if (!creds) return a.fail("cannot hash the password: " + creds.error().message);
 
-  auto added = a.dir->add_account(address, creds->password_hash, creds->scram, quota);
+  auto added = run_sync(a.dir->add_account(address, creds->password_hash, creds->scram, quota));
   if (!added) {
     const Error& e = added.error();
     if (e.code == Errc::kExists) {
-      if (a.dir->find_account(address)) return a.fail("user " + address + " already exists");
+      if (run_sync(a.dir->find_account(address))) return a.fail("user " + address + " already exists");
       return a.fail(address + " is already an alias; delete it first with posthorn alias del " + address);
     }
     if (e.code == Errc::kNotFound) return a.fail(domain_hint(parts->domain));
@@ -254,7 +257,7 @@ int user_add(Admin& a, const AdminArgs& args) {
 }
 
 int user_del(Admin& a, const AdminArgs& args) {
-  auto r = a.dir->delete_account(args.name);
+  auto r = run_sync(a.dir->delete_account(args.name));
   if (!r && r.error().code == Errc::kNotFound) return a.fail("no user " + args.name);
   if (!r) return a.fail(r.error());
   std::printf("deleted user %s\n", args.name.c_str());
@@ -268,7 +271,7 @@ int user_passwd(Admin& a, const AdminArgs& args) {
     if (!q) return a.fail(q.error().message);
     quota = *q;
   }
-  auto account = a.dir->find_account(args.name);
+  auto account = run_sync(a.dir->find_account(args.name));
   if (!account && account.error().code == Errc::kNotFound) {
     return a.fail("no user " + args.name + "; add it with posthorn user add " + args.name);
   }
@@ -278,14 +281,14 @@ int user_passwd(Admin& a, const AdminArgs& args) {
   if (!password) return a.fail(password.error().message);
   auto creds = make_credentials(password->text, a.cfg->auth);
   if (!creds) return a.fail("cannot hash the password: " + creds.error().message);
-  if (auto r = a.dir->set_password(account->address, creds->password_hash, creds->scram); !r) {
+  if (auto r = run_sync(a.dir->set_password(account->address, creds->password_hash, creds->scram)); !r) {
     if (r.error().code == Errc::kNotFound) return a.fail("no user " + account->address);
     return a.fail(r.error());
   }
   std::printf("changed the password of %s\n", account->address.c_str());
   if (password->generated) std::printf("password: %s\n", password->text.c_str());
   if (quota) {
-    if (auto r = a.dir->set_quota(account->address, *quota); !r) return a.fail(r.error());
+    if (auto r = run_sync(a.dir->set_quota(account->address, *quota)); !r) return a.fail(r.error());
     std::printf("set the quota of %s to %s\n", account->address.c_str(), format_quota(*quota).c_str());
   }
   return 0;
@@ -309,7 +312,7 @@ int user_pop3(Admin& a, const AdminArgs& args) {
     if (!parsed) return a.fail("\"" + args.policy + "\" is not a POP3 policy; use delete, keep, keep:DAYS or default");
     policy = config::pop3_policy_name(*parsed);
   }
-  auto account = a.dir->find_account(args.name);
+  auto account = run_sync(a.dir->find_account(args.name));
   if (!account && account.error().code == Errc::kNotFound) {
     return a.fail("no user " + args.name + "; add it with posthorn user add " + args.name);
   }
@@ -327,7 +330,7 @@ int user_pop3(Admin& a, const AdminArgs& args) {
 }
 
 int user_list(Admin& a, bool json) {
-  auto accounts = a.dir->list_accounts();
+  auto accounts = run_sync(a.dir->list_accounts());
   if (!accounts) return a.fail(accounts.error());
   if (json) {
     std::vector<std::string> items;
@@ -386,11 +389,11 @@ int alias_add(Admin& a, const AdminArgs& args) {
   for (const auto& t : args.targets) {
     if (!auth::split_address(t)) return a.fail("target \"" + t + "\" is not a mail address (expected user@domain)");
   }
-  auto r = a.dir->add_alias(args.name, args.targets);
+  auto r = run_sync(a.dir->add_alias(args.name, args.targets));
   if (!r) {
     const Error& e = r.error();
     if (e.code == Errc::kExists) {
-      if (a.dir->find_account(args.name)) return a.fail(args.name + " is a user; an alias cannot have the same address");
+      if (run_sync(a.dir->find_account(args.name))) return a.fail(args.name + " is a user; an alias cannot have the same address");
       return a.fail("alias " + args.name + " already exists; delete it first with posthorn alias del " + args.name);
     }
     if (e.code == Errc::kNotFound) return a.fail(domain_hint(*domain));
@@ -399,7 +402,7 @@ int alias_add(Admin& a, const AdminArgs& args) {
   std::printf("added alias %s -> %s\n", args.name.c_str(), join(args.targets, ", ").c_str());
   // A local target that matches nothing is silently dropped at delivery time; say so now.
   for (const auto& t : args.targets) {
-    auto resolved = a.dir->resolve(t);
+    auto resolved = run_sync(a.dir->resolve(t));
     if (!resolved && resolved.error().code == Errc::kNotFound) {
       std::fprintf(stderr, "warning: %s is not a user or alias yet; mail for it through this alias is dropped\n",
                    t.c_str());
@@ -409,7 +412,7 @@ int alias_add(Admin& a, const AdminArgs& args) {
 }
 
 int alias_del(Admin& a, const AdminArgs& args) {
-  auto r = a.dir->delete_alias(args.name);
+  auto r = run_sync(a.dir->delete_alias(args.name));
   if (!r && r.error().code == Errc::kNotFound) return a.fail("no alias " + args.name);
   if (!r) return a.fail(r.error());
   std::printf("deleted alias %s\n", args.name.c_str());
@@ -417,7 +420,7 @@ int alias_del(Admin& a, const AdminArgs& args) {
 }
 
 int alias_list(Admin& a, bool json) {
-  auto aliases = a.dir->list_aliases();
+  auto aliases = run_sync(a.dir->list_aliases());
   if (!aliases) return a.fail(aliases.error());
   if (json) {
     std::vector<std::string> items;
@@ -459,7 +462,7 @@ std::string queue_entry_json(const queue::Entry& e) {
 }
 
 int queue_list(Admin& a, queue::Queue& q, bool json) {
-  auto entries = q.list();
+  auto entries = run_sync(q.list());
   if (!entries) return a.fail(entries.error());
   if (json) {
     std::vector<std::string> items;
@@ -486,7 +489,7 @@ int queue_list(Admin& a, queue::Queue& q, bool json) {
 int queue_retry(Admin& a, queue::Queue& q, const AdminArgs& args) {
   if (args.all == !args.name.empty()) return a.fail("give either a queue ID or --all; see posthorn queue list");
   const auto now = std::time(nullptr);
-  auto changed = args.all ? q.retry(std::nullopt, now) : q.retry(std::string_view(args.name), now);
+  auto changed = run_sync(args.all ? q.retry(std::nullopt, now) : q.retry(args.name, now));
   if (!changed && changed.error().code == Errc::kNotFound) {
     return a.fail("no queue entry " + args.name + "; see posthorn queue list");
   }
@@ -496,7 +499,7 @@ int queue_retry(Admin& a, queue::Queue& q, const AdminArgs& args) {
 }
 
 int queue_delete(Admin& a, queue::Queue& q, const std::string& id) {
-  auto r = q.remove(id);
+  auto r = run_sync(q.remove(id));
   if (!r && r.error().code == Errc::kNotFound) return a.fail("no queue entry " + id + "; see posthorn queue list");
   if (!r) return a.fail(r.error());
   std::printf("deleted queue entry %s\n", id.c_str());
@@ -553,8 +556,9 @@ std::optional<Admin> open_admin(std::string command, const std::filesystem::path
     return std::nullopt;
   }
   a.cfg = *cfg;
+  a.pool = std::make_unique<BlockingPool>(kAdminPoolThreads);
   const auto db_file = a.cfg->data_dir / "directory.db";
-  auto dir = store::sqlite::SqliteDirectory::open(db_file);
+  auto dir = store::sqlite::SqliteDirectory::open(db_file, *a.pool);
   if (!dir) {
     a.fail("cannot open " + db_file.string() + ": " + dir.error().message);
     std::fprintf(stderr, "hint: check that data_dir in %s exists and is writable by this user\n",
@@ -601,7 +605,7 @@ int cmd_queue(const AdminArgs& args) {
   if (args.verb != "list" && args.verb != "retry" && args.verb != "delete") return unknown_verb("queue", args);
   auto a = open_admin_for("queue", args);
   if (!a) return 1;
-  auto q = store::sqlite::SqliteQueue::open(a->cfg->data_dir);
+  auto q = store::sqlite::SqliteQueue::open(a->cfg->data_dir, *a->pool);
   if (!q) {
     a->fail("cannot open the queue in " + a->cfg->data_dir.string() + ": " + q.error().message);
     std::fprintf(stderr, "hint: check that data_dir in %s exists and is writable by this user\n", a->cfg->file.c_str());

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/blocking_pool.hpp"
 #include "base/result.hpp"
 #include "config/config.hpp"
 #include "store/sqlite/sqlite_directory.hpp"
@@ -22,6 +23,9 @@ namespace posthorn::app {
 struct Admin {
   std::string command;  // "posthorn user add", the prefix of every error
   std::shared_ptr<const config::Config> cfg;
+  // Runs the directory's and the queue's blocking work (their calls are awaitables, run here with
+  // run_sync); before dir so it outlives it.
+  std::unique_ptr<BlockingPool> pool;
   std::unique_ptr<store::sqlite::SqliteDirectory> dir;
 
   int fail(std::string_view message) const;

@@ -22,6 +22,7 @@
 #include "app/commands.hpp"
 #include "auth/directory.hpp"
 #include "base/ascii.hpp"
+#include "base/run_sync.hpp"
 #include "msgauth/dkim.hpp"
 
 namespace posthorn::app {
@@ -91,7 +92,7 @@ std::string txt_line(const std::string& selector, const std::string& domain, con
 int dkim_generate(Admin& a, const DkimArgs& args) {
   const std::string domain = ascii::lower(args.domain);
   if (!auth::is_valid_domain(domain)) return a.fail("\"" + args.domain + "\" is not a domain name");
-  auto local = a.dir->is_local_domain(domain);
+  auto local = run_sync(a.dir->is_local_domain(domain));
   if (!local) return a.fail(local.error());
   if (!*local) {
     return a.fail("domain " + domain + " is not a local domain; add it with posthorn domain add " + domain);

@@ -46,8 +46,11 @@ int send_reports(const Admin& a, msgauth::DmarcReportLog& log, int64_t before_da
   BlockingPool pool(kPoolThreads);
   auto store = store::sqlite::SqliteMailStore::open(a.cfg->data_dir, pool);
   if (!store) return a.fail("cannot open the mail store: " + store.error().message);
-  auto queue = store::sqlite::SqliteQueue::open(a.cfg->data_dir);
+  auto queue = store::sqlite::SqliteQueue::open(a.cfg->data_dir, pool);
   if (!queue) return a.fail("cannot open the queue: " + queue.error().message);
+  // A directory on this run's pool, whose completions resume on `io` (a.dir's pool outlives `io`).
+  auto directory = store::sqlite::SqliteDirectory::open(a.cfg->data_dir / "directory.db", pool);
+  if (!directory) return a.fail("cannot open the directory: " + directory.error().message);
   auto resolver = dns::UnboundResolver::create(io.get_executor(), a.cfg->dns);
   if (!resolver) return a.fail("cannot start the resolver: " + resolver.error().message);
   auto psl = msgauth::PublicSuffixList::load();
@@ -60,7 +63,7 @@ int send_reports(const Admin& a, msgauth::DmarcReportLog& log, int64_t before_da
   ctx.psl = *psl;
   ctx.queue = queue->get();
   ctx.store = store->get();
-  ctx.directory = a.dir.get();
+  ctx.directory = directory->get();
   ctx.pool = &pool;
   auto reporter = delivery::DmarcReporter::create(io.get_executor(), std::move(ctx));
   auto done = boost::asio::co_spawn(io, reporter->send_due(before_day, unix_now()), boost::asio::use_future);

@@ -16,6 +16,7 @@
 #include "app/commands.hpp"
 #include "auth/directory.hpp"
 #include "base/ascii.hpp"
+#include "base/blocking_pool.hpp"
 #include "base/result.hpp"
 #include "config/config.hpp"
 #include "net/tls_context.hpp"
@@ -183,7 +184,8 @@ int cmd_init(const InitArgs& args) {
     fs::remove(config_file, ec);
     return init_fail("the generated configuration does not load (a bug):\n" + cfg.error().message);
   }
-  auto directory = store::sqlite::SqliteDirectory::open((*cfg)->data_dir / "directory.db");
+  BlockingPool pool(1);  // before the directory: outlives it
+  auto directory = store::sqlite::SqliteDirectory::open((*cfg)->data_dir / "directory.db", pool);
   if (!directory) {
     fs::remove(config_file, ec);
     return init_fail("cannot create " + ((*cfg)->data_dir / "directory.db").string() + ": " +

@@ -124,18 +124,26 @@ Result<void> drop_privileges(const std::string& user, const std::filesystem::pat
 
 class Server {
  public:
-  Server(std::shared_ptr<const config::Config> cfg, std::shared_ptr<net::TlsContext> tls,
-         std::unique_ptr<auth::Directory> directory)
+  Server(std::shared_ptr<const config::Config> cfg, std::shared_ptr<net::TlsContext> tls)
       : config_(cfg),
         tls_(std::move(tls)),
-        directory_(std::move(directory)),
         pool_(blocking_thread_count(*cfg)),
         message_memory_(cfg->limits.message_memory_total),
-        auth_(*directory_, pool_, cfg->auth),
         limiter_(std::make_shared<net::ConnectionLimiter>(cfg->limits.max_connections,
                                                           cfg->limits.max_connections_per_ip)),
         registry_(std::make_shared<net::ConnectionRegistry>()),
         signals_(io_, SIGTERM, SIGINT, SIGHUP) {}
+
+  // Opens <data_dir>/directory.db (its calls run on pool_) and the authenticator that reads it.
+  // First, before anything else uses either.
+  Result<void> open_directory() {
+    const auto cfg = config_.get();
+    auto directory = store::sqlite::SqliteDirectory::open(cfg->data_dir / "directory.db", pool_);
+    if (!directory) return directory.error();
+    directory_ = std::move(*directory);
+    auth_ = std::make_unique<auth::Authenticator>(*directory_, pool_, cfg->auth);
+    return {};
+  }
 
   Result<void> bind_all() {
     const auto cfg = config_.get();
@@ -165,7 +173,7 @@ class Server {
     auto gc = store_->collect_garbage();
     if (!gc) spdlog::warn("mail store garbage collection failed: {}", gc.error().message);
     // The outbound queue (queue.db and the spool beside the store's files).
-    auto queue = store::sqlite::SqliteQueue::open(cfg->data_dir);
+    auto queue = store::sqlite::SqliteQueue::open(cfg->data_dir, pool_);
     if (!queue) return queue.error();
     queue_ = std::move(*queue);
     // The queue runner (started by run()).
@@ -286,20 +294,20 @@ class Server {
       case Proto::kSubmission:
       case Proto::kLmtp:
         return [this, l](net::Accepted a) {
-          return server::smtp::run_session(std::move(a), server::smtp::SmtpContext{config_.get(), l, &auth_, tls_, store_.get(), &pool_,
+          return server::smtp::run_session(std::move(a), server::smtp::SmtpContext{config_.get(), l, auth_.get(), tls_, store_.get(), &pool_,
                                                                             queue_.get(), [this] { runner_->wake(); },
                                                                             resolver_, psl_, signer_.load(), dmarc_log_.get(),
                                                                             &message_memory_});
         };
       case Proto::kImap:
         return [this, l](net::Accepted a) {
-          return server::imap::run_session(std::move(a), server::imap::ImapContext{config_.get(), l, &auth_, tls_, store_.get(),
+          return server::imap::run_session(std::move(a), server::imap::ImapContext{config_.get(), l, auth_.get(), tls_, store_.get(),
                                                                                               &message_memory_, &imap_keywords_});
         };
       case Proto::kPop3:
         return [this, l](net::Accepted a) {
           return server::pop3::run_session(
-              std::move(a), server::pop3::Pop3Context{config_.get(), l, &auth_, tls_, store_.get(), &maildrop_locks_});
+              std::move(a), server::pop3::Pop3Context{config_.get(), l, auth_.get(), tls_, store_.get(), &maildrop_locks_});
         };
       case Proto::kAdmin:
       case Proto::kCount:
@@ -416,9 +424,9 @@ class Server {
 
   ConfigHolder config_;
   std::shared_ptr<net::TlsContext> tls_;
-  std::unique_ptr<auth::Directory> directory_;
   asio::io_context io_;
   BlockingPool pool_;
+  std::unique_ptr<auth::Directory> directory_;  // after pool_: destroyed before it
   MemoryBudget message_memory_;  // RAM for messages in flight, all sessions (limits.message_memory_total)
   server::imap::MailboxKeywords imap_keywords_;  // keywords defined per mailbox, all IMAP sessions
   std::unique_ptr<store::sqlite::SqliteMailStore> store_;  // after pool_: destroyed before it
@@ -433,7 +441,7 @@ class Server {
   std::shared_ptr<delivery::DmarcReporter> reporter_;
   std::unique_ptr<store::sqlite::SqliteTlsRptLog> tlsrpt_;  // before tls_reporter_: outlives it
   std::shared_ptr<delivery::TlsReporter> tls_reporter_;
-  auth::Authenticator auth_;
+  std::unique_ptr<auth::Authenticator> auth_;  // reads directory_
   std::shared_ptr<net::ConnectionLimiter> limiter_;
   std::shared_ptr<net::ConnectionRegistry> registry_;
   asio::signal_set signals_;
@@ -499,13 +507,12 @@ int cmd_serve(const std::filesystem::path& config_file) {
     std::fprintf(stderr, "%s: %s\n", config_file.c_str(), tls.error().message.c_str());
     return 1;
   }
-  auto directory = store::sqlite::SqliteDirectory::open((*cfg)->data_dir / "directory.db");
-  if (!directory) {
+  Server server(*cfg, *tls);
+  if (auto r = server.open_directory(); !r) {
     std::fprintf(stderr, "cannot open %s: %s\n", ((*cfg)->data_dir / "directory.db").c_str(),
-                 directory.error().message.c_str());
+                 r.error().message.c_str());
     return 1;
   }
-  Server server(*cfg, *tls, std::move(*directory));
   if (auto r = server.open_delivery(); !r) {
     std::fprintf(stderr, "cannot set up outbound delivery: %s\n", r.error().message.c_str());
     return 1;

@@ -43,7 +43,7 @@ int print_reports(const Admin& a, queue::TlsReportLog& log, int64_t before_day) 
 int send_reports(const Admin& a, queue::TlsReportLog& log, int64_t before_day) {
   boost::asio::io_context io;  // first: destroyed after the pool
   BlockingPool pool(1);
-  auto q = store::sqlite::SqliteQueue::open(a.cfg->data_dir);
+  auto q = store::sqlite::SqliteQueue::open(a.cfg->data_dir, pool);
   if (!q) return a.fail("cannot open the queue: " + q.error().message);
   auto resolver = dns::UnboundResolver::create(io.get_executor(), a.cfg->dns);
   if (!resolver) return a.fail("cannot start the resolver: " + resolver.error().message);

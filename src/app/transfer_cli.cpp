@@ -386,7 +386,7 @@ int cmd_transfer(const TransferArgs& args) {
     if (!name) return a->fail("--mailbox \"" + job.mailbox + "\": " + name.error().message);
     job.mailbox = *name;
   }
-  auto user = a->dir->find_account(job.address);
+  auto user = run_sync(a->dir->find_account(job.address));
   if (!user && user.error().code == Errc::kNotFound) {
     return a->fail("no user " + job.address + "; add it first with posthorn user add " + job.address);
   }

@@ -15,9 +15,9 @@
 #include "base/random.hpp"
 
 // Implementation notes:
-// - Directory calls, Argon2/crypt and PBKDF2 run on the blocking pool; the coroutine only decides and
-//   waits. The lambdas handed to run_blocking capture values and pointers to members of this object,
-//   which outlives every exchange it serves.
+// - Directory calls are the Directory's awaitables; Argon2/crypt and PBKDF2 run on the blocking pool
+//   (run_blocking); the coroutine only decides and waits. The lambdas handed to run_blocking capture
+//   values and pointers to members of this object, which outlives every exchange it serves.
 // - Unknown user and wrong password take the same path length (a full hash verification) and produce
 //   the same Errc::kDenied; only the log line says which it was.
 // - Names from clients are logged through printable(): control bytes cannot forge log lines.
@@ -36,12 +36,13 @@ std::string printable(std::string_view s) {
   return out;
 }
 
-// What the blocking half of verify_plain found.
+// What verify_plain found (the lookup, then the hashing on the pool).
 struct PlainOutcome {
   enum class Kind { kOk, kUnknownUser, kWrongPassword, kDirectoryError };
   Kind kind = Kind::kWrongPassword;
   Account account;
   bool cache_hit = false;
+  std::string new_scram;  // SCRAM secrets derived from the password, to store (serialized)
   std::string detail;  // log-only
 };
 
@@ -74,46 +75,57 @@ boost::asio::awaitable<Result<Principal>> Authenticator::verify_plain(const Auth
     co_return make_error(Errc::kDenied, "authentication failed");
   }
 
-  Directory* directory = &directory_;
-  CredentialCache* cache = &cache_;
-  const config::Argon2 argon2 = settings_.argon2;
-  const uint32_t scram_iterations = settings_.scram_iterations;
-  auto check = [directory, cache, argon2, scram_iterations, username, password]() -> PlainOutcome {
-    PlainOutcome out;
-    auto found = directory->find_account(username);
-    if (!found) {
-      if (found.error().code != Errc::kNotFound) {
-        out.kind = PlainOutcome::Kind::kDirectoryError;
-        out.detail = found.error().message;
+  // The lookup is the directory's awaitable; only the hash verification and the SCRAM derivation
+  // (CPU-heavy) go to the pool.
+  PlainOutcome outcome;
+  auto find = directory_.find_account(username);
+  auto found = co_await std::move(find);
+  if (!found && found.error().code != Errc::kNotFound) {
+    outcome.kind = PlainOutcome::Kind::kDirectoryError;
+    outcome.detail = found.error().message;
+  } else if (!found) {
+    const config::Argon2 argon2 = settings_.argon2;
+    auto dummy = run_blocking(pool_, [argon2, password] {
+      verify_password(dummy_hash(argon2), password);  // same cost as a real check
+      return true;
+    });
+    co_await std::move(dummy);
+    outcome.kind = PlainOutcome::Kind::kUnknownUser;
+  } else {
+    outcome.account = std::move(*found);
+    CredentialCache* cache = &cache_;
+    const uint32_t scram_iterations = settings_.scram_iterations;
+    auto check = [cache, scram_iterations, account = outcome.account, password]() -> PlainOutcome {
+      PlainOutcome out;
+      out.account = account;
+      out.cache_hit = cache->contains(out.account.address, out.account.password_hash, password);
+      if (!out.cache_hit && !verify_password(out.account.password_hash, password)) {
+        out.kind = PlainOutcome::Kind::kWrongPassword;
         return out;
       }
-      verify_password(dummy_hash(argon2), password);  // same cost as a real check
-      out.kind = PlainOutcome::Kind::kUnknownUser;
+      out.kind = PlainOutcome::Kind::kOk;
+      if (!out.cache_hit) cache->insert(out.account.address, out.account.password_hash, password);
+      // Imported hashes come without SCRAM secrets: derive them now that we know the password, so
+      // SCRAM-SHA-256 works from the next login on (stored below).
+      if (out.account.scram.empty() || !ScramCredentials::parse(out.account.scram)) {
+        const auto creds = make_scram_credentials(password, random_bytes(kScramSaltBytes), scram_iterations);
+        out.new_scram = creds.serialize();
+      }
       return out;
-    }
-    out.account = std::move(*found);
-    out.cache_hit = cache->contains(out.account.address, out.account.password_hash, password);
-    if (!out.cache_hit && !verify_password(out.account.password_hash, password)) {
-      out.kind = PlainOutcome::Kind::kWrongPassword;
-      return out;
-    }
-    out.kind = PlainOutcome::Kind::kOk;
-    if (!out.cache_hit) cache->insert(out.account.address, out.account.password_hash, password);
-    // Imported hashes come without SCRAM secrets: derive them now that we know the password, so
-    // SCRAM-SHA-256 works from the next login on.
-    if (out.account.scram.empty() || !ScramCredentials::parse(out.account.scram)) {
-      const auto creds = make_scram_credentials(password, random_bytes(kScramSaltBytes), scram_iterations);
-      std::string serialized = creds.serialize();
-      auto stored = directory->set_scram(out.account.id, serialized);
+    };
+    auto verify = run_blocking(pool_, std::move(check));
+    PlainOutcome verified = co_await std::move(verify);
+    outcome = std::move(verified);
+    if (!outcome.new_scram.empty()) {
+      auto store = directory_.set_scram(outcome.account.id, outcome.new_scram);
+      auto stored = co_await std::move(store);
       if (stored) {
-        out.account.scram = std::move(serialized);
+        outcome.account.scram = std::move(outcome.new_scram);
       } else {
-        out.detail = "storing SCRAM secrets failed: " + stored.error().message;
+        outcome.detail = "storing SCRAM secrets failed: " + stored.error().message;
       }
     }
-    return out;
-  };
-  PlainOutcome outcome = co_await run_blocking(pool_, std::move(check));
+  }
 
   switch (outcome.kind) {
     case PlainOutcome::Kind::kOk: {
@@ -146,36 +158,30 @@ boost::asio::awaitable<Result<Authenticator::ScramLookup>> Authenticator::scram_
     co_await fail(ctx, username, "blocked");
     co_return make_error(Errc::kUnavailable, "too many failed attempts, try again later");
   }
-  Directory* directory = &directory_;
-  const std::string fake_key = fake_salt_key_;
-  const uint32_t iterations = settings_.scram_iterations;
-  auto lookup = [directory, fake_key, iterations, username]() -> Result<ScramLookup> {
-    ScramLookup out;
-    auto found = directory->find_account(username);
-    if (!found && found.error().code != Errc::kNotFound) return found.error();
-    if (found) {
-      if (auto creds = ScramCredentials::parse(found->scram)) {
-        out.credentials = std::move(*creds);
-        out.real = true;
-        out.principal = Principal{found->id, found->address, found->quota_bytes};
-        return out;
-      }
-    }
-    // Unknown user, or no SCRAM secrets yet: a salt that is stable per name (so probing twice shows
-    // nothing) and keys nobody knows, so the proof fails exactly like a wrong password.
-    out.credentials.iterations = iterations;
-    out.credentials.salt = hmac_sha256(fake_key, ascii::lower(username)).substr(0, kScramSaltBytes);
-    out.credentials.stored_key = random_bytes(32);
-    out.credentials.server_key = random_bytes(32);
-    return out;
-  };
-  Result<ScramLookup> result = co_await run_blocking(pool_, std::move(lookup));
-  if (!result) {
+  // Nothing here is CPU-heavy (the proof is checked by the SASL exchange): no pool.
+  auto find = directory_.find_account(username);
+  auto found = co_await std::move(find);
+  if (!found && found.error().code != Errc::kNotFound) {
     spdlog::error("conn={} auth user={} ip={}: directory error: {}", ctx.connection_id, printable(username),
-                  ctx.remote_ip, result.error().message);
+                  ctx.remote_ip, found.error().message);
     co_return make_error(Errc::kInternal, "authentication temporarily unavailable");
   }
-  co_return result;
+  ScramLookup out;
+  if (found) {
+    if (auto creds = ScramCredentials::parse(found->scram)) {
+      out.credentials = std::move(*creds);
+      out.real = true;
+      out.principal = Principal{found->id, found->address, found->quota_bytes};
+      co_return out;
+    }
+  }
+  // Unknown user, or no SCRAM secrets yet: a salt that is stable per name (so probing twice shows
+  // nothing) and keys nobody knows, so the proof fails exactly like a wrong password.
+  out.credentials.iterations = settings_.scram_iterations;
+  out.credentials.salt = hmac_sha256(fake_salt_key_, ascii::lower(username)).substr(0, kScramSaltBytes);
+  out.credentials.stored_key = random_bytes(32);
+  out.credentials.server_key = random_bytes(32);
+  co_return out;
 }
 
 boost::asio::awaitable<void> Authenticator::scram_finished(const AuthContext& ctx, const std::string& username,

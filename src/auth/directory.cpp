@@ -41,13 +41,14 @@ std::optional<AddressParts> split_address(std::string_view address) {
   return AddressParts{std::string(local), ascii::lower(domain)};
 }
 
-Result<Account> Directory::find_account_by_id(AccountId id) {
-  auto all = list_accounts();
-  if (!all) return all.error();
+Task<Account> Directory::find_account_by_id(AccountId id) {
+  auto task = list_accounts();
+  auto all = co_await std::move(task);
+  if (!all) co_return all.error();
   for (auto& a : *all) {
-    if (a.id == id) return std::move(a);
+    if (a.id == id) co_return std::move(a);
   }
-  return make_error(Errc::kNotFound, "no such account");
+  co_return make_error(Errc::kNotFound, "no such account");
 }
 
 }  // namespace posthorn::auth

@@ -1,6 +1,9 @@
 // The directory of domains, accounts (users), aliases and quotas, and the credentials to check.
 // Interface only; the embedded implementation is store/sqlite/SqliteDirectory, a PostgreSQL one may
-// follow. All calls are blocking and thread-safe: call them from the blocking pool.
+// follow. Every call is an awaitable (Task<T>, base/task.hpp) and thread-safe: co_await it from a
+// coroutine, or run_sync() it from synchronous code. The backend decides how it waits (SQLite on the
+// blocking pool, PostgreSQL on its connection): callers never hand directory calls to the pool.
+// Arguments are taken by value, as the call may run after the caller's temporaries are gone.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +13,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "base/task.hpp"
 
 namespace posthorn::auth {
 
@@ -41,37 +45,36 @@ class Directory {
 
   // Domains. Names are stored lower-case. add: Errc::kExists if present, kInvalid if not a domain name.
   // del: Errc::kNotFound; Errc::kConflict while accounts or aliases still use it.
-  virtual Result<void> add_domain(std::string_view name) = 0;
-  virtual Result<void> delete_domain(std::string_view name) = 0;
-  virtual Result<std::vector<std::string>> list_domains() = 0;
-  virtual Result<bool> is_local_domain(std::string_view name) = 0;
+  virtual Task<void> add_domain(std::string name) = 0;
+  virtual Task<void> delete_domain(std::string name) = 0;
+  virtual Task<std::vector<std::string>> list_domains() = 0;
+  virtual Task<bool> is_local_domain(std::string name) = 0;
 
   // Accounts. add: Errc::kExists (account or alias with that address), kNotFound (domain unknown),
   // kInvalid (malformed address).
-  virtual Result<Account> add_account(std::string_view address, std::string_view password_hash,
-                                      std::string_view scram, uint64_t quota_bytes) = 0;
-  virtual Result<void> delete_account(std::string_view address) = 0;
-  virtual Result<void> set_password(std::string_view address, std::string_view password_hash,
-                                    std::string_view scram) = 0;
-  virtual Result<void> set_scram(AccountId id, std::string_view scram) = 0;
-  virtual Result<void> set_quota(std::string_view address, uint64_t quota_bytes) = 0;
+  virtual Task<Account> add_account(std::string address, std::string password_hash, std::string scram,
+                                    uint64_t quota_bytes) = 0;
+  virtual Task<void> delete_account(std::string address) = 0;
+  virtual Task<void> set_password(std::string address, std::string password_hash, std::string scram) = 0;
+  virtual Task<void> set_scram(AccountId id, std::string scram) = 0;
+  virtual Task<void> set_quota(std::string address, uint64_t quota_bytes) = 0;
   // Exact lookup by address (case-insensitive). Errc::kNotFound when absent.
-  virtual Result<Account> find_account(std::string_view address) = 0;
-  virtual Result<std::vector<Account>> list_accounts() = 0;
+  virtual Task<Account> find_account(std::string address) = 0;
+  virtual Task<std::vector<Account>> list_accounts() = 0;
   // Lookup by id (delivery knows ids from resolve() and needs the quota). Errc::kNotFound when
   // absent. The default scans list_accounts(); backends override it with an indexed lookup.
-  virtual Result<Account> find_account_by_id(AccountId id);
+  virtual Task<Account> find_account_by_id(AccountId id);
 
   // Aliases. address "@domain" is the domain's catch-all. add: kExists if an account or alias has
   // that address, kNotFound if the domain is not local, kInvalid if a target is malformed.
-  virtual Result<void> add_alias(std::string_view address, const std::vector<std::string>& targets) = 0;
-  virtual Result<void> delete_alias(std::string_view address) = 0;
-  virtual Result<std::vector<Alias>> list_aliases() = 0;
+  virtual Task<void> add_alias(std::string address, std::vector<std::string> targets) = 0;
+  virtual Task<void> delete_alias(std::string address) = 0;
+  virtual Task<std::vector<Alias>> list_aliases() = 0;
 
   // Resolution for delivery: exact account, exact alias, sub-address ("user+tag" -> "user"),
   // then the domain catch-all; aliases expand recursively (depth 10, cycles ignored).
   // Errc::kNotFound when nothing matches in a local domain.
-  virtual Result<Resolved> resolve(std::string_view address) = 0;
+  virtual Task<Resolved> resolve(std::string address) = 0;
 };
 
 // Splits and normalises "local@domain": domain lower-cased, both parts non-empty, no spaces or

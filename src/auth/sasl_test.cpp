@@ -17,6 +17,7 @@
 #include "auth/password.hpp"
 #include "base/ascii.hpp"
 #include "base/base64.hpp"
+#include "base/run_sync.hpp"
 #include "tests/harness/drive.hpp"
 
 namespace posthorn::auth {
@@ -24,36 +25,37 @@ namespace {
 
 using Kind = SaslStep::Kind;
 
-// A directory holding accounts in memory; enough of the interface for authentication.
+// A directory holding accounts in memory; enough of the interface for authentication. Its calls
+// complete without a pool (as a backend on an asynchronous client would).
 class TestDirectory final : public Directory {
  public:
-  Result<void> add_domain(std::string_view name) override {
+  Task<void> add_domain(std::string name) override {
     std::lock_guard lock(mutex_);
-    if (!is_valid_domain(name)) return make_error(Errc::kInvalid, "not a domain name");
-    if (!domains_.insert(ascii::lower(name)).second) return make_error(Errc::kExists, "domain exists");
-    return {};
+    if (!is_valid_domain(name)) co_return make_error(Errc::kInvalid, "not a domain name");
+    if (!domains_.insert(ascii::lower(name)).second) co_return make_error(Errc::kExists, "domain exists");
+    co_return Result<void>();
   }
-  Result<void> delete_domain(std::string_view name) override {
+  Task<void> delete_domain(std::string name) override {
     std::lock_guard lock(mutex_);
-    if (domains_.erase(ascii::lower(name)) == 0) return make_error(Errc::kNotFound, "no such domain");
-    return {};
+    if (domains_.erase(ascii::lower(name)) == 0) co_return make_error(Errc::kNotFound, "no such domain");
+    co_return Result<void>();
   }
-  Result<std::vector<std::string>> list_domains() override {
+  Task<std::vector<std::string>> list_domains() override {
     std::lock_guard lock(mutex_);
-    return std::vector<std::string>(domains_.begin(), domains_.end());
+    co_return std::vector<std::string>(domains_.begin(), domains_.end());
   }
-  Result<bool> is_local_domain(std::string_view name) override {
+  Task<bool> is_local_domain(std::string name) override {
     std::lock_guard lock(mutex_);
-    return domains_.contains(ascii::lower(name));
+    co_return domains_.contains(ascii::lower(name));
   }
-  Result<Account> add_account(std::string_view address, std::string_view password_hash, std::string_view scram,
-                              uint64_t quota_bytes) override {
+  Task<Account> add_account(std::string address, std::string password_hash, std::string scram,
+                            uint64_t quota_bytes) override {
     auto parts = split_address(address);
-    if (!parts) return make_error(Errc::kInvalid, "malformed address");
+    if (!parts) co_return make_error(Errc::kInvalid, "malformed address");
     std::lock_guard lock(mutex_);
-    if (!domains_.contains(parts->domain)) return make_error(Errc::kNotFound, "unknown domain");
+    if (!domains_.contains(parts->domain)) co_return make_error(Errc::kNotFound, "unknown domain");
     const std::string key = ascii::lower(address);
-    if (accounts_.contains(key)) return make_error(Errc::kExists, "account exists");
+    if (accounts_.contains(key)) co_return make_error(Errc::kExists, "account exists");
     Account a;
     a.id = ++last_id_;
     a.address = parts->local + "@" + parts->domain;
@@ -61,62 +63,62 @@ class TestDirectory final : public Directory {
     a.scram = std::string(scram);
     a.quota_bytes = quota_bytes;
     accounts_[key] = a;
-    return a;
+    co_return a;
   }
-  Result<void> delete_account(std::string_view address) override {
+  Task<void> delete_account(std::string address) override {
     std::lock_guard lock(mutex_);
-    if (accounts_.erase(ascii::lower(address)) == 0) return make_error(Errc::kNotFound, "no such account");
-    return {};
+    if (accounts_.erase(ascii::lower(address)) == 0) co_return make_error(Errc::kNotFound, "no such account");
+    co_return Result<void>();
   }
-  Result<void> set_password(std::string_view address, std::string_view password_hash,
-                            std::string_view scram) override {
+  Task<void> set_password(std::string address, std::string password_hash, std::string scram) override {
     std::lock_guard lock(mutex_);
     auto it = accounts_.find(ascii::lower(address));
-    if (it == accounts_.end()) return make_error(Errc::kNotFound, "no such account");
+    if (it == accounts_.end()) co_return make_error(Errc::kNotFound, "no such account");
     it->second.password_hash = std::string(password_hash);
     it->second.scram = std::string(scram);
-    return {};
+    co_return Result<void>();
   }
-  Result<void> set_scram(AccountId id, std::string_view scram) override {
+  Task<void> set_scram(AccountId id, std::string scram) override {
     std::lock_guard lock(mutex_);
     for (auto& [key, a] : accounts_) {
       if (a.id == id) {
         a.scram = std::string(scram);
-        return {};
+        co_return Result<void>();
       }
     }
-    return make_error(Errc::kNotFound, "no such account");
+    co_return make_error(Errc::kNotFound, "no such account");
   }
-  Result<void> set_quota(std::string_view address, uint64_t quota_bytes) override {
+  Task<void> set_quota(std::string address, uint64_t quota_bytes) override {
     std::lock_guard lock(mutex_);
     auto it = accounts_.find(ascii::lower(address));
-    if (it == accounts_.end()) return make_error(Errc::kNotFound, "no such account");
+    if (it == accounts_.end()) co_return make_error(Errc::kNotFound, "no such account");
     it->second.quota_bytes = quota_bytes;
-    return {};
+    co_return Result<void>();
   }
-  Result<Account> find_account(std::string_view address) override {
+  Task<Account> find_account(std::string address) override {
     std::lock_guard lock(mutex_);
-    if (fail_lookups_) return make_error(Errc::kInternal, "directory offline");
+    if (fail_lookups_) co_return make_error(Errc::kInternal, "directory offline");
     auto it = accounts_.find(ascii::lower(address));
-    if (it == accounts_.end()) return make_error(Errc::kNotFound, "no such account");
-    return it->second;
+    if (it == accounts_.end()) co_return make_error(Errc::kNotFound, "no such account");
+    co_return it->second;
   }
-  Result<std::vector<Account>> list_accounts() override {
+  Task<std::vector<Account>> list_accounts() override {
     std::lock_guard lock(mutex_);
     std::vector<Account> out;
     for (const auto& [key, a] : accounts_) out.push_back(a);
-    return out;
+    co_return out;
   }
   // Aliases do not take part in authentication.
-  Result<void> add_alias(std::string_view, const std::vector<std::string>&) override {
-    return make_error(Errc::kDenied, "aliases are not supported by the test directory");
+  Task<void> add_alias(std::string, std::vector<std::string>) override {
+    co_return make_error(Errc::kDenied, "aliases are not supported by the test directory");
   }
-  Result<void> delete_alias(std::string_view) override { return make_error(Errc::kNotFound, "no such alias"); }
-  Result<std::vector<Alias>> list_aliases() override { return std::vector<Alias>{}; }
-  Result<Resolved> resolve(std::string_view address) override {
-    auto found = find_account(address);
-    if (!found) return found.error();
-    return Resolved{{found->id}, {}};
+  Task<void> delete_alias(std::string) override { co_return make_error(Errc::kNotFound, "no such alias"); }
+  Task<std::vector<Alias>> list_aliases() override { co_return std::vector<Alias>{}; }
+  Task<Resolved> resolve(std::string address) override {
+    auto task = find_account(std::move(address));
+    auto found = co_await std::move(task);
+    if (!found) co_return found.error();
+    co_return Resolved{{found->id}, {}};
   }
 
   std::string scram_of(std::string_view address) {
@@ -199,10 +201,10 @@ class SaslTest : public ::testing::Test {
     settings_.throttle_base_delay = std::chrono::milliseconds(1);
     settings_.throttle_max_delay = std::chrono::milliseconds(4);
     settings_.throttle_block_after = 6;
-    EXPECT_TRUE(directory_.add_domain("example.org"));
+    EXPECT_TRUE(run_sync(directory_.add_domain("example.org")));
     auto hashed = hash_password(kPassword, settings_.argon2);
     EXPECT_TRUE(hashed);
-    auto added = directory_.add_account(kUser, *hashed, "", 0);
+    auto added = run_sync(directory_.add_account(kUser, *hashed, "", 0));
     EXPECT_TRUE(added);
     account_id_ = added->id;
     auth_ = std::make_unique<Authenticator>(directory_, pool_, settings_, clock_);
@@ -401,7 +403,7 @@ TEST_F(SaslTest, ScramWorksAfterFirstPlainLogin) {
 }
 
 TEST_F(SaslTest, ScramWrongPasswordAndUnknownUser) {
-  ASSERT_TRUE(directory_.set_scram(account_id_, make_scram_credentials(kPassword, "0123456789abcdef", 256).serialize()));
+  ASSERT_TRUE(run_sync(directory_.set_scram(account_id_, make_scram_credentials(kPassword, "0123456789abcdef", 256).serialize())));
   SaslStep wrong = scram_login(plain_ctx(), ScramClient{kUser, "nope"});
   ASSERT_EQ(wrong.kind, Kind::kFailure);
   EXPECT_EQ(wrong.error.code, Errc::kDenied);
@@ -422,7 +424,7 @@ TEST_F(SaslTest, ScramWrongPasswordAndUnknownUser) {
 }
 
 TEST_F(SaslTest, ScramPlusBindsToTheConnection) {
-  ASSERT_TRUE(directory_.set_scram(account_id_, make_scram_credentials(kPassword, "0123456789abcdef", 256).serialize()));
+  ASSERT_TRUE(run_sync(directory_.set_scram(account_id_, make_scram_credentials(kPassword, "0123456789abcdef", 256).serialize())));
   AuthContext ctx = tls_ctx();
   ctx.tls_exporter = std::string(32, '\x5a');
   ScramClient client{kUser, kPassword};
@@ -446,7 +448,7 @@ TEST_F(SaslTest, ScramPlusBindsToTheConnection) {
 }
 
 TEST_F(SaslTest, ScramFinalAcknowledgementMustBeEmpty) {
-  ASSERT_TRUE(directory_.set_scram(account_id_, make_scram_credentials(kPassword, "0123456789abcdef", 256).serialize()));
+  ASSERT_TRUE(run_sync(directory_.set_scram(account_id_, make_scram_credentials(kPassword, "0123456789abcdef", 256).serialize())));
   ScramClient client{kUser, kPassword};
   SaslExchange ex(*auth_, tls_ctx());
   SaslStep s = run(ex.start("SCRAM-SHA-256", client.first()));  // SASL-IR
@@ -500,7 +502,7 @@ TEST_F(SaslTest, CachedLoginStillChecksThePassword) {
   // A new password hash invalidates the cached entry.
   auto rehashed = hash_password("new password", settings_.argon2);
   ASSERT_TRUE(rehashed);
-  ASSERT_TRUE(directory_.set_password(kUser, *rehashed, ""));
+  ASSERT_TRUE(run_sync(directory_.set_password(kUser, *rehashed, "")));
   EXPECT_EQ(plain_login(tls_ctx(), kUser, kPassword).error.code, Errc::kDenied);
   EXPECT_EQ(plain_login(tls_ctx(), kUser, "new password").kind, Kind::kSuccess);
 }

@@ -7,7 +7,7 @@
 // message goes to each address through send_notice() (stored at once for a local address, queued
 // with the report address as sender otherwise). A report is marked sent when every address took it
 // (or none may take it); a store or queue error leaves it for the next hour.
-// Depends on msgauth/ (reports), queue/, store/, auth/ (Directory), dns/, net/ (BlockingPool),
+// Depends on msgauth/ (reports), queue/, store/, auth/ (Directory), dns/, base/ (BlockingPool),
 // config/ and local_delivery.hpp. Thread-safe: start/stop from any thread; the loop runs on a strand.
 #pragma once
 
@@ -25,7 +25,7 @@
 #include "dns/resolver.hpp"
 #include "msgauth/dmarc_report.hpp"
 #include "msgauth/psl.hpp"
-#include "net/blocking_pool.hpp"
+#include "base/blocking_pool.hpp"
 #include "queue/queue.hpp"
 #include "delivery/inbound_auth.hpp"
 #include "store/store.hpp"
@@ -40,7 +40,7 @@ struct ReporterContext {
   queue::Queue* queue = nullptr;
   store::MailStore* store = nullptr;
   auth::Directory* directory = nullptr;
-  net::BlockingPool* pool = nullptr;
+  BlockingPool* pool = nullptr;
   std::function<void()> queued = {};  // wakes the queue runner after a report was queued
 };
 
@@ -54,7 +54,7 @@ struct ReporterPass {
 // Counts one MX evaluation in `log` (on the pool) when its DMARC record asks for aggregate reports;
 // the disposition is what the verdict did. Errors are logged: a lost count never fails a message.
 // `log` nullptr: nothing.
-boost::asio::awaitable<void> record_dmarc_evaluation(msgauth::DmarcReportLog* log, net::BlockingPool* pool,
+boost::asio::awaitable<void> record_dmarc_evaluation(msgauth::DmarcReportLog* log, BlockingPool* pool,
                                                      std::string source_ip, const InboundVerdict& verdict, int64_t now);
 
 class DmarcReporter : public std::enable_shared_from_this<DmarcReporter> {

@@ -69,7 +69,7 @@ asio::awaitable<void> prepare(Work& w) {
   const msgauth::DkimSigner* signer = s.signer;
   const std::string* message = &w.message;  // outlives the call
   const int64_t now = w.now;
-  auto task = net::run_blocking(*s.pool, [signer, message, domain, now]() { return signer->sign(*message, domain, now); });
+  auto task = run_blocking(*s.pool, [signer, message, domain, now]() { return signer->sign(*message, domain, now); });
   std::string fields = co_await std::move(task);
   w.message.insert(0, fields);
 }
@@ -115,7 +115,7 @@ std::string forwarding_domain(const Envelope& envelope) {
 asio::awaitable<Result<std::string>> enqueue(const Services& s, queue::NewEntry entry) {
   if (s.queue == nullptr) co_return make_error(Errc::kUnavailable, "no outbound queue");
   queue::Queue* q = s.queue;
-  auto task = net::run_blocking(*s.pool, [q, entry = std::move(entry)]() mutable { return q->enqueue(std::move(entry)); });
+  auto task = q->enqueue(std::move(entry));
   auto r = co_await std::move(task);
   if (r && s.queued) s.queued();
   co_return r;
@@ -144,7 +144,7 @@ asio::awaitable<std::optional<Error>> queue_remote(Work& w) {
       const InboundVerdict* verdict = &*w.verdict;
       const std::string authserv_id = s.config->msgauth.authserv_id;
       const int64_t now = w.now;
-      auto task = net::run_blocking(*s.pool, [signer, domain, message, authserv_id, verdict, now]() {
+      auto task = run_blocking(*s.pool, [signer, domain, message, authserv_id, verdict, now]() {
         return arc_seal_forwarded(*signer, domain, *message, authserv_id, *verdict, now);
       });
       std::string seal = co_await std::move(task);
@@ -241,7 +241,7 @@ asio::awaitable<void> notify_delivered(Work& w, const std::vector<std::optional<
   dsn.ret = queue::ret_from(env.ret);
   dsn.original = *w.stored;
   queue::Dsn built = queue::build_dsn(dsn);
-  auto task = send_notice(s.directory, s.pool, s.store, s.queue, env.sender, std::move(built.message), built.eight_bit,
+  auto task = send_notice(s.directory, s.store, s.queue, env.sender, std::move(built.message), built.eight_bit,
                           env.id);
   const NoticeSent sent = co_await std::move(task);
   if (sent == NoticeSent::kQueued && s.queued) s.queued();

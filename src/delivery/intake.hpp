@@ -22,7 +22,7 @@
 // Authentication-Results field) and the queue entry, which owns its own bytes.
 //
 // Depends on store/, queue/, auth/ (Directory), msgauth/, dns/, proto/smtp (the reply a failure
-// maps to, for DSNs), net/ (BlockingPool), config/, base/. Thread-safe (stateless; the services are).
+// maps to, for DSNs), base/ (BlockingPool), config/, base/. Thread-safe (stateless; the services are).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -41,7 +41,7 @@
 #include "msgauth/dkim.hpp"
 #include "msgauth/dmarc_report.hpp"
 #include "msgauth/psl.hpp"
-#include "net/blocking_pool.hpp"
+#include "base/blocking_pool.hpp"
 #include "queue/queue.hpp"
 #include "store/store.hpp"
 
@@ -97,7 +97,7 @@ struct Services {
   store::MailStore* store = nullptr;
   queue::Queue* queue = nullptr;
   auth::Directory* directory = nullptr;
-  net::BlockingPool* pool = nullptr;
+  BlockingPool* pool = nullptr;
   const msgauth::DkimSigner* signer = nullptr;
   dns::Resolver* resolver = nullptr;
   const msgauth::PublicSuffixList* psl = nullptr;

@@ -10,9 +10,8 @@ namespace posthorn::delivery {
 
 namespace asio = boost::asio;
 
-asio::awaitable<Result<store::Limits>> account_limits(auth::Directory* directory, net::BlockingPool* pool,
-                                                      store::AccountId account) {
-  auto task = net::run_blocking(*pool, [directory, account]() { return directory->find_account_by_id(account); });
+asio::awaitable<Result<store::Limits>> account_limits(auth::Directory* directory, store::AccountId account) {
+  auto task = directory->find_account_by_id(account);
   auto found = co_await std::move(task);
   if (!found) co_return found.error();
   co_return store::Limits{found->quota_bytes, 0};
@@ -47,15 +46,14 @@ asio::awaitable<std::map<store::AccountId, Result<store::AppendResult>>> deliver
 }
 
 asio::awaitable<Result<std::vector<std::string>>> deliver_generated(auth::Directory* directory,
-                                                                    net::BlockingPool* pool, store::MailStore* store,
-                                                                    std::string address, std::string message,
-                                                                    std::string prefix) {
-  auto task = net::run_blocking(*pool, [directory, address]() { return directory->resolve(address); });
+                                                                    store::MailStore* store, std::string address,
+                                                                    std::string message, std::string prefix) {
+  auto task = directory->resolve(address);
   auto resolved = co_await std::move(task);
   if (!resolved) co_return resolved.error();
   std::vector<LocalTarget> targets;
   for (store::AccountId account : resolved->accounts) {
-    auto limits_task = account_limits(directory, pool, account);
+    auto limits_task = account_limits(directory, account);
     auto limits = co_await std::move(limits_task);
     if (!limits) co_return limits.error();
     targets.push_back(LocalTarget{account, *limits, prefix});
@@ -68,21 +66,20 @@ asio::awaitable<Result<std::vector<std::string>>> deliver_generated(auth::Direct
   co_return std::move(resolved->remote);
 }
 
-asio::awaitable<NoticeSent> send_notice(auth::Directory* directory, net::BlockingPool* pool, store::MailStore* store,
-                                        queue::Queue* queue, std::string to, std::string message, bool eight_bit,
+asio::awaitable<NoticeSent> send_notice(auth::Directory* directory, store::MailStore* store, queue::Queue* queue, std::string to, std::string message, bool eight_bit,
                                         std::string log_id, std::string sender) {
   const auto at = to.rfind('@');
   const std::string domain = at == std::string::npos ? std::string() : ascii::lower(to.substr(at + 1));
   std::vector<std::string> remote{to};
   if (!domain.empty() && !domain.starts_with('[')) {
-    auto task = net::run_blocking(*pool, [directory, domain]() { return directory->is_local_domain(domain); });
+    auto task = directory->is_local_domain(domain);
     auto local = co_await std::move(task);
     if (!local) {
       spdlog::warn("queue: {}: DSN to {} deferred: {}", log_id, to, local.error().message);
       co_return NoticeSent::kLater;
     }
     if (*local) {
-      auto deliver = deliver_generated(directory, pool, store, to, message, return_path_field(sender));
+      auto deliver = deliver_generated(directory, store, to, message, return_path_field(sender));
       auto delivered = co_await std::move(deliver);
       if (!delivered) {
         if (delivered.error().code == Errc::kNotFound || delivered.error().code == Errc::kInvalid) {
@@ -107,7 +104,7 @@ asio::awaitable<NoticeSent> send_notice(auth::Directory* directory, net::Blockin
   for (auto& r : remote) e.recipients.push_back(queue::Recipient{std::move(r), queue::RecipientState::kPending, "", 0, 0, ""});
   e.message = std::move(message);
   e.eight_bit = eight_bit;
-  auto task = net::run_blocking(*pool, [queue, e = std::move(e)]() mutable { return queue->enqueue(std::move(e)); });
+  auto task = queue->enqueue(std::move(e));
   auto queued = co_await std::move(task);
   if (!queued) {
     spdlog::warn("queue: {}: DSN to {} deferred: {}", log_id, to, queued.error().message);

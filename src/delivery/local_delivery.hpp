@@ -2,7 +2,7 @@
 // (DSNs), so a message reaches a mailbox one way only: the account's quota from the Directory,
 // one store::Delivery (one blob) for all target accounts, each with its own trace prefix
 // (Return-Path, Received) stored as the delivery prefix, never by rewriting the message.
-// Depends on auth/ (Directory), store/ (MailStore), queue/ (Queue), net/ (BlockingPool). Thread-safe
+// Depends on auth/ (Directory), store/ (MailStore), queue/ (Queue), all awaited directly. Thread-safe
 // (stateless).
 #pragma once
 
@@ -14,7 +14,6 @@
 
 #include "auth/directory.hpp"
 #include "base/result.hpp"
-#include "net/blocking_pool.hpp"
 #include "queue/queue.hpp"
 #include "store/store.hpp"
 
@@ -27,9 +26,8 @@ struct LocalTarget {
   std::string mailbox = "INBOX";  // the Junk mailbox for quarantined mail (INBOX when missing)
 };
 
-// The account's quota, read from the directory on the pool.
-boost::asio::awaitable<Result<store::Limits>> account_limits(auth::Directory* directory, net::BlockingPool* pool,
-                                                             store::AccountId account);
+// The account's quota, read from the directory.
+boost::asio::awaitable<Result<store::Limits>> account_limits(auth::Directory* directory, store::AccountId account);
 
 // Stores `message` once for every target; the result per account (an account missing from the
 // store's answer is an internal failure).
@@ -41,7 +39,6 @@ boost::asio::awaitable<std::map<store::AccountId, Result<store::AppendResult>>> 
 // the remote targets of its aliases, which the caller queues. kNotFound when nothing matches; the
 // first failed account's error when a delivery failed.
 boost::asio::awaitable<Result<std::vector<std::string>>> deliver_generated(auth::Directory* directory,
-                                                                           net::BlockingPool* pool,
                                                                            store::MailStore* store,
                                                                            std::string address, std::string message,
                                                                            std::string prefix);
@@ -56,8 +53,8 @@ enum class NoticeSent {
 // `to` is in one of our domains (the remote targets of its aliases are queued), queued otherwise.
 // `log_id` names the message in logs. `sender` (a DMARC report's address) replaces the null sender:
 // the Return-Path of a stored copy and the queue entry's sender, which is then not a bounce.
-boost::asio::awaitable<NoticeSent> send_notice(auth::Directory* directory, net::BlockingPool* pool,
-                                               store::MailStore* store, queue::Queue* queue, std::string to,
+boost::asio::awaitable<NoticeSent> send_notice(auth::Directory* directory, store::MailStore* store,
+                                               queue::Queue* queue, std::string to,
                                                std::string message, bool eight_bit, std::string log_id,
                                                std::string sender = "");
 

@@ -2,9 +2,9 @@
 // - The loop runs on its own strand (timer and wake flag need no lock); entries run as separate
 //   coroutines on the executor, claimed in a mutex-guarded set so a rescan never takes an entry
 //   that is still in flight.
-// - Every queue write of one pass over an entry happens in one run_blocking call, in the order that
-//   keeps crashes harmless: bounce_needed before a failure is recorded, the failure before the DSN,
-//   mark_reported only after the DSN is durable.
+// - The outcome of one pass over an entry is one Queue::record_attempt (one transaction: bounce_needed
+//   with the failures it is owed for, the recipients' states, the next attempt), written before the
+//   DSN; mark_reported only after the DSN is durable. A crash can repeat a DSN, never lose one.
 // - co_await only as a statement or a plain initializer (g++ 12, DESIGN.md §3).
 #include "delivery/queue_runner.hpp"
 
@@ -107,13 +107,6 @@ asio::awaitable<std::vector<std::optional<T>>> run_all(asio::any_io_executor ex,
   co_return std::move(*results);
 }
 
-// One recipient's change in this pass, written to the queue.
-struct Update {
-  std::string address;
-  RecipientState state;
-  std::string last_error;
-};
-
 }  // namespace
 
 std::shared_ptr<QueueRunner> QueueRunner::create(asio::any_io_executor executor, RunnerContext ctx,
@@ -182,7 +175,7 @@ asio::awaitable<void> QueueRunner::loop(std::shared_ptr<QueueRunner> self) {
       std::lock_guard lock(self->mu_);
       if (self->earliest_retry_ != 0 && self->earliest_retry_ <= now_s) self->earliest_retry_ = 0;
     }
-    auto task = net::run_blocking(*self->ctx_.pool, [q, now_s]() { return q->due(now_s); });
+    auto task = q->due(now_s);
     auto due = co_await std::move(task);
     if (!due) {
       spdlog::warn("queue: cannot read the due entries: {}", due.error().message);
@@ -239,7 +232,7 @@ asio::awaitable<void> QueueRunner::stop(std::chrono::milliseconds grace) {
 asio::awaitable<std::size_t> QueueRunner::run_due(SysTime now) {
   queue::Queue* q = ctx_.queue;
   const int64_t now_s = to_unix(now);
-  auto task = net::run_blocking(*ctx_.pool, [q, now_s]() { return q->due(now_s); });
+  auto task = q->due(now_s);
   auto due = co_await std::move(task);
   if (!due) co_return 0;
   std::vector<asio::awaitable<EntryReport>> tasks;
@@ -259,7 +252,7 @@ asio::awaitable<EntryReport> QueueRunner::process(queue::Entry entry, SysTime no
   const queue::RetryPolicy policy = queue::RetryPolicy::from(cfg->delivery);
   queue::Queue* q = ctx_.queue;
   const std::string id = entry.id;
-  auto read_task = net::run_blocking(*ctx_.pool, [q, id]() { return q->read_message(id); });
+  auto read_task = q->read_message(id);
   auto read = co_await std::move(read_task);
   if (!read) {
     spdlog::warn("queue: {}: cannot read the message: {}", id, read.error().message);
@@ -322,7 +315,7 @@ asio::awaitable<EntryReport> QueueRunner::process(queue::Entry entry, SysTime no
     if (ctx_.tlsrpt && !sessions.empty()) {
       auto* log = ctx_.tlsrpt;
       const int64_t when = to_unix(now);
-      auto task = net::run_blocking(*ctx_.pool, [log, sessions, when]() -> Result<void> {
+      auto task = run_blocking(*ctx_.pool, [log, sessions, when]() -> Result<void> {
         for (const auto& s : sessions) {
           if (auto r = log->record(s, when); !r) return r;
         }
@@ -334,7 +327,7 @@ asio::awaitable<EntryReport> QueueRunner::process(queue::Entry entry, SysTime no
   }
 
   // 2. The new states, in memory first.
-  std::vector<Update> updates;
+  std::vector<queue::RecipientUpdate> updates;
   bool newly_failed = false;
   uint32_t failed_attempts = 0;
   for (auto& r : entry.recipients) {
@@ -361,7 +354,7 @@ asio::awaitable<EntryReport> QueueRunner::process(queue::Entry entry, SysTime no
         spdlog::info("queue: {}: {} deferred: {}", id, r.address, o.text);
         break;
     }
-    updates.push_back(Update{r.address, r.state, r.last_error});
+    updates.push_back(queue::RecipientUpdate{r.address, r.state, r.last_error});
   }
   std::optional<queue::RetryDecision> decision;
   if (entry.has_pending()) {
@@ -375,9 +368,10 @@ asio::awaitable<EntryReport> QueueRunner::process(queue::Entry entry, SysTime no
         newly_failed = true;
         ++report.failed;
         spdlog::info("queue: {}: {} expired after {}s: {}", id, r.address, policy.lifetime.count(), r.last_error);
-        auto u = std::find_if(updates.begin(), updates.end(), [&](const Update& x) { return x.address == r.address; });
+        auto u = std::find_if(updates.begin(), updates.end(),
+                              [&](const queue::RecipientUpdate& x) { return x.address == r.address; });
         if (u == updates.end()) {
-          updates.push_back(Update{r.address, r.state, r.last_error});
+          updates.push_back(queue::RecipientUpdate{r.address, r.state, r.last_error});
         } else {
           u->state = r.state;
           u->last_error = r.last_error;
@@ -388,20 +382,16 @@ asio::awaitable<EntryReport> QueueRunner::process(queue::Entry entry, SysTime no
     }
   }
 
-  // 3. Durable: bounce owed (before the failures it is owed for), the outcomes, the next attempt.
+  // 3. Durable, in one transaction: bounce owed (with the failures it is owed for), the outcomes, the
+  // next attempt.
   const bool retry = decision && !decision->expired;
   const int64_t next_attempt = retry ? to_unix(decision->next_attempt) : 0;
-  {
-    auto task = net::run_blocking(*ctx_.pool, [q, id, updates, newly_failed, retry, next_attempt]() -> Result<void> {
-      if (newly_failed) {
-        if (auto r = q->set_bounce_needed(id, true); !r) return r;
-      }
-      for (const auto& u : updates) {
-        if (auto r = q->update_recipient(id, u.address, u.state, u.last_error); !r) return r;
-      }
-      if (retry) return q->set_next_attempt(id, next_attempt);
-      return {};
-    });
+  if (newly_failed || !updates.empty() || retry) {
+    queue::Attempt attempt;
+    attempt.bounce_needed = newly_failed;
+    attempt.recipients = std::move(updates);
+    if (retry) attempt.next_attempt = next_attempt;
+    auto task = q->record_attempt(id, std::move(attempt));
     auto written = co_await std::move(task);
     if (!written) {
       // kNotFound: `posthorn queue delete` removed it meanwhile.
@@ -462,7 +452,7 @@ asio::awaitable<EntryReport> QueueRunner::process(queue::Entry entry, SysTime no
       if (sent) ++report.dsns;
     }
     if (sent) {
-      auto task = net::run_blocking(*ctx_.pool, [q, id]() { return q->set_delay_notified(id); });
+      auto task = q->set_delay_notified(id);
       auto marked = co_await std::move(task);
       if (!marked) spdlog::warn("queue: {}: cannot record the delay notice: {}", id, marked.error().message);
     }
@@ -494,7 +484,7 @@ asio::awaitable<EntryReport> QueueRunner::process(queue::Entry entry, SysTime no
       if (!sent) {
         // Try again later; bounce_needed keeps the entry due.
         const int64_t later = to_unix(now + policy.retry_min);
-        auto task = net::run_blocking(*ctx_.pool, [q, id, later]() { return q->set_next_attempt(id, later); });
+        auto task = q->set_next_attempt(id, later);
         auto scheduled = co_await std::move(task);
         if (!scheduled) spdlog::warn("queue: {}: cannot schedule the DSN retry: {}", id, scheduled.error().message);
         note_next_attempt(later);
@@ -502,7 +492,7 @@ asio::awaitable<EntryReport> QueueRunner::process(queue::Entry entry, SysTime no
       }
       ++report.dsns;
     }
-    auto task = net::run_blocking(*ctx_.pool, [q, id, unreported]() { return q->mark_reported(id, unreported); });
+    auto task = q->mark_reported(id, unreported);
     auto marked = co_await std::move(task);
     if (!marked) {
       spdlog::warn("queue: {}: cannot record the bounce: {}", id, marked.error().message);
@@ -515,7 +505,7 @@ asio::awaitable<EntryReport> QueueRunner::process(queue::Entry entry, SysTime no
 
   // 7. Finished: nothing pending, every failure reported.
   if (!entry.has_pending()) {
-    auto task = net::run_blocking(*ctx_.pool, [q, id]() { return q->remove(id); });
+    auto task = q->remove(id);
     auto removed = co_await std::move(task);
     report.removed = bool(removed);
     if (!removed && removed.error().code != Errc::kNotFound) {
@@ -526,7 +516,7 @@ asio::awaitable<EntryReport> QueueRunner::process(queue::Entry entry, SysTime no
 }
 
 asio::awaitable<bool> QueueRunner::send_dsn(const queue::Entry& entry, std::string message, bool eight_bit) {
-  auto task = send_notice(ctx_.directory, ctx_.pool, ctx_.store, ctx_.queue, entry.sender, std::move(message),
+  auto task = send_notice(ctx_.directory, ctx_.store, ctx_.queue, entry.sender, std::move(message),
                           eight_bit, entry.id);
   const NoticeSent sent = co_await std::move(task);
   if (sent == NoticeSent::kQueued) wake();

@@ -17,6 +17,7 @@
 #include "smtpc/test_sink.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
 #include "store/sqlite/sqlite_queue.hpp"
+#include "base/run_sync.hpp"
 #include "tests/harness/harness.hpp"
 
 namespace posthorn::delivery {
@@ -48,7 +49,7 @@ class QueueRunnerTest : public ::testing::Test {
     auto store = store::sqlite::SqliteMailStore::open(harness_.config()->data_dir, harness_.pool());
     if (!store) throw std::runtime_error(store.error().message);
     store_ = std::move(*store);
-    auto q = store::sqlite::SqliteQueue::open(harness_.config()->data_dir);
+    auto q = store::sqlite::SqliteQueue::open(harness_.config()->data_dir, harness_.pool());
     if (!q) throw std::runtime_error(q.error().message);
     queue_ = std::move(*q);
     dir_ = harness_.config()->data_dir.parent_path();
@@ -103,13 +104,13 @@ class QueueRunnerTest : public ::testing::Test {
     e.message = message_;
     e.is_bounce = is_bounce;
     e.envid = "env-42";
-    auto id = queue_->enqueue(std::move(e));
+    auto id = run_sync(queue_->enqueue(std::move(e)));
     EXPECT_TRUE(id);
     return *id;
   }
 
   queue::Entry entry(const std::string& id) {
-    auto e = queue_->get(id);
+    auto e = run_sync(queue_->get(id));
     EXPECT_TRUE(e) << id;
     return *e;
   }
@@ -117,7 +118,7 @@ class QueueRunnerTest : public ::testing::Test {
   EntryReport process(const std::string& id, SysTime now) { return run(runner_->process(entry(id), now)); }
 
   std::vector<std::string> inbox() {
-    auto account = harness_.directory().find_account(kUser);
+    auto account = run_sync(harness_.directory().find_account(kUser));
     auto a = run(store_->account(account->id, store::Limits{}));
     auto box = run((*a)->open("INBOX"));
     auto view = run((*box)->select(false));
@@ -174,7 +175,7 @@ TEST_F(QueueRunnerTest, DeliversEveryRecipientOfADomainInOneTransactionAndRemove
   EXPECT_EQ(report.delivered, 2u);
   EXPECT_EQ(report.failed + report.deferred + report.dsns, 0u);
   EXPECT_TRUE(report.removed);
-  EXPECT_EQ(queue_->get(id).error().code, Errc::kNotFound);
+  EXPECT_EQ(run_sync(queue_->get(id)).error().code, Errc::kNotFound);
   auto messages = sink_->messages();
   ASSERT_EQ(messages.size(), 1u);
   // The bytes arrive as spooled (the receiver logs the wire form: dot-stuffed).
@@ -219,7 +220,7 @@ TEST_F(QueueRunnerTest, ARemoteSenderGetsTheBounceThroughTheQueueFromTheNullSend
   auto report = process(id, std::chrono::system_clock::now());
   EXPECT_EQ(report.dsns, 1u);
   EXPECT_TRUE(report.removed);
-  auto all = queue_->list();
+  auto all = run_sync(queue_->list());
   ASSERT_EQ(all->size(), 1u);
   const auto& bounce = all->front();
   EXPECT_EQ(bounce.sender, "");
@@ -241,7 +242,7 @@ TEST_F(QueueRunnerTest, ABounceThatFailsIsNeverBounced) {
   EXPECT_EQ(report.failed, 1u);
   EXPECT_EQ(report.dsns, 0u);
   EXPECT_TRUE(report.removed);
-  EXPECT_TRUE(queue_->list()->empty());
+  EXPECT_TRUE(run_sync(queue_->list())->empty());
   EXPECT_TRUE(inbox().empty());
 }
 
@@ -336,7 +337,7 @@ TEST_F(QueueRunnerTest, NotifyNeverAndSuccessOnlyGetNoBounce) {
   e.recipients.push_back({"bad@ok.test", RecipientState::kPending, "", 0, 1, ""});    // NOTIFY=NEVER
   e.recipients.push_back({"worse@ok.test", RecipientState::kPending, "", 0, 2, ""});  // NOTIFY=SUCCESS
   e.message = message_;
-  auto id = queue_->enqueue(std::move(e));
+  auto id = run_sync(queue_->enqueue(std::move(e)));
   auto report = process(*id, std::chrono::system_clock::now());
   EXPECT_EQ(report.failed, 2u);
   EXPECT_EQ(report.dsns, 0u);
@@ -355,7 +356,7 @@ TEST_F(QueueRunnerTest, SuccessToAServerWithoutDsnGivesARelayedNotice) {
   e.recipients.push_back({"a@ok.test", RecipientState::kPending, "", 0, 2 | 4, "rfc822;a@ok.test"});  // SUCCESS,FAILURE
   e.recipients.push_back({"b@ok.test", RecipientState::kPending, "", 0, 0, ""});
   e.message = message_;
-  auto id = queue_->enqueue(std::move(e));
+  auto id = run_sync(queue_->enqueue(std::move(e)));
   auto report = process(*id, std::chrono::system_clock::now());
   EXPECT_EQ(report.delivered, 2u);
   EXPECT_EQ(report.dsns, 1u);
@@ -382,7 +383,7 @@ TEST_F(QueueRunnerTest, SuccessToAServerWithDsnIsPassedOn) {
   e.sender = kUser;
   e.recipients.push_back({"a@ok.test", RecipientState::kPending, "", 0, 2, ""});
   e.message = message_;
-  auto id = queue_->enqueue(std::move(e));
+  auto id = run_sync(queue_->enqueue(std::move(e)));
   auto report = process(*id, std::chrono::system_clock::now());
   EXPECT_EQ(report.delivered, 1u);
   EXPECT_EQ(report.dsns, 0u);
@@ -400,9 +401,9 @@ TEST_F(QueueRunnerTest, BounceNeededAtEnqueueIsSent) {
                           "rfc822;full@example.test"});
   e.message = message_;
   e.bounce_needed = true;
-  auto id = queue_->enqueue(std::move(e));
+  auto id = run_sync(queue_->enqueue(std::move(e)));
   EXPECT_EQ(run(runner_->run_due(std::chrono::system_clock::now())), 1u);
-  EXPECT_EQ(queue_->get(*id).error().code, Errc::kNotFound);
+  EXPECT_EQ(run_sync(queue_->get(*id)).error().code, Errc::kNotFound);
   auto box = inbox();
   ASSERT_EQ(box.size(), 1u);
   EXPECT_NE(box[0].find("Status: 5.2.2"), std::string::npos);
@@ -416,14 +417,14 @@ TEST_F(QueueRunnerTest, BounceForAnUnknownLocalSenderIsDropped) {
   const std::string id = enqueue("ghost@example.test", {"bad@ok.test"});
   auto report = process(id, std::chrono::system_clock::now());
   EXPECT_TRUE(report.removed);
-  EXPECT_TRUE(queue_->list()->empty());
+  EXPECT_TRUE(run_sync(queue_->list())->empty());
 }
 
 // The sender's mailbox is over quota: the bounce is retried, and given up after the queue lifetime.
 TEST_F(QueueRunnerTest, ABounceThatCannotBeStoredIsDroppedAfterTheLifetime) {
   start_sink({"--rcpt", "bad@ok.test=550 5.1.1 no such user"});
   runner(schedule(60s, 60s, 3600s, 600s));
-  ASSERT_TRUE(harness_.directory().set_quota(kUser, 10));
+  ASSERT_TRUE(run_sync(harness_.directory().set_quota(kUser, 10)));
   const std::string id = enqueue(kUser, {"bad@ok.test"});
   const SysTime t0 = std::chrono::system_clock::now();
   auto report = process(id, t0);
@@ -435,7 +436,7 @@ TEST_F(QueueRunnerTest, ABounceThatCannotBeStoredIsDroppedAfterTheLifetime) {
   EXPECT_FALSE(report.removed);
   report = process(id, t0 + 3700s);
   EXPECT_TRUE(report.removed);
-  EXPECT_TRUE(queue_->list()->empty());
+  EXPECT_TRUE(run_sync(queue_->list())->empty());
 }
 
 TEST_F(QueueRunnerTest, TheLoopSendsOnWakeAndStops) {
@@ -446,8 +447,8 @@ TEST_F(QueueRunnerTest, TheLoopSendsOnWakeAndStops) {
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   while (sink_->messages().empty() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
   EXPECT_EQ(sink_->messages().size(), 1u);
-  while (!queue_->list()->empty() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
-  EXPECT_TRUE(queue_->list()->empty());
+  while (!run_sync(queue_->list())->empty() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(run_sync(queue_->list())->empty());
   // A retry made by another process (here: an entry enqueued without wake()) is found by the poll.
   enqueue(kUser, {"b@ok.test"});
   while (sink_->messages().size() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);

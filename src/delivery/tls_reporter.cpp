@@ -28,7 +28,7 @@ int64_t unix_now() {
 asio::awaitable<TlsReporterPass> send_tls_reports(TlsReporterContext ctx, int64_t before_day, int64_t now) {
   TlsReporterPass pass;
   auto* log = ctx.log;
-  auto due_task = net::run_blocking(*ctx.pool, [log, before_day]() { return log->due(before_day); });
+  auto due_task = run_blocking(*ctx.pool, [log, before_day]() { return log->due(before_day); });
   auto due = co_await std::move(due_task);
   if (!due) {
     spdlog::warn("tlsrpt: cannot read the reports: {}", due.error().message);
@@ -46,7 +46,7 @@ asio::awaitable<TlsReporterPass> send_tls_reports(TlsReporterContext ctx, int64_
     const std::string domain = report.domain;
     const int64_t day = report.day;
     if (to.empty()) {
-      auto mark = net::run_blocking(*ctx.pool, [log, domain, day]() { return log->mark_sent(domain, day); });
+      auto mark = run_blocking(*ctx.pool, [log, domain, day]() { return log->mark_sent(domain, day); });
       auto marked = co_await std::move(mark);
       if (!marked) spdlog::warn("tlsrpt: {}: {}", domain, marked.error().message);
       ++pass.dropped;
@@ -63,12 +63,14 @@ asio::awaitable<TlsReporterPass> send_tls_reports(TlsReporterContext ctx, int64_
     }
     entry.message = queue::tlsrpt_message(report, meta, to, now);
     auto* q = ctx.queue;
-    auto send = net::run_blocking(*ctx.pool, [q, log, domain, day, entry = std::move(entry)]() mutable -> Result<void> {
-      auto id = q->enqueue(std::move(entry));
-      if (!id) return id.error();
-      return log->mark_sent(domain, day);
-    });
-    auto sent = co_await std::move(send);
+    auto enqueue = q->enqueue(std::move(entry));
+    auto queued = co_await std::move(enqueue);
+    Result<void> sent = queued ? Result<void>() : Result<void>(queued.error());
+    if (queued) {
+      auto mark = run_blocking(*ctx.pool, [log, domain, day]() { return log->mark_sent(domain, day); });
+      auto marked = co_await std::move(mark);
+      sent = marked;
+    }
     if (!sent) {
       spdlog::warn("tlsrpt: {}: cannot queue the report: {}", domain, sent.error().message);
       ++pass.later;

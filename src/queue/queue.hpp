@@ -8,7 +8,10 @@
 // order), so the SMTP 250 may be sent. Errors are Errc values: kNotFound (no such entry),
 // kInvalid (malformed id or entry), kUnavailable (busy, disk full), kInternal.
 //
-// Every call blocks: run it on the blocking pool (run_blocking). Thread-safe.
+// Every call is an awaitable (Task<T>, base/task.hpp): co_await it from a coroutine, or run_sync()
+// it from synchronous code. The backend decides how it waits (the SQLite queue on the blocking pool,
+// a PostgreSQL one on its connection), so callers never hand queue calls to the pool. Arguments are
+// taken by value: the call may run after the caller's temporaries are gone. Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +21,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "base/task.hpp"
 
 namespace posthorn::queue {
 
@@ -68,6 +72,20 @@ struct Entry {
   bool has_pending() const;
 };
 
+// One recipient's outcome in a delivery attempt.
+struct RecipientUpdate {
+  std::string address;        // matched case-insensitively
+  RecipientState state = RecipientState::kPending;
+  std::string last_error;
+};
+
+// What one pass over an entry records, all at once (Queue::record_attempt).
+struct Attempt {
+  bool bounce_needed = false;                // set bounce_needed (a recipient failed in this pass)
+  std::vector<RecipientUpdate> recipients;   // each: its new state and error text, attempts + 1
+  std::optional<int64_t> next_attempt;       // unix seconds of the retry, when one is scheduled
+};
+
 // True for 16 lower-case hex digits (ids from the command line are checked before use).
 bool is_entry_id(std::string_view id);
 
@@ -76,35 +94,34 @@ class Queue {
   virtual ~Queue() = default;
 
   // Spools the message and records the entry durably; returns the new id. kInvalid without recipients.
-  virtual Result<std::string> enqueue(NewEntry entry) = 0;
-  virtual Result<Entry> get(std::string_view id) = 0;
+  virtual Task<std::string> enqueue(NewEntry entry) = 0;
+  virtual Task<Entry> get(std::string id) = 0;
   // Every entry, oldest first.
-  virtual Result<std::vector<Entry>> list() = 0;
+  virtual Task<std::vector<Entry>> list() = 0;
   // Entries whose next attempt is at or before `now` and that still have work: a pending recipient
   // or an owed bounce. Oldest next_attempt first.
-  virtual Result<std::vector<Entry>> due(int64_t now) = 0;
+  virtual Task<std::vector<Entry>> due(int64_t now) = 0;
   // The spooled message bytes.
-  virtual Result<std::string> read_message(std::string_view id) = 0;
+  virtual Task<std::string> read_message(std::string id) = 0;
 
-  // Records one delivery attempt's outcome for one recipient (by address, case-insensitive):
-  // its new state and error text; attempts is incremented. kNotFound when the entry or the
-  // recipient is not there.
-  virtual Result<void> update_recipient(std::string_view id, std::string_view address, RecipientState state,
-                                        std::string_view last_error) = 0;
-  virtual Result<void> set_next_attempt(std::string_view id, int64_t next_attempt) = 0;
-  virtual Result<void> set_bounce_needed(std::string_view id, bool needed) = 0;
+  // Records one delivery attempt in one transaction: bounce_needed first when asked (a crash never
+  // leaves a recorded failure without its owed bounce), each recipient's new state and error text
+  // (by address, case-insensitive; its attempts incremented), then next_attempt when given. Nothing
+  // is written when a part fails: kNotFound when the entry or one of the recipients is not there.
+  virtual Task<void> record_attempt(std::string id, Attempt attempt) = 0;
+  virtual Task<void> set_next_attempt(std::string id, int64_t next_attempt) = 0;
   // After the DSN for these failed recipients is durable (queued or stored): marks them reported
   // and, in the same transaction, clears bounce_needed unless another failed recipient is still
   // unreported. kNotFound when the entry is not there.
-  virtual Result<void> mark_reported(std::string_view id, const std::vector<std::string>& addresses) = 0;
+  virtual Task<void> mark_reported(std::string id, std::vector<std::string> addresses) = 0;
   // The "delayed" DSN was sent (it is sent once per entry).
-  virtual Result<void> set_delay_notified(std::string_view id) = 0;
+  virtual Task<void> set_delay_notified(std::string id) = 0;
 
   // Makes an entry (or every entry, id nullopt) due now; returns how many entries changed.
   // kNotFound for an unknown id.
-  virtual Result<std::size_t> retry(std::optional<std::string_view> id, int64_t now) = 0;
+  virtual Task<std::size_t> retry(std::optional<std::string> id, int64_t now) = 0;
   // Removes the entry and its spool file. kNotFound when absent.
-  virtual Result<void> remove(std::string_view id) = 0;
+  virtual Task<void> remove(std::string id) = 0;
 };
 
 }  // namespace posthorn::queue

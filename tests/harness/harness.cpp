@@ -10,6 +10,7 @@
 #include "auth/password.hpp"
 #include "auth/scram.hpp"
 #include "base/random.hpp"
+#include "base/run_sync.hpp"
 
 namespace posthorn::testing {
 
@@ -49,8 +50,8 @@ Harness::Harness(Options options) : dir_(make_temp_dir()) {
 
   work_.emplace(io_.get_executor());
   pool_ = std::make_unique<BlockingPool>(2);
-  directory_ = make_memory_directory();
-  if (auto r = directory_->add_domain("example.test"); !r) throw std::runtime_error(r.error().message);
+  directory_ = make_memory_directory(*pool_);
+  if (auto r = run_sync(directory_->add_domain("example.test")); !r) throw std::runtime_error(r.error().message);
   auth_ = std::make_unique<auth::Authenticator>(*directory_, *pool_, config_->auth);
   limiter_ = std::make_shared<net::ConnectionLimiter>(config_->limits.max_connections,
                                                       config_->limits.max_connections_per_ip);
@@ -78,7 +79,7 @@ void Harness::add_user(const std::string& address, const std::string& password) 
   auto hash = auth::hash_password(password, config_->auth.argon2);
   if (!hash) throw std::runtime_error(hash.error().message);
   auto scram = auth::make_scram_credentials(password, random_bytes(16), config_->auth.scram_iterations);
-  auto r = directory_->add_account(address, *hash, scram.serialize(), 0);
+  auto r = run_sync(directory_->add_account(address, *hash, scram.serialize(), 0));
   if (!r) throw std::runtime_error(r.error().message);
 }
 

@@ -22,8 +22,9 @@
 
 namespace posthorn::testing {
 
-// An in-memory Directory (thread-safe), same semantics as SqliteDirectory.
-std::unique_ptr<auth::Directory> make_memory_directory();
+// An in-memory Directory (thread-safe), same semantics as SqliteDirectory; its calls run on `pool`,
+// which must outlive it.
+std::unique_ptr<auth::Directory> make_memory_directory(BlockingPool& pool);
 
 // The stack under test. Construct, add users, then listen() with a session handler.
 class Harness {

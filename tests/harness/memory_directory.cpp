@@ -7,8 +7,8 @@
 
 namespace posthorn::testing {
 
-std::unique_ptr<auth::Directory> make_memory_directory() {
-  auto dir = store::sqlite::SqliteDirectory::open(":memory:");
+std::unique_ptr<auth::Directory> make_memory_directory(BlockingPool& pool) {
+  auto dir = store::sqlite::SqliteDirectory::open(":memory:", pool);
   if (!dir) throw std::runtime_error("in-memory directory: " + dir.error().message);  // a bug in the test setup
   return std::move(*dir);
 }

@@ -17,6 +17,7 @@
 #include "base/blocking_pool.hpp"
 #include "server/imap/imap_session.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
+#include "base/run_sync.hpp"
 #include "tests/harness/harness.hpp"
 
 namespace posthorn::server::imap {
@@ -59,7 +60,7 @@ class MailServer {
 
   // The account's storage quota (bytes, 0 = unlimited), read at the next login.
   void set_quota(uint64_t bytes) {
-    auto r = harness_.directory().set_quota(kUser, bytes);
+    auto r = run_sync(harness_.directory().set_quota(kUser, bytes));
     if (!r) throw std::runtime_error(r.error().message);
   }
 

@@ -18,7 +18,7 @@
 
 #include "base/base64.hpp"
 #include "mime/summary.hpp"
-#include "net/blocking_pool.hpp"
+#include "base/blocking_pool.hpp"
 #include "server/imap/search_casemap.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
 #include "tests/harness/drive.hpp"

@@ -23,6 +23,7 @@
 #include "base/ascii.hpp"
 #include "base/base64.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
+#include "base/run_sync.hpp"
 #include "tests/harness/harness.hpp"
 
 namespace posthorn::server::pop3 {
@@ -96,7 +97,7 @@ class Pop3 {
     return boost::asio::co_spawn(harness_->io(), std::move(op), boost::asio::use_future).get();
   }
   store::AccountId account_of(std::string_view address) {
-    return harness_->directory().find_account(address).value().id;
+    return run_sync(harness_->directory().find_account(std::string(address))).value().id;
   }
   std::shared_ptr<store::Account> account(std::string_view address = kUser) {
     return run(store_->account(account_of(address), {})).value();

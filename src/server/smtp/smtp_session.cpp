@@ -552,8 +552,7 @@ class Session {
   // when the address is owned.
   asio::awaitable<std::optional<wire::Reply>> check_sender_owned(std::string address) {
     if (ascii::iequals(address, principal_->address) || send_as_allowed(address)) co_return std::nullopt;
-    auth::Directory* dir = directory();
-    auto task = net::run_blocking(*ctx_.pool, [dir, address]() { return dir->resolve(address); });
+    auto task = directory()->resolve(address);
     auto resolved = co_await std::move(task);
     if (!resolved) {
       if (resolved.error().code == Errc::kNotFound || resolved.error().code == Errc::kInvalid) {
@@ -588,7 +587,7 @@ class Session {
   // The account's quota, from the directory (remembered for the transaction).
   asio::awaitable<Result<store::Limits>> limits_of(store::AccountId account) {
     if (auto it = txn_->limits.find(account); it != txn_->limits.end()) co_return it->second;
-    auto task = delivery::account_limits(directory(), ctx_.pool, account);
+    auto task = delivery::account_limits(directory(), account);
     auto limits = co_await std::move(task);
     if (!limits) co_return limits.error();
     txn_->limits[account] = *limits;
@@ -646,8 +645,7 @@ class Session {
     // An address literal is never one of our domains (we do not accept mail for bare IPs).
     bool local = false;
     if (!domain.starts_with('[')) {
-      auth::Directory* dir = directory();
-      auto task = net::run_blocking(*ctx_.pool, [dir, domain]() { return dir->is_local_domain(domain); });
+      auto task = directory()->is_local_domain(domain);
       auto is_local = co_await std::move(task);
       if (!is_local) {
         Next next = co_await reply(wire::to_mail_reply(is_local.error()));
@@ -676,9 +674,7 @@ class Session {
       co_return next;
     }
 
-    auth::Directory* dir = directory();
-    const std::string address = rcpt.address;
-    auto task = net::run_blocking(*ctx_.pool, [dir, address]() { return dir->resolve(address); });
+    auto task = directory()->resolve(rcpt.address);
     auto resolved = co_await std::move(task);
     if (!resolved) {
       const Errc code = resolved.error().code;

@@ -15,7 +15,7 @@
 #include "msgauth/dkim.hpp"
 #include "msgauth/dmarc_report.hpp"
 #include "msgauth/psl.hpp"
-#include "net/blocking_pool.hpp"
+#include "base/blocking_pool.hpp"
 #include "net/connection.hpp"
 #include "net/listener.hpp"
 #include "net/tls_context.hpp"
@@ -31,7 +31,7 @@ struct SmtpContext {
   auth::Authenticator* auth = nullptr;           // outlives every session
   std::shared_ptr<net::TlsContext> tls;          // certificates for STARTTLS
   store::MailStore* store = nullptr;             // the mail store; outlives every session
-  net::BlockingPool* pool = nullptr;             // for Directory and Queue calls; outlives every session
+  BlockingPool* pool = nullptr;             // for Directory and Queue calls; outlives every session
   queue::Queue* queue = nullptr;                 // outbound queue; nullptr: remote recipients get 451
   std::function<void()> queued = {};             // called after an entry is committed (wakes the queue runner)
   // Mail authentication (config [msgauth]): checks on the MX listener need the resolver and the

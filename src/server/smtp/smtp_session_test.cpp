@@ -16,6 +16,7 @@
 #include <boost/asio/use_future.hpp>
 
 #include "base/base64.hpp"
+#include "base/run_sync.hpp"
 #include "tests/harness/harness.hpp"
 #include "server/smtp/smtp_session.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
@@ -59,7 +60,7 @@ class SmtpSessionTest : public ::testing::Test {
     auto store = store::sqlite::SqliteMailStore::open(harness_.config()->data_dir, harness_.pool());
     if (!store) throw std::runtime_error(store.error().message);
     store_ = std::move(*store);
-    auto queue = store::sqlite::SqliteQueue::open(harness_.config()->data_dir);
+    auto queue = store::sqlite::SqliteQueue::open(harness_.config()->data_dir, harness_.pool());
     if (!queue) throw std::runtime_error(queue.error().message);
     queue_ = std::move(*queue);
   }
@@ -89,7 +90,7 @@ class SmtpSessionTest : public ::testing::Test {
 
   // Every message in the account's INBOX, prefix included, oldest first.
   std::vector<std::string> inbox(const std::string& address) {
-    auto account = harness_.directory().find_account(address);
+    auto account = run_sync(harness_.directory().find_account(address));
     if (!account) throw std::runtime_error("no account " + address);
     auto a = run(store_->account(account->id, store::Limits{}));
     if (!a) throw std::runtime_error(a.error().message);
@@ -683,7 +684,7 @@ TEST_F(SmtpSessionTest, SubmissionRelaysOnlyAfterAuthAndQueuesRemoteRecipients) 
   c.read_line();
   c.send("Subject: out\r\nBcc: secret@remote.example\r\n\r\nbody\r\n.\r\n");
   EXPECT_EQ(c.read_line().substr(0, 9), "250 2.0.0");
-  auto entries = queue_->list();
+  auto entries = run_sync(queue_->list());
   ASSERT_TRUE(entries);
   ASSERT_EQ(entries->size(), 1u);
   const auto& e = entries->front();
@@ -695,7 +696,7 @@ TEST_F(SmtpSessionTest, SubmissionRelaysOnlyAfterAuthAndQueuesRemoteRecipients) 
   EXPECT_EQ(e.ret, "HDRS");
   EXPECT_EQ(e.envid, "abc+1");
   EXPECT_FALSE(e.bounce_needed);
-  auto bytes = queue_->read_message(e.id);
+  auto bytes = run_sync(queue_->read_message(e.id));
   ASSERT_TRUE(bytes);
   EXPECT_TRUE(bytes->starts_with("Received: from client.example")) << *bytes;
   EXPECT_NE(bytes->find("with ESMTPA id"), std::string::npos);
@@ -712,8 +713,8 @@ TEST_F(SmtpSessionTest, SubmissionRelaysOnlyAfterAuthAndQueuesRemoteRecipients) 
 
 TEST_F(SmtpSessionTest, AuthenticatedSenderMustOwnTheAddress) {
   harness_.add_user(kOther, "other password");
-  ASSERT_TRUE(harness_.directory().add_alias("alias@example.test", {kUser}));
-  ASSERT_TRUE(harness_.directory().add_alias("team@example.test", {kOther}));
+  ASSERT_TRUE(run_sync(harness_.directory().add_alias("alias@example.test", {kUser})));
+  ASSERT_TRUE(run_sync(harness_.directory().add_alias("team@example.test", {kOther})));
   uint16_t port = listen();
   posthorn::testing::Client c(port);
   hello(c);
@@ -867,7 +868,7 @@ TEST_F(SmtpSessionTest, PipelinedTransaction) {
 }
 
 TEST_F(SmtpSessionTest, OverQuotaAtRcptIs452) {
-  ASSERT_TRUE(harness_.directory().set_quota(kUser, 10));
+  ASSERT_TRUE(run_sync(harness_.directory().set_quota(kUser, 10)));
   uint16_t port = listen({Proto::kSmtp, config::TlsMode::kNone});
   {
     posthorn::testing::Client c(port);
@@ -877,7 +878,7 @@ TEST_F(SmtpSessionTest, OverQuotaAtRcptIs452) {
     c.send_line("RCPT TO:<demo@example.test>");  // the declared size does not fit
     EXPECT_EQ(c.read_line(), "452 4.2.2 <demo@example.test> Mailbox full");
   }
-  ASSERT_TRUE(harness_.directory().set_quota(kUser, 100));
+  ASSERT_TRUE(run_sync(harness_.directory().set_quota(kUser, 100)));
   posthorn::testing::Client c(port);
   hello(c);
   c.send_line("MAIL FROM:<a@example.org>");
@@ -895,7 +896,7 @@ TEST_F(SmtpSessionTest, OverQuotaAtRcptIs452) {
 // owed a DSN, recorded in the queue.
 TEST_F(SmtpSessionTest, PartialFailureQueuesADsnEntry) {
   harness_.add_user(kOther, "other password");
-  ASSERT_TRUE(harness_.directory().set_quota(kOther, 300));
+  ASSERT_TRUE(run_sync(harness_.directory().set_quota(kOther, 300)));
   uint16_t port = listen({Proto::kSmtp, config::TlsMode::kNone});
   posthorn::testing::Client c(port);
   hello(c);
@@ -911,7 +912,7 @@ TEST_F(SmtpSessionTest, PartialFailureQueuesADsnEntry) {
   EXPECT_EQ(c.read_line().substr(0, 9), "250 2.0.0");
   EXPECT_EQ(inbox(kUser).size(), 1u);
   EXPECT_EQ(inbox(kOther).size(), 0u);
-  auto entries = queue_->list();
+  auto entries = run_sync(queue_->list());
   ASSERT_TRUE(entries);
   ASSERT_EQ(entries->size(), 1u);
   const auto& e = entries->front();
@@ -953,7 +954,7 @@ TEST_F(SmtpSessionTest, DeliveredNoticesForNotifySuccess) {
   EXPECT_EQ(notices[0].find("the body line"), std::string::npos);  // header only without RET=FULL
 
   send("a@example.org", " RET=FULL", " NOTIFY=SUCCESS,FAILURE");
-  auto entries = queue_->list();
+  auto entries = run_sync(queue_->list());
   ASSERT_TRUE(entries);
   ASSERT_EQ(entries->size(), 1u);
   const auto& e = entries->front();
@@ -961,21 +962,21 @@ TEST_F(SmtpSessionTest, DeliveredNoticesForNotifySuccess) {
   EXPECT_EQ(e.sender, "");
   ASSERT_EQ(e.recipients.size(), 1u);
   EXPECT_EQ(e.recipients[0].address, "a@example.org");
-  auto bytes = queue_->read_message(e.id);
+  auto bytes = run_sync(queue_->read_message(e.id));
   ASSERT_TRUE(bytes);
   EXPECT_NE(bytes->find("Action: delivered\r\n"), std::string::npos);
   EXPECT_NE(bytes->find("the body line"), std::string::npos);  // RET=FULL
 
   send("a@example.org", "", " NOTIFY=FAILURE");
   send("a@example.org", "", "");
-  EXPECT_EQ(queue_->list()->size(), 1u);
+  EXPECT_EQ(run_sync(queue_->list())->size(), 1u);
   EXPECT_EQ(inbox(kOther).size(), 1u);
   EXPECT_EQ(inbox(kUser).size(), 4u);
 }
 
 TEST_F(SmtpSessionTest, LmtpRepliesPerRecipient) {
   harness_.add_user(kOther, "other password");
-  ASSERT_TRUE(harness_.directory().set_quota(kOther, 300));
+  ASSERT_TRUE(run_sync(harness_.directory().set_quota(kOther, 300)));
   uint16_t port = listen({Proto::kLmtp, config::TlsMode::kNone});
   posthorn::testing::Client c(port);
   hello(c, "LHLO");
@@ -996,14 +997,14 @@ TEST_F(SmtpSessionTest, LmtpRepliesPerRecipient) {
   std::string second = c.read_line();
   EXPECT_TRUE(first.starts_with("250 2.0.0 <demo@example.test> Ok: queued as ")) << first;
   EXPECT_EQ(second, "452 4.2.2 <other@example.test> Mailbox full");
-  EXPECT_TRUE(queue_->list()->empty());  // LMTP reports; it queues no DSN
+  EXPECT_TRUE(run_sync(queue_->list())->empty());  // LMTP reports; it queues no DSN
   EXPECT_TRUE(inbox(kUser).front().find("with LMTP id") != std::string::npos);
 }
 
 // An alias of ours that forwards outside: the MX accepts it (the administrator set it up) and the
 // remote target is queued; the local target of the same alias gets its copy.
 TEST_F(SmtpSessionTest, AliasForwardingToARemoteTargetIsQueued) {
-  ASSERT_TRUE(harness_.directory().add_alias("fwd@example.test", {"friend@remote.example", kUser}));
+  ASSERT_TRUE(run_sync(harness_.directory().add_alias("fwd@example.test", {"friend@remote.example", kUser})));
   uint16_t port = listen({Proto::kSmtp, config::TlsMode::kNone});
   posthorn::testing::Client c(port);
   hello(c);
@@ -1012,7 +1013,7 @@ TEST_F(SmtpSessionTest, AliasForwardingToARemoteTargetIsQueued) {
   c.read_line();
   c.send(kMessage + ".\r\n");
   EXPECT_EQ(c.read_line().substr(0, 9), "250 2.0.0");
-  auto entries = queue_->list();
+  auto entries = run_sync(queue_->list());
   ASSERT_TRUE(entries);
   ASSERT_EQ(entries->size(), 1u);
   ASSERT_EQ(entries->front().recipients.size(), 1u);

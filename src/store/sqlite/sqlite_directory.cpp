@@ -273,15 +273,16 @@ class AddressWalk {
 
 }  // namespace
 
-Result<std::unique_ptr<SqliteDirectory>> SqliteDirectory::open(const std::filesystem::path& db_file) {
+Result<std::unique_ptr<SqliteDirectory>> SqliteDirectory::open(const std::filesystem::path& db_file,
+                                                                BlockingPool& pool) {
   auto db = Db::open_with_schema(db_file, DbOptions{}, "directory.db", kMigrations);
   if (!db) return db.error();
-  return std::unique_ptr<SqliteDirectory>(new SqliteDirectory(std::move(*db)));
+  return std::unique_ptr<SqliteDirectory>(new SqliteDirectory(std::move(*db), pool));
 }
 
 // ---- Domains ----
 
-Result<void> SqliteDirectory::add_domain(std::string_view name) {
+Result<void> SqliteDirectory::add_domain_blocking(std::string_view name) {
   const std::string domain = normalize_domain(name);
   if (!valid_domain(domain)) return make_error(Errc::kInvalid, "not a domain name");
   std::lock_guard lock(mu_);
@@ -293,7 +294,7 @@ Result<void> SqliteDirectory::add_domain(std::string_view name) {
   return r;
 }
 
-Result<void> SqliteDirectory::delete_domain(std::string_view name) {
+Result<void> SqliteDirectory::delete_domain_blocking(std::string_view name) {
   const std::string domain = normalize_domain(name);
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_);
@@ -313,12 +314,12 @@ Result<void> SqliteDirectory::delete_domain(std::string_view name) {
   return tx->commit();
 }
 
-Result<std::vector<std::string>> SqliteDirectory::list_domains() {
+Result<std::vector<std::string>> SqliteDirectory::list_domains_blocking() {
   std::lock_guard lock(mu_);
   return db_.column_texts("SELECT name FROM domains ORDER BY name");
 }
 
-Result<bool> SqliteDirectory::is_local_domain(std::string_view name) {
+Result<bool> SqliteDirectory::is_local_domain_blocking(std::string_view name) {
   const std::string domain = normalize_domain(name);
   std::lock_guard lock(mu_);
   return domain_exists(db_, domain);
@@ -343,7 +344,7 @@ Result<void> address_free(Db& db, const Addr& addr) {
 }
 }  // namespace
 
-Result<Account> SqliteDirectory::add_account(std::string_view address, std::string_view password_hash,
+Result<Account> SqliteDirectory::add_account_blocking(std::string_view address, std::string_view password_hash,
                                              std::string_view scram, uint64_t quota_bytes) {
   auto addr = normalize_address(address);
   if (!addr) return make_error(Errc::kInvalid, "malformed address");
@@ -373,7 +374,7 @@ Result<Account> SqliteDirectory::add_account(std::string_view address, std::stri
   return a;
 }
 
-Result<void> SqliteDirectory::delete_account(std::string_view address) {
+Result<void> SqliteDirectory::delete_account_blocking(std::string_view address) {
   auto addr = normalize_address(address);
   if (!addr) return make_error(Errc::kNotFound, "no such account");
   std::lock_guard lock(mu_);
@@ -382,7 +383,7 @@ Result<void> SqliteDirectory::delete_account(std::string_view address) {
       "no such account");
 }
 
-Result<void> SqliteDirectory::set_password(std::string_view address, std::string_view password_hash,
+Result<void> SqliteDirectory::set_password_blocking(std::string_view address, std::string_view password_hash,
                                            std::string_view scram) {
   auto addr = normalize_address(address);
   if (!addr) return make_error(Errc::kNotFound, "no such account");
@@ -392,14 +393,14 @@ Result<void> SqliteDirectory::set_password(std::string_view address, std::string
       [&](Stmt& st) { st.bind(1, addr->full()).bind(2, password_hash).bind(3, scram); }, "no such account");
 }
 
-Result<void> SqliteDirectory::set_scram(AccountId id, std::string_view scram) {
+Result<void> SqliteDirectory::set_scram_blocking(AccountId id, std::string_view scram) {
   std::lock_guard lock(mu_);
   return change_one(
       db_, "UPDATE accounts SET scram = ?2 WHERE id = ?1", [&](Stmt& st) { st.bind(1, id).bind(2, scram); },
       "no such account");
 }
 
-Result<void> SqliteDirectory::set_quota(std::string_view address, uint64_t quota_bytes) {
+Result<void> SqliteDirectory::set_quota_blocking(std::string_view address, uint64_t quota_bytes) {
   auto addr = normalize_address(address);
   if (!addr) return make_error(Errc::kNotFound, "no such account");
   auto quota = quota_value(quota_bytes);
@@ -410,7 +411,7 @@ Result<void> SqliteDirectory::set_quota(std::string_view address, uint64_t quota
       [&](Stmt& st) { st.bind(1, addr->full()).bind(2, *quota); }, "no such account");
 }
 
-Result<Account> SqliteDirectory::find_account(std::string_view address) {
+Result<Account> SqliteDirectory::find_account_blocking(std::string_view address) {
   auto addr = normalize_address(address);
   if (!addr) return make_error(Errc::kNotFound, "no such account");
   std::lock_guard lock(mu_);
@@ -423,7 +424,7 @@ Result<Account> SqliteDirectory::find_account(std::string_view address) {
   return account_from_row(*st);
 }
 
-Result<Account> SqliteDirectory::find_account_by_id(AccountId id) {
+Result<Account> SqliteDirectory::find_account_by_id_blocking(AccountId id) {
   std::lock_guard lock(mu_);
   auto st = db_.prepare("SELECT " + std::string(kAccountColumns) + " FROM accounts WHERE id = ?1");
   if (!st) return st.error();
@@ -434,7 +435,7 @@ Result<Account> SqliteDirectory::find_account_by_id(AccountId id) {
   return account_from_row(*st);
 }
 
-Result<std::vector<Account>> SqliteDirectory::list_accounts() {
+Result<std::vector<Account>> SqliteDirectory::list_accounts_blocking() {
   std::lock_guard lock(mu_);
   auto st = db_.prepare("SELECT " + std::string(kAccountColumns) + " FROM accounts ORDER BY domain, address");
   if (!st) return st.error();
@@ -449,7 +450,7 @@ Result<std::vector<Account>> SqliteDirectory::list_accounts() {
 
 // ---- Aliases ----
 
-Result<void> SqliteDirectory::add_alias(std::string_view address, const std::vector<std::string>& targets) {
+Result<void> SqliteDirectory::add_alias_blocking(std::string_view address, const std::vector<std::string>& targets) {
   auto addr = normalize_alias_address(address);
   if (!addr) return make_error(Errc::kInvalid, "malformed alias address");
   if (targets.empty()) return make_error(Errc::kInvalid, "an alias needs at least one target");
@@ -480,7 +481,7 @@ Result<void> SqliteDirectory::add_alias(std::string_view address, const std::vec
   return tx->commit();
 }
 
-Result<void> SqliteDirectory::delete_alias(std::string_view address) {
+Result<void> SqliteDirectory::delete_alias_blocking(std::string_view address) {
   auto addr = normalize_alias_address(address);
   if (!addr) return make_error(Errc::kNotFound, "no such alias");
   std::lock_guard lock(mu_);
@@ -489,7 +490,7 @@ Result<void> SqliteDirectory::delete_alias(std::string_view address) {
       "no such alias");
 }
 
-Result<std::vector<Alias>> SqliteDirectory::list_aliases() {
+Result<std::vector<Alias>> SqliteDirectory::list_aliases_blocking() {
   std::lock_guard lock(mu_);
   auto st = db_.prepare("SELECT address, targets FROM aliases ORDER BY domain, address");
   if (!st) return st.error();
@@ -504,7 +505,7 @@ Result<std::vector<Alias>> SqliteDirectory::list_aliases() {
 
 // ---- Resolution ----
 
-Result<Resolved> SqliteDirectory::resolve(std::string_view address) {
+Result<Resolved> SqliteDirectory::resolve_blocking(std::string_view address) {
   auto addr = normalize_address(address);
   if (!addr) return make_error(Errc::kInvalid, "malformed address");
   std::lock_guard lock(mu_);
@@ -517,6 +518,86 @@ Result<Resolved> SqliteDirectory::resolve(std::string_view address) {
   if (walk.empty()) return make_error(Errc::kNotFound, "no such user");
   if (auto r = tx->commit(); !r) return r.error();
   return walk.take();
+}
+
+// ---- the Directory calls: each runs its blocking body on the pool ----
+
+template <class T, class Fn>
+Task<T> SqliteDirectory::on_pool(Fn fn) {
+  auto task = run_blocking(pool_, std::move(fn));
+  auto result = co_await std::move(task);
+  co_return result;
+}
+
+Task<void> SqliteDirectory::add_domain(std::string name) {
+  return on_pool<void>([this, name = std::move(name)] { return add_domain_blocking(name); });
+}
+
+Task<void> SqliteDirectory::delete_domain(std::string name) {
+  return on_pool<void>([this, name = std::move(name)] { return delete_domain_blocking(name); });
+}
+
+Task<std::vector<std::string>> SqliteDirectory::list_domains() {
+  return on_pool<std::vector<std::string>>([this] { return list_domains_blocking(); });
+}
+
+Task<bool> SqliteDirectory::is_local_domain(std::string name) {
+  return on_pool<bool>([this, name = std::move(name)] { return is_local_domain_blocking(name); });
+}
+
+Task<Account> SqliteDirectory::add_account(std::string address, std::string password_hash, std::string scram,
+                                           uint64_t quota_bytes) {
+  return on_pool<Account>([this, address = std::move(address), password_hash = std::move(password_hash),
+                           scram = std::move(scram), quota_bytes] {
+    return add_account_blocking(address, password_hash, scram, quota_bytes);
+  });
+}
+
+Task<void> SqliteDirectory::delete_account(std::string address) {
+  return on_pool<void>([this, address = std::move(address)] { return delete_account_blocking(address); });
+}
+
+Task<void> SqliteDirectory::set_password(std::string address, std::string password_hash, std::string scram) {
+  return on_pool<void>([this, address = std::move(address), password_hash = std::move(password_hash),
+                        scram = std::move(scram)] { return set_password_blocking(address, password_hash, scram); });
+}
+
+Task<void> SqliteDirectory::set_scram(AccountId id, std::string scram) {
+  return on_pool<void>([this, id, scram = std::move(scram)] { return set_scram_blocking(id, scram); });
+}
+
+Task<void> SqliteDirectory::set_quota(std::string address, uint64_t quota_bytes) {
+  return on_pool<void>([this, address = std::move(address), quota_bytes] { return set_quota_blocking(address, quota_bytes); });
+}
+
+Task<Account> SqliteDirectory::find_account(std::string address) {
+  return on_pool<Account>([this, address = std::move(address)] { return find_account_blocking(address); });
+}
+
+Task<std::vector<Account>> SqliteDirectory::list_accounts() {
+  return on_pool<std::vector<Account>>([this] { return list_accounts_blocking(); });
+}
+
+Task<Account> SqliteDirectory::find_account_by_id(AccountId id) {
+  return on_pool<Account>([this, id] { return find_account_by_id_blocking(id); });
+}
+
+Task<void> SqliteDirectory::add_alias(std::string address, std::vector<std::string> targets) {
+  return on_pool<void>([this, address = std::move(address), targets = std::move(targets)] {
+    return add_alias_blocking(address, targets);
+  });
+}
+
+Task<void> SqliteDirectory::delete_alias(std::string address) {
+  return on_pool<void>([this, address = std::move(address)] { return delete_alias_blocking(address); });
+}
+
+Task<std::vector<Alias>> SqliteDirectory::list_aliases() {
+  return on_pool<std::vector<Alias>>([this] { return list_aliases_blocking(); });
+}
+
+Task<Resolved> SqliteDirectory::resolve(std::string address) {
+  return on_pool<Resolved>([this, address = std::move(address)] { return resolve_blocking(address); });
 }
 
 }  // namespace posthorn::store::sqlite

@@ -4,8 +4,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
 #include <chrono>
 #include <thread>
+
+#include "base/run_sync.hpp"
 
 namespace posthorn::store::sqlite {
 namespace {
@@ -29,12 +35,43 @@ class TempDir {
   fs::path path_;
 };
 
+// The directory with every call run to completion (run_sync), so a check reads as one line.
+class SyncDirectory {
+ public:
+  explicit SyncDirectory(std::unique_ptr<SqliteDirectory> d) : d_(std::move(d)) {}
+  Result<void> add_domain(std::string n) { return run_sync(d_->add_domain(std::move(n))); }
+  Result<void> delete_domain(std::string n) { return run_sync(d_->delete_domain(std::move(n))); }
+  Result<std::vector<std::string>> list_domains() { return run_sync(d_->list_domains()); }
+  Result<bool> is_local_domain(std::string n) { return run_sync(d_->is_local_domain(std::move(n))); }
+  Result<auth::Account> add_account(std::string a, std::string hash, std::string scram, uint64_t quota) {
+    return run_sync(d_->add_account(std::move(a), std::move(hash), std::move(scram), quota));
+  }
+  Result<void> delete_account(std::string a) { return run_sync(d_->delete_account(std::move(a))); }
+  Result<void> set_password(std::string a, std::string hash, std::string scram) {
+    return run_sync(d_->set_password(std::move(a), std::move(hash), std::move(scram)));
+  }
+  Result<void> set_scram(auth::AccountId id, std::string scram) { return run_sync(d_->set_scram(id, std::move(scram))); }
+  Result<void> set_quota(std::string a, uint64_t quota) { return run_sync(d_->set_quota(std::move(a), quota)); }
+  Result<auth::Account> find_account(std::string a) { return run_sync(d_->find_account(std::move(a))); }
+  Result<std::vector<auth::Account>> list_accounts() { return run_sync(d_->list_accounts()); }
+  Result<auth::Account> find_account_by_id(auth::AccountId id) { return run_sync(d_->find_account_by_id(id)); }
+  Result<void> add_alias(std::string a, std::vector<std::string> targets) {
+    return run_sync(d_->add_alias(std::move(a), std::move(targets)));
+  }
+  Result<void> delete_alias(std::string a) { return run_sync(d_->delete_alias(std::move(a))); }
+  Result<std::vector<auth::Alias>> list_aliases() { return run_sync(d_->list_aliases()); }
+  Result<Resolved> resolve(std::string a) { return run_sync(d_->resolve(std::move(a))); }
+
+ private:
+  std::unique_ptr<SqliteDirectory> d_;
+};
+
 class SqliteDirectoryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto d = SqliteDirectory::open(tmp_.path() / "directory.db");
+    auto d = SqliteDirectory::open(tmp_.path() / "directory.db", pool_);
     ASSERT_TRUE(d) << d.error().message;
-    dir_ = std::move(*d);
+    dir_ = std::make_unique<SyncDirectory>(std::move(*d));
     ASSERT_TRUE(dir_->add_domain("example.test"));
   }
 
@@ -51,7 +88,8 @@ class SqliteDirectoryTest : public ::testing::Test {
   }
 
   TempDir tmp_;
-  std::unique_ptr<SqliteDirectory> dir_;
+  BlockingPool pool_{2};  // before dir_: outlives it
+  std::unique_ptr<SyncDirectory> dir_;
 };
 
 // ---- Db wrapper ----
@@ -347,11 +385,12 @@ TEST_F(SqliteDirectoryTest, PersistsAcrossReopen) {
   const auto alice = add("alice@example.test");
   ASSERT_TRUE(dir_->add_alias("info@example.test", {"alice@example.test"}));
   dir_.reset();
-  auto again = SqliteDirectory::open(tmp_.path() / "directory.db");
-  ASSERT_TRUE(again) << again.error().message;
-  EXPECT_EQ(*(*again)->list_domains(), std::vector<std::string>{"example.test"});
-  EXPECT_EQ((*again)->find_account("alice@example.test")->id, alice);
-  EXPECT_EQ((*again)->resolve("info@example.test")->accounts, std::vector<auth::AccountId>{alice});
+  auto opened = SqliteDirectory::open(tmp_.path() / "directory.db", pool_);
+  ASSERT_TRUE(opened) << opened.error().message;
+  SyncDirectory again(std::move(*opened));
+  EXPECT_EQ(*again.list_domains(), std::vector<std::string>{"example.test"});
+  EXPECT_EQ(again.find_account("alice@example.test")->id, alice);
+  EXPECT_EQ(again.resolve("info@example.test")->accounts, std::vector<auth::AccountId>{alice});
 }
 
 TEST_F(SqliteDirectoryTest, RefusesNewerSchema) {
@@ -361,34 +400,57 @@ TEST_F(SqliteDirectoryTest, RefusesNewerSchema) {
     ASSERT_TRUE(db);
     ASSERT_TRUE(db->exec("UPDATE schema_version SET version = 99"));
   }
-  auto again = SqliteDirectory::open(tmp_.path() / "directory.db");
+  auto again = SqliteDirectory::open(tmp_.path() / "directory.db", pool_);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, Errc::kInvalid);
 }
 
 TEST(SqliteDirectoryMemory, InMemoryDatabaseWorks) {
-  auto d = SqliteDirectory::open(":memory:");
-  ASSERT_TRUE(d);
-  ASSERT_TRUE((*d)->add_domain("example.test"));
-  ASSERT_TRUE((*d)->add_account("u@example.test", "h", "", 0));
-  EXPECT_TRUE((*d)->find_account("u@example.test"));
+  BlockingPool pool(1);
+  auto opened = SqliteDirectory::open(":memory:", pool);
+  ASSERT_TRUE(opened);
+  SyncDirectory d(std::move(*opened));
+  ASSERT_TRUE(d.add_domain("example.test"));
+  ASSERT_TRUE(d.add_account("u@example.test", "h", "", 0));
+  EXPECT_TRUE(d.find_account("u@example.test"));
 }
 
+// Four threads call one directory at once; the blocking bodies run side by side on the pool's threads.
 TEST_F(SqliteDirectoryTest, ConcurrentCallsAreSafe) {
-  std::vector<std::thread> threads;
+  // The context the calls resume on is declared before the pool, so the pool (joined when it is
+  // destroyed) is done with it first.
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  std::thread runner([&io] { io.run(); });
   std::atomic<int> failures{0};
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < 25; ++i) {
-        const std::string address = "u" + std::to_string(t) + "_" + std::to_string(i) + "@example.test";
-        if (!dir_->add_account(address, "h", "", 0)) failures++;
-        if (!dir_->resolve(address)) failures++;
+  std::size_t accounts = 0;
+  {
+    BlockingPool pool(4);
+    auto opened = SqliteDirectory::open(tmp_.path() / "directory.db", pool);
+    EXPECT_TRUE(opened);
+    if (opened) {
+      SqliteDirectory* dir = opened->get();
+      auto call = [&io](auto task) { return boost::asio::co_spawn(io, std::move(task), boost::asio::use_future).get(); };
+      std::vector<std::thread> threads;
+      for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+          for (int i = 0; i < 25; ++i) {
+            const std::string address = "u" + std::to_string(t) + "_" + std::to_string(i) + "@example.test";
+            if (!call(dir->add_account(address, "h", "", 0))) failures++;
+            if (!call(dir->resolve(address))) failures++;
+          }
+        });
       }
-    });
+      for (auto& th : threads) th.join();
+      auto all = call(dir->list_accounts());
+      if (all) accounts = all->size();
+      opened->reset();
+    }
   }
-  for (auto& th : threads) th.join();
+  work.reset();
+  runner.join();
   EXPECT_EQ(failures.load(), 0);
-  EXPECT_EQ(dir_->list_accounts()->size(), 100u);
+  EXPECT_EQ(accounts, 100u);
 }
 
 }  // namespace

@@ -106,14 +106,14 @@ Entry entry_from_row(const Stmt& st) {
 
 }  // namespace
 
-Result<std::unique_ptr<SqliteQueue>> SqliteQueue::open(const fs::path& data_dir) {
+Result<std::unique_ptr<SqliteQueue>> SqliteQueue::open(const fs::path& data_dir, BlockingPool& pool) {
   const fs::path spool = data_dir / "queue";
   if (auto r = make_durable_dir(data_dir); !r) return r.error();
   if (auto r = make_durable_dir(spool); !r) return r.error();
   if (auto r = make_durable_dir(spool / "tmp"); !r) return r.error();
   auto db = Db::open_with_schema(data_dir / "queue.db", DbOptions{}, "queue.db", kMigrations);
   if (!db) return db.error();
-  std::unique_ptr<SqliteQueue> q(new SqliteQueue(std::move(*db), spool));
+  std::unique_ptr<SqliteQueue> q(new SqliteQueue(std::move(*db), spool, pool));
   auto removed = q->remove_orphans();
   if (!removed) return removed.error();
   if (*removed > 0) spdlog::info("queue: removed {} spool files without an entry", *removed);
@@ -148,7 +148,7 @@ Result<std::size_t> SqliteQueue::remove_orphans() {
   return removed;
 }
 
-Result<std::string> SqliteQueue::enqueue(NewEntry entry) {
+Result<std::string> SqliteQueue::enqueue_blocking(NewEntry entry) {
   if (entry.recipients.empty()) return make_error(Errc::kInvalid, "a queue entry needs a recipient");
   const std::string id = random_hex(8);
   const int64_t now = now_seconds();
@@ -238,7 +238,7 @@ Result<std::vector<Entry>> SqliteQueue::select(std::string_view where, std::opti
   return out;
 }
 
-Result<Entry> SqliteQueue::get(std::string_view id) {
+Result<Entry> SqliteQueue::get_blocking(std::string_view id) {
   if (!queue::is_entry_id(id)) return not_found();
   std::vector<Entry> found;
   {
@@ -255,16 +255,8 @@ Result<Entry> SqliteQueue::get(std::string_view id) {
   return std::move(found.front());
 }
 
-Result<std::vector<Entry>> SqliteQueue::list() { return select("ORDER BY created, id", std::nullopt); }
 
-Result<std::vector<Entry>> SqliteQueue::due(int64_t now) {
-  return select(
-      "WHERE next_attempt <= ?1 AND (bounce_needed != 0 OR EXISTS (SELECT 1 FROM queue_recipients r "
-      "WHERE r.entry = queue_entries.id AND r.state = 0)) ORDER BY next_attempt, id",
-      now);
-}
-
-Result<std::string> SqliteQueue::read_message(std::string_view id) {
+Result<std::string> SqliteQueue::read_message_blocking(std::string_view id) {
   if (!queue::is_entry_id(id)) return not_found();
   const fs::path path = spool_path(id);
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -278,21 +270,50 @@ Result<std::string> SqliteQueue::read_message(std::string_view id) {
   return reader.read(0, std::size_t(st.st_size));
 }
 
-Result<void> SqliteQueue::update_recipient(std::string_view id, std::string_view address, RecipientState state,
-                                           std::string_view last_error) {
+Result<void> SqliteQueue::record_attempt_blocking(std::string_view id, const queue::Attempt& attempt) {
   std::lock_guard lock(mu_);
-  auto st = db_.prepare(
-      "UPDATE queue_recipients SET state = ?3, last_error = ?4, attempts = attempts + 1 "
-      "WHERE entry = ?1 AND address = ?2 COLLATE NOCASE");
-  if (!st) return st.error();
-  st->bind(1, id).bind(2, address).bind(3, int64_t(state)).bind(4, last_error);
-  if (auto r = st->run(); !r) return r.error();
-  if (db_.changes() == 0) return make_error(Errc::kNotFound, "no such queue entry or recipient");
-  return {};
+  auto tx = Transaction::begin(db_);
+  if (!tx) return tx.error();
+  if (attempt.bounce_needed) {
+    if (auto r = set_entry_value_locked("UPDATE queue_entries SET bounce_needed = ?2 WHERE id = ?1", id, 1); !r) return r;
+  }
+  if (!attempt.recipients.empty()) {
+    auto st = db_.prepare(
+        "UPDATE queue_recipients SET state = ?3, last_error = ?4, attempts = attempts + 1 "
+        "WHERE entry = ?1 AND address = ?2 COLLATE NOCASE");
+    if (!st) return st.error();
+    for (const auto& u : attempt.recipients) {
+      st->reset();
+      st->bind(1, id).bind(2, u.address).bind(3, int64_t(u.state)).bind(4, u.last_error);
+      if (auto r = st->run(); !r) return r.error();
+      if (db_.changes() == 0) return make_error(Errc::kNotFound, "no such queue entry or recipient");
+    }
+  }
+  if (attempt.next_attempt) {
+    if (auto r = set_entry_value_locked("UPDATE queue_entries SET next_attempt = ?2 WHERE id = ?1", id,
+                                        *attempt.next_attempt);
+        !r) {
+      return r;
+    }
+  }
+  if (!attempt.bounce_needed && attempt.recipients.empty() && !attempt.next_attempt) {
+    // Nothing to change: still kNotFound for an entry that is gone.
+    auto st = db_.prepare("SELECT 1 FROM queue_entries WHERE id = ?1");
+    if (!st) return st.error();
+    st->bind(1, id);
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) return not_found();
+  }
+  return tx->commit();
 }
 
 Result<void> SqliteQueue::set_entry_value(std::string_view sql, std::string_view id, int64_t value) {
   std::lock_guard lock(mu_);
+  return set_entry_value_locked(sql, id, value);
+}
+
+Result<void> SqliteQueue::set_entry_value_locked(std::string_view sql, std::string_view id, int64_t value) {
   auto st = db_.prepare(sql);
   if (!st) return st.error();
   st->bind(1, id).bind(2, value);
@@ -301,15 +322,8 @@ Result<void> SqliteQueue::set_entry_value(std::string_view sql, std::string_view
   return {};
 }
 
-Result<void> SqliteQueue::set_next_attempt(std::string_view id, int64_t next_attempt) {
-  return set_entry_value("UPDATE queue_entries SET next_attempt = ?2 WHERE id = ?1", id, next_attempt);
-}
 
-Result<void> SqliteQueue::set_bounce_needed(std::string_view id, bool needed) {
-  return set_entry_value("UPDATE queue_entries SET bounce_needed = ?2 WHERE id = ?1", id, int64_t(needed));
-}
-
-Result<void> SqliteQueue::mark_reported(std::string_view id, const std::vector<std::string>& addresses) {
+Result<void> SqliteQueue::mark_reported_blocking(std::string_view id, const std::vector<std::string>& addresses) {
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_);
   if (!tx) return tx.error();
@@ -330,11 +344,8 @@ Result<void> SqliteQueue::mark_reported(std::string_view id, const std::vector<s
   return tx->commit();
 }
 
-Result<void> SqliteQueue::set_delay_notified(std::string_view id) {
-  return set_entry_value("UPDATE queue_entries SET delay_notified = ?2 WHERE id = ?1", id, 1);
-}
 
-Result<std::size_t> SqliteQueue::retry(std::optional<std::string_view> id, int64_t now) {
+Result<std::size_t> SqliteQueue::retry_blocking(std::optional<std::string_view> id, int64_t now) {
   if (id && !queue::is_entry_id(*id)) return not_found();
   std::lock_guard lock(mu_);
   auto st = db_.prepare(id ? "UPDATE queue_entries SET next_attempt = ?2 WHERE id = ?1"
@@ -348,7 +359,7 @@ Result<std::size_t> SqliteQueue::retry(std::optional<std::string_view> id, int64
   return changed;
 }
 
-Result<void> SqliteQueue::remove(std::string_view id) {
+Result<void> SqliteQueue::remove_blocking(std::string_view id) {
   if (!queue::is_entry_id(id)) return not_found();
   std::lock_guard lock(mu_);
   auto st = db_.prepare("DELETE FROM queue_entries WHERE id = ?1");
@@ -361,6 +372,70 @@ Result<void> SqliteQueue::remove(std::string_view id) {
     spdlog::warn("queue: unlink {}: {}", spool_path(id).string(), std::strerror(errno));
   }
   return {};
+}
+
+// ---- the Queue calls: each runs its blocking body on the pool ----
+
+template <class T, class Fn>
+Task<T> SqliteQueue::on_pool(Fn fn) {
+  auto task = run_blocking(pool_, std::move(fn));
+  auto result = co_await std::move(task);
+  co_return result;
+}
+
+Task<std::string> SqliteQueue::enqueue(NewEntry entry) {
+  return on_pool<std::string>([this, entry = std::move(entry)]() mutable { return enqueue_blocking(std::move(entry)); });
+}
+
+Task<Entry> SqliteQueue::get(std::string id) {
+  return on_pool<Entry>([this, id = std::move(id)] { return get_blocking(id); });
+}
+
+Task<std::vector<Entry>> SqliteQueue::list() {
+  return on_pool<std::vector<Entry>>([this] { return select("ORDER BY created, id", std::nullopt); });
+}
+
+Task<std::vector<Entry>> SqliteQueue::due(int64_t now) {
+  return on_pool<std::vector<Entry>>([this, now] {
+    return select(
+        "WHERE next_attempt <= ?1 AND (bounce_needed != 0 OR EXISTS (SELECT 1 FROM queue_recipients r "
+        "WHERE r.entry = queue_entries.id AND r.state = 0)) ORDER BY next_attempt, id",
+        now);
+  });
+}
+
+Task<std::string> SqliteQueue::read_message(std::string id) {
+  return on_pool<std::string>([this, id = std::move(id)] { return read_message_blocking(id); });
+}
+
+Task<void> SqliteQueue::record_attempt(std::string id, queue::Attempt attempt) {
+  return on_pool<void>([this, id = std::move(id), attempt = std::move(attempt)] { return record_attempt_blocking(id, attempt); });
+}
+
+Task<void> SqliteQueue::set_next_attempt(std::string id, int64_t next_attempt) {
+  return on_pool<void>([this, id = std::move(id), next_attempt] {
+    return set_entry_value("UPDATE queue_entries SET next_attempt = ?2 WHERE id = ?1", id, next_attempt);
+  });
+}
+
+Task<void> SqliteQueue::mark_reported(std::string id, std::vector<std::string> addresses) {
+  return on_pool<void>([this, id = std::move(id), addresses = std::move(addresses)] { return mark_reported_blocking(id, addresses); });
+}
+
+Task<void> SqliteQueue::set_delay_notified(std::string id) {
+  return on_pool<void>([this, id = std::move(id)] {
+    return set_entry_value("UPDATE queue_entries SET delay_notified = ?2 WHERE id = ?1", id, 1);
+  });
+}
+
+Task<std::size_t> SqliteQueue::retry(std::optional<std::string> id, int64_t now) {
+  return on_pool<std::size_t>([this, id = std::move(id), now] {
+    return retry_blocking(id ? std::optional<std::string_view>(*id) : std::nullopt, now);
+  });
+}
+
+Task<void> SqliteQueue::remove(std::string id) {
+  return on_pool<void>([this, id = std::move(id)] { return remove_blocking(id); });
 }
 
 }  // namespace posthorn::store::sqlite

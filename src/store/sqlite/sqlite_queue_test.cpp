@@ -1,11 +1,13 @@
-// SqliteQueue: durable enqueue, listing, due(), per-recipient updates, retry, remove, and the
-// clean-up of spool files a crash left behind.
+// SqliteQueue: durable enqueue, listing, due(), recording an attempt (all of it or nothing), retry,
+// remove, and the clean-up of spool files a crash left behind. The calls are awaitables run on a
+// blocking pool; the tests run each to completion with run_sync.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "base/run_sync.hpp"
 #include "store/sqlite/sqlite_queue.hpp"
 
 namespace posthorn::store::sqlite {
@@ -25,6 +27,36 @@ queue::NewEntry sample(std::string sender = "demo@example.test") {
   return e;
 }
 
+// The queue with every call run to completion, so a check reads as one line.
+class SyncQueue {
+ public:
+  explicit SyncQueue(std::unique_ptr<SqliteQueue> q) : q_(std::move(q)) {}
+  Result<std::string> enqueue(queue::NewEntry e) { return run_sync(q_->enqueue(std::move(e))); }
+  Result<queue::Entry> get(std::string id) { return run_sync(q_->get(std::move(id))); }
+  Result<std::vector<queue::Entry>> list() { return run_sync(q_->list()); }
+  Result<std::vector<queue::Entry>> due(int64_t now) { return run_sync(q_->due(now)); }
+  Result<std::string> read_message(std::string id) { return run_sync(q_->read_message(std::move(id))); }
+  Result<void> record_attempt(std::string id, queue::Attempt a) { return run_sync(q_->record_attempt(std::move(id), std::move(a))); }
+  Result<void> set_next_attempt(std::string id, int64_t t) { return run_sync(q_->set_next_attempt(std::move(id), t)); }
+  Result<void> mark_reported(std::string id, std::vector<std::string> a) {
+    return run_sync(q_->mark_reported(std::move(id), std::move(a)));
+  }
+  Result<void> set_delay_notified(std::string id) { return run_sync(q_->set_delay_notified(std::move(id))); }
+  Result<std::size_t> retry(std::optional<std::string> id, int64_t now) { return run_sync(q_->retry(std::move(id), now)); }
+  Result<void> remove(std::string id) { return run_sync(q_->remove(std::move(id))); }
+  fs::path spool_path(std::string_view id) const { return q_->spool_path(id); }
+
+ private:
+  std::unique_ptr<SqliteQueue> q_;
+};
+
+// An attempt that only changes recipients.
+queue::Attempt outcomes(std::vector<queue::RecipientUpdate> recipients) {
+  queue::Attempt a;
+  a.recipients = std::move(recipients);
+  return a;
+}
+
 class SqliteQueueTest : public ::testing::Test {
  protected:
   SqliteQueueTest()
@@ -39,13 +71,14 @@ class SqliteQueueTest : public ::testing::Test {
   }
   void reopen() {
     q_.reset();
-    auto q = SqliteQueue::open(dir_);
+    auto q = SqliteQueue::open(dir_, pool_);
     if (!q) throw std::runtime_error(q.error().message);
-    q_ = std::move(*q);
+    q_ = std::make_unique<SyncQueue>(std::move(*q));
   }
 
+  BlockingPool pool_{2};  // before q_: outlives it
   fs::path dir_;
-  std::unique_ptr<SqliteQueue> q_;
+  std::unique_ptr<SyncQueue> q_;
 };
 
 TEST_F(SqliteQueueTest, EnqueueSurvivesReopen) {
@@ -93,8 +126,8 @@ TEST_F(SqliteQueueTest, DueUpdateRetryRemove) {
   ASSERT_EQ(due->size(), 1u);
   EXPECT_EQ(due->front().id, *first);
 
-  ASSERT_TRUE(q_->update_recipient(*first, "A@remote.example", RecipientState::kDelivered, "250 ok"));
-  ASSERT_TRUE(q_->update_recipient(*first, "b@remote.example", RecipientState::kFailed, "550 5.1.1 no"));
+  ASSERT_TRUE(q_->record_attempt(*first, outcomes({{"A@remote.example", RecipientState::kDelivered, "250 ok"},
+                                                   {"b@remote.example", RecipientState::kFailed, "550 5.1.1 no"}})));
   auto e = q_->get(*first);
   ASSERT_TRUE(e);
   EXPECT_EQ(e->recipients[0].state, RecipientState::kDelivered);
@@ -103,27 +136,49 @@ TEST_F(SqliteQueueTest, DueUpdateRetryRemove) {
   EXPECT_FALSE(e->has_pending());
   // Nothing pending and no bounce owed: not due.
   EXPECT_TRUE(q_->due(3'000'000'000)->empty());
-  ASSERT_TRUE(q_->set_bounce_needed(*first, true));
+  queue::Attempt bounce;
+  bounce.bounce_needed = true;
+  ASSERT_TRUE(q_->record_attempt(*first, bounce));
   EXPECT_EQ(q_->due(3'000'000'000)->size(), 1u);
-  EXPECT_EQ(q_->update_recipient(*first, "c@remote.example", RecipientState::kFailed, "x").error().code,
-            Errc::kNotFound);
+  // An unknown recipient: kNotFound, and nothing of that attempt is written.
+  queue::Attempt bad = outcomes({{"a@remote.example", RecipientState::kPending, "451 again"},
+                                 {"c@remote.example", RecipientState::kFailed, "x"}});
+  bad.next_attempt = 3'600'000'000;
+  EXPECT_EQ(q_->record_attempt(*first, bad).error().code, Errc::kNotFound);
+  e = q_->get(*first);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->recipients[0].state, RecipientState::kDelivered);
+  EXPECT_EQ(e->recipients[0].attempts, 1u);
+  EXPECT_EQ(e->recipients[0].last_error, "250 ok");
+  EXPECT_NE(e->next_attempt, 3'600'000'000);
+  // The next attempt alone.
+  queue::Attempt retry_later = outcomes({});
+  retry_later.next_attempt = 3'400'000'000;
+  ASSERT_TRUE(q_->record_attempt(*first, retry_later));
+  EXPECT_EQ(q_->get(*first)->next_attempt, 3'400'000'000);
 
   ASSERT_TRUE(q_->set_next_attempt(*first, 3'500'000'000));
   EXPECT_EQ(q_->get(*first)->next_attempt, 3'500'000'000);
   EXPECT_TRUE(q_->due(3'000'000'000)->empty());
   EXPECT_EQ(q_->set_next_attempt("0123456789abcdef", 1).error().code, Errc::kNotFound);
-  EXPECT_EQ(q_->set_bounce_needed("0123456789abcdef", true).error().code, Errc::kNotFound);
+  EXPECT_EQ(q_->record_attempt("0123456789abcdef", bounce).error().code, Errc::kNotFound);
+  EXPECT_EQ(q_->record_attempt("0123456789abcdef", retry_later).error().code, Errc::kNotFound);
+  EXPECT_EQ(q_->record_attempt("0123456789abcdef", outcomes({})).error().code, Errc::kNotFound);
+  EXPECT_EQ(q_->record_attempt("0123456789abcdef", outcomes({{"a@remote.example", RecipientState::kFailed, "x"}}))
+                .error()
+                .code,
+            Errc::kNotFound);
 
   // retry: one entry, then all.
-  auto one = q_->retry(std::string_view(*second), 100);
+  auto one = q_->retry(*second, 100);
   ASSERT_TRUE(one);
   EXPECT_EQ(*one, 1u);
   EXPECT_EQ(q_->get(*second)->next_attempt, 100);
   auto all = q_->retry(std::nullopt, 50);
   ASSERT_TRUE(all);
   EXPECT_EQ(*all, 2u);
-  EXPECT_EQ(q_->retry(std::string_view("0123456789abcdef"), 1).error().code, Errc::kNotFound);
-  EXPECT_EQ(q_->retry(std::string_view("nonsense"), 1).error().code, Errc::kNotFound);
+  EXPECT_EQ(q_->retry("0123456789abcdef", 1).error().code, Errc::kNotFound);
+  EXPECT_EQ(q_->retry("nonsense", 1).error().code, Errc::kNotFound);
 
   ASSERT_TRUE(q_->remove(*first));
   EXPECT_FALSE(fs::exists(q_->spool_path(*first)));
@@ -146,9 +201,10 @@ TEST_F(SqliteQueueTest, OrphanSpoolFilesAreRemovedOnOpen) {
 TEST_F(SqliteQueueTest, MarkReportedClearsBounceNeededOnlyWhenEveryFailureIsReported) {
   auto id = q_->enqueue(sample());
   ASSERT_TRUE(id);
-  ASSERT_TRUE(q_->update_recipient(*id, "a@remote.example", RecipientState::kFailed, "550 5.1.1 no"));
-  ASSERT_TRUE(q_->update_recipient(*id, "b@remote.example", RecipientState::kFailed, "550 5.1.1 no"));
-  ASSERT_TRUE(q_->set_bounce_needed(*id, true));
+  queue::Attempt failed = outcomes({{"a@remote.example", RecipientState::kFailed, "550 5.1.1 no"},
+                                    {"b@remote.example", RecipientState::kFailed, "550 5.1.1 no"}});
+  failed.bounce_needed = true;
+  ASSERT_TRUE(q_->record_attempt(*id, failed));
   // One of two failures reported: the bounce is still owed (and the entry still due).
   ASSERT_TRUE(q_->mark_reported(*id, {"A@remote.example"}));
   auto e = q_->get(*id);
