@@ -29,6 +29,7 @@
 #include "mailfile/maildir.hpp"
 #include "mailfile/mbox.hpp"
 #include "base/blocking_pool.hpp"
+#include "base/run_sync.hpp"
 #include "store/store.hpp"
 
 namespace posthorn::app {
