@@ -29,25 +29,23 @@ inline boost::asio::io_context& run_sync_context() {
 }
 }  // namespace detail
 
+namespace detail {
+// A void awaitable as one that yields a value, so run_sync has one body.
+inline boost::asio::awaitable<bool> with_value(boost::asio::awaitable<void> op) {
+  co_await std::move(op);
+  co_return true;
+}
+}  // namespace detail
+
 template <class T>
 T run_sync(boost::asio::awaitable<T> op) {
-  auto& io = detail::run_sync_context();
-  auto guard = boost::asio::make_work_guard(io);
-  bool done = false;
-  std::exception_ptr error;
   if constexpr (std::is_void_v<T>) {
-    boost::asio::co_spawn(io, std::move(op), [&](std::exception_ptr e) {
-      error = e;
-      done = true;
-      guard.reset();
-    });
-    // A late stop() from a pool thread of an earlier call may end run() early: run again.
-    while (!done) {
-      io.restart();
-      io.run();
-    }
-    if (error) std::rethrow_exception(error);
+    (void)run_sync(detail::with_value(std::move(op)));
   } else {
+    auto& io = detail::run_sync_context();
+    auto guard = boost::asio::make_work_guard(io);
+    bool done = false;
+    std::exception_ptr error;
     std::optional<T> value;
     boost::asio::co_spawn(io, std::move(op), [&](std::exception_ptr e, T v) {
       error = e;
@@ -55,6 +53,7 @@ T run_sync(boost::asio::awaitable<T> op) {
       done = true;
       guard.reset();
     });
+    // A late stop() from a pool thread of an earlier call may end run() early: run again.
     while (!done) {
       io.restart();
       io.run();

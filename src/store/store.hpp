@@ -92,7 +92,8 @@ class Mailbox {
   // The message bytes; kNotFound when the UID is not (any more) in the mailbox.
   virtual Task<std::unique_ptr<MessageBlob>> open_message(Uid uid) = 0;
 
-  virtual Task<AppendResult> append(AppendMessage message) = 0;
+  // One message; the default appends it through append_many().
+  virtual Task<AppendResult> append(AppendMessage message);
   // Appends several messages in one transaction: all or nothing (MULTIAPPEND [RFC 3502]).
   virtual Task<std::vector<AppendResult>> append_many(std::vector<AppendMessage> messages) = 0;
   virtual Task<StoreResult> store_flags(StoreFlags request) = 0;

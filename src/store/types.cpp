@@ -113,4 +113,35 @@ Result<std::string> canonical_mailbox_name(std::string_view name) {
   return out;
 }
 
+bool is_under(std::string_view name, std::string_view parent) {
+  return name.size() > parent.size() && name.compare(0, parent.size(), parent) == 0 && name[parent.size()] == kSeparator;
+}
+
+Result<Flags> checked_flags(Flags flags) {
+  for (const auto& k : flags.keywords) {
+    if (auto r = check_keyword(k); !r) return r.error();
+  }
+  flags.normalize();
+  return flags;
+}
+
+Flags apply_flag_op(const Flags& old, FlagOp op, const Flags& given) {
+  Flags out = old;
+  switch (op) {
+    case FlagOp::kAdd:
+      out.system |= given.system;
+      out.keywords.insert(out.keywords.end(), given.keywords.begin(), given.keywords.end());
+      break;
+    case FlagOp::kRemove:
+      out.system &= uint8_t(~given.system);
+      std::erase_if(out.keywords, [&](const std::string& k) { return given.has_keyword(k); });
+      break;
+    case FlagOp::kReplace:
+      out = given;
+      break;
+  }
+  out.normalize();
+  return out;
+}
+
 }  // namespace posthorn::store

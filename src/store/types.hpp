@@ -47,6 +47,12 @@ struct Flags {
 // without atom-specials. Errc::kInvalid otherwise.
 inline constexpr std::size_t kMaxKeywordLength = 100;
 Result<void> check_keyword(std::string_view keyword);
+// `flags` with every keyword checked (kInvalid otherwise) and normalised: what a backend stores.
+Result<Flags> checked_flags(Flags flags);
+
+enum class FlagOp { kAdd, kRemove, kReplace };
+// The flags after a STORE of `given` with `op` on a message that had `old`, normalised.
+Flags apply_flag_op(const Flags& old, FlagOp op, const Flags& given);
 
 // Message bytes as stored: every lone LF becomes CRLF; existing CRLF pairs and lone CR bytes are
 // kept as they are. Used before hashing and storing (store backends, import, SMTP) so one message
@@ -77,6 +83,8 @@ inline constexpr std::size_t kMaxNameBytes = 1000;
 inline constexpr std::size_t kMaxNameDepth = 32;
 // Returns the canonical name ("inbox/x" -> "INBOX/x") or Errc::kInvalid with a reason.
 Result<std::string> canonical_mailbox_name(std::string_view name);
+// Whether canonical `name` lies below `parent` in the hierarchy ("a/b/c" is under "a/b", "a/bc" is not).
+bool is_under(std::string_view name, std::string_view parent);
 
 struct MailboxInfo {
   MailboxId id = 0;
@@ -129,8 +137,6 @@ struct MailboxView {
   std::vector<MessageInfo> messages;  // ascending UID
   Uid first_recent = 0;  // messages with uid >= first_recent are \Recent for this session (0: none)
 };
-
-enum class FlagOp { kAdd, kRemove, kReplace };
 
 struct StoreFlags {
   std::vector<Uid> uids;  // ascending; UIDs that do not exist (any more) are ignored

@@ -52,6 +52,7 @@
 #include "base/random.hpp"
 #include "mime/summary.hpp"
 #include "store/pg/pg_mail_schema.hpp"
+#include "store/prepare.hpp"
 
 namespace posthorn::store::pg {
 
@@ -144,37 +145,6 @@ std::string text_array(const std::vector<std::string>& values) {
   return out + "}";
 }
 
-Result<Flags> checked_flags(Flags flags) {
-  for (const auto& k : flags.keywords) {
-    if (auto r = check_keyword(k); !r) return r.error();
-  }
-  flags.normalize();
-  return flags;
-}
-
-Flags apply_flag_op(const Flags& old, FlagOp op, const Flags& given) {
-  Flags out = old;
-  switch (op) {
-    case FlagOp::kAdd:
-      out.system |= given.system;
-      out.keywords.insert(out.keywords.end(), given.keywords.begin(), given.keywords.end());
-      break;
-    case FlagOp::kRemove:
-      out.system &= uint8_t(~given.system);
-      std::erase_if(out.keywords, [&](const std::string& k) { return given.has_keyword(k); });
-      break;
-    case FlagOp::kReplace:
-      out = given;
-      break;
-  }
-  out.normalize();
-  return out;
-}
-
-bool is_under(std::string_view name, std::string_view parent) {
-  return name.size() > parent.size() && name.compare(0, parent.size(), parent) == 0 && name[parent.size()] == kSeparator;
-}
-
 struct MailboxRow {
   MailboxInfo info;
   Uid first_recent = 1;
@@ -250,46 +220,20 @@ Result<std::shared_ptr<TempFile>> make_temp_file(const std::filesystem::path& di
 }
 
 // A message ready for its transaction: the blob's hash and bytes, and what the message row holds.
-struct NewMessage {
+struct NewMessage : MessageRow {
   std::string blob;                           // lower-case hex SHA-256 of the blob bytes
   std::shared_ptr<const std::string> memory;  // the blob bytes, or
   std::shared_ptr<TempFile> file;             // ... in a temp file
   uint64_t blob_size = 0;
-  uint64_t size = 0;  // prefix + blob
-  std::string prefix;
-  std::string summary;
-  std::string content_hash;
-  Flags flags;
-  int64_t internal_date = 0;
 };
 
-// Blocking: the row values of a message whose blob bytes are `bytes` (as in the SQLite backend).
+// Blocking: the row values of a message whose blob (hash m.blob) holds `bytes` (store/prepare.hpp).
 void describe(NewMessage& m, std::string_view bytes, std::string prefix, Flags flags,
               std::optional<int64_t> internal_date, int64_t now, const mime::MessageSummary* parsed = nullptr) {
   m.blob_size = bytes.size();
-  m.size = prefix.size() + bytes.size();
-  if (prefix.empty()) {
-    m.summary = mime::encode_summary(parsed != nullptr ? *parsed : mime::summarize(bytes));
-    m.content_hash = m.blob;
-  } else {
-    if (parsed != nullptr) {
-      m.summary = mime::encode_summary(mime::with_prefix(*parsed, prefix.size()));
-    } else {
-      std::string whole = prefix;
-      whole.append(bytes);
-      m.summary = mime::encode_summary(mime::summarize(whole));
-    }
-    Sha256 hash;
-    hash.update(prefix);
-    hash.update(bytes);
-    m.content_hash = hash.hex();
-  }
-  m.prefix = std::move(prefix);
-  m.flags = std::move(flags);
-  m.internal_date = internal_date.value_or(now);
+  static_cast<MessageRow&>(m) =
+      describe_message(m.blob, bytes, std::move(prefix), std::move(flags), internal_date, now, parsed);
 }
-
-constexpr std::size_t kSpoolPiece = 256 * 1024;
 
 // Blocking: a spooled message normalised (unless binary) into an unnamed temp file, hashed as it is
 // written, then mapped (not copied) to be parsed.
@@ -297,24 +241,13 @@ Result<NewMessage> prepare_spooled(const std::filesystem::path& dir, const Appen
                                    int64_t now) {
   auto file = make_temp_file(dir);
   if (!file) return file.error();
-  const Spool& spool = *message.spool;
   Sha256 hash;
-  CrlfNormalizer crlf;
-  std::string raw;
+  SpoolPieces pieces(*message.spool, message.binary);
   std::string piece;
-  for (uint64_t offset = 0; offset < spool.size();) {
-    raw.resize(kSpoolPiece);
-    auto n = spool.read(offset, raw.data(), raw.size());
-    if (!n) return n.error();
-    if (*n == 0) return make_error(Errc::kUnavailable, "cannot read the spooled message");
-    offset += *n;
-    raw.resize(*n);
-    piece.clear();
-    if (message.binary) {
-      piece.swap(raw);
-    } else {
-      crlf.feed(raw, piece);
-    }
+  for (;;) {
+    auto more = pieces.next(piece);
+    if (!more) return more.error();
+    if (!*more) break;
     hash.update(piece);
     for (std::size_t done = 0; done < piece.size();) {
       const ssize_t w = ::write((*file)->fd, piece.data() + done, piece.size() - done);
@@ -1397,14 +1330,6 @@ class PgMailbox final : public Mailbox {
       return open_in(c, shared, account, box, uid);
     };
     return read_tx(account_->shared(), std::move(body));
-  }
-
-  Task<AppendResult> append(AppendMessage message) override {
-    std::vector<AppendMessage> one;
-    one.push_back(std::move(message));
-    auto many = co_await append_many(std::move(one));
-    if (!many) co_return many.error();
-    co_return many->front();
   }
 
   Task<std::vector<AppendResult>> append_many(std::vector<AppendMessage> messages) override {

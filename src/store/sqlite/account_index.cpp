@@ -238,10 +238,6 @@ const MailboxRow* by_name(const std::vector<MailboxRow>& all, std::string_view n
   return nullptr;
 }
 
-bool is_under(std::string_view name, std::string_view parent) {
-  return name.size() > parent.size() && name.compare(0, parent.size(), parent) == 0 && name[parent.size()] == kSeparator;
-}
-
 Result<uint32_t> next_uid_validity(Db& db, int64_t now) {
   auto st = db.prepare("SELECT last_uid_validity FROM account WHERE id = 1");
   if (!st) return st.error();
@@ -372,25 +368,6 @@ Result<void> remove_messages(Db& db, MailboxId mailbox, const std::vector<Messag
   }
   if (!adjust_totals) return {};
   return add_totals(db, -bytes, -int64_t(rows.size()));
-}
-
-Flags apply_flag_op(const Flags& old, FlagOp op, const Flags& given) {
-  Flags out = old;
-  switch (op) {
-    case FlagOp::kAdd:
-      out.system |= given.system;
-      out.keywords.insert(out.keywords.end(), given.keywords.begin(), given.keywords.end());
-      break;
-    case FlagOp::kRemove:
-      out.system &= uint8_t(~given.system);
-      std::erase_if(out.keywords, [&](const std::string& k) { return given.has_keyword(k); });
-      break;
-    case FlagOp::kReplace:
-      out = given;
-      break;
-  }
-  out.normalize();
-  return out;
 }
 
 }  // namespace

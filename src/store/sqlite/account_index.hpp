@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "store/sqlite/sqlite_db.hpp"
+#include "store/prepare.hpp"
 #include "store/types.hpp"
 
 namespace posthorn::store::sqlite::index {
@@ -36,14 +37,8 @@ namespace posthorn::store::sqlite::index {
 inline constexpr int64_t kSchemaVersion = 2;
 
 // A message ready for the index: its blob is already durable and its summary computed.
-struct NewMessage {
+struct NewMessage : MessageRow {
   std::string blob_id;
-  uint64_t size = 0;     // prefix + blob bytes
-  std::string prefix;    // header lines added at delivery, stored before the blob
-  std::string summary;   // mime::encode_summary of prefix + blob
-  std::string content_hash;  // sha256_hex of prefix + blob
-  Flags flags;           // normalised, keywords checked
-  int64_t internal_date = 0;
 };
 
 // Where the bytes of one message are.

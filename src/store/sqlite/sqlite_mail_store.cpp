@@ -34,6 +34,7 @@
 #include "base/log.hpp"
 #include "base/metrics.hpp"
 #include "mime/summary.hpp"
+#include "store/prepare.hpp"
 #include "store/sqlite/account_index.hpp"
 #include "store/sqlite/sqlite_db.hpp"
 
@@ -62,45 +63,13 @@ Result<void> make_private_dir(const fs::path& dir) {
   return {};
 }
 
-// Keywords valid, flags normalised (kInvalid otherwise).
-Result<Flags> checked_flags(Flags flags) {
-  for (const auto& k : flags.keywords) {
-    if (auto r = check_keyword(k); !r) return r.error();
-  }
-  flags.normalize();
-  return flags;
-}
-
-// Blocking: everything the index needs besides the blob id, for bytes already CRLF-normalised (or
-// binary). `bytes` may be a mapped blob: nothing copies it whole when there is no prefix. `parsed`
-// is the summary of `bytes` alone when the caller has it (a delivery to several targets parses
-// once; mime::with_prefix shifts it by each prefix), else nullptr.
+// Blocking: the index entry of a message whose blob (id: the bytes' SHA-256) holds `bytes`
+// (store/prepare.hpp).
 index::NewMessage describe(std::string blob_id, std::string_view bytes, std::string prefix, Flags flags,
                            std::optional<int64_t> internal_date, int64_t now,
                            const mime::MessageSummary* parsed = nullptr) {
-  index::NewMessage m;
-  m.blob_id = std::move(blob_id);
-  m.size = prefix.size() + bytes.size();
-  if (prefix.empty()) {
-    m.summary = mime::encode_summary(parsed != nullptr ? *parsed : mime::summarize(bytes));
-    m.content_hash = m.blob_id;  // the blob id is the bytes' SHA-256
-  } else {
-    if (parsed != nullptr) {
-      m.summary = mime::encode_summary(mime::with_prefix(*parsed, prefix.size()));
-    } else {
-      std::string whole = prefix;
-      whole.append(bytes);
-      m.summary = mime::encode_summary(mime::summarize(whole));
-    }
-    Sha256 hash;  // of the content as an export writes it: prefix, then the blob
-    hash.update(prefix);
-    hash.update(bytes);
-    m.content_hash = hash.hex();
-  }
-  m.prefix = std::move(prefix);
-  m.flags = std::move(flags);
-  m.internal_date = internal_date.value_or(now);
-  return m;
+  return index::NewMessage{describe_message(blob_id, bytes, std::move(prefix), std::move(flags), internal_date, now, parsed),
+                           std::move(blob_id)};
 }
 
 // Messages ready for the index, with their blobs pinned until the index entries are committed.
@@ -109,36 +78,13 @@ struct Prepared {
   std::vector<BlobPin> pins;
 };
 
-// Bytes of a spooled message copied (and normalised) into its blob at a time.
-constexpr std::size_t kSpoolPiece = 256 * 1024;
-
 // Blocking: a spooled message (a big APPEND, issue 28 item 2) copied into its blob a piece at a
 // time, normalised as it goes unless binary; the blob is hashed as it is written, then mapped (not
 // copied) to be parsed. Memory: one piece, plus the mapped pages while the summary is made.
 Result<void> prepare_spooled(BlobStore& blobs, const AppendMessage& message, Flags flags, int64_t now,
                              Prepared& out) {
-  const Spool& spool = *message.spool;
-  uint64_t offset = 0;
-  std::string raw;
-  CrlfNormalizer crlf;
-  auto pin = blobs.put_pinned_from([&](std::string& piece) -> Result<bool> {
-    piece.clear();
-    while (piece.empty()) {
-      if (offset >= spool.size()) return false;
-      raw.resize(kSpoolPiece);
-      auto n = spool.read(offset, raw.data(), raw.size());
-      if (!n) return n.error();
-      if (*n == 0) return make_error(Errc::kUnavailable, "cannot read the spooled message");
-      offset += *n;
-      raw.resize(*n);
-      if (message.binary) {
-        piece.swap(raw);
-      } else {
-        crlf.feed(raw, piece);
-      }
-    }
-    return true;
-  });
+  SpoolPieces pieces(*message.spool, message.binary);
+  auto pin = blobs.put_pinned_from([&](std::string& piece) { return pieces.next(piece); });
   if (!pin) return pin.error();
   auto mapped = blobs.map_blob(pin->id());
   if (!mapped) return mapped.error();
@@ -535,15 +481,6 @@ class SqliteMailbox final : public Mailbox {
           return std::unique_ptr<MessageBlob>(
               std::make_unique<SqliteMessageBlob>(std::move(where->prefix), std::move(*reader), shared->pool));
         });
-  }
-
-  Task<AppendResult> append(AppendMessage message) override {
-    std::vector<AppendMessage> one;
-    one.push_back(std::move(message));
-    auto many_task = append_many(std::move(one));
-    auto many = co_await std::move(many_task);
-    if (!many) co_return many.error();
-    co_return many->front();
   }
 
   Task<std::vector<AppendResult>> append_many(std::vector<AppendMessage> messages) override {
