@@ -358,6 +358,17 @@ void read_store(TableReader& root, Problems& problems, Store& store) {
   if (table == nullptr) return;
   TableReader t(problems, *table, "store");
   store.gc_interval = t.seconds("gc_interval", 1, kDay, store.gc_interval);
+  if (auto v = t.one_of("backend", {"sqlite", "postgresql"})) {
+    store.backend = *v == 0 ? StoreBackend::kSqlite : StoreBackend::kPostgresql;
+  }
+  if (auto v = t.string("url")) store.url = *v;
+  store.pool_size = t.u32("pool_size", 1, 1000, store.pool_size);
+  if (store.backend == StoreBackend::kPostgresql && store.url.empty()) {
+    t.problem("backend", "backend = \"postgresql\" needs url = \"postgresql://...\"");
+  }
+  if (store.backend == StoreBackend::kSqlite && !store.url.empty()) {
+    t.problem("url", "url is only used with backend = \"postgresql\"");
+  }
   t.finish();
 }
 
@@ -490,6 +501,10 @@ void read_msgauth(TableReader& root, Problems& problems, Msgauth& m) {
 }
 
 }  // namespace
+
+std::string_view store_backend_name(StoreBackend b) {
+  return b == StoreBackend::kSqlite ? "sqlite" : "postgresql";
+}
 
 std::string_view auth_action_name(AuthAction a) {
   switch (a) {

@@ -144,8 +144,20 @@ struct Imap {
   uint32_t max_append_messages = 100;     // messages in one MULTIAPPEND [RFC 3502]
 };
 
+// Where the mail store, directory and queue live ([store]).
+enum class StoreBackend { kSqlite, kPostgresql };
+std::string_view store_backend_name(StoreBackend b);  // "sqlite", "postgresql"
+
 // The mail store ([store]).
 struct Store {
+  // sqlite: the embedded default, files under data_dir. postgresql: a shared PostgreSQL database
+  // (issue 20), so several nodes serve the same mailboxes; `url` is then required.
+  StoreBackend backend = StoreBackend::kSqlite;
+  // libpq connection URI ("postgresql://user:password@host:port/db?..."); only with postgresql.
+  std::string url;
+  // Connections this node keeps to PostgreSQL for the store (the directory, queue and LISTEN
+  // connection come on top).
+  uint32_t pool_size = 8;
   // While serving, how often to look whether messages were expunged (or mailboxes, accounts
   // deleted) and, if so, remove the message files nothing refers to any more [issue 28 item 5].
   std::chrono::seconds gc_interval{300};

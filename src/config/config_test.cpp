@@ -566,13 +566,27 @@ TEST(ConfigImap, LimitsAtTheirEdges) {
   EXPECT_EQ(ok(kMinimal)->imap.max_message_size, 50u << 20);
 }
 
+// [store] backend, url and pool_size (issue 20): sqlite by default, postgresql only with a url.
+TEST(ConfigStore, BackendUrlAndPoolSize) {
+  EXPECT_EQ(ok(kMinimal)->store.backend, StoreBackend::kSqlite);
+  EXPECT_EQ(ok(kMinimal)->store.pool_size, 8u);
+  auto pg = ok(std::string(kMinimal) + "[store]\nbackend = \"postgresql\"\nurl = \"postgresql://u:p@127.0.0.1:5/db\"\npool_size = 3\n");
+  EXPECT_EQ(pg->store.backend, StoreBackend::kPostgresql);
+  EXPECT_EQ(pg->store.url, "postgresql://u:p@127.0.0.1:5/db");
+  EXPECT_EQ(pg->store.pool_size, 3u);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[store]\nbackend = \"postgresql\"\n").find("needs url"), std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[store]\nurl = \"postgresql://x\"\n").find("store.url"), std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[store]\nbackend = \"mysql\"\n").find("store.backend"), std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[store]\npool_size = 0\n").find("store.pool_size"), std::string::npos);
+}
+
 // [store] gc_interval and [timeouts] min_data_rate (issue 28 items 5 and 4) at their edges.
 TEST(ConfigStoreAndRate, LimitsAtTheirEdges) {
   EXPECT_EQ(ok(kMinimal)->store.gc_interval, std::chrono::seconds(300));
   EXPECT_EQ(ok(kMinimal)->timeouts.min_data_rate, 500u);
   EXPECT_EQ(ok(std::string(kMinimal) + "[store]\ngc_interval = 1\n")->store.gc_interval, std::chrono::seconds(1));
   EXPECT_NE(error_of(std::string(kMinimal) + "[store]\ngc_interval = 0\n").find("store.gc_interval"), std::string::npos);
-  EXPECT_NE(error_of(std::string(kMinimal) + "[store]\nbackend = \"x\"\n").find("unknown key"), std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[store]\nbackends = \"x\"\n").find("unknown key"), std::string::npos);
   EXPECT_EQ(ok(std::string(kMinimal) + "[timeouts]\nmin_data_rate = 1073741824\n")->timeouts.min_data_rate, 1u << 30);
   EXPECT_NE(error_of(std::string(kMinimal) + "[timeouts]\nmin_data_rate = 1073741825\n").find("timeouts.min_data_rate"),
             std::string::npos);
