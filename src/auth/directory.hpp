@@ -1,6 +1,6 @@
 // The directory of domains, accounts (users), aliases and quotas, and the credentials to check.
-// Interface only; the embedded implementation is store/sqlite/SqliteDirectory, a PostgreSQL one may
-// follow. Every call is an awaitable (Task<T>, base/task.hpp) and thread-safe: co_await it from a
+// Interface only; the implementations are store/sqlite/SqliteDirectory (embedded) and
+// store/pg/PgDirectory, which share the rules and the resolution walk of auth/directory_rules.hpp. Every call is an awaitable (Task<T>, base/task.hpp) and thread-safe: co_await it from a
 // coroutine, or run_sync() it from synchronous code. The backend decides how it waits (SQLite on the
 // blocking pool, PostgreSQL on its connection): callers never hand directory calls to the pool.
 // Arguments are taken by value, as the call may run after the caller's temporaries are gone.
@@ -82,6 +82,7 @@ class Directory {
 struct AddressParts {
   std::string local;
   std::string domain;
+  std::string full() const { return local + "@" + domain; }  // "@domain" for a catch-all (local empty)
 };
 std::optional<AddressParts> split_address(std::string_view address);
 bool is_valid_domain(std::string_view name);

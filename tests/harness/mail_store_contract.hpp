@@ -29,6 +29,7 @@
 #include "base/crypto.hpp"
 #include "mime/summary.hpp"
 #include "store/store.hpp"
+#include "tests/harness/backend_context.hpp"
 #include "tests/harness/drive.hpp"
 
 namespace posthorn::store::contract {
@@ -55,17 +56,8 @@ class MailStoreBackend {
   virtual std::optional<uint64_t> transactions() { return std::nullopt; }
 };
 
-// What a backend's data needs: the io_context the tests drive, the blocking pool, a temp folder.
-struct BackendContext {
-  asio::io_context& io;
-  BlockingPool& pool;
-  fs::path dir;
-};
-
-struct BackendParam {
-  std::string name;
-  std::function<std::unique_ptr<MailStoreBackend>(BackendContext&)> make;
-};
+using BackendContext = posthorn::testing::BackendContext;
+using BackendParam = posthorn::testing::BackendParamOf<MailStoreBackend>;
 inline std::string backend_name(const ::testing::TestParamInfo<BackendParam>& info) { return info.param.name; }
 
 inline std::string message(std::string_view subject, std::string_view body = "hello\n") {
@@ -99,17 +91,9 @@ inline asio::awaitable<Result<std::vector<Uid>>> append_n(std::shared_ptr<Accoun
 
 class MailStoreContract : public ::testing::TestWithParam<BackendParam> {
  protected:
-  MailStoreContract() {
-    static std::atomic<int> n{0};
-    dir_ = fs::temp_directory_path() /
-           ("posthorn_mail_store_contract_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
   ~MailStoreContract() override {
     store_.reset();
     backend_.reset();
-    fs::remove_all(dir_);
   }
   void SetUp() override {
     BackendContext context{io_, pool_, dir_};
@@ -160,7 +144,8 @@ class MailStoreContract : public ::testing::TestWithParam<BackendParam> {
   }
   std::size_t blob_count() { return backend_->blob_count(); }
 
-  fs::path dir_;
+  posthorn::testing::TempDir tmp_{"posthorn_mail_store_contract"};
+  const fs::path dir_ = tmp_.path();
   // io_ outlives pool_: pool threads may drop completions bound to it until the pool has joined.
   asio::io_context io_;
   BlockingPool pool_{4};

@@ -52,6 +52,7 @@
 #include "base/random.hpp"
 #include "mime/summary.hpp"
 #include "store/pg/pg_mail_schema.hpp"
+#include "store/pg/pg_transaction.hpp"
 #include "store/prepare.hpp"
 
 namespace posthorn::store::pg {
@@ -77,8 +78,6 @@ struct PgShared {
 };
 
 namespace {
-
-constexpr int kAttempts = 5;  // runs of a transaction that failed with a serialization failure or deadlock
 
 int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -295,7 +294,7 @@ Result<NewMessage> prepare(const std::filesystem::path& dir, AppendMessage& mess
 template <class T>
 using WriteBody = std::function<Task<T>(Connection&, std::vector<ChangeEvent>&)>;
 template <class T>
-using ReadBody = std::function<Task<T>(Connection&)>;
+using ReadBody = TxBody<T>;
 
 std::string event_payload(const std::string& node, const ChangeEvent& e) {
   return node + " " + std::to_string(e.account) + " " + std::to_string(e.mailbox) + " " +
@@ -315,57 +314,39 @@ std::optional<std::pair<std::string, ChangeEvent>> parse_payload(std::string_vie
   return std::make_pair(std::string(parts[0]), e);
 }
 
-// Runs `body` in one read-write transaction on a pooled connection; on success sends its events
-// with NOTIFY in the same transaction, commits, then publishes them on this node's feed. Runs it
-// again after a serialization failure or deadlock.
+// The body of one attempt of transact(): runs `body`, then sends its events with NOTIFY in the
+// same transaction.
+template <class T>
+Task<T> with_notify(PgShared& s, WriteBody<T>& body, std::vector<ChangeEvent>& events, Connection& c) {
+  events.clear();
+  auto result = co_await body(c, events);
+  if (!result) co_return result;
+  for (const auto& e : events) {
+    auto sent = co_await c.query("SELECT pg_notify($1, $2)", Param::text(s.options.channel),
+                                 Param::text(event_payload(s.node, e)));
+    if (!sent) co_return sent.error();
+  }
+  co_return result;
+}
+
+// Runs `body` in one read-write transaction on a pooled connection (pg_transaction.hpp, run again
+// after a serialization failure or deadlock); its events go out by NOTIFY in the same transaction
+// and, after the commit, on this node's feed.
 template <class T>
 Task<T> transact(std::shared_ptr<PgShared> s, WriteBody<T> body) {
-  for (int attempt = 1;; ++attempt) {
-    auto lease = co_await s->pool.acquire();
-    if (!lease) co_return lease.error();
-    Connection& c = **lease;
-    if (auto begun = co_await c.exec("BEGIN"); !begun) co_return begun.error();
-    std::vector<ChangeEvent> events;
-    auto result = co_await body(c, events);
-    std::string state = c.last_sqlstate();
-    std::optional<Error> failure;
-    if (!result) failure = result.error();
-    for (std::size_t i = 0; !failure && i < events.size(); ++i) {
-      auto sent = co_await c.query("SELECT pg_notify($1, $2)", Param::text(s->options.channel),
-                                   Param::text(event_payload(s->node, events[i])));
-      if (!sent) {
-        failure = sent.error();
-        state = c.last_sqlstate();
-      }
-    }
-    if (!failure) {
-      auto committed = co_await c.exec("COMMIT");
-      if (committed) {
-        for (const auto& e : events) s->feed.publish(e);
-        co_return result;
-      }
-      failure = committed.error();
-      state = c.last_sqlstate();
-    }
-    if (!c.broken()) (void)co_await c.exec("ROLLBACK");
-    if (is_retryable(state) && attempt < kAttempts) {
-      spdlog::debug("mail store: transaction retried after SQLSTATE {}", state);
-      continue;
-    }
-    co_return *failure;
+  std::vector<ChangeEvent> events;
+  TxBody<T> attempt = [&s, &body, &events](Connection& c) { return with_notify<T>(*s, body, events, c); };
+  auto result = co_await transaction<T>(s->pool, std::move(attempt), "mail store");
+  if (result) {
+    for (const auto& e : events) s->feed.publish(e);
   }
+  co_return result;
 }
 
 // Runs `body` in one REPEATABLE READ READ ONLY transaction (one snapshot for all its statements).
 template <class T>
 Task<T> read_tx(std::shared_ptr<PgShared> s, ReadBody<T> body) {
-  auto lease = co_await s->pool.acquire();
-  if (!lease) co_return lease.error();
-  Connection& c = **lease;
-  if (auto begun = co_await c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); !begun) co_return begun.error();
-  auto result = co_await body(c);
-  const char* end = result ? "COMMIT" : "ROLLBACK";
-  if (!c.broken()) (void)co_await c.exec(end);
+  auto result = co_await snapshot<T>(s->pool, std::move(body));
   co_return result;
 }
 

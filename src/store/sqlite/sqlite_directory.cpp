@@ -2,21 +2,18 @@
 // - Addresses are stored as "<local as given>@<domain lower-case>"; the address columns are
 //   COLLATE NOCASE, so lookups and uniqueness ignore ASCII case in the local part too.
 // - accounts.id is AUTOINCREMENT: an id is never reused, because it names data/accounts/<id>/.
-// - aliases.targets holds the normalised targets joined with "\n" (targets never contain control
-//   characters, so the separator is unambiguous).
+// - aliases.targets holds the normalised targets as auth::join_targets() writes them.
+// - The address rules and resolve()'s walk are auth/directory_rules.hpp's, shared with store/pg.
 // - The schema_version table holds one row; kMigrations[i] upgrades version i to i + 1.
 #include "store/sqlite/sqlite_directory.hpp"
 
-#include <algorithm>
 #include <chrono>
-#include <limits>
-#include <map>
 #include <optional>
-#include <set>
 #include <type_traits>
 
+#include "auth/directory_rules.hpp"
 #include "base/ascii.hpp"
-#include "base/log.hpp"
+#include "base/run_sync.hpp"
 
 namespace posthorn::store::sqlite {
 
@@ -26,8 +23,11 @@ using auth::Account;
 using auth::AccountId;
 using auth::Alias;
 using auth::Resolved;
-
-constexpr int kMaxAliasDepth = 10;
+using Addr = auth::AddressParts;
+using auth::normalize_address;
+using auth::normalize_alias_address;
+using auth::quota_value;
+using auth::split_targets;
 
 const Migration kMigrations[] = {
     // 0 -> 1
@@ -57,55 +57,6 @@ static_assert(std::extent_v<decltype(kMigrations)> == SqliteDirectory::kSchemaVe
 
 constexpr std::string_view kAccountColumns = "id, address, password_hash, scram, quota_bytes, created_at";
 
-// A normalised address: domain lower-case; local empty only for a catch-all ("@domain").
-struct Addr {
-  std::string local;
-  std::string domain;
-  std::string full() const { return local + "@" + domain; }
-};
-
-// RFC 1035 §2.3.1 / RFC 1123 §2.1 domain name (ASCII; IDNs in their xn-- form): labels of letters,
-// digits and hyphens, 1..63 bytes, not starting or ending with a hyphen, 253 bytes in all.
-// A local copy: auth/directory.cpp owns the shared is_valid_domain, which this library does not call.
-bool valid_domain(std::string_view d) {
-  if (d.empty() || d.size() > 253) return false;
-  for (std::string_view label : ascii::split(d, '.')) {
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
-    for (char c : label) {
-      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
-      if (!ok) return false;
-    }
-  }
-  return true;
-}
-
-// "local@domain" -> parts; local part non-empty, at most 64 bytes, no spaces or control characters
-// (UTF-8 is allowed for SMTPUTF8); the domain is lower-cased. Splits at the last '@'.
-std::optional<Addr> normalize_address(std::string_view a) {
-  if (a.size() > 254) return std::nullopt;
-  const size_t at = a.rfind('@');
-  if (at == std::string_view::npos || at == 0) return std::nullopt;
-  const std::string_view local = a.substr(0, at);
-  if (local.size() > 64) return std::nullopt;
-  for (char c : local) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u == 0x7f) return std::nullopt;
-  }
-  const std::string domain = ascii::lower(a.substr(at + 1));
-  if (!valid_domain(domain)) return std::nullopt;
-  return Addr{std::string(local), domain};
-}
-
-// Like normalize_address, and also accepts the catch-all form "@domain".
-std::optional<Addr> normalize_alias_address(std::string_view a) {
-  if (a.starts_with('@')) {
-    const std::string domain = ascii::lower(a.substr(1));
-    if (!valid_domain(domain)) return std::nullopt;
-    return Addr{"", domain};
-  }
-  return normalize_address(a);
-}
-
 std::string normalize_domain(std::string_view name) { return ascii::lower(name); }
 
 int64_t now_unix() {
@@ -122,14 +73,6 @@ Account account_from_row(const Stmt& st) {
   a.quota_bytes = uint64_t(st.column_int(4));
   a.created_at = st.column_int(5);
   return a;
-}
-
-std::vector<std::string> split_targets(const std::string& joined) {
-  std::vector<std::string> out;
-  for (std::string_view t : ascii::split(joined, '\n')) {
-    if (!t.empty()) out.emplace_back(t);
-  }
-  return out;
 }
 
 Result<bool> exists(Db& db, std::string_view sql, std::string_view key) {
@@ -180,95 +123,21 @@ Result<void> change_one(Db& db, std::string_view sql, Bind bind, std::string_vie
   return {};
 }
 
-Result<int64_t> quota_value(uint64_t quota_bytes) {
-  if (quota_bytes > uint64_t(std::numeric_limits<int64_t>::max())) {
-    return make_error(Errc::kInvalid, "quota too large");
-  }
-  return int64_t(quota_bytes);
-}
-
-// One resolve() call: expands an address through accounts, aliases, sub-addresses and catch-alls.
-class AddressWalk {
+// resolve()'s lookups (auth::resolve_address) on the database, inside the caller's transaction. Each
+// answers at once, so the walk runs to completion in run_sync() on the calling pool thread.
+class DbLookup final : public auth::AddressLookup {
  public:
-  explicit AddressWalk(Db& db) : db_(db) {}
-
-  Result<bool> expand(const Addr& a, int depth) {
-    auto local = is_local(a.domain);
-    if (!local) return local.error();
-    if (!*local) {
-      add_remote(a.full());
-      return true;
-    }
-    if (!visited_.insert(ascii::lower(a.full())).second) return true;  // expanded earlier in this walk
-    auto hit = exact(a, depth);
-    if (!hit || *hit) return hit;
-    // Sub-address: "user+tag" delivers to "user" [RFC 5233 §1 describes the convention].
-    if (const size_t plus = a.local.find('+'); plus != std::string::npos && plus > 0) {
-      hit = exact(Addr{a.local.substr(0, plus), a.domain}, depth);
-      if (!hit || *hit) return hit;
-    }
-    const std::string catch_all = "@" + a.domain;
-    auto targets = find_alias_targets(db_, catch_all);
-    if (!targets) return targets.error();
-    if (!*targets) return false;
-    if (visited_.insert(catch_all).second) {
-      if (auto r = expand_targets(**targets, depth + 1); !r) return r.error();
-    }
-    return true;
+  explicit DbLookup(Db& db) : db_(db) {}
+  Task<bool> is_local_domain(std::string domain) override { co_return domain_exists(db_, domain); }
+  Task<std::optional<AccountId>> account_id(std::string address) override {
+    co_return find_account_id(db_, address);
   }
-
-  Resolved take() { return std::move(out_); }
-  bool empty() const { return out_.accounts.empty() && out_.remote.empty(); }
+  Task<std::optional<std::vector<std::string>>> alias_targets(std::string address) override {
+    co_return find_alias_targets(db_, address);
+  }
 
  private:
-  // An account or an alias with exactly this address.
-  Result<bool> exact(const Addr& a, int depth) {
-    auto id = find_account_id(db_, a.full());
-    if (!id) return id.error();
-    if (*id) {
-      if (std::find(out_.accounts.begin(), out_.accounts.end(), **id) == out_.accounts.end()) {
-        out_.accounts.push_back(**id);
-      }
-      return true;
-    }
-    auto targets = find_alias_targets(db_, a.full());
-    if (!targets) return targets.error();
-    if (!*targets) return false;
-    if (auto r = expand_targets(**targets, depth + 1); !r) return r.error();
-    return true;
-  }
-
-  Result<void> expand_targets(const std::vector<std::string>& targets, int depth) {
-    if (depth > kMaxAliasDepth) {
-      spdlog::warn("directory: alias expansion deeper than {} levels ignored", kMaxAliasDepth);
-      return {};
-    }
-    for (const auto& t : targets) {
-      auto addr = normalize_address(t);
-      if (!addr) continue;  // validated on insert; never expected
-      if (auto r = expand(*addr, depth); !r) return r.error();
-    }
-    return {};
-  }
-
-  Result<bool> is_local(const std::string& domain) {
-    if (auto it = local_.find(domain); it != local_.end()) return it->second;
-    auto r = domain_exists(db_, domain);
-    if (!r) return r.error();
-    local_.emplace(domain, *r);
-    return *r;
-  }
-
-  void add_remote(std::string address) {
-    if (std::find(out_.remote.begin(), out_.remote.end(), address) == out_.remote.end()) {
-      out_.remote.push_back(std::move(address));
-    }
-  }
-
   Db& db_;
-  Resolved out_;
-  std::set<std::string> visited_;     // lower-case addresses expanded so far
-  std::map<std::string, bool> local_; // domain -> is local
 };
 
 }  // namespace
@@ -284,7 +153,7 @@ Result<std::unique_ptr<SqliteDirectory>> SqliteDirectory::open(const std::filesy
 
 Result<void> SqliteDirectory::add_domain_blocking(std::string_view name) {
   const std::string domain = normalize_domain(name);
-  if (!valid_domain(domain)) return make_error(Errc::kInvalid, "not a domain name");
+  if (!auth::is_valid_domain(domain)) return make_error(Errc::kInvalid, "not a domain name");
   std::lock_guard lock(mu_);
   auto st = db_.prepare("INSERT INTO domains (name) VALUES (?1)");
   if (!st) return st.error();
@@ -453,21 +322,9 @@ Result<std::vector<Account>> SqliteDirectory::list_accounts_blocking() {
 Result<void> SqliteDirectory::add_alias_blocking(std::string_view address, const std::vector<std::string>& targets) {
   auto addr = normalize_alias_address(address);
   if (!addr) return make_error(Errc::kInvalid, "malformed alias address");
-  if (targets.empty()) return make_error(Errc::kInvalid, "an alias needs at least one target");
-  std::vector<std::string> normalized;
-  for (const auto& t : targets) {
-    auto ta = normalize_address(t);
-    if (!ta) return make_error(Errc::kInvalid, "malformed target address");
-    std::string full = ta->full();
-    const bool dup = std::any_of(normalized.begin(), normalized.end(),
-                                 [&](const std::string& n) { return ascii::iequals(n, full); });
-    if (!dup) normalized.push_back(std::move(full));
-  }
-  std::string joined;
-  for (const auto& t : normalized) {
-    if (!joined.empty()) joined += '\n';
-    joined += t;
-  }
+  auto normalized = auth::normalize_alias_targets(targets);
+  if (!normalized) return normalized.error();
+  const std::string joined = auth::join_targets(*normalized);
 
   std::lock_guard lock(mu_);
   auto tx = Transaction::begin(db_);
@@ -506,18 +363,15 @@ Result<std::vector<Alias>> SqliteDirectory::list_aliases_blocking() {
 // ---- Resolution ----
 
 Result<Resolved> SqliteDirectory::resolve_blocking(std::string_view address) {
-  auto addr = normalize_address(address);
-  if (!addr) return make_error(Errc::kInvalid, "malformed address");
   std::lock_guard lock(mu_);
   // One read transaction: a consistent snapshot while walking aliases.
   auto tx = Transaction::begin(db_, Transaction::Kind::kDeferred);
   if (!tx) return tx.error();
-  AddressWalk walk(db_);
-  auto hit = walk.expand(*addr, 0);
-  if (!hit) return hit.error();
-  if (walk.empty()) return make_error(Errc::kNotFound, "no such user");
+  DbLookup lookup(db_);
+  auto resolved = run_sync(auth::resolve_address(lookup, std::string(address)));
+  if (!resolved) return resolved.error();
   if (auto r = tx->commit(); !r) return r.error();
-  return walk.take();
+  return resolved;
 }
 
 // ---- the Directory calls: each runs its blocking body on the pool ----

@@ -51,7 +51,7 @@ class SqliteDirectory final : public auth::Directory {
   Task<std::vector<auth::Alias>> list_aliases() override;
 
   // Implementation notes: lookups are case-insensitive (COLLATE NOCASE on addresses, domains stored
-  // lower-case). Each address is expanded at most once per call (cycle-safe), at most 10 alias levels
+  // lower-case). The walk is auth::resolve_address (auth/directory_rules.hpp). Each address is expanded at most once per call (cycle-safe), at most 10 alias levels
   // deep; a local target that matches nothing is dropped; kNotFound when no account and no remote
   // target remains. An address in a domain that is not local resolves to remote = {address}.
   Task<auth::Resolved> resolve(std::string address) override;
