@@ -52,6 +52,7 @@
 #include "base/random.hpp"
 #include "mime/summary.hpp"
 #include "store/pg/pg_mail_schema.hpp"
+#include "store/pg/pg_transaction.hpp"
 
 namespace posthorn::store::pg {
 
@@ -76,8 +77,6 @@ struct PgShared {
 };
 
 namespace {
-
-constexpr int kAttempts = 5;  // runs of a transaction that failed with a serialization failure or deadlock
 
 int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -119,27 +118,13 @@ std::vector<std::string> split_keywords(std::string_view text) {
   return out;
 }
 
-// PostgreSQL array literals for $n::bigint[] and $n::text[] parameters.
+// PostgreSQL array literals for $n::bigint[] parameters (text arrays: pg_client's text_array).
 template <class Int>
 std::string int_array(const std::vector<Int>& values) {
   std::string out = "{";
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (i) out += ',';
     out += std::to_string(values[i]);
-  }
-  return out + "}";
-}
-
-std::string text_array(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
   }
   return out + "}";
 }
@@ -382,58 +367,39 @@ std::optional<std::pair<std::string, ChangeEvent>> parse_payload(std::string_vie
   return std::make_pair(std::string(parts[0]), e);
 }
 
-// Runs `body` in one read-write transaction on a pooled connection; on success sends its events
-// with NOTIFY in the same transaction, commits, then publishes them on this node's feed. Runs it
-// again after a serialization failure or deadlock.
+// The body of a write transaction of the store: `body`, then its events sent with NOTIFY.
+template <class T>
+Task<T> with_notify(std::shared_ptr<PgShared> s, WriteBody<T> body, std::vector<ChangeEvent>* events, Connection& c) {
+  events->clear();  // a retried transaction starts afresh
+  auto result = co_await body(c, *events);
+  if (!result) co_return result;
+  for (const auto& e : *events) {
+    auto sent = co_await c.query("SELECT pg_notify($1, $2)", Param::text(s->options.channel),
+                                 Param::text(event_payload(s->node, e)));
+    if (!sent) co_return sent.error();
+  }
+  co_return result;
+}
+
+// Runs `body` in one read-write transaction (pg_transaction.hpp's transact, run again after a
+// serialization failure or deadlock); its events are sent with NOTIFY in the same transaction and,
+// after the commit, published on this node's feed.
 template <class T>
 Task<T> transact(std::shared_ptr<PgShared> s, WriteBody<T> body) {
-  for (int attempt = 1;; ++attempt) {
-    auto lease = co_await s->pool.acquire();
-    if (!lease) co_return lease.error();
-    Connection& c = **lease;
-    if (auto begun = co_await c.exec("BEGIN"); !begun) co_return begun.error();
-    std::vector<ChangeEvent> events;
-    auto result = co_await body(c, events);
-    std::string state = c.last_sqlstate();
-    std::optional<Error> failure;
-    if (!result) failure = result.error();
-    for (std::size_t i = 0; !failure && i < events.size(); ++i) {
-      auto sent = co_await c.query("SELECT pg_notify($1, $2)", Param::text(s->options.channel),
-                                   Param::text(event_payload(s->node, events[i])));
-      if (!sent) {
-        failure = sent.error();
-        state = c.last_sqlstate();
-      }
-    }
-    if (!failure) {
-      auto committed = co_await c.exec("COMMIT");
-      if (committed) {
-        for (const auto& e : events) s->feed.publish(e);
-        co_return result;
-      }
-      failure = committed.error();
-      state = c.last_sqlstate();
-    }
-    if (!c.broken()) (void)co_await c.exec("ROLLBACK");
-    if (is_retryable(state) && attempt < kAttempts) {
-      spdlog::debug("mail store: transaction retried after SQLSTATE {}", state);
-      continue;
-    }
-    co_return *failure;
+  std::vector<ChangeEvent> events;
+  std::vector<ChangeEvent>* out = &events;
+  TxBody<T> run = [s, body = std::move(body), out](Connection& c) { return with_notify(s, body, out, c); };
+  auto result = co_await pg::transact(s->pool, std::move(run), "mail store");
+  if (result) {
+    for (const auto& e : events) s->feed.publish(e);
   }
+  co_return result;
 }
 
 // Runs `body` in one REPEATABLE READ READ ONLY transaction (one snapshot for all its statements).
 template <class T>
 Task<T> read_tx(std::shared_ptr<PgShared> s, ReadBody<T> body) {
-  auto lease = co_await s->pool.acquire();
-  if (!lease) co_return lease.error();
-  Connection& c = **lease;
-  if (auto begun = co_await c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); !begun) co_return begun.error();
-  auto result = co_await body(c);
-  const char* end = result ? "COMMIT" : "ROLLBACK";
-  if (!c.broken()) (void)co_await c.exec(end);
-  co_return result;
+  return read_only(s->pool, std::move(body));
 }
 
 // ---- SQL steps (each runs inside the caller's transaction) ----

@@ -23,30 +23,12 @@ namespace asio = boost::asio;
 using contract::message;
 using contract::msg;
 
-// Runs one statement on its own connection.
-asio::awaitable<Result<Rows>> one_query(asio::any_io_executor ex, ConnectOptions options, std::string sql) {
-  auto conn = co_await Connection::connect(ex, options);
-  if (!conn) co_return conn.error();
-  auto rows = co_await (*conn)->query(sql);
-  co_return rows;
-}
-
 // A database of its own for one test, dropped at the end.
 class PgBackend final : public contract::MailStoreBackend {
  public:
   explicit PgBackend(contract::BackendContext& context) : io_(context.io), pool_(context.pool) {
-    static std::atomic<int> n{0};
-    name_ = "posthorn_t_" + std::to_string(::getpid()) + "_" + std::to_string(n++);
-    admin_.url = testing::test_url();
-    auto made = posthorn::testing::drive(io_, one_query(io_.get_executor(), admin_, "CREATE DATABASE " + name_));
-    EXPECT_TRUE(made) << made.error().message;
-    options_.pool.connect.url = admin_.url.substr(0, admin_.url.rfind('/') + 1) + name_;
+    options_.pool.connect = db_.options();
     options_.pool.size = 4;
-  }
-  ~PgBackend() override {
-    auto dropped =
-        posthorn::testing::drive(io_, one_query(io_.get_executor(), admin_, "DROP DATABASE " + name_ + " WITH (FORCE)"));
-    EXPECT_TRUE(dropped) << dropped.error().message;
   }
   Result<std::unique_ptr<MailStore>> open() override {
     auto s = open_pg();
@@ -56,9 +38,7 @@ class PgBackend final : public contract::MailStoreBackend {
   Result<std::unique_ptr<PgMailStore>> open_pg() {
     return posthorn::testing::drive(io_, PgMailStore::open(io_.get_executor(), options_, pool_));
   }
-  Result<Rows> query(std::string sql) {
-    return posthorn::testing::drive(io_, one_query(io_.get_executor(), options_.pool.connect, std::move(sql)));
-  }
+  Result<Rows> query(std::string sql) { return db_.query(std::move(sql)); }
   std::size_t blob_count() override { return std::size_t(query("SELECT count(*) FROM blob").value().integer(0, 0)); }
   void check_stored(const std::string& bytes, AccountId account) override {
     auto rows = query("SELECT b.refcount, b.size, (SELECT count(*) FROM blob_chunk c WHERE c.hash = b.hash) FROM blob b "
@@ -74,8 +54,7 @@ class PgBackend final : public contract::MailStoreBackend {
  private:
   asio::io_context& io_;
   BlockingPool& pool_;
-  std::string name_;
-  ConnectOptions admin_;
+  testing::TestDatabase db_;
   PgMailStoreOptions options_;
 };
 
