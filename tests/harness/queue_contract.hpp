@@ -8,21 +8,17 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <atomic>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
-#include <chrono>
 #include <filesystem>
 #include <functional>
-#include <future>
 #include <memory>
 #include <string>
 
 #include "base/blocking_pool.hpp"
 #include "queue/queue.hpp"
+#include "tests/harness/drive.hpp"
+#include "tests/harness/temp_dir.hpp"
 
 namespace posthorn::queue::contract {
 
@@ -75,19 +71,12 @@ inline Attempt outcomes(std::vector<RecipientUpdate> recipients) {
 // The queue with every call run to completion, so a check reads as one line.
 class QueueContract : public ::testing::TestWithParam<QueueBackendParam> {
  protected:
-  QueueContract() {
-    static std::atomic<int> n{0};
-    dir_ = fs::temp_directory_path() / ("posthorn_queue_contract_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
   ~QueueContract() override {
     q_.reset();
     backend_.reset();
-    fs::remove_all(dir_);
   }
   void SetUp() override {
-    QueueBackendContext context{io_, pool_, dir_};
+    QueueBackendContext context{io_, pool_, dir_.path()};
     backend_ = GetParam().make(context);
     ASSERT_TRUE(backend_);
     reopen();
@@ -99,16 +88,10 @@ class QueueContract : public ::testing::TestWithParam<QueueBackendParam> {
     q_ = std::move(*q);
   }
 
-  // Runs one call to completion on io_ (completions from the blocking pool are picked up within
-  // a couple of milliseconds).
+  // Runs one queue call to completion on io_.
   template <class T>
   T run(asio::awaitable<T> op) {
-    auto result = asio::co_spawn(io_, std::move(op), asio::use_future);
-    while (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-      io_.restart();
-      io_.run_one_for(std::chrono::milliseconds(2));
-    }
-    return result.get();
+    return posthorn::testing::drive_each(io_, std::move(op));
   }
 
   Result<std::string> enqueue(NewEntry e) { return run(q_->enqueue(std::move(e))); }
@@ -125,7 +108,7 @@ class QueueContract : public ::testing::TestWithParam<QueueBackendParam> {
   Result<std::size_t> retry(std::optional<std::string> id, int64_t now) { return run(q_->retry(std::move(id), now)); }
   Result<void> remove(std::string id) { return run(q_->remove(std::move(id))); }
 
-  fs::path dir_;
+  posthorn::testing::TempDir dir_{"posthorn_queue_contract"};
   // io_ outlives pool_: pool threads may drop completions bound to it until the pool has joined.
   asio::io_context io_;
   BlockingPool pool_{2};
