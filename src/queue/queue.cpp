@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "base/random.hpp"
+
 namespace posthorn::queue {
 
 std::string_view to_string(RecipientState state) {
@@ -25,6 +27,14 @@ bool Entry::has_pending() const {
 bool is_entry_id(std::string_view id) {
   return id.size() == 16 &&
          std::all_of(id.begin(), id.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+std::string new_entry_id() { return random_hex(8); }
+
+RecipientState recipient_state(int64_t stored) {
+  if (stored == int64_t(RecipientState::kDelivered)) return RecipientState::kDelivered;
+  if (stored == int64_t(RecipientState::kFailed)) return RecipientState::kFailed;
+  return RecipientState::kPending;
 }
 
 }  // namespace posthorn::queue

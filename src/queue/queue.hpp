@@ -1,11 +1,11 @@
 // The outbound queue (DESIGN.md §1, §2): messages waiting for remote delivery, and messages that owe
-// their sender a delivery status notification. Interface and value types only; the embedded backend
-// is store/sqlite/SqliteQueue. The delivery agent (smtpc/), the retry schedule and the DSN builder
-// work through this interface.
+// their sender a delivery status notification. Interface and value types only; the backends are
+// store/sqlite/SqliteQueue (embedded) and store/pg/PgQueue (shared by several nodes). The delivery
+// agent (smtpc/), the retry schedule and the DSN builder work through this interface.
 //
 // Durability contract: when enqueue() returns an id, the message bytes and the entry are durable
-// (spool file fsync'd, its directory entry fsync'd, the index transaction committed, in that
-// order), so the SMTP 250 may be sent. Errors are Errc values: kNotFound (no such entry),
+// (SQLite: spool file fsync'd, its directory entry fsync'd, the index transaction committed, in that
+// order; PostgreSQL: the one transaction holding both committed), so the SMTP 250 may be sent. Errors are Errc values: kNotFound (no such entry),
 // kInvalid (malformed id or entry), kUnavailable (busy, disk full), kInternal.
 //
 // Every call is an awaitable (Task<T>, base/task.hpp): co_await it from a coroutine, or run_sync()
@@ -89,6 +89,11 @@ struct Attempt {
 // True for 16 lower-case hex digits (ids from the command line are checked before use).
 bool is_entry_id(std::string_view id);
 
+// For the backends: a new random entry id (is_entry_id), and a RecipientState from the number a
+// backend stores (its enum value; anything else is kPending).
+std::string new_entry_id();
+RecipientState recipient_state(int64_t stored);
+
 class Queue {
  public:
   virtual ~Queue() = default;
@@ -99,7 +104,9 @@ class Queue {
   // Every entry, oldest first.
   virtual Task<std::vector<Entry>> list() = 0;
   // Entries whose next attempt is at or before `now` and that still have work: a pending recipient
-  // or an owed bounce. Oldest next_attempt first.
+  // or an owed bounce. Oldest next_attempt first. A queue shared by several nodes claims what it
+  // returns (PgQueue: a lease, released by record_attempt with a next_attempt, set_next_attempt and
+  // remove), so that another node's due() leaves those entries alone meanwhile.
   virtual Task<std::vector<Entry>> due(int64_t now) = 0;
   // The spooled message bytes.
   virtual Task<std::string> read_message(std::string id) = 0;

@@ -14,27 +14,9 @@
 #include <string>
 
 #include "base/blocking_pool.hpp"
+#include "tests/harness/temp_dir.hpp"
 
 namespace posthorn::testing {
-
-// A fresh folder under the system's temp folder, removed with everything in it at the end.
-class TempDir {
- public:
-  explicit TempDir(std::string_view prefix) {
-    static std::atomic<int> n{0};
-    path_ = std::filesystem::temp_directory_path() /
-            (std::string(prefix) + "_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // What a backend's data needs: the io_context the tests drive, the blocking pool, a temp folder.
 struct BackendContext {

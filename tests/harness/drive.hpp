@@ -23,4 +23,16 @@ T drive(boost::asio::io_context& io, boost::asio::awaitable<T> op) {
   return result.get();
 }
 
+// As drive(), but returning as soon as the operation is done even while other work is pending on `io`
+// (a store's LISTEN loop always is): one handler at a time.
+template <class T>
+T drive_each(boost::asio::io_context& io, boost::asio::awaitable<T> op) {
+  auto result = boost::asio::co_spawn(io, std::move(op), boost::asio::use_future);
+  while (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    io.restart();
+    io.run_one_for(std::chrono::milliseconds(2));
+  }
+  return result.get();
+}
+
 }  // namespace posthorn::testing

@@ -31,6 +31,7 @@
 #include "store/store.hpp"
 #include "tests/harness/backend_context.hpp"
 #include "tests/harness/drive.hpp"
+#include "tests/harness/temp_dir.hpp"
 
 namespace posthorn::store::contract {
 
@@ -96,7 +97,7 @@ class MailStoreContract : public ::testing::TestWithParam<BackendParam> {
     backend_.reset();
   }
   void SetUp() override {
-    BackendContext context{io_, pool_, dir_};
+    BackendContext context{io_, pool_, dir_.path()};
     backend_ = GetParam().make(context);
     ASSERT_TRUE(backend_);
     reopen();
@@ -109,16 +110,10 @@ class MailStoreContract : public ::testing::TestWithParam<BackendParam> {
     store_ = std::move(*s);
   }
 
-  // As posthorn::testing::drive(), but returning as soon as the operation is done even while other
-  // work is pending on io_ (a store's LISTEN loop always is): one handler at a time.
+  // Runs one store call to completion (drive_each: a store's LISTEN loop keeps io_ busy).
   template <class T>
   T run(asio::awaitable<T> op) {
-    auto result = asio::co_spawn(io_, std::move(op), asio::use_future);
-    while (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-      io_.restart();
-      io_.run_one_for(std::chrono::milliseconds(2));
-    }
-    return result.get();
+    return posthorn::testing::drive_each(io_, std::move(op));
   }
 
   std::shared_ptr<Account> account(AccountId id, Limits limits = {}) {
@@ -353,7 +348,7 @@ TEST_P(MailStoreContract, SpooledAppendStoresTheSameMessageAsFromMemory) {
   raw += "\r\n";  // CR ends the first piece, LF starts the second
   for (int i = 0; i < 40000; ++i) raw += "more " + std::to_string(i) + (i % 3 == 0 ? "\n" : "\r\n");
   auto spooled = [&](bool binary) {
-    auto spool = std::make_shared<Spool>(dir_, 1024, nullptr);
+    auto spool = std::make_shared<Spool>(dir_.path(), 1024, nullptr);
     for (std::size_t i = 0; i < raw.size(); i += 10'000) EXPECT_TRUE(spool->append(std::string_view(raw).substr(i, 10'000)));
     EXPECT_TRUE(spool->on_disk());
     AppendMessage m;

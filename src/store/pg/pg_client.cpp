@@ -76,6 +76,20 @@ std::string redact_url(std::string_view url) {
   return out;
 }
 
+std::string text_array(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
 Errc errc_from_sqlstate(std::string_view s) {
   if (s.size() != 5) return Errc::kInternal;
   const std::string_view cls = s.substr(0, 2);

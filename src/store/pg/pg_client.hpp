@@ -69,6 +69,10 @@ class Param {
   bool null_ = false;
 };
 
+// A PostgreSQL array literal of text values, for a $n::text[] parameter: each value double-quoted,
+// with '"' and '\' escaped.
+std::string text_array(const std::vector<std::string>& values);
+
 // How a query's columns come back: as text (numbers, text; bytea then arrives hex-escaped and bytes()
 // decodes it) or as binary (only for queries that select bytea or text columns, whose binary form is
 // their octets).

@@ -119,27 +119,13 @@ std::vector<std::string> split_keywords(std::string_view text) {
   return out;
 }
 
-// PostgreSQL array literals for $n::bigint[] and $n::text[] parameters.
+// PostgreSQL array literals for $n::bigint[] parameters (text arrays: pg_client's text_array).
 template <class Int>
 std::string int_array(const std::vector<Int>& values) {
   std::string out = "{";
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (i) out += ',';
     out += std::to_string(values[i]);
-  }
-  return out + "}";
-}
-
-std::string text_array(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
   }
   return out + "}";
 }

@@ -8,6 +8,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_future.hpp>
 #include <atomic>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "base/run_sync.hpp"
 #include "store/pg/pg_client.hpp"
 
 namespace posthorn::store::pg::testing {

@@ -10,7 +10,6 @@
 #include <cstring>
 
 #include "base/log.hpp"
-#include "base/random.hpp"
 #include "store/sqlite/blob_store.hpp"
 
 namespace posthorn::store::sqlite {
@@ -150,7 +149,7 @@ Result<std::size_t> SqliteQueue::remove_orphans() {
 
 Result<std::string> SqliteQueue::enqueue_blocking(NewEntry entry) {
   if (entry.recipients.empty()) return make_error(Errc::kInvalid, "a queue entry needs a recipient");
-  const std::string id = random_hex(8);
+  const std::string id = queue::new_entry_id();
   const int64_t now = now_seconds();
   // The bytes first: a committed row always names a durable file.
   if (auto r = write_durably(spool_ / "tmp" / id, spool_path(id), entry.message); !r) return r.error();
@@ -209,8 +208,7 @@ Result<void> SqliteQueue::load_recipients(Entry& entry) {
     if (!*row) return {};
     Recipient r;
     r.address = st->column_text(0);
-    const int64_t state = st->column_int(1);
-    r.state = state == 1 ? RecipientState::kDelivered : state == 2 ? RecipientState::kFailed : RecipientState::kPending;
+    r.state = queue::recipient_state(st->column_int(1));
     r.last_error = st->column_text(2);
     r.attempts = uint32_t(st->column_int(3));
     r.notify = uint8_t(st->column_int(4));
