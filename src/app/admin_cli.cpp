@@ -521,7 +521,7 @@ int Admin::fail(std::string_view message) const {
 
 int Admin::fail(const Error& e) const {
   if (e.code == Errc::kUnavailable) {
-    return fail(e.message + " (" + (cfg->data_dir / "directory.db").string() + "); try again");
+    return fail(e.message + " (" + Backends::where(*cfg) + "); try again");
   }
   return fail(e.message);
 }
@@ -532,12 +532,9 @@ Result<void> run_on_store(const Admin& a, StoreJob job) {
   // to a completion bound to this io_context after run() returned (the pool joins them first).
   boost::asio::io_context io;
   BlockingPool pool(kPoolThreads);
-  auto store = store::sqlite::SqliteMailStore::open(a.cfg->data_dir, pool);
-  if (!store) {
-    return make_error(store.error().code,
-                      "cannot open the mail store in " + a.cfg->data_dir.string() + ": " + store.error().message);
-  }
-  auto done = boost::asio::co_spawn(io, job(store->get()), boost::asio::use_future);
+  auto backends = Backends::open(*a.cfg, pool, kStorePart);
+  if (!backends) return backends.error();
+  auto done = boost::asio::co_spawn(io, job(&(*backends)->store()), boost::asio::use_future);
   io.run();
   try {
     return done.get();
@@ -557,15 +554,19 @@ std::optional<Admin> open_admin(std::string command, const std::filesystem::path
   }
   a.cfg = *cfg;
   a.pool = std::make_unique<BlockingPool>(kAdminPoolThreads);
-  const auto db_file = a.cfg->data_dir / "directory.db";
-  auto dir = store::sqlite::SqliteDirectory::open(db_file, *a.pool);
-  if (!dir) {
-    a.fail("cannot open " + db_file.string() + ": " + dir.error().message);
-    std::fprintf(stderr, "hint: check that data_dir in %s exists and is writable by this user\n",
-                 a.cfg->file.c_str());
+  auto backends = Backends::open(*a.cfg, *a.pool, kDirectoryPart);
+  if (!backends) {
+    a.fail(backends.error().message);
+    if (a.cfg->store.backend == config::StoreBackend::kSqlite) {
+      std::fprintf(stderr, "hint: check that data_dir in %s exists and is writable by this user\n",
+                   a.cfg->file.c_str());
+    } else {
+      std::fprintf(stderr, "hint: check [store] url in %s and that the database is up\n", a.cfg->file.c_str());
+    }
     return std::nullopt;
   }
-  a.dir = std::move(*dir);
+  a.backends = std::move(*backends);
+  a.dir = &a.backends->directory();
   return a;
 }
 
@@ -605,15 +606,16 @@ int cmd_queue(const AdminArgs& args) {
   if (args.verb != "list" && args.verb != "retry" && args.verb != "delete") return unknown_verb("queue", args);
   auto a = open_admin_for("queue", args);
   if (!a) return 1;
-  auto q = store::sqlite::SqliteQueue::open(a->cfg->data_dir, *a->pool);
+  auto q = Backends::open(*a->cfg, *a->pool, kQueuePart);
   if (!q) {
-    a->fail("cannot open the queue in " + a->cfg->data_dir.string() + ": " + q.error().message);
+    a->fail(q.error().message);
     std::fprintf(stderr, "hint: check that data_dir in %s exists and is writable by this user\n", a->cfg->file.c_str());
     return 1;
   }
-  if (args.verb == "list") return queue_list(*a, **q, args.json);
-  if (args.verb == "retry") return queue_retry(*a, **q, args);
-  return queue_delete(*a, **q, args.name);
+  queue::Queue& queue = (*q)->queue();
+  if (args.verb == "list") return queue_list(*a, queue, args.json);
+  if (args.verb == "retry") return queue_retry(*a, queue, args);
+  return queue_delete(*a, queue, args.name);
 }
 
 }  // namespace posthorn::app

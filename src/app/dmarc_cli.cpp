@@ -15,8 +15,6 @@
 #include "base/blocking_pool.hpp"
 #include "delivery/dmarc_reporter.hpp"
 #include "store/sqlite/sqlite_dmarc_log.hpp"
-#include "store/sqlite/sqlite_mail_store.hpp"
-#include "store/sqlite/sqlite_queue.hpp"
 
 namespace posthorn::app {
 
@@ -44,13 +42,9 @@ int send_reports(const Admin& a, msgauth::DmarcReportLog& log, int64_t before_da
   constexpr std::size_t kPoolThreads = 2;
   boost::asio::io_context io;  // first: destroyed after the pool (see run_on_store)
   BlockingPool pool(kPoolThreads);
-  auto store = store::sqlite::SqliteMailStore::open(a.cfg->data_dir, pool);
-  if (!store) return a.fail("cannot open the mail store: " + store.error().message);
-  auto queue = store::sqlite::SqliteQueue::open(a.cfg->data_dir, pool);
-  if (!queue) return a.fail("cannot open the queue: " + queue.error().message);
-  // A directory on this run's pool, whose completions resume on `io` (a.dir's pool outlives `io`).
-  auto directory = store::sqlite::SqliteDirectory::open(a.cfg->data_dir / "directory.db", pool);
-  if (!directory) return a.fail("cannot open the directory: " + directory.error().message);
+  // The storage on this run's pool, whose completions resume on `io` (a.dir's pool outlives `io`).
+  auto backends = Backends::open(*a.cfg, pool, kAllParts);
+  if (!backends) return a.fail(backends.error().message);
   auto resolver = dns::UnboundResolver::create(io.get_executor(), a.cfg->dns);
   if (!resolver) return a.fail("cannot start the resolver: " + resolver.error().message);
   auto psl = msgauth::PublicSuffixList::load();
@@ -61,9 +55,9 @@ int send_reports(const Admin& a, msgauth::DmarcReportLog& log, int64_t before_da
   ctx.log = &log;
   ctx.resolver = *resolver;
   ctx.psl = *psl;
-  ctx.queue = queue->get();
-  ctx.store = store->get();
-  ctx.directory = directory->get();
+  ctx.queue = &(*backends)->queue();
+  ctx.store = &(*backends)->store();
+  ctx.directory = &(*backends)->directory();
   ctx.pool = &pool;
   auto reporter = delivery::DmarcReporter::create(io.get_executor(), std::move(ctx));
   auto done = boost::asio::co_spawn(io, reporter->send_due(before_day, unix_now()), boost::asio::use_future);

@@ -44,10 +44,10 @@
 #include "server/smtp/smtp_session.hpp"
 #include "delivery/tls_reporter.hpp"
 #include "smtpc/agent.hpp"
-#include "store/sqlite/sqlite_directory.hpp"
+#include "app/backends.hpp"
+#include "store/pg/pg_client.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
 #include "store/sqlite/sqlite_dmarc_log.hpp"
-#include "store/sqlite/sqlite_queue.hpp"
 #include "store/sqlite/sqlite_tlsrpt_log.hpp"
 
 namespace posthorn::app {
@@ -134,14 +134,18 @@ class Server {
         registry_(std::make_shared<net::ConnectionRegistry>()),
         signals_(io_, SIGTERM, SIGINT, SIGHUP) {}
 
-  // Opens <data_dir>/directory.db (its calls run on pool_) and the authenticator that reads it.
-  // First, before anything else uses either.
-  Result<void> open_directory() {
+  // Opens the storage [store] names (app/backends.hpp: the directory, the mail store and the
+  // queue, as SQLite files in data_dir or in PostgreSQL) and the authenticator that reads the
+  // directory. First, before anything else uses them.
+  Result<void> open_backends() {
     const auto cfg = config_.get();
-    auto directory = store::sqlite::SqliteDirectory::open(cfg->data_dir / "directory.db", pool_);
-    if (!directory) return directory.error();
-    directory_ = std::move(*directory);
-    auth_ = std::make_unique<auth::Authenticator>(*directory_, pool_, cfg->auth);
+    auto backends = Backends::open(*cfg, pool_, kAllParts);
+    if (!backends) return backends.error();
+    backends_ = std::move(*backends);
+    auth_ = std::make_unique<auth::Authenticator>(backends_->directory(), pool_, cfg->auth);
+    if (cfg->store.backend == config::StoreBackend::kPostgresql) {
+      spdlog::info("store: postgresql {} ({} connections)", store::pg::redact_url(cfg->store.url), cfg->store.pool_size);
+    }
     return {};
   }
 
@@ -162,27 +166,22 @@ class Server {
     return {};
   }
 
-  // Opens the mail store and collects what a crash left behind (orphaned blobs, temp files) before
-  // any listener accepts: collection must not race a delivery of this process (see
-  // SqliteMailStore::collect_garbage).
+  // Collects what a crash left behind in the SQLite store (orphaned blobs, temp files) before any
+  // listener accepts: collection must not race a delivery of this process (see
+  // SqliteMailStore::collect_garbage); then sets up the queue runner and the TLS-RPT reporter.
   Result<void> open_store() {
     const auto cfg = config_.get();
-    auto opened = store::sqlite::SqliteMailStore::open(cfg->data_dir, pool_);
-    if (!opened) return opened.error();
-    store_ = std::move(*opened);
-    auto gc = store_->collect_garbage();
-    if (!gc) spdlog::warn("mail store garbage collection failed: {}", gc.error().message);
-    // The outbound queue (queue.db and the spool beside the store's files).
-    auto queue = store::sqlite::SqliteQueue::open(cfg->data_dir, pool_);
-    if (!queue) return queue.error();
-    queue_ = std::move(*queue);
+    if (auto* sqlite = backends_->sqlite_store()) {
+      auto gc = sqlite->collect_garbage();
+      if (!gc) spdlog::warn("mail store garbage collection failed: {}", gc.error().message);
+    }
     // The queue runner (started by run()).
     delivery::RunnerContext ctx;
     ctx.config = [this] { return config_.get(); };
-    ctx.queue = queue_.get();
+    ctx.queue = &backends_->queue();
     ctx.agent = agent_;
-    ctx.store = store_.get();
-    ctx.directory = directory_.get();
+    ctx.store = &backends_->store();
+    ctx.directory = &backends_->directory();
     ctx.pool = &pool_;
     // TLS-RPT counts (data/tlsrpt.db): without them the server still runs, it just reports nothing.
     if (auto log = store::sqlite::SqliteTlsRptLog::open(cfg->data_dir); log) {
@@ -190,7 +189,7 @@ class Server {
       ctx.tlsrpt = tlsrpt_.get();
       delivery::TlsReporterContext rctx;
       rctx.log = tlsrpt_.get();
-      rctx.queue = queue_.get();
+      rctx.queue = &backends_->queue();
       rctx.pool = &pool_;
       rctx.resolver = resolver_;
       rctx.hostname = cfg->hostname;
@@ -217,9 +216,9 @@ class Server {
     ctx.log = dmarc_log_.get();
     ctx.resolver = resolver_;
     ctx.psl = psl_;
-    ctx.queue = queue_.get();
-    ctx.store = store_.get();
-    ctx.directory = directory_.get();
+    ctx.queue = &backends_->queue();
+    ctx.store = &backends_->store();
+    ctx.directory = &backends_->directory();
     ctx.pool = &pool_;
     ctx.queued = [this] { runner_->wake(); };
     reporter_ = delivery::DmarcReporter::create(io_.get_executor(), std::move(ctx));
@@ -294,20 +293,20 @@ class Server {
       case Proto::kSubmission:
       case Proto::kLmtp:
         return [this, l](net::Accepted a) {
-          return server::smtp::run_session(std::move(a), server::smtp::SmtpContext{config_.get(), l, auth_.get(), tls_, store_.get(), &pool_,
-                                                                            queue_.get(), [this] { runner_->wake(); },
+          return server::smtp::run_session(std::move(a), server::smtp::SmtpContext{config_.get(), l, auth_.get(), tls_, &backends_->store(), &pool_,
+                                                                            &backends_->queue(), [this] { runner_->wake(); },
                                                                             resolver_, psl_, signer_.load(), dmarc_log_.get(),
                                                                             &message_memory_});
         };
       case Proto::kImap:
         return [this, l](net::Accepted a) {
-          return server::imap::run_session(std::move(a), server::imap::ImapContext{config_.get(), l, auth_.get(), tls_, store_.get(),
+          return server::imap::run_session(std::move(a), server::imap::ImapContext{config_.get(), l, auth_.get(), tls_, &backends_->store(),
                                                                                               &message_memory_, &imap_keywords_});
         };
       case Proto::kPop3:
         return [this, l](net::Accepted a) {
           return server::pop3::run_session(
-              std::move(a), server::pop3::Pop3Context{config_.get(), l, auth_.get(), tls_, store_.get(), &maildrop_locks_});
+              std::move(a), server::pop3::Pop3Context{config_.get(), l, auth_.get(), tls_, &backends_->store(), &maildrop_locks_});
         };
       case Proto::kAdmin:
       case Proto::kCount:
@@ -372,17 +371,18 @@ class Server {
   // commit removed messages or mailboxes since the last look, the message files nothing refers to
   // are removed (on the blocking pool; safe beside deliveries: SqliteMailStore::collect_garbage).
   static asio::awaitable<void> gc_loop(Server* self) {
+    if (self->backends_->sqlite_store() == nullptr) co_return;  // PostgreSQL's blobs go in their transactions
     for (;;) {
       self->gc_timer_.expires_after(self->config_.get()->store.gc_interval);
       auto [ec] = co_await self->gc_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
       // Marked running before the stopping check, so shutdown() either sees it or we see stopping.
       self->gc_running_ = true;
-      if (ec || self->registry_->stopping() || !self->store_->take_garbage()) {
+      auto* store = self->backends_->sqlite_store();
+      if (ec || self->registry_->stopping() || !store->take_garbage()) {
         self->gc_running_ = false;
         if (ec || self->registry_->stopping()) co_return;
         continue;
       }
-      auto* store = self->store_.get();
       auto gc = co_await run_blocking(self->pool_, [self, store] {
         auto r = store->collect_garbage(store::sqlite::SqliteMailStore::GcMode::kServing);
         self->gc_running_ = false;
@@ -426,12 +426,10 @@ class Server {
   std::shared_ptr<net::TlsContext> tls_;
   asio::io_context io_;
   BlockingPool pool_;
-  std::unique_ptr<auth::Directory> directory_;  // after pool_: destroyed before it
+  std::unique_ptr<Backends> backends_;  // after pool_: destroyed before it
   MemoryBudget message_memory_;  // RAM for messages in flight, all sessions (limits.message_memory_total)
   server::imap::MailboxKeywords imap_keywords_;  // keywords defined per mailbox, all IMAP sessions
-  std::unique_ptr<store::sqlite::SqliteMailStore> store_;  // after pool_: destroyed before it
   server::pop3::MaildropLocks maildrop_locks_;
-  std::unique_ptr<store::sqlite::SqliteQueue> queue_;
   std::shared_ptr<smtpc::DeliveryAgent> agent_;
   std::shared_ptr<dns::Resolver> resolver_;
   std::shared_ptr<const msgauth::PublicSuffixList> psl_;
@@ -441,7 +439,7 @@ class Server {
   std::shared_ptr<delivery::DmarcReporter> reporter_;
   std::unique_ptr<store::sqlite::SqliteTlsRptLog> tlsrpt_;  // before tls_reporter_: outlives it
   std::shared_ptr<delivery::TlsReporter> tls_reporter_;
-  std::unique_ptr<auth::Authenticator> auth_;  // reads directory_
+  std::unique_ptr<auth::Authenticator> auth_;  // reads backends_' directory
   std::shared_ptr<net::ConnectionLimiter> limiter_;
   std::shared_ptr<net::ConnectionRegistry> registry_;
   asio::signal_set signals_;
@@ -508,9 +506,8 @@ int cmd_serve(const std::filesystem::path& config_file) {
     return 1;
   }
   Server server(*cfg, *tls);
-  if (auto r = server.open_directory(); !r) {
-    std::fprintf(stderr, "cannot open %s: %s\n", ((*cfg)->data_dir / "directory.db").c_str(),
-                 r.error().message.c_str());
+  if (auto r = server.open_backends(); !r) {
+    std::fprintf(stderr, "%s\n", r.error().message.c_str());
     return 1;
   }
   if (auto r = server.open_delivery(); !r) {
@@ -524,7 +521,7 @@ int cmd_serve(const std::filesystem::path& config_file) {
   // Opened (and crash leftovers collected) before the privilege drop, whose chown then covers the
   // store's files too.
   if (auto r = server.open_store(); !r) {
-    std::fprintf(stderr, "cannot open the mail store in %s: %s\n", (*cfg)->data_dir.c_str(), r.error().message.c_str());
+    std::fprintf(stderr, "%s\n", r.error().message.c_str());
     return 1;
   }
   if (auto r = server.open_dmarc_reports(); !r) {

@@ -14,7 +14,6 @@
 #include "dns/unbound_resolver.hpp"
 #include "base/blocking_pool.hpp"
 #include "delivery/tls_reporter.hpp"
-#include "store/sqlite/sqlite_queue.hpp"
 #include "store/sqlite/sqlite_tlsrpt_log.hpp"
 
 namespace posthorn::app {
@@ -43,13 +42,13 @@ int print_reports(const Admin& a, queue::TlsReportLog& log, int64_t before_day) 
 int send_reports(const Admin& a, queue::TlsReportLog& log, int64_t before_day) {
   boost::asio::io_context io;  // first: destroyed after the pool
   BlockingPool pool(1);
-  auto q = store::sqlite::SqliteQueue::open(a.cfg->data_dir, pool);
-  if (!q) return a.fail("cannot open the queue: " + q.error().message);
+  auto q = Backends::open(*a.cfg, pool, kQueuePart);
+  if (!q) return a.fail(q.error().message);
   auto resolver = dns::UnboundResolver::create(io.get_executor(), a.cfg->dns);
   if (!resolver) return a.fail("cannot start the resolver: " + resolver.error().message);
   delivery::TlsReporterContext ctx;
   ctx.log = &log;
-  ctx.queue = q->get();
+  ctx.queue = &(*q)->queue();
   ctx.pool = &pool;
   ctx.resolver = *resolver;
   ctx.hostname = a.cfg->hostname;

@@ -74,11 +74,15 @@ class Server:
         self.metrics_source = None  # the address metric() connects from (a test of per-IP limits sets one)
         self.env = None  # the server's environment (None: this process's)
 
-    def init(self, extra_args=()):
+    def init_folder(self, extra_args=()):
+        """`posthorn init --dev` alone: the config, a TLS certificate and an empty data folder."""
         proc = subprocess.run([BIN, "init", "--dir", str(self.root), "--dev", "--port-base", str(self.base),
                                "--hostname", "localhost", *extra_args],
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, proc.stderr
+
+    def init(self, extra_args=()):
+        self.init_folder(extra_args)
         self.cli("domain", "add", "example.test")
         self.cli("user", "add", USER, "--password-stdin", input=PASSWORD + "\n")
 

@@ -97,7 +97,7 @@ class MailStoreContract : public ::testing::TestWithParam<BackendParam> {
     backend_.reset();
   }
   void SetUp() override {
-    BackendContext context{io_, pool_, dir_.path()};
+    BackendContext context{io_, pool_, dir_};
     backend_ = GetParam().make(context);
     ASSERT_TRUE(backend_);
     reopen();
@@ -170,6 +170,32 @@ TEST_P(MailStoreContract, NewAccountHasDefaultMailboxesSubscribed) {
   EXPECT_EQ(run(a->list_subscriptions()).value().size(), 6u);
   EXPECT_EQ(run(a->find_mailbox("inbox")).value().name, "INBOX");
   EXPECT_EQ(run(store_->account(0, {})).error().code, Errc::kNotFound);
+}
+
+// UIDs come back in numeric order everywhere, also past 9 and 99 (PostgreSQL once sorted a UID
+// selected as text by its text: 1, 10, 100, 11, ...).
+TEST_P(MailStoreContract, UidsAreInNumericOrderPastTwoDigits) {
+  auto a = account(1);
+  auto box = open(*a, "INBOX");
+  std::vector<Uid> want;
+  for (Uid u = 1; u <= 105; ++u) {
+    append(*box, msg("n" + std::to_string(u)));
+    want.push_back(u);
+  }
+  auto view = run(box->select(true)).value();
+  std::vector<Uid> seen;
+  for (const auto& m : view.messages) seen.push_back(m.uid);
+  EXPECT_EQ(seen, want);
+  std::vector<Uid> fetched;
+  for (const auto& m : run(box->fetch(want, false)).value()) fetched.push_back(m.info.uid);
+  EXPECT_EQ(fetched, want);
+  std::vector<Uid> summarized;
+  for (const auto& m : run(box->summaries(want)).value()) summarized.push_back(m.info.uid);
+  EXPECT_EQ(summarized, want);
+  mark_deleted(*box, {9, 10, 11, 100});
+  EXPECT_EQ(run(box->expunge(std::nullopt)).value().expunged, (std::vector<Uid>{9, 10, 11, 100}));
+  auto later = run(box->changes_since(view.mailbox.highest_modseq, false)).value();
+  EXPECT_EQ(later.vanished, (std::vector<Uid>{9, 10, 11, 100}));
 }
 
 TEST_P(MailStoreContract, CreateRenameDeleteMailboxes) {
@@ -348,7 +374,7 @@ TEST_P(MailStoreContract, SpooledAppendStoresTheSameMessageAsFromMemory) {
   raw += "\r\n";  // CR ends the first piece, LF starts the second
   for (int i = 0; i < 40000; ++i) raw += "more " + std::to_string(i) + (i % 3 == 0 ? "\n" : "\r\n");
   auto spooled = [&](bool binary) {
-    auto spool = std::make_shared<Spool>(dir_.path(), 1024, nullptr);
+    auto spool = std::make_shared<Spool>(dir_, 1024, nullptr);
     for (std::size_t i = 0; i < raw.size(); i += 10'000) EXPECT_TRUE(spool->append(std::string_view(raw).substr(i, 10'000)));
     EXPECT_TRUE(spool->on_disk());
     AppendMessage m;

@@ -586,7 +586,7 @@ Task<std::vector<StoredRow>> stored_rows(Connection& c, MailboxId mailbox, const
   const std::string sql = std::string("SELECT uid::text, size::text, blob FROM message WHERE mailbox = $1 ") +
                           (uid_list.empty() ? "" : "AND uid = ANY($2::bigint[]) ") +
                           (deleted_only ? "AND (flags & " + std::to_string(int(kDeleted)) + ") != 0 " : "") +
-                          "ORDER BY uid";
+                          "ORDER BY message.uid";
   std::vector<Param> params;
   params.push_back(Param::integer(mailbox));
   if (!uid_list.empty()) params.push_back(Param::text(uid_list));
@@ -688,7 +688,7 @@ Task<StoreResult> store_flags_locked(Connection& c, AccountId account, MailboxId
   result.highest_modseq = box->info.highest_modseq;
   if (request.uids.empty()) co_return result;
   const std::string sql = "SELECT " + std::string(kMeta) +
-                          " FROM message WHERE mailbox = $1 AND uid = ANY($2::bigint[]) ORDER BY uid";
+                          " FROM message WHERE mailbox = $1 AND uid = ANY($2::bigint[]) ORDER BY message.uid";
   auto rows = co_await c.query_binary(sql, Param::integer(mailbox), Param::text(int_array(request.uids)));
   if (!rows) co_return rows.error();
   const ModSeq modseq = box->info.highest_modseq + 1;
@@ -751,7 +751,7 @@ Task<ExpungeResult> expunge_locked(Connection& c, AccountId account, MailboxId m
 // The metadata of the mailbox's messages matching `where` (its parameters from $2 on), by UID.
 Task<std::vector<MessageInfo>> message_infos(Connection& c, MailboxId mailbox, std::string where, std::vector<Param> params) {
   params.insert(params.begin(), Param::integer(mailbox));
-  const std::string sql = "SELECT " + std::string(kMeta) + " FROM message WHERE mailbox = $1 " + where + " ORDER BY uid";
+  const std::string sql = "SELECT " + std::string(kMeta) + " FROM message WHERE mailbox = $1 " + where + " ORDER BY message.uid";
   auto rows = co_await c.query(sql, std::move(params), Format::kBinary);
   if (!rows) co_return rows.error();
   std::vector<MessageInfo> out;
@@ -781,7 +781,7 @@ Task<Changes> changes_in(Connection& c, const MailboxRow& box, ModSeq since) {
   std::vector<Param> gone_params;
   gone_params.push_back(Param::integer(box.info.id));
   gone_params.push_back(Param::integer(int64_t(since)));
-  auto gone = co_await uids_of_query(c, "SELECT uid::text FROM expunged WHERE mailbox = $1 AND modseq > $2 ORDER BY uid",
+  auto gone = co_await uids_of_query(c, "SELECT uid::text FROM expunged WHERE mailbox = $1 AND modseq > $2 ORDER BY expunged.uid",
                                      std::move(gone_params));
   if (!gone) co_return gone.error();
   out.vanished = std::move(*gone);
@@ -864,7 +864,7 @@ Task<std::vector<MailboxId>> rename_locked(Connection& c, AccountId account, std
     if (!dest) co_return dest.error();
     std::vector<Param> params;
     params.push_back(Param::integer(source->info.id));
-    auto uids = co_await uids_of_query(c, "SELECT uid::text FROM message WHERE mailbox = $1 ORDER BY uid", std::move(params));
+    auto uids = co_await uids_of_query(c, "SELECT uid::text FROM message WHERE mailbox = $1 ORDER BY message.uid", std::move(params));
     if (!uids) co_return uids.error();
     const Limits none;
     auto moved = co_await copy_locked(c, account, source->info.id, std::move(*uids), *dest, none, true, now);
@@ -1460,7 +1460,7 @@ class PgMailbox final : public Mailbox {
     std::vector<MessageData> out;
     if (uids.empty()) co_return out;
     const std::string sql = "SELECT " + std::string(kMeta) + (with_summary ? ", summary" : "") +
-                            " FROM message WHERE mailbox = $1 AND uid = ANY($2::bigint[]) ORDER BY uid";
+                            " FROM message WHERE mailbox = $1 AND uid = ANY($2::bigint[]) ORDER BY message.uid";
     auto rows = co_await c.query_binary(sql, Param::integer(mailbox), Param::text(int_array(uids)));
     if (!rows) co_return rows.error();
     out.reserve(std::size_t(rows->size()));
@@ -1479,7 +1479,7 @@ class PgMailbox final : public Mailbox {
     std::vector<MessageData> out;
     if (uids.empty()) co_return out;
     auto rows = co_await c.query_binary(
-        "SELECT uid::text, summary FROM message WHERE mailbox = $1 AND uid = ANY($2::bigint[]) ORDER BY uid",
+        "SELECT uid::text, summary FROM message WHERE mailbox = $1 AND uid = ANY($2::bigint[]) ORDER BY message.uid",
         Param::integer(mailbox), Param::text(int_array(uids)));
     if (!rows) co_return rows.error();
     for (int i = 0; i < rows->size(); ++i) {
@@ -1575,7 +1575,7 @@ class PgMailbox final : public Mailbox {
     if (!policy->empty()) view.pop3_policy = std::string(policy->text(0, 0));
     auto rows = co_await c.query_binary(
         "SELECT uid::text, size::text, content_hash, retrieved_at::text, flags::text FROM message "
-        "WHERE mailbox = $1 AND NOT pop3_hidden ORDER BY uid",
+        "WHERE mailbox = $1 AND NOT pop3_hidden ORDER BY message.uid",
         Param::integer(mailbox));
     if (!rows) co_return rows.error();
     for (int i = 0; i < rows->size(); ++i) {
