@@ -23,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (state == 3) prefix += "UTF8\r\nAUTH PLAIN " + fuzz::plain_credentials() + "\r\n";
 
   auto store = world.fresh_store();
-  static server::pop3::MaildropLocks locks;
+  static store::LocalMaildropLocks locks;
   server::pop3::Pop3Context ctx;
   ctx.config = world.harness().config();
   ctx.listener = config::Listener{"pop3-fuzz", Proto::kPop3, "127.0.0.1", 110, config::TlsMode::kStartTls, {}};

@@ -9,6 +9,7 @@
 
 #include "store/pg/pg_client.hpp"
 #include "store/pg/pg_directory.hpp"
+#include "store/pg/pg_maildrop_lock.hpp"
 #include "store/pg/pg_mail_store.hpp"
 #include "store/pg/pg_queue.hpp"
 #include "store/sqlite/sqlite_directory.hpp"
@@ -74,6 +75,7 @@ Result<void> Backends::open_sqlite(const config::Config& cfg, BlockingPool& pool
     }
     sqlite_store_ = opened->get();
     store_ = std::move(*opened);
+    maildrop_locks_ = std::make_unique<store::LocalMaildropLocks>();
   }
   if (parts & kQueuePart) {
     auto queue = store::sqlite::SqliteQueue::open(cfg.data_dir, pool);
@@ -111,6 +113,9 @@ Result<void> Backends::open_postgresql(const config::Config& cfg, BlockingPool& 
     auto opened = pg_->wait(store::pg::PgMailStore::open(executor, options, pool));
     if (!opened) return failed(opened.error());
     store_ = std::move(*opened);
+    auto locks = pg_->wait(store::pg::PgMaildropLocks::open(executor, connections.connect));
+    if (!locks) return failed(locks.error());
+    maildrop_locks_ = std::move(*locks);
   }
   if (parts & kQueuePart) {
     store::pg::PgQueueOptions options;

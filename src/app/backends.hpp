@@ -18,6 +18,7 @@
 #include "base/result.hpp"
 #include "config/config.hpp"
 #include "queue/queue.hpp"
+#include "store/maildrop_lock.hpp"
 #include "store/store.hpp"
 
 namespace posthorn::store::sqlite {
@@ -51,6 +52,9 @@ class Backends {
   // Each only when opened (the parts given to open()).
   auth::Directory& directory() const { return *directory_; }
   store::MailStore& store() const { return *store_; }
+  // POP3's maildrop locks, opened with the store: in process on SQLite, in the database (held
+  // across every node) on PostgreSQL.
+  store::MaildropLocks& maildrop_locks() const { return *maildrop_locks_; }
   queue::Queue& queue() const { return *queue_; }
   // The SQLite mail store, whose blob files need garbage collection; nullptr on PostgreSQL (blobs
   // there go with their last message, in the same transaction).
@@ -66,6 +70,7 @@ class Backends {
   std::unique_ptr<PgRuntime> pg_;  // declared first: outlives what runs on it
   std::unique_ptr<auth::Directory> directory_;
   std::unique_ptr<store::MailStore> store_;
+  std::unique_ptr<store::MaildropLocks> maildrop_locks_;
   std::unique_ptr<queue::Queue> queue_;
   store::sqlite::SqliteMailStore* sqlite_store_ = nullptr;
 };

@@ -306,7 +306,7 @@ class Server {
       case Proto::kPop3:
         return [this, l](net::Accepted a) {
           return server::pop3::run_session(
-              std::move(a), server::pop3::Pop3Context{config_.get(), l, auth_.get(), tls_, &backends_->store(), &maildrop_locks_});
+              std::move(a), server::pop3::Pop3Context{config_.get(), l, auth_.get(), tls_, &backends_->store(), &backends_->maildrop_locks()});
         };
       case Proto::kAdmin:
       case Proto::kCount:
@@ -429,7 +429,6 @@ class Server {
   std::unique_ptr<Backends> backends_;  // after pool_: destroyed before it
   MemoryBudget message_memory_;  // RAM for messages in flight, all sessions (limits.message_memory_total)
   server::imap::MailboxKeywords imap_keywords_;  // keywords defined per mailbox, all IMAP sessions
-  server::pop3::MaildropLocks maildrop_locks_;
   std::shared_ptr<smtpc::DeliveryAgent> agent_;
   std::shared_ptr<dns::Resolver> resolver_;
   std::shared_ptr<const msgauth::PublicSuffixList> psl_;

@@ -60,6 +60,14 @@ std::string Metrics::render_prometheus() const {
                  "# HELP posthorn_blob_gc_bytes_freed_total Bytes of the message files removed.\n"
                  "# TYPE posthorn_blob_gc_bytes_freed_total counter\nposthorn_blob_gc_bytes_freed_total {}\n",
                  gc_runs_.load(), gc_blobs_.load(), gc_bytes_.load());
+  fmt::format_to(std::back_inserter(out),
+                 "# HELP posthorn_db_connects_total Connections opened to the shared database (PostgreSQL).\n"
+                 "# TYPE posthorn_db_connects_total counter\n"
+                 "posthorn_db_connects_total{{result=\"ok\"}} {}\n"
+                 "posthorn_db_connects_total{{result=\"failed\"}} {}\n"
+                 "# HELP posthorn_db_connections_lost_total Database connections that broke during a statement.\n"
+                 "# TYPE posthorn_db_connections_lost_total counter\nposthorn_db_connections_lost_total {}\n",
+                 db_connects_.load(), db_connect_failures_.load(), db_lost_.load());
   return out;
 }
 

@@ -34,6 +34,11 @@ class Metrics {
     gc_bytes_ += bytes;
   }
 
+  // The shared database (the PostgreSQL backend): a connection opened or failing to open, and a
+  // statement lost with its connection (the database went away or timed out).
+  void db_connect(bool ok) { (ok ? db_connects_ : db_connect_failures_)++; }
+  void db_connection_lost() { db_lost_++; }
+
   uint64_t auth_successes(Proto p) const { return at(auth_ok_, p).load(); }
   uint64_t auth_failures(Proto p) const { return at(auth_fail_, p).load(); }
   int64_t active_connections(Proto p) const { return at(conn_active_, p).load(); }
@@ -62,6 +67,9 @@ class Metrics {
   std::atomic<uint64_t> gc_runs_{0};
   std::atomic<uint64_t> gc_blobs_{0};
   std::atomic<uint64_t> gc_bytes_{0};
+  std::atomic<uint64_t> db_connects_{0};
+  std::atomic<uint64_t> db_connect_failures_{0};
+  std::atomic<uint64_t> db_lost_{0};
 };
 
 }  // namespace posthorn

@@ -16,9 +16,10 @@ class PgServer:
             raise RuntimeError(f"pg-test-server start failed ({proc.returncode}):\n{proc.stderr}")
         self.url = (self.state / "url").read_text().strip()
 
-    def psql(self, sql):
-        """Runs SQL with psql and returns its unaligned, tuples-only output."""
-        proc = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", self.url, "-c", sql],
+    def psql(self, sql, url=None):
+        """Runs SQL with psql (on the server's first database, or `url`) and returns its unaligned,
+        tuples-only output."""
+        proc = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", url or self.url, "-c", sql],
                               capture_output=True, text=True, timeout=60)
         if proc.returncode != 0:
             raise AssertionError(f"psql failed: {proc.stderr}")

@@ -1,57 +1,23 @@
 """Two Posthorn nodes on one PostgreSQL (issue 20): `[store] backend = "postgresql"` on both, each
 with its own port base and data folder (holding nothing but config and TLS keys). Mail delivered on
 one node reaches IDLE on the other through LISTEN/NOTIFY; concurrent APPENDs on both never share a
-UID; accounts added or removed with one node's CLI are seen by the other. The database is a private
+UID; accounts added or removed with one node's CLI are seen by the other; POP3's maildrop lock
+holds across nodes and goes with a node that dies. The database is a private
 PostgreSQL 15 (scripts/pg-test-server via pgserver.py): without it these tests fail, never skip."""
 import imaplib
+import poplib
 import smtplib
 import statistics
 import subprocess
 import threading
 import time
-import uuid
 
 import pytest
 
-from conftest import BIN, PASSWORD, USER, Server
-from pgserver import PgServer
+from cluster import Cluster, pg, use_postgresql  # noqa: F401 (pg: the module's PostgreSQL fixture)
+from conftest import BIN, PASSWORD, USER, Server, wait_for
 
 SIMPLE = b"From: a@example.test\r\nTo: demo@example.test\r\nSubject: cluster\r\n\r\nbody\r\n"
-
-
-@pytest.fixture(scope="module")
-def pg():
-    server = PgServer()
-    yield server
-    server.stop()
-
-
-def database_url(pg, name):
-    pg.psql(f"CREATE DATABASE {name}")
-    return pg.url.rsplit("/", 1)[0] + "/" + name
-
-
-def use_postgresql(node, url):
-    text = node.config.read_text()
-    node.config.write_text(text + f'\n[store]\nbackend = "postgresql"\nurl = "{url}"\npool_size = 4\n')
-
-
-class Cluster:
-    def __init__(self, tmp_path, pg, nodes=2):
-        self.url = database_url(pg, "c_" + uuid.uuid4().hex[:12])
-        self.nodes = []
-        for i in range(nodes):
-            n = Server(tmp_path / f"node{i}")
-            n.init_folder()  # the domain and the user go into the shared database once, below
-            use_postgresql(n, self.url)
-            self.nodes.append(n)
-        self.nodes[0].cli("domain", "add", "example.test")
-        self.nodes[0].cli("user", "add", USER, "--password-stdin", input=PASSWORD + "\n")
-        for n in self.nodes:
-            n.start()
-
-    def stop(self):
-        return [n.stop() for n in self.nodes]
 
 
 @pytest.fixture
@@ -150,6 +116,49 @@ def test_accounts_changed_on_one_node_are_seen_by_the_other(cluster):
         with pytest.raises(imaplib.IMAP4.error):
             c.login("second@example.test", "another secret pw")
         c.shutdown()
+
+
+def pop3_login(node):
+    """A POP3 session of the user on `node`: the client, or the server's -ERR line."""
+    c = poplib.POP3("127.0.0.1", node.ports["pop3"], timeout=30)
+    c.user(USER)
+    try:
+        c.pass_(PASSWORD)
+    except poplib.error_proto as e:
+        c.close()
+        return e.args[0]
+    return c
+
+
+def test_pop3_maildrop_lock_holds_across_nodes_and_goes_with_a_dead_node(cluster):
+    a, b = cluster.nodes
+    smtp = smtplib.SMTP("127.0.0.1", a.ports["mx"], timeout=30)
+    smtp.sendmail("a@example.test", [USER], SIMPLE)
+    smtp.quit()
+    holder = pop3_login(a)
+    assert isinstance(holder, poplib.POP3), holder
+    for node in (b, a):  # the other node, and a second session on the same node
+        refused = pop3_login(node)
+        assert isinstance(refused, bytes) and refused.startswith(b"-ERR [IN-USE]"), refused
+    # QUIT frees it before its +OK: the other node takes it at once.
+    assert holder.quit().startswith(b"+OK")
+    other = pop3_login(b)
+    assert isinstance(other, poplib.POP3), other
+    assert other.stat()[0] == 1
+    # A session that drops without QUIT frees it too (in the background).
+    other.close()
+    wait_for(lambda: isinstance(holder := pop3_login(a), poplib.POP3) and holder.quit(), what="lock freed after a drop")
+    # A node killed while it holds the lock: the database drops its locks with its connection.
+    holder = pop3_login(b)
+    assert isinstance(holder, poplib.POP3), holder
+    b.proc.kill()
+    b.proc.wait()
+    wait_for(lambda: isinstance(s := pop3_login(a), poplib.POP3) and s.quit(), what="lock of the dead node freed")
+    b.stop()
+    b.start()
+    back = pop3_login(b)
+    assert isinstance(back, poplib.POP3), back
+    back.quit()
 
 
 def test_an_unreachable_database_stops_the_start_with_one_line_naming_it(tmp_path):

@@ -323,11 +323,19 @@ class Session {
     o.close = true;
     if (state_ != State::kTransaction) co_return o;
     // The maildrop is free once the UPDATE is done, before the reply: a client that reconnects the
-    // moment it reads "+OK" must not find it locked.
-    struct Unlock {
-      std::optional<MaildropLocks::Guard>& lock;
-      ~Unlock() { lock.reset(); }
-    } unlock{lock_};
+    // moment it reads "+OK" must not find it locked, on this node or another.
+    Outcome done = co_await update_maildrop(std::move(o));
+    if (lock_) {
+      auto release_task = lock_->release();
+      auto released = co_await std::move(release_task);
+      if (!released) spdlog::warn("conn={} pop3 maildrop unlock: {}", id(), released.error().message);
+      lock_.reset();
+    }
+    co_return done;
+  }
+
+  // The UPDATE state's changes [RFC 1939 §6]; `o` is the reply when they succeed.
+  asio::awaitable<Outcome> update_maildrop(Outcome o) {
     store::MaildropUpdate update;
     update.now = unix_now();
     update.remove_deleted = policy_.kind == config::Pop3Policy::Kind::kDelete;
@@ -506,8 +514,10 @@ class Session {
   // session stays in AUTHORIZATION [RFC 1939 §7: "-ERR ... unable to lock maildrop"].
   asio::awaitable<Outcome> open_maildrop(const auth::Principal& who, std::string_view welcome) {
     user_.reset();
-    auto guard = ctx_.locks->try_lock(who.account);
+    auto lock_task = ctx_.locks->try_lock(who.account);
+    auto guard = co_await std::move(lock_task);
     if (!guard) {
+      if (guard.error().code != Errc::kConflict) co_return Outcome{p::maildrop_reply(guard.error())};
       spdlog::info("conn={} pop3 user={} maildrop in use", id(), who.address);
       co_return say(p::kInUse);
     }
@@ -549,7 +559,7 @@ class Session {
     }
     messages_ = number_messages(*view, ctx_.config->pop3.uidl_format);
     inbox_ = std::move(*inbox);
-    lock_.emplace(std::move(*guard));
+    lock_ = std::move(*guard);
     principal_ = who;
     state_ = State::kTransaction;
     conn_.exempt_from_eviction();
@@ -563,7 +573,7 @@ class Session {
   std::optional<auth::Principal> principal_;
   uint32_t commands_before_auth_ = 0;
   // TRANSACTION state: the locked maildrop.
-  std::optional<MaildropLocks::Guard> lock_;
+  std::unique_ptr<store::MaildropLock> lock_;
   std::unique_ptr<store::Mailbox> inbox_;
   std::vector<Message> messages_;
   config::Pop3Policy policy_;

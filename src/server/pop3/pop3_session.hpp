@@ -11,7 +11,7 @@
 #include "net/connection.hpp"
 #include "net/listener.hpp"
 #include "net/tls_context.hpp"
-#include "server/pop3/maildrop_lock.hpp"
+#include "store/maildrop_lock.hpp"
 #include "store/store.hpp"
 
 namespace posthorn::server::pop3 {
@@ -23,7 +23,7 @@ struct Pop3Context {
   auth::Authenticator* auth = nullptr;           // outlives every session
   std::shared_ptr<net::TlsContext> tls;          // certificates for STARTTLS
   store::MailStore* store = nullptr;             // the mail store; outlives every session
-  MaildropLocks* locks = nullptr;                // one POP3 session per maildrop; outlives every session
+  store::MaildropLocks* locks = nullptr;         // one POP3 session per maildrop (on every node); outlives every session
 };
 
 // Runs the session until the client leaves, a limit or timeout ends it, or the server stops.

@@ -113,13 +113,13 @@ class Pop3 {
     return run(store_->deliver(std::move(d))).value().front().value().uid;
   }
   store::MailStore& store() { return *store_; }
-  MaildropLocks& locks() { return locks_; }
+  store::LocalMaildropLocks& locks() { return locks_; }
 
  private:
   std::filesystem::path store_dir_;
   BlockingPool pool_{2};
   std::unique_ptr<store::sqlite::SqliteMailStore> store_;
-  MaildropLocks locks_;
+  store::LocalMaildropLocks locks_;
   std::unique_ptr<Harness> harness_;
   uint16_t port_ = 0;
 };
@@ -682,7 +682,7 @@ TEST(Pop3Session, DeleTakesEffectOnlyAtQuit) {
   {
     // The lock of the dropped session goes as soon as the server sees the connection end.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (pop3.locks().locked(pop3.account_of(kUser)) && std::chrono::steady_clock::now() < deadline) {
+    while (pop3.locks().held_here(pop3.account_of(kUser)) && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     auto c = pop3.login();

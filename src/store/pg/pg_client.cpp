@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -19,6 +20,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
+
+#include "base/metrics.hpp"
 
 namespace posthorn::store::pg {
 
@@ -159,7 +162,10 @@ struct Connection::Socket {
 };
 
 Connection::Connection(asio::any_io_executor executor, ConnectOptions options)
-    : executor_(asio::make_strand(std::move(executor))), options_(std::move(options)) {}
+    : executor_(asio::make_strand(std::move(executor))), options_(std::move(options)) {
+  static std::atomic<uint64_t> next{1};
+  serial_ = next++;
+}
 
 Connection::~Connection() {
   socket_.reset();
@@ -169,6 +175,7 @@ Connection::~Connection() {
 bool Connection::broken() const { return broken_ || !conn_ || PQstatus(conn_) != CONNECTION_OK; }
 
 Error Connection::fail(Errc code, std::string_view what) {
+  if (code == Errc::kUnavailable && !broken_) Metrics::global().db_connection_lost();
   broken_ = broken_ || code == Errc::kUnavailable;
   spdlog::warn("postgresql {}: {}", redact_url(options_.url), what);
   return make_error(code, code == Errc::kUnavailable ? "database unavailable" : "database error");
@@ -424,6 +431,7 @@ Task<Pool::Lease> Pool::acquire() {
   }
   auto opened = co_await Connection::connect(executor_, options_.connect);
   std::lock_guard lock(mu_);
+  Metrics::global().db_connect(bool(opened));
   if (!opened) {
     ++failed_connects_;
     backoff_ = std::clamp(backoff_ * 2, options_.min_backoff, options_.max_backoff);

@@ -158,6 +158,9 @@ class Connection {
   // The SQLSTATE of the last failed statement ("" when it failed without one, such as a lost connection).
   const std::string& last_sqlstate() const { return last_sqlstate_; }
   bool broken() const;
+  // Unique per connection made by this process (from 1): tells a reconnected connection from the
+  // one before it, whose session state (advisory locks, LISTENs) went with it.
+  uint64_t serial() const { return serial_; }
 
  private:
   struct Socket;
@@ -178,6 +181,7 @@ class Connection {
   std::string last_sqlstate_;
   std::string wait_error_;
   bool broken_ = false;
+  uint64_t serial_ = 0;
 };
 
 struct PoolOptions {
