@@ -122,6 +122,15 @@ Result<void> drop_privileges(const std::string& user, const std::filesystem::pat
   return {};
 }
 
+// The server's io_context, whose pending handlers can be destroyed while everything they refer to
+// still exists: coroutines stopped mid-call (a queue delivery in a database transaction) hold
+// leases of the backends' connection pools, so their frames must go before the backends do.
+class ServeContext : public asio::io_context {
+ public:
+  using asio::io_context::io_context;
+  void destroy_pending() { shutdown(); }
+};
+
 class Server {
  public:
   Server(std::shared_ptr<const config::Config> cfg, std::shared_ptr<net::TlsContext> tls)
@@ -133,6 +142,8 @@ class Server {
                                                           cfg->limits.max_connections_per_ip)),
         registry_(std::make_shared<net::ConnectionRegistry>()),
         signals_(io_, SIGTERM, SIGINT, SIGHUP) {}
+  // Coroutines left suspended when run() ended go first, while the backends they lease from exist.
+  ~Server() { io_.destroy_pending(); }
 
   // Opens the storage [store] names (app/backends.hpp: the directory, the mail store and the
   // queue, as SQLite files in data_dir or in PostgreSQL) and the authenticator that reads the
@@ -424,7 +435,7 @@ class Server {
 
   ConfigHolder config_;
   std::shared_ptr<net::TlsContext> tls_;
-  asio::io_context io_;
+  ServeContext io_;
   BlockingPool pool_;
   std::unique_ptr<Backends> backends_;  // after pool_: destroyed before it
   MemoryBudget message_memory_;  // RAM for messages in flight, all sessions (limits.message_memory_total)

@@ -29,8 +29,12 @@ class PgServer:
         """Stops and starts the server on the same port and data (a database restart under traffic)."""
         data = (self.state / "datadir").read_text().strip()
         as_pg = ["runuser", "-u", "postgres", "--"] if _is_root() else []
-        subprocess.run(as_pg + ["/usr/lib/postgresql/15/bin/pg_ctl", "-D", data, "-m", "fast", "-w", "restart"],
-                       check=True, capture_output=True, timeout=120)
+        # The new postmaster's output goes to a log file: with pipes, it would hold them open and
+        # this call would wait for their end long after pg_ctl returned.
+        log = Path(data).parent / "restart.log"
+        subprocess.run(as_pg + ["/usr/lib/postgresql/15/bin/pg_ctl", "-D", data, "-l", str(log), "-m", "fast", "-w",
+                                "restart"], check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=120)
 
     def stop(self):
         subprocess.run([str(SCRIPT), "stop", str(self.state)], capture_output=True, timeout=120)
