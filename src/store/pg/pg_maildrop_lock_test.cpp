@@ -39,6 +39,13 @@ class PgMaildropLockTest : public ::testing::Test {
     EXPECT_TRUE(rows);
     return rows ? rows->integer(0, 0) : -1;
   }
+  // Ends every connection that holds maildrop locks, without an unlock (a node that dies, or its
+  // lock connection cut), and waits until the server holds none: false when that did not happen.
+  bool cut_lock_connections() {
+    auto cut = db_.query("SELECT pg_terminate_backend(pid) FROM pg_locks " + std::string(kOurs));
+    EXPECT_TRUE(cut);
+    return cut && eventually([&] { return locks_in_db() == 0; });
+  }
   // Runs the io_context until `done()` or 5 seconds.
   template <class Pred>
   bool eventually(Pred done) {
@@ -97,9 +104,7 @@ TEST_F(PgMaildropLockTest, ANodeGoneFreesItsLocks) {
     auto a = node();
     auto held = lock(*a, 9);
     ASSERT_TRUE(held);
-    // The node dies: its connection goes without an unlock.
-    ASSERT_TRUE(db_.query("SELECT pg_terminate_backend(pid) FROM pg_locks " + std::string(kOurs)));
-    EXPECT_TRUE(eventually([&] { return locks_in_db() == 0; }));
+    EXPECT_TRUE(cut_lock_connections());  // the node dies
     auto taken = lock(*b, 9);
     ASSERT_TRUE(taken) << taken.error().message;
     held->reset();
@@ -112,8 +117,7 @@ TEST_F(PgMaildropLockTest, AfterAReconnectTheNodeTakesItsLocksAgain) {
   auto b = node();
   auto held = lock(*a, 11);
   ASSERT_TRUE(held);
-  ASSERT_TRUE(db_.query("SELECT pg_terminate_backend(pid) FROM pg_locks " + std::string(kOurs)));
-  ASSERT_TRUE(eventually([&] { return locks_in_db() == 0; }));
+  ASSERT_TRUE(cut_lock_connections());
   // The next call on a notices the broken connection (an error), then reconnects and carries 11 over.
   Result<std::unique_ptr<MaildropLock>> next = make_error(Errc::kUnavailable, "not yet");
   ASSERT_TRUE(eventually([&] {
