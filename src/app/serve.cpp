@@ -513,7 +513,7 @@ int cmd_serve(const std::filesystem::path& config_file) {
     return 1;
   }
   if (auto r = server.open_dmarc_reports(); !r) {
-    std::fprintf(stderr, "cannot open dmarc.db in %s: %s\n", (*cfg)->data_dir.c_str(), r.error().message.c_str());
+    std::fprintf(stderr, "cannot start the DMARC reports: %s\n", r.error().message.c_str());
     return 1;
   }
   if (!(*cfg)->run_as_user.empty()) {
