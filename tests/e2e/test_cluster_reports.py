@@ -9,7 +9,6 @@ tests fail, never skip."""
 import email
 import gzip
 import json
-import smtplib
 import uuid
 import xml.etree.ElementTree as ET
 
@@ -19,10 +18,10 @@ from conftest import PASSWORD, USER, Server, wait_for
 from localdns import Unbound, free_port
 from pgserver import PgServer
 from test_cluster import database_url, use_postgresql
+from test_dmarc_reports import send_mx
 from test_msgauth import mailbox
 from test_tls_policy import Receiver, certs, dns, policy_server, submit, tlsrpt_report  # noqa: F401 (fixtures)
 
-HOST = "localhost"
 REPORT_FILES = ("dmarc.db", "tlsrpt.db")
 
 
@@ -58,17 +57,6 @@ def stop_and_check(a, b):
     for n in (a, b):
         found = [f for f in REPORT_FILES if (n.root / "data" / f).exists()]
         assert not found, f"{n.root}: {found} written although [store] is postgresql"
-
-
-def send_mx(server, sender, message):
-    with smtplib.SMTP(HOST, server.ports["mx"], timeout=30) as smtp:
-        smtp.ehlo("client.example")
-        code, msg = smtp.mail(sender)
-        assert code == 250, msg
-        code, msg = smtp.rcpt(USER)
-        assert code == 250, msg
-        code, msg = smtp.data(message)
-        assert code == 250, msg
 
 
 def test_dmarc_counts_of_one_node_are_reported_from_the_other(tmp_path, pg):
