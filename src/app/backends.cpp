@@ -9,12 +9,16 @@
 
 #include "store/pg/pg_client.hpp"
 #include "store/pg/pg_directory.hpp"
+#include "store/pg/pg_dmarc_log.hpp"
 #include "store/pg/pg_maildrop_lock.hpp"
 #include "store/pg/pg_mail_store.hpp"
 #include "store/pg/pg_queue.hpp"
+#include "store/pg/pg_tlsrpt_log.hpp"
 #include "store/sqlite/sqlite_directory.hpp"
+#include "store/sqlite/sqlite_dmarc_log.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
 #include "store/sqlite/sqlite_queue.hpp"
+#include "store/sqlite/sqlite_tlsrpt_log.hpp"
 
 namespace posthorn::app {
 
@@ -84,6 +88,16 @@ Result<void> Backends::open_sqlite(const config::Config& cfg, BlockingPool& pool
     }
     queue_ = std::move(*queue);
   }
+  if (parts & kDmarcLogPart) {
+    auto log = store::sqlite::SqliteDmarcLog::open(cfg.data_dir, pool, cfg.msgauth.report_max_rows);
+    if (!log) return make_error(log.error().code, "cannot open dmarc.db in " + cfg.data_dir.string() + ": " + log.error().message);
+    dmarc_log_ = std::move(*log);
+  }
+  if (parts & kTlsRptLogPart) {
+    auto log = store::sqlite::SqliteTlsRptLog::open(cfg.data_dir, pool);
+    if (!log) return make_error(log.error().code, "cannot open tlsrpt.db in " + cfg.data_dir.string() + ": " + log.error().message);
+    tlsrpt_log_ = std::move(*log);
+  }
   return {};
 }
 
@@ -123,6 +137,21 @@ Result<void> Backends::open_postgresql(const config::Config& cfg, BlockingPool& 
     auto queue = pg_->wait(store::pg::PgQueue::open(executor, options));
     if (!queue) return failed(queue.error());
     queue_ = std::move(*queue);
+  }
+  if (parts & kDmarcLogPart) {
+    store::pg::PgDmarcLogOptions options;
+    options.pool = connections;
+    options.max_rows = cfg.msgauth.report_max_rows;
+    auto log = pg_->wait(store::pg::PgDmarcLog::open(executor, options));
+    if (!log) return failed(log.error());
+    dmarc_log_ = std::move(*log);
+  }
+  if (parts & kTlsRptLogPart) {
+    store::pg::PgTlsRptLogOptions options;
+    options.pool = connections;
+    auto log = pg_->wait(store::pg::PgTlsRptLog::open(executor, options));
+    if (!log) return failed(log.error());
+    tlsrpt_log_ = std::move(*log);
   }
   return {};
 }

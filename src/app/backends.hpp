@@ -1,8 +1,9 @@
 // The storage that [store] names, opened for `posthorn serve` and for the admin commands: the
-// directory, the mail store and the outbound queue, either as SQLite files under data_dir (the
-// embedded default) or in one shared PostgreSQL database (issue 20, docs/cluster.md) that several
-// nodes use at once. Only app/ names the concrete backends; everything above store/ sees the
-// interfaces (auth::Directory, store::MailStore, queue::Queue).
+// directory, the mail store, the outbound queue and the DMARC and TLS-RPT report logs, either as
+// SQLite files under data_dir (the embedded default) or in one shared PostgreSQL database (issue 20,
+// docs/cluster.md) that several nodes use at once. Only app/ names the concrete backends;
+// everything above store/ sees the interfaces (auth::Directory, store::MailStore, queue::Queue,
+// msgauth::DmarcReportLog, queue::TlsReportLog).
 //
 // On PostgreSQL the database connections run on an I/O thread of their own (started here, joined
 // when this goes), so the same objects serve the server's I/O threads and the command line's
@@ -17,7 +18,9 @@
 #include "base/blocking_pool.hpp"
 #include "base/result.hpp"
 #include "config/config.hpp"
+#include "msgauth/dmarc_report.hpp"
 #include "queue/queue.hpp"
+#include "queue/tls_report.hpp"
 #include "store/maildrop_lock.hpp"
 #include "store/store.hpp"
 
@@ -33,6 +36,11 @@ enum BackendPart : uint8_t {
   kStorePart = 1 << 1,
   kQueuePart = 1 << 2,
   kAllParts = kDirectoryPart | kStorePart | kQueuePart,
+  // The report logs (SQLite: dmarc.db, tlsrpt.db in data_dir), not in kAllParts: only what
+  // counts or sends reports opens them.
+  kDmarcLogPart = 1 << 3,
+  kTlsRptLogPart = 1 << 4,
+  kReportsPart = kDmarcLogPart | kTlsRptLogPart,
 };
 
 class Backends {
@@ -56,6 +64,8 @@ class Backends {
   // across every node) on PostgreSQL.
   store::MaildropLocks& maildrop_locks() const { return *maildrop_locks_; }
   queue::Queue& queue() const { return *queue_; }
+  msgauth::DmarcReportLog& dmarc_log() const { return *dmarc_log_; }
+  queue::TlsReportLog& tlsrpt_log() const { return *tlsrpt_log_; }
   // The SQLite mail store, whose blob files need garbage collection; nullptr on PostgreSQL (blobs
   // there go with their last message, in the same transaction).
   store::sqlite::SqliteMailStore* sqlite_store() const { return sqlite_store_; }
@@ -72,6 +82,8 @@ class Backends {
   std::unique_ptr<store::MailStore> store_;
   std::unique_ptr<store::MaildropLocks> maildrop_locks_;
   std::unique_ptr<queue::Queue> queue_;
+  std::unique_ptr<msgauth::DmarcReportLog> dmarc_log_;
+  std::unique_ptr<queue::TlsReportLog> tlsrpt_log_;
   store::sqlite::SqliteMailStore* sqlite_store_ = nullptr;
 };
 

@@ -1,8 +1,9 @@
-// `posthorn dmarc report [--send]`: prints the pending DMARC aggregate reports of <data>/dmarc.db
-// (today's included) as their XML, or sends them now the way the server's hourly DmarcReporter does
-// (stored for local addresses, queued for remote ones: the running server's queue runner picks those
-// up at its next poll). Depends on store/sqlite (the log, store, queue), server/smtp (the reporter),
-// dns/ (unbound), msgauth/. Main thread of a command-line run only.
+// `posthorn dmarc report [--send]`: prints the pending DMARC aggregate reports of the DMARC log that
+// [store] names (<data>/dmarc.db, or the shared PostgreSQL database: every node's counts), today's
+// included, as their XML, or sends them now the way the server's hourly DmarcReporter does (stored
+// for local addresses, queued for remote ones: the running server's queue runner picks those up at
+// its next poll). Depends on app/backends (the log, store, queue), delivery/ (the reporter), dns/
+// (unbound), msgauth/. Main thread of a command-line run only.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
@@ -14,7 +15,7 @@
 #include "dns/unbound_resolver.hpp"
 #include "base/blocking_pool.hpp"
 #include "delivery/dmarc_reporter.hpp"
-#include "store/sqlite/sqlite_dmarc_log.hpp"
+#include "base/run_sync.hpp"
 
 namespace posthorn::app {
 
@@ -25,8 +26,10 @@ int64_t unix_now() {
       .count();
 }
 
-int print_reports(const Admin& a, msgauth::DmarcReportLog& log, int64_t before_day) {
-  auto due = log.due(before_day);
+int print_reports(const Admin& a, int64_t before_day) {
+  auto logs = Backends::open(*a.cfg, *a.pool, kDmarcLogPart);
+  if (!logs) return a.fail(logs.error().message);
+  auto due = run_sync((*logs)->dmarc_log().due(before_day));
   if (!due) return a.fail(due.error());
   for (const auto& r : *due) {
     std::printf("# report for %s, day %lld: %zu rows, %llu not itemised\n", r.domain.c_str(), (long long)r.day,
@@ -38,12 +41,12 @@ int print_reports(const Admin& a, msgauth::DmarcReportLog& log, int64_t before_d
   return 0;
 }
 
-int send_reports(const Admin& a, msgauth::DmarcReportLog& log, int64_t before_day) {
+int send_reports(const Admin& a, int64_t before_day) {
   constexpr std::size_t kPoolThreads = 2;
   boost::asio::io_context io;  // first: destroyed after the pool (see run_on_store)
   BlockingPool pool(kPoolThreads);
   // The storage on this run's pool, whose completions resume on `io` (a.dir's pool outlives `io`).
-  auto backends = Backends::open(*a.cfg, pool, kAllParts);
+  auto backends = Backends::open(*a.cfg, pool, kAllParts | kDmarcLogPart);
   if (!backends) return a.fail(backends.error().message);
   auto resolver = dns::UnboundResolver::create(io.get_executor(), a.cfg->dns);
   if (!resolver) return a.fail("cannot start the resolver: " + resolver.error().message);
@@ -52,13 +55,12 @@ int send_reports(const Admin& a, msgauth::DmarcReportLog& log, int64_t before_da
   delivery::ReporterContext ctx;
   const auto cfg = a.cfg;
   ctx.config = [cfg] { return cfg; };
-  ctx.log = &log;
+  ctx.log = &(*backends)->dmarc_log();
   ctx.resolver = *resolver;
   ctx.psl = *psl;
   ctx.queue = &(*backends)->queue();
   ctx.store = &(*backends)->store();
   ctx.directory = &(*backends)->directory();
-  ctx.pool = &pool;
   auto reporter = delivery::DmarcReporter::create(io.get_executor(), std::move(ctx));
   auto done = boost::asio::co_spawn(io, reporter->send_due(before_day, unix_now()), boost::asio::use_future);
   io.run();
@@ -78,11 +80,9 @@ int send_reports(const Admin& a, msgauth::DmarcReportLog& log, int64_t before_da
 int cmd_dmarc_report(const std::filesystem::path& config_file, bool send) {
   auto a = open_admin("posthorn dmarc report", config_file);
   if (!a) return 1;
-  auto log = store::sqlite::SqliteDmarcLog::open(a->cfg->data_dir, a->cfg->msgauth.report_max_rows);
-  if (!log) return a->fail("cannot open dmarc.db in " + a->cfg->data_dir.string() + ": " + log.error().message);
   // Today's reports too: an operator (or a test) asking now wants what has been counted so far.
   const int64_t before_day = msgauth::day_start(unix_now()) + msgauth::kDaySeconds;
-  return send ? send_reports(*a, **log, before_day) : print_reports(*a, **log, before_day);
+  return send ? send_reports(*a, before_day) : print_reports(*a, before_day);
 }
 
 }  // namespace posthorn::app

@@ -47,8 +47,6 @@
 #include "app/backends.hpp"
 #include "store/pg/pg_client.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
-#include "store/sqlite/sqlite_dmarc_log.hpp"
-#include "store/sqlite/sqlite_tlsrpt_log.hpp"
 
 namespace posthorn::app {
 
@@ -145,12 +143,13 @@ class Server {
   // Coroutines left suspended when run() ended go first, while the backends they lease from exist.
   ~Server() { io_.destroy_pending(); }
 
-  // Opens the storage [store] names (app/backends.hpp: the directory, the mail store and the
-  // queue, as SQLite files in data_dir or in PostgreSQL) and the authenticator that reads the
-  // directory. First, before anything else uses them.
+  // Opens the storage [store] names (app/backends.hpp: the directory, the mail store, the queue,
+  // the TLS-RPT log and, when DMARC reports are on, the DMARC log, as SQLite files in data_dir or in
+  // PostgreSQL) and the authenticator that reads the directory. First, before anything else uses them.
   Result<void> open_backends() {
     const auto cfg = config_.get();
-    auto backends = Backends::open(*cfg, pool_, kAllParts);
+    const bool dmarc_reports = cfg->msgauth.verify && cfg->msgauth.dmarc_reports;
+    auto backends = Backends::open(*cfg, pool_, kAllParts | kTlsRptLogPart | (dmarc_reports ? kDmarcLogPart : 0));
     if (!backends) return backends.error();
     backends_ = std::move(*backends);
     auth_ = std::make_unique<auth::Authenticator>(backends_->directory(), pool_, cfg->auth);
@@ -193,44 +192,34 @@ class Server {
     ctx.agent = agent_;
     ctx.store = &backends_->store();
     ctx.directory = &backends_->directory();
-    ctx.pool = &pool_;
-    // TLS-RPT counts (data/tlsrpt.db): without them the server still runs, it just reports nothing.
-    if (auto log = store::sqlite::SqliteTlsRptLog::open(cfg->data_dir); log) {
-      tlsrpt_ = std::move(*log);
-      ctx.tlsrpt = tlsrpt_.get();
-      delivery::TlsReporterContext rctx;
-      rctx.log = tlsrpt_.get();
-      rctx.queue = &backends_->queue();
-      rctx.pool = &pool_;
-      rctx.resolver = resolver_;
-      rctx.hostname = cfg->hostname;
-      rctx.queued = [this] { runner_->wake(); };
-      tls_reporter_ = delivery::TlsReporter::create(io_.get_executor(), std::move(rctx));
-    } else {
-      spdlog::warn("TLS-RPT is off: cannot open tlsrpt.db: {}", log.error().message);
-    }
+    // TLS-RPT counts (the backends' TLS-RPT log).
+    ctx.tlsrpt = &backends_->tlsrpt_log();
+    delivery::TlsReporterContext rctx;
+    rctx.log = &backends_->tlsrpt_log();
+    rctx.queue = &backends_->queue();
+    rctx.resolver = resolver_;
+    rctx.hostname = cfg->hostname;
+    rctx.queued = [this] { runner_->wake(); };
+    tls_reporter_ = delivery::TlsReporter::create(io_.get_executor(), std::move(rctx));
     runner_ = delivery::QueueRunner::create(io_.get_executor(), std::move(ctx));
     return {};
   }
 
-  // DMARC aggregate reports: <data>/dmarc.db and the hourly reporter (started by run()). After
-  // open_store() and open_delivery(): it sends through the store and the queue and looks up rua=
-  // consent records with the resolver.
+  // DMARC aggregate reports: the backends' DMARC log (opened by open_backends() when reports are on)
+  // and the hourly reporter (started by run()). After open_store() and open_delivery(): it sends
+  // through the store and the queue and looks up rua= consent records with the resolver.
   Result<void> open_dmarc_reports() {
     const auto cfg = config_.get();
     if (!cfg->msgauth.verify || !cfg->msgauth.dmarc_reports || !psl_) return {};
-    auto log = store::sqlite::SqliteDmarcLog::open(cfg->data_dir, cfg->msgauth.report_max_rows);
-    if (!log) return log.error();
-    dmarc_log_ = std::move(*log);
+    dmarc_log_ = &backends_->dmarc_log();
     delivery::ReporterContext ctx;
     ctx.config = [this] { return config_.get(); };
-    ctx.log = dmarc_log_.get();
+    ctx.log = dmarc_log_;
     ctx.resolver = resolver_;
     ctx.psl = psl_;
     ctx.queue = &backends_->queue();
     ctx.store = &backends_->store();
     ctx.directory = &backends_->directory();
-    ctx.pool = &pool_;
     ctx.queued = [this] { runner_->wake(); };
     reporter_ = delivery::DmarcReporter::create(io_.get_executor(), std::move(ctx));
     return {};
@@ -306,7 +295,7 @@ class Server {
         return [this, l](net::Accepted a) {
           return server::smtp::run_session(std::move(a), server::smtp::SmtpContext{config_.get(), l, auth_.get(), tls_, &backends_->store(), &pool_,
                                                                             &backends_->queue(), [this] { runner_->wake(); },
-                                                                            resolver_, psl_, signer_.load(), dmarc_log_.get(),
+                                                                            resolver_, psl_, signer_.load(), dmarc_log_,
                                                                             &message_memory_});
         };
       case Proto::kImap:
@@ -445,9 +434,8 @@ class Server {
   std::shared_ptr<const msgauth::PublicSuffixList> psl_;
   std::atomic<std::shared_ptr<const msgauth::DkimSigner>> signer_;  // replaced on SIGHUP
   std::shared_ptr<delivery::QueueRunner> runner_;
-  std::unique_ptr<store::sqlite::SqliteDmarcLog> dmarc_log_;
+  msgauth::DmarcReportLog* dmarc_log_ = nullptr;  // backends_' DMARC log while reports are on
   std::shared_ptr<delivery::DmarcReporter> reporter_;
-  std::unique_ptr<store::sqlite::SqliteTlsRptLog> tlsrpt_;  // before tls_reporter_: outlives it
   std::shared_ptr<delivery::TlsReporter> tls_reporter_;
   std::unique_ptr<auth::Authenticator> auth_;  // reads backends_' directory
   std::shared_ptr<net::ConnectionLimiter> limiter_;
@@ -535,7 +523,7 @@ int cmd_serve(const std::filesystem::path& config_file) {
     return 1;
   }
   if (auto r = server.open_dmarc_reports(); !r) {
-    std::fprintf(stderr, "cannot open dmarc.db in %s: %s\n", (*cfg)->data_dir.c_str(), r.error().message.c_str());
+    std::fprintf(stderr, "cannot start the DMARC reports: %s\n", r.error().message.c_str());
     return 1;
   }
   if (!(*cfg)->run_as_user.empty()) {

@@ -1,7 +1,8 @@
-// `posthorn tlsrpt report [--send]`: prints the pending TLS-RPT reports [RFC 8460] of
-// <data>/tlsrpt.db (today's included) as their JSON, or sends them now the way the server's daily
+// `posthorn tlsrpt report [--send]`: prints the pending TLS-RPT reports [RFC 8460] of the TLS-RPT
+// log that [store] names (<data>/tlsrpt.db, or the shared PostgreSQL database: every node's
+// counts), today's included, as their JSON, or sends them now the way the server's daily
 // TlsReporter does (queued: the running server's queue runner picks them up at its next poll).
-// Depends on store/sqlite (the log, the queue), server/smtp (the reporter), dns/ (unbound), queue/.
+// Depends on app/backends (the log, the queue), delivery/ (the reporter), dns/ (unbound), queue/.
 // Main thread of a command-line run only.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -14,7 +15,7 @@
 #include "dns/unbound_resolver.hpp"
 #include "base/blocking_pool.hpp"
 #include "delivery/tls_reporter.hpp"
-#include "store/sqlite/sqlite_tlsrpt_log.hpp"
+#include "base/run_sync.hpp"
 
 namespace posthorn::app {
 
@@ -27,8 +28,10 @@ int64_t unix_now() {
       .count();
 }
 
-int print_reports(const Admin& a, queue::TlsReportLog& log, int64_t before_day) {
-  auto due = log.due(before_day);
+int print_reports(const Admin& a, int64_t before_day) {
+  auto logs = Backends::open(*a.cfg, *a.pool, kTlsRptLogPart);
+  if (!logs) return a.fail(logs.error().message);
+  auto due = run_sync((*logs)->tlsrpt_log().due(before_day));
   if (!due) return a.fail(due.error());
   for (const auto& r : *due) {
     std::printf("# report for %s, day %lld: %zu policies\n", r.domain.c_str(), (long long)r.day, r.policies.size());
@@ -39,17 +42,16 @@ int print_reports(const Admin& a, queue::TlsReportLog& log, int64_t before_day) 
   return 0;
 }
 
-int send_reports(const Admin& a, queue::TlsReportLog& log, int64_t before_day) {
+int send_reports(const Admin& a, int64_t before_day) {
   boost::asio::io_context io;  // first: destroyed after the pool
   BlockingPool pool(1);
-  auto q = Backends::open(*a.cfg, pool, kQueuePart);
+  auto q = Backends::open(*a.cfg, pool, kQueuePart | kTlsRptLogPart);
   if (!q) return a.fail(q.error().message);
   auto resolver = dns::UnboundResolver::create(io.get_executor(), a.cfg->dns);
   if (!resolver) return a.fail("cannot start the resolver: " + resolver.error().message);
   delivery::TlsReporterContext ctx;
-  ctx.log = &log;
+  ctx.log = &(*q)->tlsrpt_log();
   ctx.queue = &(*q)->queue();
-  ctx.pool = &pool;
   ctx.resolver = *resolver;
   ctx.hostname = a.cfg->hostname;
   auto done = boost::asio::co_spawn(io, delivery::send_tls_reports(ctx, before_day, unix_now()),
@@ -71,12 +73,10 @@ int send_reports(const Admin& a, queue::TlsReportLog& log, int64_t before_day) {
 int cmd_tlsrpt_report(const std::filesystem::path& config_file, bool send) {
   auto a = open_admin("posthorn tlsrpt report", config_file);
   if (!a) return 1;
-  auto log = store::sqlite::SqliteTlsRptLog::open(a->cfg->data_dir);
-  if (!log) return a->fail("cannot open tlsrpt.db in " + a->cfg->data_dir.string() + ": " + log.error().message);
   // Today's reports too: an operator (or a test) asking now wants what has been counted so far.
   const int64_t now = unix_now();
   const int64_t before_day = now - ((now % kDay) + kDay) % kDay + kDay;
-  return send ? send_reports(*a, **log, before_day) : print_reports(*a, **log, before_day);
+  return send ? send_reports(*a, before_day) : print_reports(*a, before_day);
 }
 
 }  // namespace posthorn::app

@@ -25,13 +25,13 @@ int64_t unix_now() {
 
 }  // namespace
 
-asio::awaitable<void> record_dmarc_evaluation(msgauth::DmarcReportLog* log, BlockingPool* pool,
-                                              std::string source_ip, const InboundVerdict& verdict, int64_t now) {
+asio::awaitable<void> record_dmarc_evaluation(msgauth::DmarcReportLog* log, std::string source_ip,
+                                              const InboundVerdict& verdict, int64_t now) {
   if (log == nullptr) co_return;
   auto entry = msgauth::dmarc_report_entry(source_ip, verdict.spf, verdict.dkim, verdict.dmarc,
                                            config::auth_action_name(verdict.action));
   if (!entry) co_return;
-  auto task = run_blocking(*pool, [log, e = std::move(*entry), now]() { return log->record(e, now); });
+  auto task = log->record(std::move(*entry), now);
   auto recorded = co_await std::move(task);
   if (!recorded) spdlog::warn("dmarc: evaluation not counted for reports: {}", recorded.error().message);
 }
@@ -68,7 +68,7 @@ asio::awaitable<void> DmarcReporter::loop(std::shared_ptr<DmarcReporter> self) {
   while (!self->stopping_) {
     const int64_t now = unix_now();
     msgauth::DmarcReportLog* log = self->ctx_.log;
-    auto prune = run_blocking(*self->ctx_.pool, [log, now]() { return log->prune(now); });
+    auto prune = log->prune(now);
     auto pruned = co_await std::move(prune);
     if (!pruned) spdlog::warn("dmarc: cannot prune the report log: {}", pruned.error().message);
     try {
@@ -91,7 +91,7 @@ asio::awaitable<void> DmarcReporter::loop(std::shared_ptr<DmarcReporter> self) {
 asio::awaitable<ReporterPass> DmarcReporter::send_due(int64_t before_day, int64_t now) {
   ReporterPass pass;
   msgauth::DmarcReportLog* log = ctx_.log;
-  auto task = run_blocking(*ctx_.pool, [log, before_day]() { return log->due(before_day); });
+  auto task = log->due(before_day);
   auto due = co_await std::move(task);
   if (!due) {
     spdlog::warn("dmarc: cannot read the due reports: {}", due.error().message);
@@ -108,7 +108,7 @@ asio::awaitable<ReporterPass> DmarcReporter::send_due(int64_t before_day, int64_
       ++pass.later;
       continue;
     }
-    auto mark = run_blocking(*ctx_.pool, [log, domain, day]() { return log->mark_sent(domain, day); });
+    auto mark = log->mark_sent(domain, day);
     auto marked = co_await std::move(mark);
     if (!marked) {
       spdlog::warn("dmarc: report for {} sent but not marked: {}", domain, marked.error().message);

@@ -7,8 +7,8 @@
 // message goes to each address through send_notice() (stored at once for a local address, queued
 // with the report address as sender otherwise). A report is marked sent when every address took it
 // (or none may take it); a store or queue error leaves it for the next hour.
-// Depends on msgauth/ (reports), queue/, store/, auth/ (Directory), dns/, base/ (BlockingPool),
-// config/ and local_delivery.hpp. Thread-safe: start/stop from any thread; the loop runs on a strand.
+// Depends on msgauth/ (reports), queue/, store/, auth/ (Directory), dns/, base/, config/ and
+// local_delivery.hpp. Thread-safe: start/stop from any thread; the loop runs on a strand.
 #pragma once
 
 #include <atomic>
@@ -25,7 +25,6 @@
 #include "dns/resolver.hpp"
 #include "msgauth/dmarc_report.hpp"
 #include "msgauth/psl.hpp"
-#include "base/blocking_pool.hpp"
 #include "queue/queue.hpp"
 #include "delivery/inbound_auth.hpp"
 #include "store/store.hpp"
@@ -40,7 +39,6 @@ struct ReporterContext {
   queue::Queue* queue = nullptr;
   store::MailStore* store = nullptr;
   auth::Directory* directory = nullptr;
-  BlockingPool* pool = nullptr;
   std::function<void()> queued = {};  // wakes the queue runner after a report was queued
 };
 
@@ -51,11 +49,11 @@ struct ReporterPass {
   std::size_t later = 0;    // reports left for the next pass
 };
 
-// Counts one MX evaluation in `log` (on the pool) when its DMARC record asks for aggregate reports;
-// the disposition is what the verdict did. Errors are logged: a lost count never fails a message.
+// Counts one MX evaluation in `log` when its DMARC record asks for aggregate reports; the
+// disposition is what the verdict did. Errors are logged: a lost count never fails a message.
 // `log` nullptr: nothing.
-boost::asio::awaitable<void> record_dmarc_evaluation(msgauth::DmarcReportLog* log, BlockingPool* pool,
-                                                     std::string source_ip, const InboundVerdict& verdict, int64_t now);
+boost::asio::awaitable<void> record_dmarc_evaluation(msgauth::DmarcReportLog* log, std::string source_ip,
+                                                     const InboundVerdict& verdict, int64_t now);
 
 class DmarcReporter : public std::enable_shared_from_this<DmarcReporter> {
  public:

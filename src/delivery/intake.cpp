@@ -86,7 +86,7 @@ asio::awaitable<std::optional<Rejection>> authenticate(Work& w) {
   auto task = check_inbound(*s.resolver, *s.psl, settings,
                             InboundMessage{client_ip, w.envelope.helo, w.envelope.sender, w.message}, w.now);
   InboundVerdict verdict = co_await std::move(task);
-  auto record = record_dmarc_evaluation(s.dmarc_log, s.pool, w.envelope.client_ip, verdict, w.now);
+  auto record = record_dmarc_evaluation(s.dmarc_log, w.envelope.client_ip, verdict, w.now);
   co_await std::move(record);
   spdlog::info("{} smtp: message {}: {}{}", w.envelope.log, w.envelope.id, verdict.summary,
                verdict.action == config::AuthAction::kNone

@@ -313,16 +313,15 @@ asio::awaitable<EntryReport> QueueRunner::process(queue::Entry entry, SysTime no
     }
     // TLS-RPT counts: a lost count never holds up the delivery bookkeeping.
     if (ctx_.tlsrpt && !sessions.empty()) {
-      auto* log = ctx_.tlsrpt;
       const int64_t when = to_unix(now);
-      auto task = run_blocking(*ctx_.pool, [log, sessions, when]() -> Result<void> {
-        for (const auto& s : sessions) {
-          if (auto r = log->record(s, when); !r) return r;
+      for (auto& session : sessions) {
+        auto task = ctx_.tlsrpt->record(std::move(session), when);
+        auto recorded = co_await std::move(task);
+        if (!recorded) {
+          spdlog::warn("queue: {}: TLS-RPT counts not recorded: {}", id, recorded.error().message);
+          break;
         }
-        return {};
-      });
-      auto recorded = co_await std::move(task);
-      if (!recorded) spdlog::warn("queue: {}: TLS-RPT counts not recorded: {}", id, recorded.error().message);
+      }
     }
   }
 

@@ -17,7 +17,7 @@
 // RunnerOptions::poll, so `posthorn queue retry` from another process is seen within seconds; a
 // retry this process schedules sooner than the next poll wakes the loop at its time.
 //
-// Depends on queue/, smtpc/ (DeliveryAgent), store/, auth/ (Directory), base/ (BlockingPool) and
+// Depends on queue/, smtpc/ (DeliveryAgent), store/, auth/ (Directory), base/ and
 // delivery/local_delivery.hpp. Thread-safe: wake() from any thread; entries run concurrently on
 // the executor's threads; one entry is never processed twice at once.
 #pragma once
@@ -36,7 +36,6 @@
 
 #include "auth/directory.hpp"
 #include "config/config.hpp"
-#include "base/blocking_pool.hpp"
 #include "queue/queue.hpp"
 #include "queue/tls_report.hpp"
 #include "smtpc/agent.hpp"
@@ -52,7 +51,6 @@ struct RunnerContext {
   std::shared_ptr<smtpc::DeliveryAgent> agent;
   store::MailStore* store = nullptr;    // for DSNs to local senders
   auth::Directory* directory = nullptr;
-  BlockingPool* pool = nullptr;
   queue::TlsReportLog* tlsrpt = nullptr;  // TLS-RPT session counts (RFC 8460); nullptr: not kept
 };
 

@@ -86,7 +86,6 @@ class QueueRunnerTest : public ::testing::Test {
     ctx.agent = agent_;
     ctx.store = store_.get();
     ctx.directory = &harness_.directory();
-    ctx.pool = &harness_.pool();
     runner_ = QueueRunner::create(harness_.io().get_executor(), std::move(ctx), RunnerOptions{200ms, 100});
     return *runner_;
   }

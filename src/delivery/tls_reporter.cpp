@@ -28,7 +28,7 @@ int64_t unix_now() {
 asio::awaitable<TlsReporterPass> send_tls_reports(TlsReporterContext ctx, int64_t before_day, int64_t now) {
   TlsReporterPass pass;
   auto* log = ctx.log;
-  auto due_task = run_blocking(*ctx.pool, [log, before_day]() { return log->due(before_day); });
+  auto due_task = log->due(before_day);
   auto due = co_await std::move(due_task);
   if (!due) {
     spdlog::warn("tlsrpt: cannot read the reports: {}", due.error().message);
@@ -46,7 +46,7 @@ asio::awaitable<TlsReporterPass> send_tls_reports(TlsReporterContext ctx, int64_
     const std::string domain = report.domain;
     const int64_t day = report.day;
     if (to.empty()) {
-      auto mark = run_blocking(*ctx.pool, [log, domain, day]() { return log->mark_sent(domain, day); });
+      auto mark = log->mark_sent(domain, day);
       auto marked = co_await std::move(mark);
       if (!marked) spdlog::warn("tlsrpt: {}: {}", domain, marked.error().message);
       ++pass.dropped;
@@ -67,7 +67,7 @@ asio::awaitable<TlsReporterPass> send_tls_reports(TlsReporterContext ctx, int64_
     auto queued = co_await std::move(enqueue);
     Result<void> sent = queued ? Result<void>() : Result<void>(queued.error());
     if (queued) {
-      auto mark = run_blocking(*ctx.pool, [log, domain, day]() { return log->mark_sent(domain, day); });
+      auto mark = log->mark_sent(domain, day);
       auto marked = co_await std::move(mark);
       sent = marked;
     }

@@ -7,7 +7,7 @@
 // domain without a TLSRPT record gets no report (marked sent, "dropped"); a DNS or queue failure
 // leaves the report for the next pass. https: destinations are not supported; a mailto: address
 // in one of our own domains goes through the queue like any other (see the report of the branch).
-// Depends on queue/ (the log, the queue, the report text), dns/, base/ (BlockingPool), base/.
+// Depends on queue/ (the log, the queue, the report text), dns/, base/.
 // Thread-safe: start/stop from any thread; the loop runs on a strand.
 #pragma once
 
@@ -22,7 +22,6 @@
 #include <string>
 
 #include "dns/resolver.hpp"
-#include "base/blocking_pool.hpp"
 #include "queue/queue.hpp"
 #include "queue/tls_report.hpp"
 
@@ -31,7 +30,6 @@ namespace posthorn::delivery {
 struct TlsReporterContext {
   queue::TlsReportLog* log = nullptr;
   queue::Queue* queue = nullptr;
-  BlockingPool* pool = nullptr;
   std::shared_ptr<dns::Resolver> resolver;
   std::string hostname;               // organization-name; the reports come from postmaster@hostname
   std::function<void()> queued = {};  // wakes the queue runner after a report was queued

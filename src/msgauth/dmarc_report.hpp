@@ -1,7 +1,7 @@
 // DMARC aggregate reports [RFC 7489 §7.2, Appendix C]: what one evaluation contributes to a report
 // (a row: source IP, identifiers, the policy applied, the DKIM and SPF results), the storage
-// interface that counts rows per report domain and UTC day (DmarcReportLog; the SQLite
-// implementation is store/sqlite/sqlite_dmarc_log), the report XML, gzip, the report message
+// interface that counts rows per report domain and UTC day (DmarcReportLog; its implementations are
+// store/sqlite/sqlite_dmarc_log and store/pg/pg_dmarc_log), the report XML, gzip, the report message
 // (§7.2.1.1), and the choice of destinations among rua= URIs (mailto: only, "!size" limits, the
 // external destination check of §7.1).
 // Depends on msgauth/dmarc (DmarcOutcome), spf, dkim (their result types), psl, dns/ (the Resolver,
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "base/task.hpp"
 #include "dns/resolver.hpp"
 #include "msgauth/dkim.hpp"
 #include "msgauth/dmarc.hpp"
@@ -85,17 +86,24 @@ struct DmarcAggregate {
   uint64_t overflow = 0;  // evaluations not itemised because the row limit was reached
 };
 
-// Where evaluations are counted. Implementations bound the rows kept per domain and day.
+// Where evaluations are counted: one report per (policy domain, UTC day) holding the latest
+// published policy, its distinct rows with their counts, and an overflow counter. Implementations
+// bound the distinct rows kept per report (further distinct rows only add to the overflow counter;
+// rows already kept still count). Every call may wait on storage (Task, base/task.hpp); the
+// shared behavioural suite is tests/harness/dmarc_log_contract.hpp.
 class DmarcReportLog {
  public:
   virtual ~DmarcReportLog() = default;
-  // Counts `entry` on the UTC day of `now` (unix seconds).
-  virtual Result<void> record(const DmarcReportEntry& entry, int64_t now) = 0;
-  // The unsent reports of days before `before_day` (unix seconds of a day's start).
-  virtual Result<std::vector<DmarcAggregate>> due(int64_t before_day) = 0;
-  virtual Result<void> mark_sent(std::string_view domain, int64_t day) = 0;
+  // Counts `entry` on the UTC day of `now` (unix seconds). For a report already marked sent, the
+  // evaluation starts that day's report over (no rows, no overflow).
+  virtual Task<void> record(DmarcReportEntry entry, int64_t now) = 0;
+  // The unsent reports with a count, of days before `before_day` (unix seconds of a day's start),
+  // ordered by day then domain; each report's rows in the order they were first counted.
+  virtual Task<std::vector<DmarcAggregate>> due(int64_t before_day) = 0;
+  // Marks a report sent and drops its rows; kNotFound when there is no such report.
+  virtual Task<void> mark_sent(std::string domain, int64_t day) = 0;
   // Removes sent reports and everything older than 7 days before `now`; returns reports removed.
-  virtual Result<std::size_t> prune(int64_t now) = 0;
+  virtual Task<std::size_t> prune(int64_t now) = 0;
 };
 
 inline int64_t day_start(int64_t unix_seconds) {

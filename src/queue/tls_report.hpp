@@ -1,7 +1,7 @@
 // TLS-RPT [RFC 8460]: what one outbound TLS session contributes to a report (the policy that
 // applied, and success or a failure result type of §4.3), the storage interface that counts
-// sessions per policy domain and UTC day (TlsReportLog; the SQLite implementation is
-// store/sqlite/sqlite_tlsrpt_log), the §4.4 JSON report, the report file name (§5.3), and the rua=
+// sessions per policy domain and UTC day (TlsReportLog; its implementations are
+// store/sqlite/sqlite_tlsrpt_log and store/pg/pg_tlsrpt_log), the §4.4 JSON report, the report file name (§5.3), and the rua=
 // addresses of a "_smtp._tls" TXT record (§3). The delivery agent (smtpc/) fills TlsSession values
 // into its outcome; the queue runner records them, so smtpc never touches storage.
 // Depends on base/. Pure functions, thread-safe; TlsReportLog implementations say their own.
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "base/task.hpp"
 
 namespace posthorn::queue {
 
@@ -56,14 +57,20 @@ struct TlsReport {
   std::vector<TlsPolicyCounts> policies;
 };
 
+// Where sessions are counted: per (policy domain, UTC day, policy) the successes and failures, per
+// failure (result type, MX host, address) a count. Every call may wait on storage (Task,
+// base/task.hpp); the shared behavioural suite is tests/harness/tlsrpt_log_contract.hpp.
 class TlsReportLog {
  public:
   virtual ~TlsReportLog() = default;
   // Counts `session` on the UTC day of `now` (unix seconds).
-  virtual Result<void> record(const TlsSession& session, int64_t now) = 0;
-  // The unsent reports of days before `before_day` (unix seconds of a day's start).
-  virtual Result<std::vector<TlsReport>> due(int64_t before_day) = 0;
-  virtual Result<void> mark_sent(std::string_view domain, int64_t day) = 0;
+  virtual Task<void> record(TlsSession session, int64_t now) = 0;
+  // The unsent reports of days before `before_day` (unix seconds of a day's start), ordered by day
+  // then domain; policies and failures in the order they were first counted.
+  virtual Task<std::vector<TlsReport>> due(int64_t before_day) = 0;
+  // Drops a report's counts (nothing to drop is not an error); a session recorded later for the
+  // same day starts a new report.
+  virtual Task<void> mark_sent(std::string domain, int64_t day) = 0;
 };
 
 // The policy as one text (a storage key; identical policies give identical text), and back.

@@ -1,4 +1,5 @@
-// SqliteDmarcLog (see sqlite_dmarc_log.hpp): counts per report and row in one IMMEDIATE transaction.
+// SqliteDmarcLog (see sqlite_dmarc_log.hpp): counts per report and row in one IMMEDIATE transaction;
+// each call runs on the pool (run_blocking).
 #include "store/sqlite/sqlite_dmarc_log.hpp"
 
 #include "base/log.hpp"
@@ -43,16 +44,17 @@ Result<void> run_for_report(Db& db, std::string_view sql, std::string_view domai
 
 }  // namespace
 
-Result<std::unique_ptr<SqliteDmarcLog>> SqliteDmarcLog::open(const fs::path& data_dir, std::size_t max_rows) {
+Result<std::unique_ptr<SqliteDmarcLog>> SqliteDmarcLog::open(const fs::path& data_dir, BlockingPool& pool,
+                                                             std::size_t max_rows) {
   if (auto r = make_durable_dir(data_dir); !r) return r.error();
   DbOptions options;
   options.synchronous_full = false;
   auto db = Db::open_with_schema(data_dir / "dmarc.db", options, "dmarc.db", kMigrations);
   if (!db) return db.error();
-  return std::unique_ptr<SqliteDmarcLog>(new SqliteDmarcLog(std::move(*db), max_rows));
+  return std::unique_ptr<SqliteDmarcLog>(new SqliteDmarcLog(std::move(*db), pool, max_rows));
 }
 
-Result<void> SqliteDmarcLog::record(const msgauth::DmarcReportEntry& entry, int64_t now) {
+Result<void> SqliteDmarcLog::record_blocking(const msgauth::DmarcReportEntry& entry, int64_t now) {
   const int64_t day = msgauth::day_start(now);
   const std::string& domain = entry.policy.domain;
   const std::string fields = msgauth::serialize_row(entry.row);
@@ -119,7 +121,7 @@ Result<void> SqliteDmarcLog::load_rows(DmarcAggregate& report) {
   return {};
 }
 
-Result<std::vector<DmarcAggregate>> SqliteDmarcLog::due(int64_t before_day) {
+Result<std::vector<DmarcAggregate>> SqliteDmarcLog::due_blocking(int64_t before_day) {
   std::lock_guard lock(mu_);
   auto txn = Transaction::begin(db_, Transaction::Kind::kDeferred);
   if (!txn) return txn.error();
@@ -148,7 +150,7 @@ Result<std::vector<DmarcAggregate>> SqliteDmarcLog::due(int64_t before_day) {
   return out;
 }
 
-Result<void> SqliteDmarcLog::mark_sent(std::string_view domain, int64_t day) {
+Result<void> SqliteDmarcLog::mark_sent_blocking(std::string_view domain, int64_t day) {
   std::lock_guard lock(mu_);
   auto txn = Transaction::begin(db_);
   if (!txn) return txn.error();
@@ -162,7 +164,7 @@ Result<void> SqliteDmarcLog::mark_sent(std::string_view domain, int64_t day) {
   return txn->commit();
 }
 
-Result<std::size_t> SqliteDmarcLog::prune(int64_t now) {
+Result<std::size_t> SqliteDmarcLog::prune_blocking(int64_t now) {
   const int64_t oldest = msgauth::day_start(now) - kKeepDays * msgauth::kDaySeconds;
   std::lock_guard lock(mu_);
   auto txn = Transaction::begin(db_);
@@ -178,6 +180,22 @@ Result<std::size_t> SqliteDmarcLog::prune(int64_t now) {
   const std::size_t removed = std::size_t(db_.changes());
   if (auto r = txn->commit(); !r) return r.error();
   return removed;
+}
+
+Task<void> SqliteDmarcLog::record(msgauth::DmarcReportEntry entry, int64_t now) {
+  return run_blocking(pool_, [this, entry = std::move(entry), now] { return record_blocking(entry, now); });
+}
+
+Task<std::vector<DmarcAggregate>> SqliteDmarcLog::due(int64_t before_day) {
+  return run_blocking(pool_, [this, before_day] { return due_blocking(before_day); });
+}
+
+Task<void> SqliteDmarcLog::mark_sent(std::string domain, int64_t day) {
+  return run_blocking(pool_, [this, domain = std::move(domain), day] { return mark_sent_blocking(domain, day); });
+}
+
+Task<std::size_t> SqliteDmarcLog::prune(int64_t now) {
+  return run_blocking(pool_, [this, now] { return prune_blocking(now); });
 }
 
 }  // namespace posthorn::store::sqlite

@@ -1,4 +1,5 @@
-// SqliteTlsRptLog (see sqlite_tlsrpt_log.hpp): one IMMEDIATE transaction per recorded session.
+// SqliteTlsRptLog (see sqlite_tlsrpt_log.hpp): one IMMEDIATE transaction per recorded session; each
+// call runs on the pool (run_blocking).
 #include "store/sqlite/sqlite_tlsrpt_log.hpp"
 
 #include "base/log.hpp"
@@ -40,16 +41,16 @@ int64_t day_of(int64_t t) { return t - ((t % kDay) + kDay) % kDay; }
 
 }  // namespace
 
-Result<std::unique_ptr<SqliteTlsRptLog>> SqliteTlsRptLog::open(const fs::path& data_dir) {
+Result<std::unique_ptr<SqliteTlsRptLog>> SqliteTlsRptLog::open(const fs::path& data_dir, BlockingPool& pool) {
   if (auto r = make_durable_dir(data_dir); !r) return r.error();
   DbOptions options;
   options.synchronous_full = false;
   auto db = Db::open_with_schema(data_dir / "tlsrpt.db", options, "tlsrpt.db", kMigrations);
   if (!db) return db.error();
-  return std::unique_ptr<SqliteTlsRptLog>(new SqliteTlsRptLog(std::move(*db)));
+  return std::unique_ptr<SqliteTlsRptLog>(new SqliteTlsRptLog(std::move(*db), pool));
 }
 
-Result<void> SqliteTlsRptLog::record(const queue::TlsSession& session, int64_t now) {
+Result<void> SqliteTlsRptLog::record_blocking(const queue::TlsSession& session, int64_t now) {
   const int64_t day = day_of(now);
   const std::string& domain = session.policy.domain;
   const std::string policy = queue::serialize_policy(session.policy);
@@ -114,7 +115,7 @@ Result<void> SqliteTlsRptLog::load(queue::TlsReport& report) {
   return {};
 }
 
-Result<std::vector<queue::TlsReport>> SqliteTlsRptLog::due(int64_t before_day) {
+Result<std::vector<queue::TlsReport>> SqliteTlsRptLog::due_blocking(int64_t before_day) {
   std::lock_guard lock(mu_);
   auto txn = Transaction::begin(db_, Transaction::Kind::kDeferred);
   if (!txn) return txn.error();
@@ -134,7 +135,7 @@ Result<std::vector<queue::TlsReport>> SqliteTlsRptLog::due(int64_t before_day) {
   return out;
 }
 
-Result<void> SqliteTlsRptLog::mark_sent(std::string_view domain, int64_t day) {
+Result<void> SqliteTlsRptLog::mark_sent_blocking(std::string_view domain, int64_t day) {
   std::lock_guard lock(mu_);
   auto txn = Transaction::begin(db_);
   if (!txn) return txn.error();
@@ -146,6 +147,18 @@ Result<void> SqliteTlsRptLog::mark_sent(std::string_view domain, int64_t day) {
     if (auto r = st->run(); !r) return r.error();
   }
   return txn->commit();
+}
+
+Task<void> SqliteTlsRptLog::record(queue::TlsSession session, int64_t now) {
+  return run_blocking(pool_, [this, session = std::move(session), now] { return record_blocking(session, now); });
+}
+
+Task<std::vector<queue::TlsReport>> SqliteTlsRptLog::due(int64_t before_day) {
+  return run_blocking(pool_, [this, before_day] { return due_blocking(before_day); });
+}
+
+Task<void> SqliteTlsRptLog::mark_sent(std::string domain, int64_t day) {
+  return run_blocking(pool_, [this, domain = std::move(domain), day] { return mark_sent_blocking(domain, day); });
 }
 
 }  // namespace posthorn::store::sqlite
