@@ -114,6 +114,7 @@ std::optional<Target> parse_target(std::string_view to) {
 
 // Counts of what moved, and the differences verification found.
 struct Run {
+  Run(Backends& f, Backends& t, fs::path spool) : from(f), to(t), spool_dir(std::move(spool)) {}
   Backends& from;
   Backends& to;
   fs::path spool_dir;  // temp files of large messages
@@ -587,7 +588,7 @@ int cmd_migrate(const MigrateArgs& args) {
   if (!from) return fail(from.error().message);
   auto to = Backends::open(to_cfg, pool, kAllParts);
   if (!to) return fail(to.error().message);
-  Run run{**from, **to, cfg.store.backend == config::StoreBackend::kSqlite ? cfg.data_dir : fs::path()};
+  Run run(**from, **to, cfg.store.backend == config::StoreBackend::kSqlite ? cfg.data_dir : fs::path());
   auto done = run_sync(migrate(run, args.account));
   if (!done && done.error().code == Errc::kExists) return fail(target->shown + ": " + done.error().message);
   if (!done) return fail(done.error().message);
