@@ -68,6 +68,15 @@ int cmd_dkim(const DkimArgs& args);
 // posthorn tlsrpt report [--send]: the pending TLS-RPT reports as JSON, or queue them now.
 int cmd_tlsrpt_report(const std::filesystem::path& config_file, bool send);
 
+// posthorn migrate --to postgresql://USER@HOST:PORT/DB | sqlite:DATA_DIR [--account ADDRESS]: copies the
+// installation into another backend and verifies it (migrate_cli.cpp, docs/cluster.md).
+struct MigrateArgs {
+  std::filesystem::path config_file;
+  std::string to;
+  std::string account;  // "" = everything
+};
+int cmd_migrate(const MigrateArgs& args);
+
 // --config FILE, else ./posthorn.toml, else /etc/posthorn/posthorn.toml.
 std::filesystem::path resolve_config_path(const std::string& given);
 

@@ -177,6 +177,11 @@ int main(int argc, char** argv) {
   auto* tlsrpt_report = tlsrpt_cmd->add_subcommand("report", "Print the pending reports as JSON (today's included)");
   tlsrpt_report->add_flag("--send", tlsrpt_send, "Queue them to the domains' rua= addresses now instead");
 
+  MigrateArgs mig;
+  auto* migrate_cmd = app.add_subcommand("migrate", "Copy this installation into another backend (SQLite <-> PostgreSQL) and verify it");
+  migrate_cmd->add_option("--to", mig.to, "postgresql://USER@HOST:PORT/DB (empty database) or sqlite:DATA_DIR (new folder)")->required();
+  migrate_cmd->add_option("--account", mig.account, "Move only this account");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -213,6 +218,10 @@ int main(int argc, char** argv) {
     return cmd_dkim(dkim);
   }
   if (dmarc_report->parsed()) return cmd_dmarc_report(config_file, dmarc_send);
+  if (migrate_cmd->parsed()) {
+    mig.config_file = config_file;
+    return cmd_migrate(mig);
+  }
   if (import_cmd->parsed() || export_cmd->parsed()) {
     xfer.config_file = config_file;
     return cmd_transfer(xfer);

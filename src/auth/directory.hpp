@@ -75,6 +75,12 @@ class Directory {
   // then the domain catch-all; aliases expand recursively (depth 10, cycles ignored).
   // Errc::kNotFound when nothing matches in a local domain.
   virtual Task<Resolved> resolve(std::string address) = 0;
+
+  // ---- Moving an installation between backends (posthorn migrate, issue 20 item 3) ----
+  // Adds an account as another directory holds it: address, password hash, SCRAM data, quota and
+  // created_at unchanged (so its users log in with the same password); account.id is ignored and
+  // the new id returned. Errors as add_account.
+  virtual Task<Account> import_account(Account account) = 0;
 };
 
 // Splits and normalises "local@domain": domain lower-cased, both parts non-empty, no spaces or

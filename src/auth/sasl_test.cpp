@@ -120,6 +120,9 @@ class TestDirectory final : public Directory {
     if (!found) co_return found.error();
     co_return Resolved{{found->id}, {}};
   }
+  Task<Account> import_account(Account account) override {
+    return add_account(account.address, account.password_hash, account.scram, account.quota_bytes);
+  }
 
   std::string scram_of(std::string_view address) {
     std::lock_guard lock(mutex_);

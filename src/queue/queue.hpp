@@ -129,6 +129,13 @@ class Queue {
   virtual Task<std::size_t> retry(std::optional<std::string> id, int64_t now) = 0;
   // Removes the entry and its spool file. kNotFound when absent.
   virtual Task<void> remove(std::string id) = 0;
+
+  // ---- Moving an installation between backends (posthorn migrate, issue 20 item 3) ----
+  // Records an entry as another queue holds it, with its message bytes, durably (as enqueue): its
+  // id, sender, recipients with their states, errors, attempts and reported marks, created,
+  // next_attempt and every flag unchanged (entry.size is the message's). kInvalid for a malformed id
+  // or no recipient, kExists when the id is taken.
+  virtual Task<void> import_entry(Entry entry, std::string message) = 0;
 };
 
 }  // namespace posthorn::queue

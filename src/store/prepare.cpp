@@ -51,4 +51,35 @@ Result<bool> SpoolPieces::next(std::string& piece) {
   return true;
 }
 
+Result<void> check_restore(const std::vector<RestoredMessage>& messages, const MailboxInfo& box, Uid max_uid) {
+  Uid last = max_uid;
+  for (const auto& m : messages) {
+    const std::string which = "restored message UID " + std::to_string(m.info.uid);
+    if (m.info.uid <= last) return make_error(Errc::kInvalid, which + " is not above the mailbox's UIDs");
+    if (m.info.uid >= box.uid_next) return make_error(Errc::kInvalid, which + " is not below the mailbox's UIDNEXT");
+    if (m.info.modseq == 0 || m.info.modseq > box.highest_modseq) {
+      return make_error(Errc::kInvalid, which + " has a MODSEQ above the mailbox's HIGHESTMODSEQ");
+    }
+    last = m.info.uid;
+  }
+  return {};
+}
+
+Result<void> check_restore_mailbox(const MailboxInfo& info) {
+  if (info.uid_validity == 0 || info.uid_next == 0 || info.highest_modseq == 0) {
+    return make_error(Errc::kInvalid, "restored mailbox " + info.name + " needs UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ");
+  }
+  return {};
+}
+
+AppendMessage restored_append(RestoredMessage& m) {
+  AppendMessage out;
+  out.bytes = std::move(m.bytes);
+  out.flags = m.info.flags;
+  out.internal_date = m.info.internal_date;
+  out.binary = true;
+  out.spool = m.spool;
+  return out;
+}
+
 }  // namespace posthorn::store

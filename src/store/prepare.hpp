@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.hpp"
 #include "base/spool.hpp"
@@ -52,5 +53,17 @@ class SpoolPieces {
   std::string raw_;
   CrlfNormalizer crlf_;
 };
+
+// ---- Moving an installation (posthorn migrate): what both backends check before a restore ----
+
+// Mailbox::restore_messages' rules, against the mailbox `box` whose highest stored UID is
+// `max_uid` (0: empty): UIDs ascending, above max_uid, below box.uid_next; MODSEQs 1..highest_modseq.
+// kInvalid naming the first message that breaks one.
+Result<void> check_restore(const std::vector<RestoredMessage>& messages, const MailboxInfo& box, Uid max_uid);
+// Account::restore_mailbox's rules on the values given: UIDVALIDITY non-zero, uid_next >= 1,
+// highest_modseq >= 1. kInvalid otherwise.
+Result<void> check_restore_mailbox(const MailboxInfo& info);
+// The AppendMessage that stores `m`'s bytes byte for byte (binary) with its flags and internal date.
+AppendMessage restored_append(RestoredMessage& m);
 
 }  // namespace posthorn::store

@@ -115,6 +115,17 @@ class Mailbox {
   // (a session that never commits changes nothing). Expunges reach other sessions as expunges.
   virtual Task<MaildropView> maildrop() = 0;
   virtual Task<MaildropResult> commit_maildrop(MaildropUpdate update) = 0;
+
+  // ---- Moving an installation between backends (posthorn migrate, issue 20 item 3) ----
+  // The metadata of at most `limit` messages with UIDs above `after`, ascending: a mailbox is read
+  // page by page, never whole.
+  virtual Task<std::vector<MessageInfo>> image_page(Uid after, std::size_t limit) = 0;
+  // Stores `messages` exactly as given (RestoredMessage), in one transaction, all or nothing, and
+  // publishes one kAppended event. Their UIDs must ascend, lie above every UID in the mailbox and
+  // below its uid_next, and their MODSEQs be at most its highest_modseq (set by
+  // Account::restore_mailbox first); kInvalid otherwise. The quota is not checked (the account's
+  // own mail, moved), the totals are kept. No message is \Recent afterwards.
+  virtual Task<void> restore_messages(std::vector<RestoredMessage> messages) = 0;
 };
 
 // One account's mailbox tree and quota.
@@ -143,6 +154,14 @@ class Account {
   // The account's own POP3 policy (text the application validates, e.g. "keep:30"); "" = the
   // server's. Read back with Mailbox::maildrop().
   virtual Task<void> set_pop3_policy(std::string policy) = 0;
+
+  // ---- Moving an installation between backends (posthorn migrate, issue 20 item 3) ----
+  // Gives mailbox `info.name` exactly info's uid_validity, uid_next, highest_modseq and special_use
+  // (info.id and info.subscribed are ignored: subscriptions move with set_subscribed), creating it
+  // (and missing parents) when absent; an existing mailbox (a new account's defaults) is taken
+  // over when it holds no message. kConflict when it holds messages: restoring never merges.
+  // Later UIDVALIDITYs of the account stay above every restored one. Returns the mailbox as stored.
+  virtual Task<MailboxInfo> restore_mailbox(MailboxInfo info) = 0;
 };
 
 // One local recipient of a delivery.

@@ -241,4 +241,15 @@ struct QuotaUsage {  // [RFC 9208] STORAGE (bytes here; IMAP reports KiB) and ME
   Limits limits;
 };
 
+// ---- Moving an installation between backends (posthorn migrate, issue 20 item 3) ----
+
+// One message as another store holds it, restored exactly (Mailbox::restore_messages): its bytes
+// byte for byte (no CRLF normalisation, no delivery prefix split off) and info's uid, modseq, flags,
+// internal_date and save_date; info.size is ignored (the size of the bytes).
+struct RestoredMessage {
+  MessageInfo info;
+  std::string bytes;                     // the message (empty when `spool` holds it)
+  std::shared_ptr<const Spool> spool{};  // a large message, read a piece at a time
+};
+
 }  // namespace posthorn::store

@@ -67,6 +67,7 @@ class SyncDirectory {
   Result<void> delete_alias(std::string a) { return run(d_.delete_alias(std::move(a))); }
   Result<std::vector<Alias>> list_aliases() { return run(d_.list_aliases()); }
   Result<Resolved> resolve(std::string a) { return run(d_.resolve(std::move(a))); }
+  Result<Account> import_account(Account a) { return run(d_.import_account(std::move(a))); }
 
  private:
   boost::asio::io_context& io_;
@@ -367,6 +368,37 @@ TEST_P(DirectoryContract, PersistsAcrossReopen) {
   EXPECT_EQ(*dir_->list_domains(), std::vector<std::string>{"example.test"});
   EXPECT_EQ(dir_->find_account("alice@example.test")->id, alice);
   EXPECT_EQ(dir_->resolve("info@example.test")->accounts, std::vector<AccountId>{alice});
+}
+
+// ---- Moving an installation (posthorn migrate) ----
+
+TEST_P(DirectoryContract, ImportAccountKeepsCredentialsQuotaAndCreationTime) {
+  const AccountId existing = add("first@example.test");
+  Account given;
+  given.id = 999;  // ignored: the target gives its own
+  given.address = "Moved@Example.TEST";
+  given.password_hash = "{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$c2FsdA$aGFzaA";
+  given.scram = "SCRAM-SHA-256$4096:c2FsdA==$a2V5$c2VydmVy";
+  given.quota_bytes = 5000000;
+  given.created_at = 1234567890;
+  auto made = dir_->import_account(given);
+  ASSERT_TRUE(made) << made.error().message;
+  EXPECT_GT(made->id, existing);
+  EXPECT_EQ(made->address, "Moved@example.test");
+  reopen();
+  auto found = dir_->find_account("moved@example.test");
+  ASSERT_TRUE(found) << found.error().message;
+  EXPECT_EQ(found->id, made->id);
+  EXPECT_EQ(found->password_hash, given.password_hash);
+  EXPECT_EQ(found->scram, given.scram);
+  EXPECT_EQ(found->quota_bytes, given.quota_bytes);
+  EXPECT_EQ(found->created_at, 1234567890);
+  // The same rules as add_account.
+  EXPECT_EQ(error_code(dir_->import_account(given)), Errc::kExists);
+  given.address = "x@elsewhere.test";
+  EXPECT_EQ(error_code(dir_->import_account(given)), Errc::kNotFound);
+  given.address = "no-at-sign";
+  EXPECT_EQ(error_code(dir_->import_account(given)), Errc::kInvalid);
 }
 
 }  // namespace posthorn::auth::contract

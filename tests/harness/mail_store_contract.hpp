@@ -932,4 +932,167 @@ TEST_P(MailStoreContract, MaildropExpiresMessagesRetrievedBeforeTheCutoff) {
   EXPECT_EQ(run(inbox->select(false)).value().messages.size(), 2u);
 }
 
+// ---- Moving an installation (posthorn migrate) ----
+
+inline RestoredMessage restored(Uid uid, ModSeq modseq, std::string bytes, Flags flags = {}, int64_t date = 1600000000) {
+  RestoredMessage m;
+  m.info.uid = uid;
+  m.info.modseq = modseq;
+  m.info.flags = std::move(flags);
+  m.info.internal_date = date;
+  m.info.save_date = date + 60;
+  m.bytes = std::move(bytes);
+  return m;
+}
+
+TEST_P(MailStoreContract, RestoreKeepsUidsModseqsFlagsAndBytesExactly) {
+  auto a = account(1);
+  MailboxInfo given;
+  given.name = "inbox";
+  given.uid_validity = 777;
+  given.uid_next = 501;
+  given.highest_modseq = 9000;
+  auto inbox_info = run(a->restore_mailbox(given));
+  ASSERT_TRUE(inbox_info) << inbox_info.error().message;
+  EXPECT_EQ(inbox_info->name, "INBOX");
+  EXPECT_EQ(inbox_info->uid_validity, 777u);
+  EXPECT_EQ(inbox_info->uid_next, 501u);
+  EXPECT_EQ(inbox_info->highest_modseq, 9000u);
+
+  Flags seen;
+  seen.system = kSeen | kAnswered;
+  seen.keywords = {"$Forwarded", "Work"};
+  // A lone LF and a lone CR: the bytes are stored as given, not normalised.
+  const std::string odd = "From: a@example.test\nSubject: odd\r\n\r\nline\rwith CR\n";
+  const std::string big_body(600 * 1024, 'x');
+  auto spool = std::make_shared<Spool>(dir_, 0, nullptr);
+  const std::string big = "Subject: big\r\n\r\n" + big_body + "\r\n";
+  ASSERT_TRUE(spool->append(big));
+  std::vector<RestoredMessage> batch;
+  batch.push_back(restored(5, 10, odd, seen, 1500000000));
+  batch.push_back(restored(17, 8999, message("second")));
+  RestoredMessage spooled = restored(400, 9000, "");
+  spooled.spool = spool;
+  batch.push_back(std::move(spooled));
+  auto inbox = open(*a, "INBOX");
+  ASSERT_TRUE(run(inbox->restore_messages(std::move(batch))));
+
+  reopen();
+  a = account(1);
+  inbox = open(*a, "INBOX");
+  auto view = run(inbox->select(false)).value();
+  EXPECT_EQ(view.mailbox.uid_validity, 777u);
+  EXPECT_EQ(view.mailbox.uid_next, 501u);
+  EXPECT_EQ(view.mailbox.highest_modseq, 9000u);
+  EXPECT_EQ(view.first_recent, 0u);  // nothing restored is \Recent
+  ASSERT_EQ(view.messages.size(), 3u);
+  EXPECT_EQ(uids_of(view.messages), (std::vector<Uid>{5, 17, 400}));
+  EXPECT_EQ(view.messages[0].modseq, 10u);
+  EXPECT_EQ(view.messages[1].modseq, 8999u);
+  EXPECT_EQ(view.messages[2].modseq, 9000u);
+  EXPECT_EQ(view.messages[0].flags.system, kSeen | kAnswered);
+  EXPECT_EQ(view.messages[0].flags.keywords, (std::vector<std::string>{"$Forwarded", "Work"}));
+  EXPECT_EQ(view.messages[0].internal_date, 1500000000);
+  EXPECT_EQ(view.messages[0].save_date, 1500000060);
+  EXPECT_EQ(view.messages[0].size, odd.size());
+  EXPECT_EQ(view.messages[2].size, big.size());
+
+  // Paged reads of the image.
+  auto page = run(inbox->image_page(0, 2)).value();
+  EXPECT_EQ(uids_of(page), (std::vector<Uid>{5, 17}));
+  EXPECT_EQ(page[0].flags, view.messages[0].flags);
+  EXPECT_EQ(uids_of(run(inbox->image_page(17, 10)).value()), (std::vector<Uid>{400}));
+  EXPECT_TRUE(run(inbox->image_page(400, 10)).value().empty());
+
+  // The bytes, exactly, and a summary made from them.
+  auto read_all = [&](Uid uid) {
+    auto blob = run(inbox->open_message(uid)).value();
+    std::string out;
+    while (out.size() < blob->size()) out += run(blob->read(out.size(), 100000)).value();
+    return out;
+  };
+  EXPECT_EQ(read_all(5), odd);
+  EXPECT_EQ(sha256_hex(read_all(400)), sha256_hex(big));
+  auto summary = run(inbox->fetch({17}, true)).value();
+  ASSERT_EQ(summary.size(), 1u);
+  auto parsed = mime::decode_summary(summary[0].summary);
+  ASSERT_TRUE(parsed);
+
+  // Later appends continue above UIDNEXT and HIGHESTMODSEQ; the quota counts what was restored.
+  auto next = append(*inbox, msg("after"));
+  EXPECT_EQ(next.uid, 501u);
+  EXPECT_EQ(next.modseq, 9001u);
+  EXPECT_EQ(next.uid_validity, 777u);
+  EXPECT_EQ(run(a->quota()).value().messages, 4u);
+  EXPECT_EQ(run(inbox->status()).value().messages, 4u);
+}
+
+TEST_P(MailStoreContract, RestoreIntoANonEmptyMailboxIsRefused) {
+  auto a = account(1);
+  auto inbox = open(*a, "INBOX");
+  append(*inbox, msg("already here"));
+  MailboxInfo given;
+  given.name = "INBOX";
+  given.uid_validity = 5;
+  given.uid_next = 10;
+  given.highest_modseq = 10;
+  auto refused = run(a->restore_mailbox(given));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::kConflict);
+  EXPECT_EQ(run(inbox->status()).value().uid_next, 2u);  // unchanged
+
+  // Messages must ascend above the mailbox's UIDs, below UIDNEXT, with MODSEQs up to HIGHESTMODSEQ.
+  given.name = "Restored";
+  given.uid_next = 100;
+  given.highest_modseq = 50;
+  ASSERT_TRUE(run(a->restore_mailbox(given)));
+  auto box = open(*a, "Restored");
+  std::vector<RestoredMessage> one;
+  one.push_back(restored(10, 5, message("ten")));
+  ASSERT_TRUE(run(box->restore_messages(std::move(one))));
+  auto code_of = [&](Uid uid, ModSeq modseq) {
+    std::vector<RestoredMessage> b;
+    b.push_back(restored(uid, modseq, message("x")));
+    auto r = run(box->restore_messages(std::move(b)));
+    return r ? Errc{} : r.error().code;
+  };
+  EXPECT_EQ(code_of(10, 5), Errc::kInvalid);   // not above UID 10
+  EXPECT_EQ(code_of(9, 5), Errc::kInvalid);
+  EXPECT_EQ(code_of(100, 5), Errc::kInvalid);  // not below UIDNEXT
+  EXPECT_EQ(code_of(20, 51), Errc::kInvalid);  // above HIGHESTMODSEQ
+  EXPECT_EQ(code_of(20, 0), Errc::kInvalid);
+  EXPECT_EQ(run(box->status()).value().messages, 1u);
+  // ... and once it holds a message, the mailbox cannot be restored again.
+  EXPECT_EQ(run(a->restore_mailbox(given)).error().code, Errc::kConflict);
+  given.uid_validity = 0;
+  given.name = "Other";
+  EXPECT_EQ(run(a->restore_mailbox(given)).error().code, Errc::kInvalid);
+}
+
+TEST_P(MailStoreContract, RestoredMailboxesKeepTheirUidValidityAndNewOnesStayAbove) {
+  auto a = account(1);
+  MailboxInfo given;
+  given.name = "Lists/Posthorn";
+  given.uid_validity = 4000000000u;  // above any time-based one
+  given.uid_next = 3;
+  given.highest_modseq = 7;
+  given.special_use = SpecialUse::kArchive;
+  auto made = run(a->restore_mailbox(given));
+  ASSERT_TRUE(made) << made.error().message;
+  EXPECT_EQ(made->special_use, SpecialUse::kArchive);
+  auto parent = run(a->find_mailbox("Lists"));
+  ASSERT_TRUE(parent);  // the missing parent was created
+  auto fresh = run(a->create_mailbox("Fresh", SpecialUse::kNone));
+  ASSERT_TRUE(fresh);
+  EXPECT_GT(fresh->uid_validity, 4000000000u);
+  // An empty default mailbox is taken over.
+  given.name = "Trash";
+  given.uid_validity = 42;
+  given.special_use = SpecialUse::kTrash;
+  auto trash = run(a->restore_mailbox(given));
+  ASSERT_TRUE(trash) << trash.error().message;
+  EXPECT_EQ(run(a->find_mailbox("Trash")).value().uid_validity, 42u);
+  EXPECT_EQ(run(a->find_mailbox("Trash")).value().id, trash->id);
+}
+
 }  // namespace posthorn::store::contract

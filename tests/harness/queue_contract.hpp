@@ -107,6 +107,7 @@ class QueueContract : public ::testing::TestWithParam<QueueBackendParam> {
   Result<void> set_delay_notified(std::string id) { return run(q_->set_delay_notified(std::move(id))); }
   Result<std::size_t> retry(std::optional<std::string> id, int64_t now) { return run(q_->retry(std::move(id), now)); }
   Result<void> remove(std::string id) { return run(q_->remove(std::move(id))); }
+  Result<void> import_entry(Entry e, std::string message) { return run(q_->import_entry(std::move(e), std::move(message))); }
 
   posthorn::testing::TempDir dir_{"posthorn_queue_contract"};
   // io_ outlives pool_: pool threads may drop completions bound to it until the pool has joined.
@@ -335,6 +336,89 @@ TEST_P(QueueContract, DelayNotifiedIsRemembered) {
   reopen();
   EXPECT_TRUE(get(*id)->delay_notified);
   EXPECT_EQ(set_delay_notified("0123456789abcdef").error().code, Errc::kNotFound);
+}
+
+// ---- Moving an installation (posthorn migrate) ----
+
+TEST_P(QueueContract, ImportEntryKeepsEverything) {
+  Entry e;
+  e.id = "0123456789abcdef";
+  e.sender = "alice@example.test";
+  Recipient done;
+  done.address = "bob@remote.test";
+  done.state = RecipientState::kDelivered;
+  done.attempts = 2;
+  done.last_error = "250 ok";
+  Recipient failed;
+  failed.address = "carol@remote.test";
+  failed.state = RecipientState::kFailed;
+  failed.attempts = 3;
+  failed.last_error = "550 5.1.1 no such user";
+  failed.notify = 6;
+  failed.orcpt = "rfc822;carol@remote.test";
+  failed.reported = true;
+  Recipient waiting;
+  waiting.address = "dave@remote.test";
+  waiting.attempts = 4;
+  waiting.last_error = "451 4.7.0 try later";
+  e.recipients = {done, failed, waiting};
+  e.created = 1700000000;
+  e.next_attempt = 1700003600;
+  e.bounce_needed = true;
+  e.ret = "HDRS";
+  e.envid = "env-1";
+  e.smtputf8 = true;
+  e.eight_bit = true;
+  e.delay_notified = true;
+  const std::string bytes = "From: alice@example.test\r\nSubject: queued\r\n\r\nbody\r\n";
+  ASSERT_TRUE(import_entry(e, bytes));
+  reopen();
+  auto got = get(e.id);
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_EQ(got->sender, e.sender);
+  EXPECT_EQ(got->size, bytes.size());
+  EXPECT_EQ(got->created, e.created);
+  EXPECT_EQ(got->next_attempt, e.next_attempt);
+  EXPECT_FALSE(got->is_bounce);
+  EXPECT_TRUE(got->bounce_needed);
+  EXPECT_EQ(got->ret, "HDRS");
+  EXPECT_EQ(got->envid, "env-1");
+  EXPECT_TRUE(got->smtputf8);
+  EXPECT_TRUE(got->eight_bit);
+  EXPECT_TRUE(got->delay_notified);
+  ASSERT_EQ(got->recipients.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const Recipient& a = e.recipients[i];
+    const Recipient& b = got->recipients[i];
+    EXPECT_EQ(b.address, a.address);
+    EXPECT_EQ(b.state, a.state);
+    EXPECT_EQ(b.last_error, a.last_error);
+    EXPECT_EQ(b.attempts, a.attempts);
+    EXPECT_EQ(b.notify, a.notify);
+    EXPECT_EQ(b.orcpt, a.orcpt);
+    EXPECT_EQ(b.reported, a.reported);
+  }
+  EXPECT_EQ(read_message(e.id).value(), bytes);
+  // Due at its own next attempt, not before; the id is taken now.
+  EXPECT_TRUE(due(e.next_attempt - 1).value().empty());
+  EXPECT_EQ(due(e.next_attempt).value().size(), 1u);
+  auto again = import_entry(e, "other bytes");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, Errc::kExists);
+  EXPECT_EQ(read_message(e.id).value(), bytes);  // the first import's bytes are untouched
+}
+
+TEST_P(QueueContract, ImportEntryChecksIdAndRecipients) {
+  Entry e;
+  e.id = "not-an-id";
+  Recipient r;
+  r.address = "bob@remote.test";
+  e.recipients = {r};
+  EXPECT_EQ(import_entry(e, "x").error().code, Errc::kInvalid);
+  e.id = "00000000000000aa";
+  e.recipients.clear();
+  EXPECT_EQ(import_entry(e, "x").error().code, Errc::kInvalid);
+  EXPECT_TRUE(list().value().empty());
 }
 
 }  // namespace posthorn::queue::contract

@@ -241,6 +241,11 @@ Task<std::unique_ptr<Connection>> Connection::connect(asio::any_io_executor exec
   if (PQsetnonblocking(c->conn_, 1) != 0) {
     co_return make_error(Errc::kUnavailable, where + ": " + first_line(PQerrorMessage(c->conn_)));
   }
+  // The server's NOTICEs ("relation ... already exists, skipping" of a migration's IF NOT EXISTS)
+  // go to the debug log, not to libpq's default of stderr, where they broke the one-line errors of
+  // the admin commands.
+  PQsetNoticeProcessor(
+      c->conn_, [](void*, const char* message) { spdlog::debug("postgresql: {}", first_line(message)); }, nullptr);
   co_return c;
 }
 

@@ -208,17 +208,24 @@ Task<bool> PgDirectory::is_local_domain(std::string name) {
 
 Task<Account> PgDirectory::add_account(std::string address, std::string password_hash, std::string scram,
                                        uint64_t quota_bytes) {
-  auto addr = auth::normalize_address(address);
-  if (!addr) co_return make_error(Errc::kInvalid, "malformed address");
-  auto quota = auth::quota_value(quota_bytes);
-  if (!quota) co_return quota.error();
   Account a;
-  a.address = addr->full();
+  a.address = std::move(address);
   a.password_hash = std::move(password_hash);
   a.scram = std::move(scram);
   a.quota_bytes = quota_bytes;
   a.created_at =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto task = import_account(std::move(a));  // made first: g++ 12 and aggregates in co_await
+  auto added = co_await std::move(task);
+  co_return added;
+}
+
+Task<Account> PgDirectory::import_account(Account a) {
+  auto addr = auth::normalize_address(a.address);
+  if (!addr) co_return make_error(Errc::kInvalid, "malformed address");
+  auto quota = auth::quota_value(a.quota_bytes);
+  if (!quota) co_return quota.error();
+  a.address = addr->full();
   TxBody<Account> body = [addr = *addr, a](Connection& c) { return insert_account(c, addr, a); };
   auto added = co_await transaction<Account>(pool_, std::move(body), "directory");
   co_return added;

@@ -64,6 +64,10 @@ class PgDirectory final : public auth::Directory {
 
   Task<auth::Resolved> resolve(std::string address) override;
 
+  // ---- Moving an installation (posthorn migrate) ----
+  // add_account is this with created_at now.
+  Task<auth::Account> import_account(auth::Account account) override;
+
  private:
   PgDirectory(boost::asio::any_io_executor executor, const PoolOptions& options) : pool_(std::move(executor), options) {}
   // One statement on a pooled connection, outside a transaction.

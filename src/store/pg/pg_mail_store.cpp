@@ -533,6 +533,30 @@ Task<void> reference_blobs(PgShared& s, Connection& c, const std::vector<const N
   co_return Result<void>{};
 }
 
+// Inserts the row of one message whose blob is referenced already.
+Task<void> insert_message_row(Connection& c, MailboxId mailbox, Uid uid, ModSeq modseq, const NewMessage& m,
+                              int64_t save_date) {
+  std::vector<Param> params;
+  params.push_back(Param::integer(mailbox));
+  params.push_back(Param::integer(uid));
+  params.push_back(Param::integer(int64_t(modseq)));
+  params.push_back(Param::integer(m.flags.system));
+  params.push_back(Param::text(join_keywords(m.flags.keywords)));
+  params.push_back(Param::integer(m.internal_date));
+  params.push_back(Param::integer(save_date));
+  params.push_back(Param::integer(int64_t(m.size)));
+  params.push_back(Param::text(m.blob));
+  params.push_back(Param::bytes(m.prefix));
+  params.push_back(Param::bytes(m.summary));
+  params.push_back(Param::text(m.content_hash));
+  auto put = co_await c.query(
+      "INSERT INTO message (mailbox, uid, modseq, flags, keywords, internal_date, save_date, size, blob, prefix, "
+      "summary, content_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+      std::move(params));
+  if (!put) co_return put.error();
+  co_return Result<void>{};
+}
+
 // Appends `messages` to `mailbox` (all or nothing; the caller has no account lock yet).
 Task<std::vector<AppendResult>> append_rows(PgShared& s, Connection& c, std::vector<ChangeEvent>& events,
                                             AccountId account, MailboxId mailbox,
@@ -550,23 +574,7 @@ Task<std::vector<AppendResult>> append_rows(PgShared& s, Connection& c, std::vec
   if (auto refs = co_await reference_blobs(s, c, messages); !refs) co_return refs.error();
   Uid uid = alloc->first_uid;
   for (const NewMessage* m : messages) {
-    std::vector<Param> params;
-    params.push_back(Param::integer(mailbox));
-    params.push_back(Param::integer(uid));
-    params.push_back(Param::integer(int64_t(alloc->modseq)));
-    params.push_back(Param::integer(m->flags.system));
-    params.push_back(Param::text(join_keywords(m->flags.keywords)));
-    params.push_back(Param::integer(m->internal_date));
-    params.push_back(Param::integer(now));
-    params.push_back(Param::integer(int64_t(m->size)));
-    params.push_back(Param::text(m->blob));
-    params.push_back(Param::bytes(m->prefix));
-    params.push_back(Param::bytes(m->summary));
-    params.push_back(Param::text(m->content_hash));
-    auto put = co_await c.query(
-        "INSERT INTO message (mailbox, uid, modseq, flags, keywords, internal_date, save_date, size, blob, prefix, "
-        "summary, content_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        std::move(params));
+    auto put = co_await insert_message_row(c, mailbox, uid, alloc->modseq, *m, now);
     if (!put) co_return put.error();
     out.push_back(AppendResult{box->info.uid_validity, uid, alloc->modseq});
     ++uid;
@@ -1042,6 +1050,79 @@ class PgMessageBlob final : public MessageBlob {
   std::string cached_chunk_;
 };
 
+// ---- moving an installation (posthorn migrate) ----
+
+// Account::restore_mailbox in the caller's transaction.
+Task<MailboxInfo> restore_mailbox_in(Connection& c, std::vector<ChangeEvent>& events, AccountId account,
+                                     MailboxInfo info) {
+  if (auto checked = check_restore_mailbox(info); !checked) co_return checked.error();
+  if (auto locked = co_await lock_account(c, account); !locked) co_return locked.error();
+  auto all = co_await all_mailboxes(c, account);
+  if (!all) co_return all.error();
+  const int64_t now = now_seconds();
+  MailboxId id = 0;
+  if (const MailboxRow* existing = by_name(*all, info.name)) {
+    auto held = co_await c.query_binary("SELECT count(*)::text FROM message WHERE mailbox = $1",
+                                        Param::integer(existing->info.id));
+    if (!held) co_return held.error();
+    if (held->integer(0, 0) != 0) {
+      co_return make_error(Errc::kConflict, "mailbox " + info.name + " holds messages: restoring never merges");
+    }
+    id = existing->info.id;
+  } else {
+    if (auto r = co_await create_parents(c, account, *all, info.name, now); !r) co_return r.error();
+    auto made = co_await insert_mailbox(c, account, info.name, info.special_use, now);
+    if (!made) co_return made.error();
+    id = *made;
+  }
+  auto set = co_await c.query(
+      "UPDATE mailbox SET uid_validity = $2, uid_next = $3, highest_modseq = $4, special_use = $5, first_recent = $3 "
+      "WHERE id = $1",
+      Param::integer(id), Param::integer(int64_t(info.uid_validity)), Param::integer(int64_t(info.uid_next)),
+      Param::integer(int64_t(info.highest_modseq)), Param::integer(int64_t(info.special_use)));
+  if (!set) co_return set.error();
+  auto last = co_await c.query(
+      "UPDATE mail_account SET last_uid_validity = greatest(last_uid_validity, $2) WHERE id = $1",
+      Param::integer(account), Param::integer(int64_t(info.uid_validity)));
+  if (!last) co_return last.error();
+  auto row = co_await mailbox_row(c, account, id);
+  if (!row) co_return row.error();
+  events.push_back(ChangeEvent{account, 0, ChangeEvent::Kind::kMailboxes, 0});
+  co_return row->info;
+}
+
+// Mailbox::restore_messages in the caller's transaction: `prepared[i]` holds `given[i]`'s bytes.
+Task<void> restore_rows(PgShared& s, Connection& c, std::vector<ChangeEvent>& events, AccountId account,
+                        MailboxId mailbox, const std::vector<RestoredMessage>& given,
+                        const std::vector<NewMessage>& prepared) {
+  if (auto locked = co_await lock_account(c, account); !locked) co_return locked.error();
+  auto box = co_await mailbox_row(c, account, mailbox, true);
+  if (!box) co_return box.error();
+  auto max_uid = co_await c.query_binary("SELECT coalesce(max(uid), 0)::text FROM message WHERE mailbox = $1",
+                                         Param::integer(mailbox));
+  if (!max_uid) co_return max_uid.error();
+  if (auto checked = check_restore(given, box->info, Uid(max_uid->integer(0, 0))); !checked) co_return checked.error();
+  if (given.empty()) co_return Result<void>{};
+  std::vector<const NewMessage*> list;
+  int64_t bytes = 0;
+  for (const auto& m : prepared) {
+    list.push_back(&m);
+    bytes += int64_t(m.size);
+  }
+  const Limits unlimited;
+  if (auto q = co_await add_totals(c, account, bytes, int64_t(list.size()), unlimited); !q) co_return q.error();
+  if (auto refs = co_await reference_blobs(s, c, list); !refs) co_return refs.error();
+  for (std::size_t i = 0; i < given.size(); ++i) {
+    const MessageInfo& info = given[i].info;
+    auto put = co_await insert_message_row(c, mailbox, info.uid, info.modseq, prepared[i], info.save_date);
+    if (!put) co_return put.error();
+  }
+  auto recent = co_await c.query("UPDATE mailbox SET first_recent = uid_next WHERE id = $1", Param::integer(mailbox));
+  if (!recent) co_return recent.error();
+  events.push_back(ChangeEvent{account, mailbox, ChangeEvent::Kind::kAppended, box->info.highest_modseq});
+  co_return Result<void>{};
+}
+
 // ---- Account and Mailbox ----
 
 class PgAccount final : public Account, public std::enable_shared_from_this<PgAccount> {
@@ -1148,6 +1229,19 @@ class PgAccount final : public Account, public std::enable_shared_from_this<PgAc
     const AccountId account = id_;
     WriteBody<void> body = [account, policy](Connection& c, std::vector<ChangeEvent>&) {
       return policy_in(c, account, policy);
+    };
+    auto r = co_await transact(shared_, std::move(body));
+    co_return r;
+  }
+
+  // ---- Moving an installation (posthorn migrate) ----
+  Task<MailboxInfo> restore_mailbox(MailboxInfo info) override {
+    auto canonical = canonical_mailbox_name(info.name);
+    if (!canonical) co_return canonical.error();
+    info.name = std::move(*canonical);
+    const AccountId account = id_;
+    WriteBody<MailboxInfo> body = [account, info](Connection& c, std::vector<ChangeEvent>& events) {
+      return restore_mailbox_in(c, events, account, info);
     };
     auto r = co_await transact(shared_, std::move(body));
     co_return r;
@@ -1400,7 +1494,67 @@ class PgMailbox final : public Mailbox {
     return transact(account_->shared(), std::move(body));
   }
 
+  // ---- Moving an installation (posthorn migrate) ----
+  Task<std::vector<MessageInfo>> image_page(Uid after, std::size_t limit) override {
+    const AccountId account = account_->id();
+    const MailboxId box = id_;
+    ReadBody<std::vector<MessageInfo>> body = [account, box, after, limit](Connection& c) {
+      return image_page_in(c, account, box, after, limit);
+    };
+    return read_tx(account_->shared(), std::move(body));
+  }
+
+  Task<void> restore_messages(std::vector<RestoredMessage> messages) override {
+    for (auto& m : messages) {
+      auto f = checked_flags(std::move(m.info.flags));
+      if (!f) co_return f.error();
+      m.info.flags = std::move(*f);
+    }
+    std::shared_ptr<PgShared> shared = account_->shared();
+    const std::filesystem::path dir = shared->options.spool_dir;
+    auto given = std::make_shared<std::vector<RestoredMessage>>(std::move(messages));
+    auto prepared_task = run_blocking(shared->blocking, [dir, given]() -> Result<std::vector<NewMessage>> {
+      std::vector<NewMessage> out;
+      const int64_t now = now_seconds();
+      for (auto& m : *given) {
+        AppendMessage exact = restored_append(m);
+        auto prepared = prepare(dir, exact, m.info.flags, now);
+        if (!prepared) return prepared.error();
+        out.push_back(std::move(*prepared));
+        m.spool.reset();  // the bytes are in memory or a temp file now
+      }
+      return out;
+    });
+    auto prepared = co_await std::move(prepared_task);
+    if (!prepared) co_return prepared.error();
+    const AccountId account = account_->id();
+    const MailboxId box = id_;
+    PgShared* s = shared.get();
+    const std::vector<NewMessage>& rows = *prepared;
+    WriteBody<void> body = [s, account, box, given, &rows](Connection& c, std::vector<ChangeEvent>& events) {
+      return restore_rows(*s, c, events, account, box, *given, rows);
+    };
+    auto r = co_await transact(shared, std::move(body));
+    co_return r;
+  }
+
  private:
+  static Task<std::vector<MessageInfo>> image_page_in(Connection& c, AccountId account, MailboxId box, Uid after,
+                                                      std::size_t limit) {
+    auto row = co_await mailbox_row(c, account, box);
+    if (!row) co_return row.error();
+    std::vector<Param> params;
+    params.push_back(Param::integer(int64_t(after)));
+    params.push_back(Param::integer(int64_t(limit)));
+    // message_infos orders the rows; the page is chosen by the sub-select (on the primary key).
+    auto infos = co_await message_infos(
+        c, box, "AND uid > $2 AND uid IN (SELECT p.uid FROM message p WHERE p.mailbox = $1 AND p.uid > $2 ORDER BY p.uid LIMIT $3)",
+        std::move(params));
+    if (!infos) co_return infos.error();
+    if (infos->size() > limit) infos->resize(limit);
+    co_return infos;
+  }
+
   Task<CopyResult> copy_or_move(std::vector<Uid> uids, MailboxId dest, bool move) {
     const AccountId account = account_->id();
     const MailboxId box = id_;

@@ -104,26 +104,30 @@ Task<std::vector<Entry>> select_entries(Connection& c, std::string sql, std::vec
   co_return out;
 }
 
-Task<void> insert_entry(Connection& c, const std::string& id, const NewEntry& e, int64_t now) {
+// Inserts an entry exactly as given with its message (enqueue and import_entry); kExists when the id
+// is taken.
+Task<void> insert_entry(Connection& c, const Entry& e, const std::string& message) {
   auto made = co_await c.query(
       "INSERT INTO queue_entry (id, sender, size, created, next_attempt, is_bounce, bounce_needed, ret, envid, "
-      "smtputf8, eight_bit) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-      Param::text(id), Param::text(e.sender), Param::integer(int64_t(e.message.size())), Param::integer(now),
-      Param::integer(e.next_attempt == 0 ? now : e.next_attempt), flag(e.is_bounce), flag(e.bounce_needed),
-      Param::text(e.ret), Param::text(e.envid), flag(e.smtputf8), flag(e.eight_bit));
+      "smtputf8, eight_bit, delay_notified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+      "ON CONFLICT (id) DO NOTHING",
+      Param::text(e.id), Param::text(e.sender), Param::integer(int64_t(message.size())), Param::integer(e.created),
+      Param::integer(e.next_attempt), flag(e.is_bounce), flag(e.bounce_needed), Param::text(e.ret),
+      Param::text(e.envid), flag(e.smtputf8), flag(e.eight_bit), flag(e.delay_notified));
   if (!made) co_return made.error();
+  if (made->affected() == 0) co_return make_error(Errc::kExists, "queue entry " + e.id + " exists");
   for (std::size_t i = 0; i < e.recipients.size(); ++i) {
     const Recipient& r = e.recipients[i];
     auto added = co_await c.query(
         "INSERT INTO queue_recipient (entry, position, address, state, last_error, attempts, notify, orcpt, reported) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        Param::text(id), Param::integer(int64_t(i)), Param::text(r.address), Param::integer(int64_t(r.state)),
+        Param::text(e.id), Param::integer(int64_t(i)), Param::text(r.address), Param::integer(int64_t(r.state)),
         Param::text(r.last_error), Param::integer(int64_t(r.attempts)), Param::integer(int64_t(r.notify)),
         Param::text(r.orcpt), flag(r.reported));
     if (!added) co_return added.error();
   }
-  auto bytes = co_await c.query("INSERT INTO queue_message (entry, bytes) VALUES ($1, $2)", Param::text(id),
-                                Param::bytes(e.message));
+  auto bytes = co_await c.query("INSERT INTO queue_message (entry, bytes) VALUES ($1, $2)", Param::text(e.id),
+                                Param::bytes(message));
   if (!bytes) co_return bytes.error();
   co_return Result<void>{};
 }
@@ -236,13 +240,34 @@ Task<void> PgQueue::update_entry(std::string id, std::string sql, std::vector<Pa
 
 Task<std::string> PgQueue::enqueue(NewEntry entry) {
   if (entry.recipients.empty()) co_return make_error(Errc::kInvalid, "a queue entry needs a recipient");
-  const std::string id = queue::new_entry_id();
   const int64_t now = now_seconds();
-  auto shared = std::make_shared<const NewEntry>(std::move(entry));
-  TxBody<void> body = [id, shared, now](Connection& c) { return insert_entry(c, id, *shared, now); };
+  auto e = std::make_shared<Entry>();
+  e->id = queue::new_entry_id();
+  e->sender = std::move(entry.sender);
+  e->recipients = std::move(entry.recipients);
+  e->created = now;
+  e->next_attempt = entry.next_attempt == 0 ? now : entry.next_attempt;
+  e->is_bounce = entry.is_bounce;
+  e->bounce_needed = entry.bounce_needed;
+  e->ret = std::move(entry.ret);
+  e->envid = std::move(entry.envid);
+  e->smtputf8 = entry.smtputf8;
+  e->eight_bit = entry.eight_bit;
+  auto message = std::make_shared<const std::string>(std::move(entry.message));
+  TxBody<void> body = [e, message](Connection& c) { return insert_entry(c, *e, *message); };
   auto done = co_await transaction(pool_, std::move(body), "queue");
   if (!done) co_return done.error();
-  co_return id;
+  co_return e->id;
+}
+
+Task<void> PgQueue::import_entry(Entry entry, std::string message) {
+  if (!queue::is_entry_id(entry.id)) co_return make_error(Errc::kInvalid, "malformed queue id");
+  if (entry.recipients.empty()) co_return make_error(Errc::kInvalid, "a queue entry needs a recipient");
+  auto e = std::make_shared<const Entry>(std::move(entry));
+  auto bytes = std::make_shared<const std::string>(std::move(message));
+  TxBody<void> body = [e, bytes](Connection& c) { return insert_entry(c, *e, *bytes); };
+  auto done = co_await transaction(pool_, std::move(body), "queue");
+  co_return done;
 }
 
 Task<Entry> PgQueue::get(std::string id) {

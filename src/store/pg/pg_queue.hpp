@@ -66,6 +66,9 @@ class PgQueue final : public queue::Queue {
   Task<std::size_t> retry(std::optional<std::string> id, int64_t now) override;
   Task<void> remove(std::string id) override;
 
+  // ---- Moving an installation (posthorn migrate) ----
+  Task<void> import_entry(queue::Entry entry, std::string message) override;
+
   // This queue's lease owner name.
   const std::string& node() const { return node_; }
 

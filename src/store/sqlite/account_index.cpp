@@ -923,4 +923,83 @@ Result<MaildropCommit> commit_maildrop(Db& db, MailboxId mailbox, const Maildrop
   return out;
 }
 
+// ---- Moving an installation ----
+
+Result<std::vector<MessageInfo>> image_page(Db& db, MailboxId mailbox, Uid after, std::size_t limit) {
+  if (auto box = mailbox_row(db, mailbox); !box) return box.error();
+  auto st = db.prepare(std::string(kMetaColumns) + "WHERE mailbox_id = ?1 AND uid > ?2 ORDER BY uid LIMIT ?3");
+  if (!st) return st.error();
+  st->bind(1, mailbox).bind(2, int64_t(after)).bind(3, int64_t(limit));
+  std::vector<MessageInfo> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) return out;
+    out.push_back(read_message(*st, Columns::kMeta).info);
+  }
+}
+
+Result<MailboxInfo> restore_mailbox(Db& db, const MailboxInfo& info, int64_t now) {
+  if (auto r = check_restore_mailbox(info); !r) return r.error();
+  auto all = all_mailboxes(db);
+  if (!all) return all.error();
+  MailboxId id = 0;
+  if (const MailboxRow* existing = by_name(*all, info.name)) {
+    auto count = db.prepare("SELECT count(*) FROM messages WHERE mailbox_id = ?1");
+    if (!count) return count.error();
+    count->bind(1, existing->info.id);
+    auto row = count->step();
+    if (!row) return row.error();
+    if (count->column_int(0) != 0) {
+      return make_error(Errc::kConflict, "mailbox " + info.name + " holds messages: restoring never merges");
+    }
+    id = existing->info.id;
+  } else {
+    if (auto r = create_parents(db, *all, info.name, now); !r) return r.error();
+    auto made = insert_mailbox(db, info.name, info.special_use, now);
+    if (!made) return made.error();
+    id = *made;
+  }
+  auto st = db.prepare(
+      "UPDATE mailboxes SET uid_validity = ?2, uid_next = ?3, highest_modseq = ?4, special_use = ?5, "
+      "first_recent = ?3 WHERE id = ?1");
+  if (!st) return st.error();
+  st->bind(1, id).bind(2, int64_t(info.uid_validity)).bind(3, int64_t(info.uid_next));
+  st->bind(4, int64_t(info.highest_modseq)).bind(5, int64_t(info.special_use));
+  if (auto r = st->run(); !r) return r.error();
+  auto last = db.prepare("UPDATE account SET last_uid_validity = max(last_uid_validity, ?1) WHERE id = 1");
+  if (!last) return last.error();
+  last->bind(1, int64_t(info.uid_validity));
+  if (auto r = last->run(); !r) return r.error();
+  return mailbox_by_id(db, id);
+}
+
+Result<ModSeq> restore_messages(Db& db, MailboxId mailbox, const std::vector<RestoredMessage>& given,
+                                const std::vector<RestoredRow>& rows) {
+  auto box = mailbox_row(db, mailbox);
+  if (!box) return box.error();
+  auto max_uid = db.prepare("SELECT coalesce(max(uid), 0) FROM messages WHERE mailbox_id = ?1");
+  if (!max_uid) return max_uid.error();
+  max_uid->bind(1, mailbox);
+  if (auto row = max_uid->step(); !row) return row.error();
+  if (auto r = check_restore(given, box->info, Uid(max_uid->column_int(0))); !r) return r.error();
+  auto ins = insert_message_stmt(db);
+  if (!ins) return ins.error();
+  int64_t bytes = 0;
+  for (const auto& m : rows) {
+    if (auto r = insert_message(*ins, mailbox, m.uid, m.modseq, m.flags, m.internal_date, m.save_date, m.size,
+                                m.blob_id, m.prefix, m.summary, m.content_hash);
+        !r) {
+      return r.error();
+    }
+    bytes += int64_t(m.size);
+  }
+  if (auto r = add_totals(db, bytes, int64_t(rows.size())); !r) return r.error();
+  auto recent = db.prepare("UPDATE mailboxes SET first_recent = uid_next WHERE id = ?1");
+  if (!recent) return recent.error();
+  recent->bind(1, mailbox);
+  if (auto r = recent->run(); !r) return r.error();
+  return box->info.highest_modseq;
+}
+
 }  // namespace posthorn::store::sqlite::index

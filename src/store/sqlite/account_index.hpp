@@ -104,4 +104,22 @@ Result<MaildropCommit> commit_maildrop(Db& db, MailboxId mailbox, const Maildrop
 // Every blob id the index refers to (for garbage collection).
 Result<std::vector<std::string>> referenced_blobs(Db& db);
 
+// ---- Moving an installation (posthorn migrate, store.hpp) ----
+
+// A message being restored: its blob is durable, its row computed, and its identity given.
+struct RestoredRow : NewMessage {
+  Uid uid = 0;
+  ModSeq modseq = 0;
+  int64_t save_date = 0;
+};
+
+// At most `limit` messages of `mailbox` with UIDs above `after`, ascending.
+Result<std::vector<MessageInfo>> image_page(Db& db, MailboxId mailbox, Uid after, std::size_t limit);
+// In a transaction: Account::restore_mailbox.
+Result<MailboxInfo> restore_mailbox(Db& db, const MailboxInfo& info, int64_t now);
+// In a transaction: Mailbox::restore_messages (`messages` in the order given, checked here with
+// store::check_restore). Returns the mailbox's highest modseq.
+Result<ModSeq> restore_messages(Db& db, MailboxId mailbox, const std::vector<RestoredMessage>& given,
+                                const std::vector<RestoredRow>& rows);
+
 }  // namespace posthorn::store::sqlite::index

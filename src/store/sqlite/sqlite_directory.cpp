@@ -214,7 +214,8 @@ Result<void> address_free(Db& db, const Addr& addr) {
 }  // namespace
 
 Result<Account> SqliteDirectory::add_account_blocking(std::string_view address, std::string_view password_hash,
-                                             std::string_view scram, uint64_t quota_bytes) {
+                                             std::string_view scram, uint64_t quota_bytes,
+                                             std::optional<int64_t> created_at) {
   auto addr = normalize_address(address);
   if (!addr) return make_error(Errc::kInvalid, "malformed address");
   auto quota = quota_value(quota_bytes);
@@ -230,7 +231,7 @@ Result<Account> SqliteDirectory::add_account_blocking(std::string_view address, 
   a.password_hash = std::string(password_hash);
   a.scram = std::string(scram);
   a.quota_bytes = quota_bytes;
-  a.created_at = now_unix();
+  a.created_at = created_at ? *created_at : now_unix();
   auto st = db_.prepare(
       "INSERT INTO accounts (address, domain, password_hash, scram, quota_bytes, created_at) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
@@ -404,6 +405,13 @@ Task<Account> SqliteDirectory::add_account(std::string address, std::string pass
   return on_pool<Account>([this, address = std::move(address), password_hash = std::move(password_hash),
                            scram = std::move(scram), quota_bytes] {
     return add_account_blocking(address, password_hash, scram, quota_bytes);
+  });
+}
+
+Task<Account> SqliteDirectory::import_account(Account account) {
+  return on_pool<Account>([this, account = std::move(account)] {
+    return add_account_blocking(account.address, account.password_hash, account.scram, account.quota_bytes,
+                                account.created_at);
   });
 }
 

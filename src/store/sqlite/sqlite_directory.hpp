@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "auth/directory.hpp"
 #include "base/blocking_pool.hpp"
@@ -56,6 +57,9 @@ class SqliteDirectory final : public auth::Directory {
   // target remains. An address in a domain that is not local resolves to remote = {address}.
   Task<auth::Resolved> resolve(std::string address) override;
 
+  // ---- Moving an installation (posthorn migrate) ----
+  Task<auth::Account> import_account(auth::Account account) override;
+
  private:
   SqliteDirectory(Db db, BlockingPool& pool) : db_(std::move(db)), pool_(pool) {}
   // Runs fn() -> Result<T> on the pool.
@@ -67,8 +71,10 @@ class SqliteDirectory final : public auth::Directory {
   Result<void> delete_domain_blocking(std::string_view name);
   Result<std::vector<std::string>> list_domains_blocking();
   Result<bool> is_local_domain_blocking(std::string_view name);
+  // created_at: now when not given (import_account keeps the source's).
   Result<auth::Account> add_account_blocking(std::string_view address, std::string_view password_hash,
-                                             std::string_view scram, uint64_t quota_bytes);
+                                             std::string_view scram, uint64_t quota_bytes,
+                                             std::optional<int64_t> created_at = std::nullopt);
   Result<void> delete_account_blocking(std::string_view address);
   Result<void> set_password_blocking(std::string_view address, std::string_view password_hash,
                                      std::string_view scram);

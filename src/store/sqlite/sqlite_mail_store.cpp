@@ -313,6 +313,21 @@ class SqliteAccount final : public Account, public std::enable_shared_from_this<
     co_return usage;
   }
 
+  // ---- Moving an installation (posthorn migrate) ----
+  Task<MailboxInfo> restore_mailbox(MailboxInfo info) override {
+    auto canonical = canonical_mailbox_name(info.name);
+    if (!canonical) co_return canonical.error();
+    info.name = std::move(*canonical);
+    const AccountId account = id_;
+    auto r_task = write<MailboxInfo>([info = std::move(info), account](Db& db, std::vector<ChangeEvent>& events) {
+      auto restored = index::restore_mailbox(db, info, now_seconds());
+      if (restored) events.push_back(ChangeEvent{account, 0, ChangeEvent::Kind::kMailboxes, 0});
+      return restored;
+    });
+    auto r = co_await std::move(r_task);
+    co_return r;
+  }
+
  private:
   void drain() {
     for (;;) {
@@ -604,6 +619,62 @@ class SqliteMailbox final : public Mailbox {
             events.push_back(ChangeEvent{account, box, ChangeEvent::Kind::kExpunged, done->highest_modseq});
           }
           return std::move(done->result);
+        });
+    auto r = co_await std::move(r_task);
+    co_return r;
+  }
+
+  // ---- Moving an installation (posthorn migrate) ----
+  Task<std::vector<MessageInfo>> image_page(Uid after, std::size_t limit) override {
+    const MailboxId box = id_;
+    return account_->read<std::vector<MessageInfo>>(
+        [box, after, limit](Db& db) { return index::image_page(db, box, after, limit); });
+  }
+
+  Task<void> restore_messages(std::vector<RestoredMessage> messages) override {
+    for (auto& m : messages) {
+      auto f = checked_flags(std::move(m.info.flags));
+      if (!f) co_return f.error();
+      m.info.flags = std::move(*f);
+    }
+    StoreShared* shared = &account_->shared();
+    auto messages_ptr = std::make_shared<std::vector<RestoredMessage>>(std::move(messages));
+    struct Restored {
+      std::vector<index::RestoredRow> rows;
+      std::vector<BlobPin> pins;
+    };
+    auto prepared_task = run_blocking(shared->pool, [shared, messages_ptr]() -> Result<Restored> {
+      Prepared out;
+      const int64_t now = now_seconds();
+      for (auto& m : *messages_ptr) {
+        AppendMessage exact = restored_append(m);
+        if (auto r = prepare(*shared->blobs, exact, m.info.flags, now, out); !r) return r.error();
+        m.spool.reset();  // the bytes are in the blob now
+      }
+      Restored restored;
+      for (std::size_t i = 0; i < out.messages.size(); ++i) {
+        index::RestoredRow row;
+        static_cast<index::NewMessage&>(row) = std::move(out.messages[i]);
+        row.uid = (*messages_ptr)[i].info.uid;
+        row.modseq = (*messages_ptr)[i].info.modseq;
+        row.save_date = (*messages_ptr)[i].info.save_date;
+        restored.rows.push_back(std::move(row));
+      }
+      restored.pins = std::move(out.pins);
+      return restored;
+    });
+    auto prepared = co_await std::move(prepared_task);
+    if (!prepared) co_return prepared.error();
+    const std::vector<BlobPin> pins = std::move(prepared->pins);  // until the commit
+    const MailboxId box = id_;
+    const AccountId account = account_->id();
+    auto r_task = account_->write<void>(
+        [box, account, messages_ptr, rows = std::move(prepared->rows)](Db& db, std::vector<ChangeEvent>& events)
+            -> Result<void> {
+          auto highest = index::restore_messages(db, box, *messages_ptr, rows);
+          if (!highest) return highest.error();
+          if (!rows.empty()) events.push_back(ChangeEvent{account, box, ChangeEvent::Kind::kAppended, *highest});
+          return {};
         });
     auto r = co_await std::move(r_task);
     co_return r;

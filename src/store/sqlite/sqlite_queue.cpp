@@ -149,35 +149,68 @@ Result<std::size_t> SqliteQueue::remove_orphans() {
 
 Result<std::string> SqliteQueue::enqueue_blocking(NewEntry entry) {
   if (entry.recipients.empty()) return make_error(Errc::kInvalid, "a queue entry needs a recipient");
-  const std::string id = queue::new_entry_id();
   const int64_t now = now_seconds();
+  Entry e;
+  e.id = queue::new_entry_id();
+  e.sender = std::move(entry.sender);
+  e.recipients = std::move(entry.recipients);
+  e.created = now;
+  e.next_attempt = entry.next_attempt == 0 ? now : entry.next_attempt;
+  e.is_bounce = entry.is_bounce;
+  e.bounce_needed = entry.bounce_needed;
+  e.ret = std::move(entry.ret);
+  e.envid = std::move(entry.envid);
+  e.smtputf8 = entry.smtputf8;
+  e.eight_bit = entry.eight_bit;
+  if (auto r = insert_blocking(e, entry.message); !r) return r.error();
+  return e.id;
+}
+
+Result<void> SqliteQueue::import_entry_blocking(const Entry& entry, std::string_view message) {
+  if (!queue::is_entry_id(entry.id)) return make_error(Errc::kInvalid, "malformed queue id");
+  if (entry.recipients.empty()) return make_error(Errc::kInvalid, "a queue entry needs a recipient");
+  {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare("SELECT 1 FROM queue_entries WHERE id = ?1");
+    if (!st) return st.error();
+    st->bind(1, entry.id);
+    auto row = st->step();
+    if (!row) return row.error();
+    if (*row) return make_error(Errc::kExists, "queue entry " + entry.id + " exists");
+  }
+  return insert_blocking(entry, message);
+}
+
+Result<void> SqliteQueue::insert_blocking(const Entry& entry, std::string_view message) {
+  const std::string& id = entry.id;
   // The bytes first: a committed row always names a durable file.
-  if (auto r = write_durably(spool_ / "tmp" / id, spool_path(id), entry.message); !r) return r.error();
+  if (auto r = write_durably(spool_ / "tmp" / id, spool_path(id), message); !r) return r.error();
   std::lock_guard lock(mu_);
-  auto fail = [&](Error e) -> Result<std::string> {
+  auto fail = [&](Error e) -> Result<void> {
     ::unlink(spool_path(id).c_str());
     return e;
   };
   auto tx = Transaction::begin(db_);
   if (!tx) return fail(tx.error());
   auto st = db_.prepare("INSERT INTO queue_entries(" + std::string(kEntryColumns) +
-                        ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0)");
+                        ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
   if (!st) return fail(st.error());
   st->bind(1, id)
       .bind(2, entry.sender)
-      .bind(3, int64_t(entry.message.size()))
-      .bind(4, now)
-      .bind(5, entry.next_attempt == 0 ? now : entry.next_attempt)
+      .bind(3, int64_t(message.size()))
+      .bind(4, entry.created)
+      .bind(5, entry.next_attempt)
       .bind(6, int64_t(entry.is_bounce))
       .bind(7, int64_t(entry.bounce_needed))
       .bind(8, entry.ret)
       .bind(9, entry.envid)
       .bind(10, int64_t(entry.smtputf8))
-      .bind(11, int64_t(entry.eight_bit));
+      .bind(11, int64_t(entry.eight_bit))
+      .bind(12, int64_t(entry.delay_notified));
   if (auto r = st->run(); !r) return fail(r.error());
   auto rs = db_.prepare(
-      "INSERT INTO queue_recipients(entry, position, address, state, last_error, attempts, notify, orcpt) "
-      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+      "INSERT INTO queue_recipients(entry, position, address, state, last_error, attempts, notify, orcpt, reported) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
   if (!rs) return fail(rs.error());
   for (std::size_t i = 0; i < entry.recipients.size(); ++i) {
     const Recipient& r = entry.recipients[i];
@@ -189,11 +222,12 @@ Result<std::string> SqliteQueue::enqueue_blocking(NewEntry entry) {
         .bind(5, r.last_error)
         .bind(6, int64_t(r.attempts))
         .bind(7, int64_t(r.notify))
-        .bind(8, r.orcpt);
+        .bind(8, r.orcpt)
+        .bind(9, int64_t(r.reported));
     if (auto run = rs->run(); !run) return fail(run.error());
   }
   if (auto r = tx->commit(); !r) return fail(r.error());
-  return id;
+  return {};
 }
 
 Result<void> SqliteQueue::load_recipients(Entry& entry) {
@@ -429,6 +463,12 @@ Task<void> SqliteQueue::set_delay_notified(std::string id) {
 Task<std::size_t> SqliteQueue::retry(std::optional<std::string> id, int64_t now) {
   return on_pool<std::size_t>([this, id = std::move(id), now] {
     return retry_blocking(id ? std::optional<std::string_view>(*id) : std::nullopt, now);
+  });
+}
+
+Task<void> SqliteQueue::import_entry(Entry entry, std::string message) {
+  return on_pool<void>([this, entry = std::move(entry), message = std::move(message)] {
+    return import_entry_blocking(entry, message);
   });
 }
 

@@ -44,6 +44,9 @@ class SqliteQueue final : public queue::Queue {
   Task<std::size_t> retry(std::optional<std::string> id, int64_t now) override;
   Task<void> remove(std::string id) override;
 
+  // ---- Moving an installation (posthorn migrate) ----
+  Task<void> import_entry(queue::Entry entry, std::string message) override;
+
   std::filesystem::path spool_path(std::string_view id) const { return spool_ / std::string(id); }
 
  private:
@@ -55,6 +58,9 @@ class SqliteQueue final : public queue::Queue {
 
   // The blocking bodies of the Queue calls, same contracts.
   Result<std::string> enqueue_blocking(queue::NewEntry entry);
+  Result<void> import_entry_blocking(const queue::Entry& entry, std::string_view message);
+  // Writes the spool file durably, then the entry's rows exactly as given (both enqueue and import).
+  Result<void> insert_blocking(const queue::Entry& entry, std::string_view message);
   Result<queue::Entry> get_blocking(std::string_view id);
   Result<std::string> read_message_blocking(std::string_view id);
   Result<void> record_attempt_blocking(std::string_view id, const queue::Attempt& attempt);
