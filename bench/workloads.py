@@ -171,7 +171,7 @@ def w_imap_mix(bench, ph, anchor, sz):
     for n in sz["mix_clients"]:
         def measure(server, n=n):
             res, peak = measured(bench, server, lambda: bench.gen(
-                server, "imap-mix", "--port", server.port("imap"), "--clients", n, "--duration", sz["mix_duration"],
+                server, "imap-mix", "--port", server.load_port("imap"), "--clients", n, "--duration", sz["mix_duration"],
                 "--users", n, "--seed", 7))
             check(res, "imap-mix")
             v = {"ops": res["ops_per_s"], "p50": res["p50_ms"], "p99": res["p99_ms"]}
@@ -317,7 +317,7 @@ def w_smtp_deliver(bench, ph, anchor, sz):
             t0 = time.time()
 
             def send_and_wait():
-                res = bench.gen(server, "smtp", "--port", server.port(server.smtp_name), "--connections", conns,
+                res = bench.gen(server, "smtp", "--port", server.load_port(server.smtp_name), "--connections", conns,
                                 "--messages", m, "--size", 10240, "--users", len(rcpts), "--seed", int(t0))
                 check(res, "smtp")
                 accepted = res["ops"]

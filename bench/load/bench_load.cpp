@@ -46,7 +46,7 @@ namespace {
 struct Options {
   std::string cmd;
   std::string host = "127.0.0.1";
-  int port = 0;
+  std::vector<int> ports;  // --port A[,B...]: client i connects to ports[i % n] (several nodes)
   bool tls = false;
   std::string proto = "imap";  // login: imap or pop3
   int clients = 1;
@@ -69,7 +69,7 @@ struct Options {
 
 [[noreturn]] void usage(const std::string& why) {
   std::cerr << "bench_load: " << why << "\n"
-            << "usage: bench_load {login|imap-mix|imap-idle|imap-bigbox|pop3|smtp} --port N [--host H] [--tls]\n"
+            << "usage: bench_load {login|imap-mix|imap-idle|imap-bigbox|pop3|smtp} --port N[,N2...] [--host H] [--tls]\n"
                "  [--proto imap|pop3] [--clients C] [--duration S] [--users N] [--user-base B]\n"
                "  [--user-fmt 'bench%d@bench.test'] [--password P] [--connections C] [--ramp R] [--no-idle]\n"
                "  [--messages M] [--size BYTES] [--rcpt-domain D] [--iterations K] [--search CRITERIA] [--retr N] [--seed S]\n";
@@ -87,7 +87,14 @@ Options parse(int argc, char** argv) {
       return argv[++i];
     };
     if (a == "--host") o.host = val();
-    else if (a == "--port") o.port = std::stoi(val());
+    else if (a == "--port") {
+      std::string list = val();
+      for (std::size_t at = 0; at <= list.size();) {
+        auto comma = std::min(list.find(',', at), list.size());
+        o.ports.push_back(std::stoi(list.substr(at, comma - at)));
+        at = comma + 1;
+      }
+    }
     else if (a == "--tls") o.tls = true;
     else if (a == "--proto") o.proto = val();
     else if (a == "--clients") o.clients = std::stoi(val());
@@ -108,7 +115,9 @@ Options parse(int argc, char** argv) {
     else if (a == "--seed") o.seed = static_cast<unsigned>(std::stoul(val()));
     else usage("unknown option " + a);
   }
-  if (o.port <= 0) usage("--port is required");
+  if (o.ports.empty()) usage("--port is required");
+  for (int p : o.ports)
+    if (p <= 0 || p > 65535) usage("--port: bad port " + std::to_string(p));
   if (o.clients < 1 || o.users < 1 || o.connections < 1 || o.ramp < 1) usage("counts must be >= 1");
   return o;
 }
@@ -398,9 +407,11 @@ std::string make_message(std::mt19937& rng, int size, const std::string& to) {
 // ---------------------------------------------------------------- runners
 
 struct Env {
+  // The endpoint of client `id`: with several ports (nodes) the clients are spread round-robin.
+  const tcp::endpoint& ep(int id) const { return eps[static_cast<std::size_t>(id) % eps.size()]; }
   asio::io_context io;
   ssl::context ctx{ssl::context::tls_client};
-  tcp::endpoint ep;
+  std::vector<tcp::endpoint> eps;  // one per --port
   Options o;
   Stats st;
   Clock::time_point deadline;
@@ -440,7 +451,7 @@ awaitable<void> login_client(Env& e, int id) {
     Conn c(e.io, e.ctx, e.o.tls);
     auto t0 = Clock::now();
     try {
-      co_await c.connect(e.ep);
+      co_await c.connect(e.ep(id));
       std::string user = user_name(e.o, id + n++ * e.o.clients);
       if (e.o.proto == "pop3") {
         std::string g = co_await c.line();
@@ -480,7 +491,7 @@ awaitable<void> mix_client(Env& e, int id) {
     bool failed = false;
     try {
       auto t0 = Clock::now();
-      co_await c.connect(e.ep);
+      co_await c.connect(e.ep(id));
       Imap imap(c);
       co_await imap.greeting();
       co_await imap.login(user, e.o.password);
@@ -580,7 +591,7 @@ awaitable<void> pop3_client(Env& e, int id) {
     bool failed = false;
     try {
       auto t0 = Clock::now();
-      co_await c.connect(e.ep);
+      co_await c.connect(e.ep(id));
       co_await pop3_expect(c, "greeting");
       co_await c.write("USER " + user + "\r\n");
       co_await pop3_expect(c, "USER");
@@ -660,7 +671,7 @@ awaitable<void> smtp_client(Env& e, int id, int count) {
   std::mt19937 rng(e.o.seed * 15485863u + static_cast<unsigned>(id));
   Conn c(e.io, e.ctx, e.o.tls);
   try {
-    co_await c.connect(e.ep);
+    co_await c.connect(e.ep(id));
     co_await smtp_expect(c, 220, "greeting");
     co_await c.write("EHLO load.bench.test\r\n");
     std::string ehlo;
@@ -718,7 +729,7 @@ awaitable<void> idle_conn(Env& e, IdleState& s, int id) {
   bool ok = false;
   try {
     auto t0 = Clock::now();
-    co_await c.connect(e.ep);
+    co_await c.connect(e.ep(id));
     Imap imap(c);
     co_await imap.greeting();
     co_await imap.login(user_name(e.o, id), e.o.password);
@@ -766,7 +777,7 @@ awaitable<void> idle_main(Env& e, IdleState& s) {
 awaitable<void> bigbox(Env& e) {
   Conn c(e.io, e.ctx, e.o.tls);
   try {
-    co_await c.connect(e.ep);
+    co_await c.connect(e.ep(0));
     Imap imap(c);
     co_await imap.greeting();
     co_await imap.login(user_name(e.o, 0), e.o.password);
@@ -803,7 +814,7 @@ int main(int argc, char** argv) {
   e.o = parse(argc, argv);
   raise_nofile();
   e.ctx.set_verify_mode(ssl::verify_none);
-  e.ep = tcp::endpoint(asio::ip::make_address(e.o.host), static_cast<unsigned short>(e.o.port));
+  for (int p : e.o.ports) e.eps.emplace_back(asio::ip::make_address(e.o.host), static_cast<unsigned short>(p));
   e.deadline = Clock::now() + std::chrono::milliseconds(static_cast<long>(e.o.duration * 1000));
   auto start = Clock::now();
   std::string extra;

@@ -77,6 +77,10 @@ struct MigrateArgs {
 };
 int cmd_migrate(const MigrateArgs& args);
 
+// posthorn db migrate: applies the schema migrations of every part [store] names and opens every
+// account's mail (db_cli.cpp); exit 1 naming the part and the cause, e.g. a newer schema.
+int cmd_db_migrate(const std::filesystem::path& config_file);
+
 // --config FILE, else ./posthorn.toml, else /etc/posthorn/posthorn.toml.
 std::filesystem::path resolve_config_path(const std::string& given);
 

@@ -182,6 +182,10 @@ int main(int argc, char** argv) {
   migrate_cmd->add_option("--to", mig.to, "postgresql://USER@HOST:PORT/DB (empty database) or sqlite:DATA_DIR (new folder)")->required();
   migrate_cmd->add_option("--account", mig.account, "Move only this account");
 
+  auto* db_cmd = app.add_subcommand("db", "The storage's schema");
+  db_cmd->require_subcommand(1);
+  auto* db_migrate = db_cmd->add_subcommand("migrate", "Apply the schema migrations this Posthorn needs (serve does on start), then exit");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -218,6 +222,7 @@ int main(int argc, char** argv) {
     return cmd_dkim(dkim);
   }
   if (dmarc_report->parsed()) return cmd_dmarc_report(config_file, dmarc_send);
+  if (db_migrate->parsed()) return cmd_db_migrate(config_file);
   if (migrate_cmd->parsed()) {
     mig.config_file = config_file;
     return cmd_migrate(mig);
