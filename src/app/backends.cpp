@@ -9,11 +9,13 @@
 
 #include "store/pg/pg_client.hpp"
 #include "store/pg/pg_directory.hpp"
+#include "store/pg/pg_dkim_keys.hpp"
 #include "store/pg/pg_dmarc_log.hpp"
 #include "store/pg/pg_maildrop_lock.hpp"
 #include "store/pg/pg_mail_store.hpp"
 #include "store/pg/pg_queue.hpp"
 #include "store/pg/pg_tlsrpt_log.hpp"
+#include "store/sqlite/file_dkim_keys.hpp"
 #include "store/sqlite/sqlite_directory.hpp"
 #include "store/sqlite/sqlite_dmarc_log.hpp"
 #include "store/sqlite/sqlite_mail_store.hpp"
@@ -64,94 +66,97 @@ Result<std::unique_ptr<Backends>> Backends::open(const config::Config& cfg, Bloc
   return b;
 }
 
+namespace {
+
+// Moves an opened part into its slot, or words its error with `why`.
+template <class Slot, class T, class Why>
+Result<void> take(std::unique_ptr<Slot>& slot, Result<std::unique_ptr<T>> opened, const Why& why) {
+  if (!opened) return why(opened.error());
+  slot = std::move(*opened);
+  return {};
+}
+
+}  // namespace
+
 Result<void> Backends::open_sqlite(const config::Config& cfg, BlockingPool& pool, uint8_t parts) {
+  namespace sq = store::sqlite;
+  const std::string data = cfg.data_dir.string();
+  // "cannot open WHAT: cause"
+  auto cannot_open = [](std::string what) {
+    return [what = std::move(what)](const Error& e) { return make_error(e.code, "cannot open " + what + ": " + e.message); };
+  };
   if (parts & kDirectoryPart) {
     const auto file = cfg.data_dir / "directory.db";
-    auto directory = store::sqlite::SqliteDirectory::open(file, pool);
-    if (!directory) return make_error(directory.error().code, "cannot open " + file.string() + ": " + directory.error().message);
-    directory_ = std::move(*directory);
+    if (auto r = take(directory_, sq::SqliteDirectory::open(file, pool), cannot_open(file.string())); !r) return r;
   }
   if (parts & kStorePart) {
-    auto opened = store::sqlite::SqliteMailStore::open(cfg.data_dir, pool);
-    if (!opened) {
-      return make_error(opened.error().code,
-                        "cannot open the mail store in " + cfg.data_dir.string() + ": " + opened.error().message);
-    }
-    sqlite_store_ = opened->get();
-    store_ = std::move(*opened);
+    auto opened = sq::SqliteMailStore::open(cfg.data_dir, pool);
+    if (opened) sqlite_store_ = opened->get();
+    if (auto r = take(store_, std::move(opened), cannot_open("the mail store in " + data)); !r) return r;
     maildrop_locks_ = std::make_unique<store::LocalMaildropLocks>();
   }
   if (parts & kQueuePart) {
-    auto queue = store::sqlite::SqliteQueue::open(cfg.data_dir, pool);
-    if (!queue) {
-      return make_error(queue.error().code, "cannot open the queue in " + cfg.data_dir.string() + ": " + queue.error().message);
-    }
-    queue_ = std::move(*queue);
+    if (auto r = take(queue_, sq::SqliteQueue::open(cfg.data_dir, pool), cannot_open("the queue in " + data)); !r) return r;
   }
   if (parts & kDmarcLogPart) {
-    auto log = store::sqlite::SqliteDmarcLog::open(cfg.data_dir, pool, cfg.msgauth.report_max_rows);
-    if (!log) return make_error(log.error().code, "cannot open dmarc.db in " + cfg.data_dir.string() + ": " + log.error().message);
-    dmarc_log_ = std::move(*log);
+    auto log = sq::SqliteDmarcLog::open(cfg.data_dir, pool, cfg.msgauth.report_max_rows);
+    if (auto r = take(dmarc_log_, std::move(log), cannot_open("dmarc.db in " + data)); !r) return r;
   }
   if (parts & kTlsRptLogPart) {
-    auto log = store::sqlite::SqliteTlsRptLog::open(cfg.data_dir, pool);
-    if (!log) return make_error(log.error().code, "cannot open tlsrpt.db in " + cfg.data_dir.string() + ": " + log.error().message);
-    tlsrpt_log_ = std::move(*log);
+    if (auto r = take(tlsrpt_log_, sq::SqliteTlsRptLog::open(cfg.data_dir, pool), cannot_open("tlsrpt.db in " + data)); !r)
+      return r;
   }
+  if (parts & kDkimKeysPart) dkim_keys_ = sq::FileDkimKeys::open(cfg.data_dir, pool);
   return {};
 }
 
 Result<void> Backends::open_postgresql(const config::Config& cfg, BlockingPool& pool, uint8_t parts) {
+  namespace pg = store::pg;
   pg_ = std::make_unique<PgRuntime>();
   const auto executor = pg_->io.get_executor();
-  store::pg::PoolOptions connections;
+  pg::PoolOptions connections;
   connections.connect.url = cfg.store.url;
   connections.size = cfg.store.pool_size;
   const std::string where = Backends::where(cfg);
   auto failed = [&](const Error& e) {
     // pg_client's connect errors already name the (redacted) URL.
-    if (e.message.find(store::pg::redact_url(cfg.store.url)) != std::string::npos) return e;
+    if (e.message.find(pg::redact_url(cfg.store.url)) != std::string::npos) return e;
     return make_error(e.code, where + ": " + e.message);
   };
   if (parts & kDirectoryPart) {
-    store::pg::PgDirectoryOptions options;
+    pg::PgDirectoryOptions options;
     options.pool = connections;
-    auto directory = pg_->wait(store::pg::PgDirectory::open(executor, options));
-    if (!directory) return failed(directory.error());
-    directory_ = std::move(*directory);
+    if (auto r = take(directory_, pg_->wait(pg::PgDirectory::open(executor, options)), failed); !r) return r;
   }
   if (parts & kStorePart) {
-    store::pg::PgMailStoreOptions options;
+    pg::PgMailStoreOptions options;
     options.pool = connections;
     options.spool_dir = cfg.data_dir;
-    auto opened = pg_->wait(store::pg::PgMailStore::open(executor, options, pool));
-    if (!opened) return failed(opened.error());
-    store_ = std::move(*opened);
-    auto locks = pg_->wait(store::pg::PgMaildropLocks::open(executor, connections.connect));
-    if (!locks) return failed(locks.error());
-    maildrop_locks_ = std::move(*locks);
+    if (auto r = take(store_, pg_->wait(pg::PgMailStore::open(executor, options, pool)), failed); !r) return r;
+    if (auto r = take(maildrop_locks_, pg_->wait(pg::PgMaildropLocks::open(executor, connections.connect)), failed); !r)
+      return r;
   }
   if (parts & kQueuePart) {
-    store::pg::PgQueueOptions options;
+    pg::PgQueueOptions options;
     options.pool = connections;
-    auto queue = pg_->wait(store::pg::PgQueue::open(executor, options));
-    if (!queue) return failed(queue.error());
-    queue_ = std::move(*queue);
+    if (auto r = take(queue_, pg_->wait(pg::PgQueue::open(executor, options)), failed); !r) return r;
   }
   if (parts & kDmarcLogPart) {
-    store::pg::PgDmarcLogOptions options;
+    pg::PgDmarcLogOptions options;
     options.pool = connections;
     options.max_rows = cfg.msgauth.report_max_rows;
-    auto log = pg_->wait(store::pg::PgDmarcLog::open(executor, options));
-    if (!log) return failed(log.error());
-    dmarc_log_ = std::move(*log);
+    if (auto r = take(dmarc_log_, pg_->wait(pg::PgDmarcLog::open(executor, options)), failed); !r) return r;
   }
   if (parts & kTlsRptLogPart) {
-    store::pg::PgTlsRptLogOptions options;
+    pg::PgTlsRptLogOptions options;
     options.pool = connections;
-    auto log = pg_->wait(store::pg::PgTlsRptLog::open(executor, options));
-    if (!log) return failed(log.error());
-    tlsrpt_log_ = std::move(*log);
+    if (auto r = take(tlsrpt_log_, pg_->wait(pg::PgTlsRptLog::open(executor, options)), failed); !r) return r;
+  }
+  if (parts & kDkimKeysPart) {
+    // Read at start and on SIGHUP only: one connection is enough.
+    pg::PoolOptions one = connections;
+    one.size = 1;
+    if (auto r = take(dkim_keys_, pg_->wait(pg::PgDkimKeys::open(executor, one)), failed); !r) return r;
   }
   return {};
 }

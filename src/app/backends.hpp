@@ -1,9 +1,9 @@
 // The storage that [store] names, opened for `posthorn serve` and for the admin commands: the
-// directory, the mail store, the outbound queue and the DMARC and TLS-RPT report logs, either as
+// directory, the mail store, the outbound queue, the DMARC and TLS-RPT report logs and the DKIM keys, either as
 // SQLite files under data_dir (the embedded default) or in one shared PostgreSQL database (issue 20,
 // docs/cluster.md) that several nodes use at once. Only app/ names the concrete backends;
 // everything above store/ sees the interfaces (auth::Directory, store::MailStore, queue::Queue,
-// msgauth::DmarcReportLog, queue::TlsReportLog).
+// msgauth::DmarcReportLog, queue::TlsReportLog, msgauth::DkimKeyStore).
 //
 // On PostgreSQL the database connections run on an I/O thread of their own (started here, joined
 // when this goes), so the same objects serve the server's I/O threads and the command line's
@@ -18,6 +18,7 @@
 #include "base/blocking_pool.hpp"
 #include "base/result.hpp"
 #include "config/config.hpp"
+#include "msgauth/dkim_keys.hpp"
 #include "msgauth/dmarc_report.hpp"
 #include "queue/queue.hpp"
 #include "queue/tls_report.hpp"
@@ -41,6 +42,8 @@ enum BackendPart : uint8_t {
   kDmarcLogPart = 1 << 3,
   kTlsRptLogPart = 1 << 4,
   kReportsPart = kDmarcLogPart | kTlsRptLogPart,
+  // The DKIM signing keys (SQLite: files in <data_dir>/dkim/), not in kAllParts either.
+  kDkimKeysPart = 1 << 5,
 };
 
 class Backends {
@@ -66,6 +69,7 @@ class Backends {
   queue::Queue& queue() const { return *queue_; }
   msgauth::DmarcReportLog& dmarc_log() const { return *dmarc_log_; }
   queue::TlsReportLog& tlsrpt_log() const { return *tlsrpt_log_; }
+  msgauth::DkimKeyStore& dkim_keys() const { return *dkim_keys_; }
   // The SQLite mail store, whose blob files need garbage collection; nullptr on PostgreSQL (blobs
   // there go with their last message, in the same transaction).
   store::sqlite::SqliteMailStore* sqlite_store() const { return sqlite_store_; }
@@ -84,6 +88,7 @@ class Backends {
   std::unique_ptr<queue::Queue> queue_;
   std::unique_ptr<msgauth::DmarcReportLog> dmarc_log_;
   std::unique_ptr<queue::TlsReportLog> tlsrpt_log_;
+  std::unique_ptr<msgauth::DkimKeyStore> dkim_keys_;
   store::sqlite::SqliteMailStore* sqlite_store_ = nullptr;
 };
 

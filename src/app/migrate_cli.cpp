@@ -17,18 +17,19 @@
 //     keywords, internal date, save date and exact bytes (store::Mailbox::image_page, then
 //     restore_messages in batches of kBatchMessages or kBatchBytes);
 //   the outbound queue: entries with their recipients' states, attempts, next attempt and bounce
-//     flags (queue::Queue::import_entry).
+//     flags (queue::Queue::import_entry);
+//   the DKIM signing keys (msgauth::DkimKeyStore); with --account those of the account's domain
+//     that the target lacks.
 // Not moved: the QRESYNC expunge log (a client resyncing from before the move learns of earlier
 // expunges by UID comparison, as after a server that keeps no log), POP3's per-message retrieval
-// marks, the DMARC/TLS-RPT logs (their report windows restart) and DKIM keys (files under data_dir,
-// copied by the administrator).
+// marks, the DMARC/TLS-RPT logs (their report windows restart).
 //
 // Memory: a mailbox is read page by page (kPageMessages), a message in kReadChunk pieces; a message
 // above kSpoolAbove goes through a temp file (base/spool.hpp) instead of memory, so neither a large
 // mailbox nor a large message is held whole.
 //
 // Verification, after the copy: the directory (every account's hash, SCRAM data, quota; domains,
-// aliases), per mailbox its UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, and per message its UID, MODSEQ,
+// aliases, DKIM keys), per mailbox its UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, and per message its UID, MODSEQ,
 // flags, dates, size and the SHA-256 of its bytes read back from both stores, and every queue entry
 // with the SHA-256 of its message. Any difference is listed (the first kShownMismatches) and the
 // exit status is 1. The summary on stdout: accounts, mailboxes, messages, bytes, queue entries,
@@ -123,6 +124,7 @@ struct Run {
   uint64_t messages = 0;
   uint64_t bytes = 0;
   uint64_t queue_entries = 0;
+  uint64_t dkim_keys = 0;
   std::vector<std::string> mismatches;
   uint64_t mismatch_count = 0;
 
@@ -330,10 +332,29 @@ Task<void> check_target(Run& run, const std::string& only) {
   if (!aliases) co_return aliases.error();
   auto entries = co_await run.to.queue().list();
   if (!entries) co_return entries.error();
-  if (!domains->empty() || !accounts->empty() || !aliases->empty() || !entries->empty()) {
+  auto keys = co_await run.to.dkim_keys().list();
+  if (!keys) co_return keys.error();
+  if (!domains->empty() || !accounts->empty() || !aliases->empty() || !entries->empty() || !keys->empty()) {
     co_return make_error(Errc::kExists, fmt::format("the target is not empty ({} domains, {} accounts, {} aliases, "
-                                                    "{} queue entries); migrate into an empty one",
-                                                    domains->size(), accounts->size(), aliases->size(), entries->size()));
+                                                    "{} queue entries, {} DKIM keys); migrate into an empty one",
+                                                    domains->size(), accounts->size(), aliases->size(), entries->size(),
+                                                    keys->size()));
+  }
+  co_return Result<void>{};
+}
+
+// Every DKIM key, or (`domains` given) those of these domains whose selector the target lacks.
+Task<void> copy_dkim_keys(Run& run, const std::set<std::string>* domains) {
+  auto keys = co_await run.from.dkim_keys().list();
+  if (!keys) co_return context(keys.error(), "DKIM keys");
+  for (auto& key : *keys) {
+    if (domains && domains->count(key.domain) == 0) continue;
+    const std::string name = key.domain + "/" + key.selector;
+    auto task = run.to.dkim_keys().add(std::move(key));
+    auto added = co_await std::move(task);
+    if (!added && domains && added.error().code == Errc::kExists) continue;
+    if (!added) co_return context(added.error(), "DKIM key " + name);
+    ++run.dkim_keys;
   }
   co_return Result<void>{};
 }
@@ -353,6 +374,7 @@ Task<void> copy_all(Run& run, const std::string& only) {
     auto added = co_await std::move(task);
     if (!added && !(only.size() && added.error().code == Errc::kExists)) co_return context(added.error(), "domain " + d);
   }
+  if (auto r = co_await copy_dkim_keys(run, only.empty() ? nullptr : &needed); !r) co_return r.error();
   for (const auto& a : *accounts) {
     if (auto r = co_await copy_account(run, a); !r) co_return r.error();
   }
@@ -529,6 +551,11 @@ Task<void> verify_all(Run& run, const std::string& only) {
   for (const auto& a : *la) lmap[ascii::lower(a.address)] = a.targets;
   for (const auto& a : *ra) rmap[ascii::lower(a.address)] = a.targets;
   if (lmap != rmap) run.mismatch("aliases differ");
+  auto lk = co_await run.from.dkim_keys().list();
+  if (!lk) co_return lk.error();
+  auto rk = co_await run.to.dkim_keys().list();
+  if (!rk) co_return rk.error();
+  if (*lk != *rk) run.mismatch("DKIM keys differ");
   auto q = co_await verify_queue(run);
   co_return q;
 }
@@ -584,19 +611,20 @@ int cmd_migrate(const MigrateArgs& args) {
   }
   const auto started = Clock::now();
   BlockingPool pool(kPoolThreads);
-  auto from = Backends::open(cfg, pool, kAllParts);
+  auto from = Backends::open(cfg, pool, kAllParts | kDkimKeysPart);
   if (!from) return fail(from.error().message);
-  auto to = Backends::open(to_cfg, pool, kAllParts);
+  auto to = Backends::open(to_cfg, pool, kAllParts | kDkimKeysPart);
   if (!to) return fail(to.error().message);
   Run run(**from, **to, cfg.store.backend == config::StoreBackend::kSqlite ? cfg.data_dir : fs::path());
   auto done = run_sync(migrate(run, args.account));
   if (!done && done.error().code == Errc::kExists) return fail(target->shown + ": " + done.error().message);
   if (!done) return fail(done.error().message);
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  std::printf("migrated %s to %s: %llu accounts, %llu mailboxes, %llu messages (%s), %llu queue entries in %.1f s\n",
+  std::printf("migrated %s to %s: %llu accounts, %llu mailboxes, %llu messages (%s), %llu queue entries, "
+              "%llu DKIM keys in %.1f s\n",
               Backends::where(cfg).c_str(), target->shown.c_str(), (unsigned long long)run.accounts,
               (unsigned long long)run.mailboxes, (unsigned long long)run.messages, megabytes(run.bytes).c_str(),
-              (unsigned long long)run.queue_entries, seconds);
+              (unsigned long long)run.queue_entries, (unsigned long long)run.dkim_keys, seconds);
   if (run.mismatch_count != 0) {
     std::fflush(stdout);
     for (const auto& m : run.mismatches) std::fprintf(stderr, "  %s\n", m.c_str());
@@ -604,7 +632,7 @@ int cmd_migrate(const MigrateArgs& args) {
                             run.mismatch_count, run.mismatch_count == 1 ? "" : "s"));
   }
   std::printf("verified: every account, mailbox (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ), message (UID, MODSEQ, flags, "
-              "SHA-256) and queue entry matches\n");
+              "SHA-256), queue entry and DKIM key matches\n");
   return 0;
 }
 

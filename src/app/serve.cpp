@@ -32,7 +32,9 @@
 #include "base/spool.hpp"
 #include "config/config.hpp"
 #include "dns/unbound_resolver.hpp"
+#include "base/run_sync.hpp"
 #include "msgauth/dkim.hpp"
+#include "msgauth/dkim_keys.hpp"
 #include "msgauth/psl.hpp"
 #include "base/blocking_pool.hpp"
 #include "net/listener.hpp"
@@ -149,7 +151,7 @@ class Server {
   Result<void> open_backends() {
     const auto cfg = config_.get();
     const bool dmarc_reports = cfg->msgauth.verify && cfg->msgauth.dmarc_reports;
-    auto backends = Backends::open(*cfg, pool_, kAllParts | kTlsRptLogPart | (dmarc_reports ? kDmarcLogPart : 0));
+    auto backends = Backends::open(*cfg, pool_, kAllParts | kTlsRptLogPart | kDkimKeysPart | (dmarc_reports ? kDmarcLogPart : 0));
     if (!backends) return backends.error();
     backends_ = std::move(*backends);
     auth_ = std::make_unique<auth::Authenticator>(backends_->directory(), pool_, cfg->auth);
@@ -243,7 +245,7 @@ class Server {
   // organisational domains, so inbound checks are off and the log says why).
   Result<void> open_msgauth() {
     const auto cfg = config_.get();
-    if (auto r = load_dkim_keys(*cfg); !r) return r;
+    if (auto r = run_sync(load_dkim_keys()); !r) return r;
     if (cfg->msgauth.verify) {
       auto psl = msgauth::PublicSuffixList::load();
       if (psl) {
@@ -256,14 +258,18 @@ class Server {
     return {};
   }
 
-  // Reads data/dkim/ (at start and on SIGHUP, so `posthorn dkim generate` needs no restart).
-  Result<void> load_dkim_keys(const config::Config& cfg) {
-    auto signer = msgauth::DkimSigner::load(cfg.data_dir / "dkim");
-    if (!signer) return signer.error();
+  // Reads the DKIM keys of [store] (data/dkim/, or the database every node shares) at start and on
+  // SIGHUP, so `posthorn dkim generate` needs no restart.
+  asio::awaitable<Result<void>> load_dkim_keys() {
+    auto listing = backends_->dkim_keys().list();
+    auto keys = co_await std::move(listing);
+    if (!keys) co_return keys.error();
+    auto signer = msgauth::signer_from(*keys);
+    if (!signer) co_return signer.error();
     if (signer->key_count() > 0) spdlog::info("dkim: {} signing key(s) loaded", signer->key_count());
     signer_.store(signer->key_count() > 0 ? std::make_shared<const msgauth::DkimSigner>(std::move(*signer))
                                           : nullptr);
-    return {};
+    co_return Result<void>{};
   }
 
   int run() {
@@ -347,9 +353,6 @@ class Server {
       spdlog::set_level(spdlog::level::from_str((*fresh)->log_level));
     }
     config_.set(*fresh);
-    if (auto r = load_dkim_keys(**fresh); !r) {
-      spdlog::error("reload: {} (keeping the DKIM keys loaded before)", r.error().message);
-    }
     spdlog::info("reload: configuration and certificates reloaded from {}", old->file.string());
   }
 
@@ -360,6 +363,9 @@ class Server {
       if (sig == SIGHUP) {
         spdlog::info("SIGHUP: reloading");
         self->reload();
+        auto load = self->load_dkim_keys();
+        auto keys = co_await std::move(load);
+        if (!keys) spdlog::error("reload: {} (keeping the DKIM keys loaded before)", keys.error().message);
         continue;
       }
       break;

@@ -118,6 +118,36 @@ def test_accounts_changed_on_one_node_are_seen_by_the_other(cluster):
         c.shutdown()
 
 
+def test_dkim_keys_made_on_one_node_sign_on_the_other(cluster):
+    """The keys live in the database: generated with A's CLI, listed by B's, loaded by B on SIGHUP,
+    and a message submitted through B is signed with them; no node has a data/dkim folder."""
+    import signal
+    a, b = cluster.nodes
+    made = a.cli("dkim", "generate", "example.test", "--selector", "cl")
+    assert "postgresql" in made.stdout, made.stdout
+    listed = b.cli("dkim", "list").stdout.splitlines()
+    assert [line.split("\t")[1] for line in listed] == ["cl-ed25519", "cl-rsa"], listed
+    b.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "2 signing key(s) loaded" in b.log_text(), timeout=30, what="B to load the keys")
+    with smtplib.SMTP("127.0.0.1", b.ports["submission"], timeout=30) as smtp:
+        smtp.ehlo("client.example")
+        smtp.login(USER, PASSWORD)
+        msg = f"From: {USER}\r\nTo: {USER}\r\nSubject: signed in a cluster\r\n\r\nbody\r\n"
+        assert smtp.sendmail(USER, [USER], msg) == {}
+    c = login(a)
+    ok(c.select("INBOX", readonly=True))
+    wait_for(lambda: (c.noop(), ok(c.search(None, "SUBJECT", '"signed in a cluster"'))[0])[1], timeout=30,
+             what="the delivery")
+    num = ok(c.search(None, "SUBJECT", '"signed in a cluster"'))[0].split()[0]
+    raw = ok(c.fetch(num, "(BODY.PEEK[])"))[0][1]
+    c.logout()
+    assert raw.count(b"DKIM-Signature:") == 2 and b"s=cl-rsa" in raw and b"s=cl-ed25519" in raw, raw[:2000]
+    for node in (a, b):
+        assert not (node.root / "data" / "dkim").exists()
+    again = b.cli("dkim", "generate", "example.test", "--selector", "cl", check=False)
+    assert again.returncode == 1 and "already exists" in again.stderr, again.stderr
+
+
 def pop3_login(node):
     """A POP3 session of the user on `node`: the client, or the server's -ERR line."""
     c = poplib.POP3("127.0.0.1", node.ports["pop3"], timeout=30)

@@ -147,6 +147,9 @@ def test_migrate_to_postgresql_and_back_keeps_what_clients_cache(tmp_path, pg):
         smtp.ehlo("client.example")
         smtp.login(USER, PASSWORD)
         assert smtp.sendmail(USER, ["far@remote.example"], message("outbound", sender=USER)) == {}
+    node.cli("dkim", "generate", "example.test", "--selector", "mv")
+    keys_before = node.cli("dkim", "list").stdout
+    assert keys_before.count("\n") == 2, keys_before
     before = snapshot(node)
     queue_before = queued(node)
     assert len(queue_before) == 1 and queue_before[0][2] == ["far@remote.example"]
@@ -159,12 +162,13 @@ def test_migrate_to_postgresql_and_back_keeps_what_clients_cache(tmp_path, pg):
     done = migrate(node, url)
     summary = done.stdout
     assert "1 accounts, 7 mailboxes, 7 messages" in summary, summary
-    assert "1 queue entries" in summary and "verified" in summary, summary
+    assert "1 queue entries, 2 DKIM keys" in summary and "verified" in summary, summary
     again = migrate(node, url, check=False)
     assert again.returncode == 1
     assert len(again.stderr.strip().splitlines()) == 1 and "not empty" in again.stderr, again.stderr
 
     node.config.write_text(sqlite_config + f'\n[store]\nbackend = "postgresql"\nurl = "{url}"\npool_size = 4\n')
+    assert node.cli("dkim", "list").stdout == keys_before  # now read from the database
     node.start()
     on_pg = snapshot(node)
     assert on_pg == before
@@ -186,7 +190,8 @@ def test_migrate_to_postgresql_and_back_keeps_what_clients_cache(tmp_path, pg):
     # PostgreSQL -> a fresh SQLite data folder.
     back = tmp_path / "srv" / "data2"
     done = migrate(node, f"sqlite:{back}")
-    assert "8 messages" in done.stdout and "verified" in done.stdout, done.stdout
+    assert "8 messages" in done.stdout and "2 DKIM keys" in done.stdout and "verified" in done.stdout, done.stdout
+    assert sorted(p.name for p in (back / "dkim" / "example.test").iterdir()) == ["mv-ed25519.pem", "mv-rsa.pem"]
     refused = migrate(node, f"sqlite:{back}", check=False)
     assert refused.returncode == 1 and "not empty" in refused.stderr, refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr

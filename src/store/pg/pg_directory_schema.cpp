@@ -34,7 +34,18 @@ CREATE TABLE directory_alias (
 CREATE INDEX directory_alias_domain ON directory_alias (domain, address_key);
 )sql";
 
-const Migration kSteps[] = {{kV1}};
+// v2: DKIM signing keys (pg_dkim_keys.hpp), read by every node at start and on SIGHUP.
+constexpr std::string_view kV2 = R"sql(
+CREATE TABLE dkim_key (
+  domain text COLLATE "C" NOT NULL,
+  selector text COLLATE "C" NOT NULL,
+  pem text NOT NULL,
+  created_at bigint NOT NULL,
+  PRIMARY KEY (domain, selector)
+);
+)sql";
+
+const Migration kSteps[] = {{kV1}, {kV2}};
 static_assert(sizeof(kSteps) / sizeof(kSteps[0]) == kDirectorySchemaVersion);
 
 }  // namespace

@@ -6,7 +6,7 @@
 
 namespace posthorn::store::pg {
 
-inline constexpr int kDirectorySchemaVersion = 1;
+inline constexpr int kDirectorySchemaVersion = 2;
 
 // Brings the "directory" component to kDirectorySchemaVersion (pg_schema.hpp's migrate()).
 Task<int> migrate_directory_schema(Connection& conn);
