@@ -8,9 +8,7 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <system_error>
 
 #include "base/ascii.hpp"
@@ -372,30 +370,6 @@ Result<void> DkimSigner::add_key(std::string_view domain, std::string_view selec
   key->pkey = std::move(pkey);
   keys_[key->domain].push_back(std::move(key));
   return {};
-}
-
-Result<DkimSigner> DkimSigner::load(const std::filesystem::path& dkim_dir) {
-  DkimSigner signer;
-  std::error_code ec;
-  if (!std::filesystem::exists(dkim_dir, ec)) return signer;
-  std::vector<std::filesystem::path> files;
-  for (std::filesystem::directory_iterator d(dkim_dir, ec), end; !ec && d != end; d.increment(ec)) {
-    if (!d->is_directory(ec)) continue;
-    for (std::filesystem::directory_iterator f(d->path(), ec), fend; !ec && f != fend; f.increment(ec))
-      if (f->path().extension() == ".pem" && f->is_regular_file(ec)) files.push_back(f->path());
-  }
-  if (ec) return make_error(Errc::kUnavailable, "cannot read the DKIM key folder: " + ec.message());
-  std::sort(files.begin(), files.end());  // a stable order of keys (and of signatures)
-  for (const auto& file : files) {
-    std::string label = file.parent_path().filename().string() + "/" + file.filename().string();
-    std::ifstream in(file, std::ios::binary);
-    std::stringstream pem;
-    pem << in.rdbuf();
-    if (!in) return make_error(Errc::kUnavailable, "cannot read DKIM key " + label);
-    auto added = signer.add_key(file.parent_path().filename().string(), file.stem().string(), pem.str());
-    if (!added) return make_error(added.error().code, "DKIM key " + label + ": " + added.error().message);
-  }
-  return signer;
 }
 
 bool DkimSigner::has_domain(std::string_view domain) const { return keys_.count(ascii::lower(domain)) > 0; }

@@ -45,12 +45,8 @@ class DkimSigner {
   DkimSigner(DkimSigner&&) noexcept;
   DkimSigner& operator=(DkimSigner&&) noexcept;
 
-  // Reads every key under `dkim_dir` laid out as <dkim_dir>/<domain>/<selector>.pem (PKCS#8 or
-  // traditional PEM, RSA >= 1024 bits or Ed25519). A missing directory is an empty signer. An
-  // unreadable or invalid key file is an error naming the file (so serve refuses to start).
-  static Result<DkimSigner> load(const std::filesystem::path& dkim_dir);
-
-  // Adds a private key (PEM) for `domain` under `selector`; the algorithm follows the key type.
+  // Adds a private key (PEM: PKCS#8 or traditional, RSA >= 1024 bits or Ed25519) for `domain` under
+  // `selector`; the algorithm follows the key type. Where keys are kept: msgauth/dkim_keys.hpp.
   Result<void> add_key(std::string_view domain, std::string_view selector, std::string_view pem);
 
   // True when a key exists for `domain` (case-insensitive).

@@ -14,10 +14,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
-#include <filesystem>
-#include <fstream>
 #include <random>
-#include <unistd.h>
 
 #include "base/base64.hpp"
 #include "dns/table_resolver.hpp"
@@ -578,28 +575,6 @@ TEST(DkimVerify, RandomMutationsNeverCrash) {
     for (const auto& r : results) passes += r.status == DkimStatus::kPass;
   }
   EXPECT_LT(passes, 800u);  // most edits break a signature
-}
-
-TEST(DkimSigner, LoadsKeyFolder) {
-  auto dir = std::filesystem::temp_directory_path() / ("dkim_load_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir / "example.org");
-  std::ofstream(dir / "example.org" / "s-rsa.pem") << rsa2048_pem();
-  std::ofstream(dir / "example.org" / "s-ed25519.pem") << ed25519_pem();
-  std::ofstream(dir / "example.org" / "README") << "not a key";
-  auto s = DkimSigner::load(dir);
-  ASSERT_TRUE(s) << s.error().message;
-  EXPECT_EQ(s->key_count(), 2u);
-  EXPECT_TRUE(s->has_domain("example.org"));
-  EXPECT_EQ(split_raw_fields(s->sign(kMessage, "example.org", kNow)).size(), 2u);
-  std::ofstream(dir / "example.org" / "broken.pem") << "garbage";
-  auto bad = DkimSigner::load(dir);
-  ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error().message, "DKIM key example.org/broken.pem: not a PEM private key");
-  auto missing = DkimSigner::load(dir / "nothing");
-  ASSERT_TRUE(missing);
-  EXPECT_EQ(missing->key_count(), 0u);
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
