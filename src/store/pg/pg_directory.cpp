@@ -13,6 +13,7 @@
 #include "auth/directory_rules.hpp"
 #include "base/ascii.hpp"
 #include "store/pg/pg_directory_schema.hpp"
+#include "store/pg/pg_schema.hpp"
 #include "store/pg/pg_transaction.hpp"
 
 namespace posthorn::store::pg {
@@ -147,9 +148,8 @@ Task<Resolved> resolve_in(Connection& c, std::string address) {
 Task<std::unique_ptr<PgDirectory>> PgDirectory::open(asio::any_io_executor executor, const PgDirectoryOptions& options) {
   const PgDirectoryOptions copy = options;  // before the first suspension (pg_client.hpp)
   {
-    auto conn = co_await Connection::connect(executor, copy.pool.connect);
-    if (!conn) co_return conn.error();
-    auto migrated = co_await migrate_directory_schema(**conn);
+    auto migrating = migrate_on_own_connection(executor, copy.pool.connect, &migrate_directory_schema);
+    auto migrated = co_await std::move(migrating);
     if (!migrated) co_return migrated.error();
   }
   co_return std::unique_ptr<PgDirectory>(new PgDirectory(std::move(executor), copy.pool));

@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "store/pg/pg_directory_schema.hpp"
+#include "store/pg/pg_schema.hpp"
 
 namespace posthorn::store::pg {
 
@@ -17,9 +18,8 @@ using msgauth::DkimKey;
 Task<std::unique_ptr<PgDkimKeys>> PgDkimKeys::open(asio::any_io_executor executor, const PoolOptions& options) {
   const PoolOptions copy = options;  // before the first suspension (pg_client.hpp)
   {
-    auto conn = co_await Connection::connect(executor, copy.connect);
-    if (!conn) co_return conn.error();
-    auto migrated = co_await migrate_directory_schema(**conn);
+    auto migrating = migrate_on_own_connection(executor, copy.connect, &migrate_directory_schema);
+    auto migrated = co_await std::move(migrating);
     if (!migrated) co_return migrated.error();
   }
   co_return std::unique_ptr<PgDkimKeys>(new PgDkimKeys(std::move(executor), copy));

@@ -14,6 +14,7 @@
 
 #include "base/log.hpp"
 #include "store/pg/pg_reports_schema.hpp"
+#include "store/pg/pg_schema.hpp"
 #include "store/pg/pg_transaction.hpp"
 
 namespace posthorn::store::pg {
@@ -120,9 +121,8 @@ Task<std::unique_ptr<PgDmarcLog>> PgDmarcLog::open(asio::any_io_executor executo
   if (options.max_rows == 0) co_return make_error(Errc::kInvalid, "the DMARC report row limit must be positive");
   std::unique_ptr<PgDmarcLog> log(new PgDmarcLog(executor, options));
   {
-    auto conn = co_await Connection::connect(executor, log->options_.pool.connect);
-    if (!conn) co_return conn.error();
-    auto migrated = co_await migrate_reports_schema(**conn);
+    auto migrating = migrate_on_own_connection(executor, log->options_.pool.connect, &migrate_reports_schema);
+    auto migrated = co_await std::move(migrating);
     if (!migrated) co_return migrated.error();
   }
   co_return std::move(log);

@@ -52,6 +52,7 @@
 #include "base/random.hpp"
 #include "mime/summary.hpp"
 #include "store/pg/pg_mail_schema.hpp"
+#include "store/pg/pg_schema.hpp"
 #include "store/pg/pg_transaction.hpp"
 #include "store/prepare.hpp"
 
@@ -1824,9 +1825,8 @@ Task<std::unique_ptr<PgMailStore>> PgMailStore::open(asio::any_io_executor execu
   auto shared = std::make_shared<PgShared>(executor, options, blocking);
   if (!valid_channel(shared->options.channel)) co_return make_error(Errc::kInvalid, "invalid NOTIFY channel name");
   {
-    auto conn = co_await Connection::connect(shared->executor, shared->options.pool.connect);
-    if (!conn) co_return conn.error();
-    auto migrated = co_await migrate_mail_schema(**conn);
+    auto migrating = migrate_on_own_connection(shared->executor, shared->options.pool.connect, &migrate_mail_schema);
+    auto migrated = co_await std::move(migrating);
     if (!migrated) co_return migrated.error();
   }
   // Listening before open() returns: nothing another node commits after this is missed.

@@ -19,6 +19,7 @@
 #include "base/random.hpp"
 
 #include "store/pg/pg_queue_schema.hpp"
+#include "store/pg/pg_schema.hpp"
 #include "store/pg/pg_transaction.hpp"
 
 namespace posthorn::store::pg {
@@ -214,9 +215,8 @@ Task<std::unique_ptr<PgQueue>> PgQueue::open(asio::any_io_executor executor, con
   }
   std::unique_ptr<PgQueue> q(new PgQueue(executor, options));
   {
-    auto conn = co_await Connection::connect(executor, q->options_.pool.connect);
-    if (!conn) co_return conn.error();
-    auto migrated = co_await migrate_queue_schema(**conn);
+    auto migrating = migrate_on_own_connection(executor, q->options_.pool.connect, &migrate_queue_schema);
+    auto migrated = co_await std::move(migrating);
     if (!migrated) co_return migrated.error();
   }
   co_return std::move(q);

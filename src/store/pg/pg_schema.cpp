@@ -62,4 +62,14 @@ Task<int> migrate(Connection& conn, std::string_view component, std::span<const 
   co_return result;
 }
 
+Task<void> migrate_on_own_connection(boost::asio::any_io_executor executor, const ConnectOptions& connect,
+                                     Task<int> (*migrate_component)(Connection&)) {
+  const ConnectOptions copy = connect;  // before the first suspension (pg_client.hpp)
+  auto conn = co_await Connection::connect(std::move(executor), copy);
+  if (!conn) co_return conn.error();
+  auto migrated = co_await migrate_component(**conn);
+  if (!migrated) co_return migrated.error();
+  co_return Result<void>{};
+}
+
 }  // namespace posthorn::store::pg

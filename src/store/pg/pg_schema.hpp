@@ -23,6 +23,12 @@ struct Migration {
 // unreachable; nothing is applied unless every step commits.
 Task<int> migrate(Connection& conn, std::string_view component, std::span<const Migration> steps);
 
+// What every store's open() does first: connects once (a connection of its own, closed after) and
+// brings a component to its current version with `migrate_component` (migrate_directory_schema,
+// migrate_mail_schema, ...). Errors as migrate(), and connect's (naming the redacted URL).
+Task<void> migrate_on_own_connection(boost::asio::any_io_executor executor, const ConnectOptions& connect,
+                                     Task<int> (*migrate_component)(Connection&));
+
 // The version a component has in the database (0 when it has none).
 Task<int> schema_version(Connection& conn, std::string_view component);
 

@@ -13,6 +13,7 @@
 
 #include "base/log.hpp"
 #include "store/pg/pg_reports_schema.hpp"
+#include "store/pg/pg_schema.hpp"
 #include "store/pg/pg_transaction.hpp"
 
 namespace posthorn::store::pg {
@@ -101,9 +102,8 @@ PgTlsRptLog::PgTlsRptLog(asio::any_io_executor executor, const PgTlsRptLogOption
 Task<std::unique_ptr<PgTlsRptLog>> PgTlsRptLog::open(asio::any_io_executor executor, const PgTlsRptLogOptions& options) {
   std::unique_ptr<PgTlsRptLog> log(new PgTlsRptLog(executor, options));
   {
-    auto conn = co_await Connection::connect(executor, log->options_.pool.connect);
-    if (!conn) co_return conn.error();
-    auto migrated = co_await migrate_reports_schema(**conn);
+    auto migrating = migrate_on_own_connection(executor, log->options_.pool.connect, &migrate_reports_schema);
+    auto migrated = co_await std::move(migrating);
     if (!migrated) co_return migrated.error();
   }
   co_return std::move(log);
