@@ -4,23 +4,20 @@
 // with kExists and the first key stays; the same selector under another domain is another key; bad
 // domains and selectors are refused with kInvalid; the listed keys make a signer that signs for each
 // domain. A backend's test file defines a DkimKeysBackend and instantiates the suite:
-//   INSTANTIATE_TEST_SUITE_P(File, DkimKeysContract, ::testing::Values(DkimKeysParam{"file", make}),
-//                            dkim_keys_backend_name);
+//   INSTANTIATE_TEST_SUITE_P(File, DkimKeysContract, (backend_values<DkimKeysBackend, FileDkimKeysBackend>("file")),
+//                            backend_name<DkimKeysParam>);
 // Include this header in exactly one source file of a test binary (it defines the tests).
 #pragma once
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/io_context.hpp>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "base/blocking_pool.hpp"
 #include "msgauth/dkim.hpp"
 #include "msgauth/dkim_keys.hpp"
 #include "tests/harness/backend_context.hpp"
-#include "tests/harness/drive.hpp"
 
 namespace posthorn::msgauth::contract {
 
@@ -33,45 +30,15 @@ class DkimKeysBackend {
 };
 
 using DkimKeysParam = posthorn::testing::BackendParamOf<DkimKeysBackend>;
-inline std::string dkim_keys_backend_name(const ::testing::TestParamInfo<DkimKeysParam>& info) {
-  return info.param.name;
-}
 
 // The store with every call run to completion, so a check reads as one line.
-class DkimKeysContract : public ::testing::TestWithParam<DkimKeysParam> {
+class DkimKeysContract : public posthorn::testing::OpenedSuite<DkimKeysBackend, DkimKeyStore> {
  protected:
-  void SetUp() override {
-    posthorn::testing::BackendContext context{io_, pool_, tmp_.path()};
-    backend_ = GetParam().make(context);
-    ASSERT_TRUE(backend_);
-    reopen();
-  }
-  void TearDown() override {
-    keys_.reset();
-    backend_.reset();
-  }
-  void reopen() {
-    keys_.reset();
-    auto k = backend_->open();
-    ASSERT_TRUE(k) << k.error().message;
-    keys_ = std::move(*k);
-  }
-  template <class T>
-  T run(boost::asio::awaitable<T> op) {
-    return posthorn::testing::drive_each(io_, std::move(op));
-  }
-  Result<std::vector<DkimKey>> list() { return run(keys_->list()); }
-  Result<void> add(DkimKey key) { return run(keys_->add(std::move(key))); }
+  Result<std::vector<DkimKey>> list() { return run(object_->list()); }
+  Result<void> add(DkimKey key) { return run(object_->add(std::move(key))); }
   static DkimKey key(std::string domain, std::string selector, DkimAlgorithm a = DkimAlgorithm::kEd25519Sha256) {
     return DkimKey{std::move(domain), std::move(selector), generate_dkim_key(a).value()};
   }
-
-  posthorn::testing::TempDir tmp_{"posthorn_dkim_keys_contract"};
-  // io_ outlives pool_: pool threads may drop completions bound to it until the pool has joined.
-  boost::asio::io_context io_;
-  BlockingPool pool_{2};
-  std::unique_ptr<DkimKeysBackend> backend_;
-  std::unique_ptr<DkimKeyStore> keys_;
 };
 
 TEST_P(DkimKeysContract, AddedKeysComeBackOrderedAndDurable) {

@@ -3,8 +3,9 @@
 // reopening, the distinct-row bound at N and N+1 (overflow), due/mark_sent, a report restarted
 // after it was sent, the 7-day prune, the latest published policy, long and non-ASCII rows. A
 // backend's test file defines a DmarcLogBackend and instantiates the suite:
-//   INSTANTIATE_TEST_SUITE_P(Sqlite, DmarcLogContract, ::testing::Values(DmarcLogParam{"sqlite", make}),
-//                            dmarc_log_backend_name);
+//   INSTANTIATE_TEST_SUITE_P(Sqlite, DmarcLogContract,
+//                            (backend_values<DmarcLogBackend, SqliteDmarcLogBackend>("sqlite")),
+//                            backend_name<DmarcLogParam>);
 // Include this header in exactly one source file of a test binary (it defines the tests).
 #pragma once
 
@@ -32,9 +33,6 @@ class DmarcLogBackend {
 };
 
 using DmarcLogParam = posthorn::testing::BackendParamOf<DmarcLogBackend>;
-inline std::string dmarc_log_backend_name(const ::testing::TestParamInfo<DmarcLogParam>& info) {
-  return info.param.name;
-}
 
 inline constexpr int64_t kContractDay = 1795737600;  // 2026-11-27 00:00 UTC
 

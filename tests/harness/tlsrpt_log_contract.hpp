@@ -3,8 +3,9 @@
 // durable across reopening, mark_sent() and a report started again after it, policies of one
 // domain kept apart, long policies. A backend's test file defines a TlsRptLogBackend and
 // instantiates the suite:
-//   INSTANTIATE_TEST_SUITE_P(Sqlite, TlsRptLogContract, ::testing::Values(TlsRptLogParam{"sqlite", make}),
-//                            tlsrpt_log_backend_name);
+//   INSTANTIATE_TEST_SUITE_P(Sqlite, TlsRptLogContract,
+//                            (backend_values<TlsRptLogBackend, SqliteTlsRptLogBackend>("sqlite")),
+//                            backend_name<TlsRptLogParam>);
 // Include this header in exactly one source file of a test binary (it defines the tests).
 #pragma once
 
@@ -31,9 +32,6 @@ class TlsRptLogBackend {
 };
 
 using TlsRptLogParam = posthorn::testing::BackendParamOf<TlsRptLogBackend>;
-inline std::string tlsrpt_log_backend_name(const ::testing::TestParamInfo<TlsRptLogParam>& info) {
-  return info.param.name;
-}
 
 inline constexpr int64_t kTlsDay = 86400;
 inline constexpr int64_t kTlsDay0 = 1795737600;  // 2026-11-27 00:00 UTC
@@ -49,39 +47,11 @@ inline TlsSession tls_session(std::string domain, std::string result = "", std::
 }
 
 // The log with every call run to completion, so a check reads as one line.
-class TlsRptLogContract : public ::testing::TestWithParam<TlsRptLogParam> {
+class TlsRptLogContract : public posthorn::testing::OpenedSuite<TlsRptLogBackend, TlsReportLog> {
  protected:
-  void SetUp() override {
-    posthorn::testing::BackendContext context{io_, pool_, tmp_.path()};
-    backend_ = GetParam().make(context);
-    ASSERT_TRUE(backend_);
-    reopen();
-  }
-  void TearDown() override {
-    log_.reset();
-    backend_.reset();
-  }
-  void reopen() {
-    log_.reset();
-    auto l = backend_->open();
-    ASSERT_TRUE(l) << l.error().message;
-    log_ = std::move(*l);
-  }
-
-  template <class T>
-  T run(boost::asio::awaitable<T> op) {
-    return posthorn::testing::drive_each(io_, std::move(op));
-  }
-  Result<void> record(TlsSession s, int64_t now) { return run(log_->record(std::move(s), now)); }
-  Result<void> mark_sent(std::string domain, int64_t day) { return run(log_->mark_sent(std::move(domain), day)); }
-  Result<std::vector<TlsReport>> due(int64_t before) { return run(log_->due(before)); }
-
-  posthorn::testing::TempDir tmp_{"posthorn_tlsrpt_contract"};
-  // io_ outlives pool_: pool threads may drop completions bound to it until the pool has joined.
-  boost::asio::io_context io_;
-  BlockingPool pool_{2};
-  std::unique_ptr<TlsRptLogBackend> backend_;
-  std::unique_ptr<TlsReportLog> log_;
+  Result<void> record(TlsSession s, int64_t now) { return run(object_->record(std::move(s), now)); }
+  Result<void> mark_sent(std::string domain, int64_t day) { return run(object_->mark_sent(std::move(domain), day)); }
+  Result<std::vector<TlsReport>> due(int64_t before) { return run(object_->due(before)); }
 };
 
 TEST_P(TlsRptLogContract, CountsSessionsPerPolicyAndFailure) {

@@ -46,12 +46,8 @@ class PgDkimKeysBackend final : public msgauth::contract::DkimKeysBackend {
 
 using msgauth::contract::DkimKeysContract;
 INSTANTIATE_TEST_SUITE_P(Pg, DkimKeysContract,
-                         ::testing::Values(msgauth::contract::DkimKeysParam{
-                             "postgresql",
-                             [](posthorn::testing::BackendContext& c) -> std::unique_ptr<msgauth::contract::DkimKeysBackend> {
-                               return std::make_unique<PgDkimKeysBackend>(c);
-                             }}),
-                         msgauth::contract::dkim_keys_backend_name);
+                         (posthorn::testing::backend_values<msgauth::contract::DkimKeysBackend, PgDkimKeysBackend>("postgresql")),
+                         posthorn::testing::backend_name<msgauth::contract::DkimKeysParam>);
 
 namespace {
 

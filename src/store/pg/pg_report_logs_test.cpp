@@ -68,21 +68,13 @@ class PgTlsRptLogBackend final : public queue::contract::TlsRptLogBackend {
 
 using msgauth::contract::DmarcLogContract;
 INSTANTIATE_TEST_SUITE_P(Pg, DmarcLogContract,
-                         ::testing::Values(msgauth::contract::DmarcLogParam{
-                             "postgresql",
-                             [](posthorn::testing::BackendContext& c) -> std::unique_ptr<msgauth::contract::DmarcLogBackend> {
-                               return std::make_unique<PgDmarcLogBackend>(c);
-                             }}),
-                         msgauth::contract::dmarc_log_backend_name);
+                         (posthorn::testing::backend_values<msgauth::contract::DmarcLogBackend, PgDmarcLogBackend>("postgresql")),
+                         posthorn::testing::backend_name<msgauth::contract::DmarcLogParam>);
 
 using queue::contract::TlsRptLogContract;
 INSTANTIATE_TEST_SUITE_P(Pg, TlsRptLogContract,
-                         ::testing::Values(queue::contract::TlsRptLogParam{
-                             "postgresql",
-                             [](posthorn::testing::BackendContext& c) -> std::unique_ptr<queue::contract::TlsRptLogBackend> {
-                               return std::make_unique<PgTlsRptLogBackend>(c);
-                             }}),
-                         queue::contract::tlsrpt_log_backend_name);
+                         (posthorn::testing::backend_values<queue::contract::TlsRptLogBackend, PgTlsRptLogBackend>("postgresql")),
+                         posthorn::testing::backend_name<queue::contract::TlsRptLogParam>);
 
 namespace {
 

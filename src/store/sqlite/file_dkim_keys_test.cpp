@@ -31,12 +31,8 @@ class FileDkimKeysBackend final : public msgauth::contract::DkimKeysBackend {
 
 using msgauth::contract::DkimKeysContract;
 INSTANTIATE_TEST_SUITE_P(File, DkimKeysContract,
-                         ::testing::Values(msgauth::contract::DkimKeysParam{
-                             "file",
-                             [](posthorn::testing::BackendContext& c) -> std::unique_ptr<msgauth::contract::DkimKeysBackend> {
-                               return std::make_unique<FileDkimKeysBackend>(c);
-                             }}),
-                         msgauth::contract::dkim_keys_backend_name);
+                         (posthorn::testing::backend_values<msgauth::contract::DkimKeysBackend, FileDkimKeysBackend>("file")),
+                         posthorn::testing::backend_name<msgauth::contract::DkimKeysParam>);
 
 namespace {
 

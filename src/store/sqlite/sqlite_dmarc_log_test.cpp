@@ -29,12 +29,8 @@ class SqliteDmarcLogBackend final : public msgauth::contract::DmarcLogBackend {
 
 using msgauth::contract::DmarcLogContract;
 INSTANTIATE_TEST_SUITE_P(Sqlite, DmarcLogContract,
-                         ::testing::Values(msgauth::contract::DmarcLogParam{
-                             "sqlite",
-                             [](posthorn::testing::BackendContext& c) -> std::unique_ptr<msgauth::contract::DmarcLogBackend> {
-                               return std::make_unique<SqliteDmarcLogBackend>(c);
-                             }}),
-                         msgauth::contract::dmarc_log_backend_name);
+                         (posthorn::testing::backend_values<msgauth::contract::DmarcLogBackend, SqliteDmarcLogBackend>("sqlite")),
+                         posthorn::testing::backend_name<msgauth::contract::DmarcLogParam>);
 
 namespace {
 

@@ -29,12 +29,8 @@ class SqliteTlsRptLogBackend final : public queue::contract::TlsRptLogBackend {
 
 using queue::contract::TlsRptLogContract;
 INSTANTIATE_TEST_SUITE_P(Sqlite, TlsRptLogContract,
-                         ::testing::Values(queue::contract::TlsRptLogParam{
-                             "sqlite",
-                             [](posthorn::testing::BackendContext& c) -> std::unique_ptr<queue::contract::TlsRptLogBackend> {
-                               return std::make_unique<SqliteTlsRptLogBackend>(c);
-                             }}),
-                         queue::contract::tlsrpt_log_backend_name);
+                         (posthorn::testing::backend_values<queue::contract::TlsRptLogBackend, SqliteTlsRptLogBackend>("sqlite")),
+                         posthorn::testing::backend_name<queue::contract::TlsRptLogParam>);
 
 namespace {
 
