@@ -101,6 +101,13 @@ asio::awaitable<ReporterPass> DmarcReporter::send_due(int64_t before_day, int64_
     if (stopping_) break;
     const std::string domain = report.domain;
     const int64_t day = report.day;
+    auto claim = log->claim(domain, day, now);  // another node's reporter may be sending it
+    auto claimed = co_await std::move(claim);
+    if (!claimed) spdlog::warn("dmarc: report for {} not claimed: {}", domain, claimed.error().message);
+    if (!claimed || !*claimed) {
+      ++pass.later;
+      continue;
+    }
     bool dropped = false;
     auto one = send_one(std::move(report), now, &dropped);
     const bool done = co_await std::move(one);

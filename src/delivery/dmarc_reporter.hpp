@@ -46,7 +46,7 @@ struct ReporterContext {
 struct ReporterPass {
   std::size_t sent = 0;     // reports marked sent after reaching every address
   std::size_t dropped = 0;  // reports without an address that may take them (marked sent)
-  std::size_t later = 0;    // reports left for the next pass
+  std::size_t later = 0;    // reports left for the next pass (or sent by another node now)
 };
 
 // Counts one MX evaluation in `log` when its DMARC record asks for aggregate reports; the

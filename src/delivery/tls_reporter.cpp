@@ -35,6 +35,13 @@ asio::awaitable<TlsReporterPass> send_tls_reports(TlsReporterContext ctx, int64_
     co_return pass;
   }
   for (auto& report : *due) {
+    auto claim = log->claim(report.domain, report.day, now);  // another node's reporter may be sending it
+    auto claimed = co_await std::move(claim);
+    if (!claimed) spdlog::warn("tlsrpt: report for {} not claimed: {}", report.domain, claimed.error().message);
+    if (!claimed || !*claimed) {
+      ++pass.later;
+      continue;
+    }
     auto txt = co_await ctx.resolver->txt("_smtp._tls." + report.domain);
     if (txt.status == dns::Status::kTempFail) {
       spdlog::info("tlsrpt: {}: TXT lookup failed ({}), later", report.domain, txt.why);

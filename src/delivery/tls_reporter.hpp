@@ -38,7 +38,7 @@ struct TlsReporterContext {
 struct TlsReporterPass {
   std::size_t sent = 0;     // reports queued and marked sent
   std::size_t dropped = 0;  // reports for domains without a TLSRPT record (marked sent)
-  std::size_t later = 0;    // left for the next pass (DNS or queue failure)
+  std::size_t later = 0;    // left for the next pass (DNS or queue failure, or another node sending it)
 };
 
 // Sends every unsent report of days before `before_day` (unix seconds); `now` dates the messages.

@@ -104,6 +104,11 @@ class DmarcReportLog {
   virtual Task<void> mark_sent(std::string domain, int64_t day) = 0;
   // Removes sent reports and everything older than 7 days before `now`; returns reports removed.
   virtual Task<std::size_t> prune(int64_t now) = 0;
+  // Takes the report of (domain, day) for sending by this node for a while (a crashed sender's claim
+  // runs out), so that the reporters of several nodes sharing the log never both send it: false
+  // while another node holds it. mark_sent() ends the claim. A log of one node always gives it (this
+  // default).
+  virtual Task<bool> claim(std::string domain, int64_t day, int64_t now);
 };
 
 inline int64_t day_start(int64_t unix_seconds) {

@@ -71,6 +71,9 @@ class TlsReportLog {
   // Drops a report's counts (nothing to drop is not an error); a session recorded later for the
   // same day starts a new report.
   virtual Task<void> mark_sent(std::string domain, int64_t day) = 0;
+  // As DmarcReportLog::claim: the report of (domain, day) taken for sending by this node for a while;
+  // false while another node holds it; mark_sent() ends the claim. Always given by default.
+  virtual Task<bool> claim(std::string domain, int64_t day, int64_t now);
 };
 
 // The policy as one text (a storage key; identical policies give identical text), and back.

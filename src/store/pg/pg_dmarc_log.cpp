@@ -109,7 +109,9 @@ Task<void> mark_sent_in(Connection& c, std::string domain, int64_t day) {
   auto dropped = co_await c.query("DELETE FROM dmarc_row WHERE domain = $1 AND day = $2", Param::text(domain),
                                   Param::integer(day));
   if (!dropped) co_return dropped.error();
-  co_return Result<void>{};
+  auto ended_task = end_report_claim(c, "dmarc", domain, day);
+  auto ended = co_await std::move(ended_task);
+  co_return ended;
 }
 
 }  // namespace
@@ -147,6 +149,12 @@ Task<void> PgDmarcLog::mark_sent(std::string domain, int64_t day) {
   TxBody<void> body = [domain = std::move(domain), day](Connection& c) { return mark_sent_in(c, domain, day); };
   auto done = co_await transaction<void>(pool_, std::move(body), "dmarc report");
   co_return done;
+}
+
+Task<bool> PgDmarcLog::claim(std::string domain, int64_t day, int64_t now) {
+  auto taken_task = claim_report(pool_, "dmarc", std::move(domain), day, now);
+  auto taken = co_await std::move(taken_task);
+  co_return taken;
 }
 
 Task<std::size_t> PgDmarcLog::prune(int64_t now) {

@@ -47,6 +47,8 @@ class PgDmarcLog final : public msgauth::DmarcReportLog {
   Task<std::vector<msgauth::DmarcAggregate>> due(int64_t before_day) override;
   Task<void> mark_sent(std::string domain, int64_t day) override;
   Task<std::size_t> prune(int64_t now) override;
+  // One node at a time sends a report (table report_claim, pg_reports_schema.hpp).
+  Task<bool> claim(std::string domain, int64_t day, int64_t now) override;
 
  private:
   PgDmarcLog(boost::asio::any_io_executor executor, const PgDmarcLogOptions& options);

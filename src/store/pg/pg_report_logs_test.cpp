@@ -218,6 +218,40 @@ TEST_F(PgReportLogNodesTest, TwoTlsRptLogsCountIntoOneReportWithoutLosingCounts)
   EXPECT_TRUE(call((*a)->due(queue::contract::kTlsDay0 + queue::contract::kTlsDay))->empty());
 }
 
+// The reporters of two nodes passing at once: one claim wins, the other node skips the report
+// until the claim runs out (a sender that died) or mark_sent() ends it; claims of the two logs and
+// of different reports are apart.
+TEST_F(PgReportLogNodesTest, OneNodeAtATimeClaimsAReport) {
+  auto a = open_dmarc();
+  auto b = open_dmarc();
+  auto ta = open_tlsrpt();
+  auto tb = open_tlsrpt();
+  ASSERT_TRUE(a && b && ta && tb);
+  const int64_t day = kContractDay;
+  const int64_t now = kContractDay + kDaySeconds + 60;
+  ASSERT_TRUE(call((*a)->record(dmarc_entry("example.com", "192.0.2.1"), day + 1)));
+  // Both at once: exactly one gets it.
+  auto first = asio::co_spawn(io_, (*a)->claim("example.com", day, now), asio::use_future);
+  auto second = asio::co_spawn(io_, (*b)->claim("example.com", day, now), asio::use_future);
+  auto r1 = first.get();
+  auto r2 = second.get();
+  ASSERT_TRUE(r1 && r2) << (r1 ? r2.error().message : r1.error().message);
+  EXPECT_NE(*r1, *r2);
+  auto& winner = *r1 ? *a : *b;
+  auto& loser = *r1 ? *b : *a;
+  EXPECT_FALSE(*call(loser->claim("example.com", day, now + kReportClaimSeconds - 1)));
+  EXPECT_TRUE(*call(loser->claim("example.com", day + kDaySeconds, now)));  // another report
+  EXPECT_TRUE(*call((*ta)->claim("example.com", day, now)));               // the other log's report
+  EXPECT_FALSE(*call((*tb)->claim("example.com", day, now)));
+  // The winner dies: its claim runs out.
+  EXPECT_TRUE(*call(loser->claim("example.com", day, now + kReportClaimSeconds)));
+  // mark_sent ends the claim: a report counted later that day is free at once.
+  ASSERT_TRUE(call(loser->mark_sent("example.com", day)));
+  EXPECT_TRUE(*call(winner->claim("example.com", day, now + kReportClaimSeconds + 1)));
+  ASSERT_TRUE(call((*ta)->mark_sent("example.com", day)));
+  EXPECT_TRUE(*call((*tb)->claim("example.com", day, now + 1)));
+}
+
 TEST_F(PgReportLogNodesTest, TheSchemaHasItsVersionAndANewerOneIsRefused) {
   ASSERT_TRUE(open_dmarc());
   testing::expect_newer_schema_refused(db_, "reports", kReportsSchemaVersion, [&] { return open_dmarc(); });

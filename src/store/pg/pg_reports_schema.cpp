@@ -1,5 +1,8 @@
 #include "store/pg/pg_reports_schema.hpp"
 
+// g++ 12's false maybe-uninitialized on Result<void> in coroutine frames (as in pg_client.cpp).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 #include "store/pg/pg_schema.hpp"
 
 namespace posthorn::store::pg {
@@ -54,10 +57,43 @@ CREATE TABLE tlsrpt_failure (
 );
 )sql";
 
-const Migration kSteps[] = {{kV1}};
+// Version 2: which node sends a report (PgDmarcLog::claim, PgTlsRptLog::claim), `kind` "dmarc" or
+// "tlsrpt", until the unix second `until`.
+constexpr std::string_view kV2 = R"sql(
+CREATE TABLE report_claim (
+  kind text NOT NULL,
+  domain text NOT NULL,
+  day bigint NOT NULL,
+  until bigint NOT NULL,
+  PRIMARY KEY (kind, domain, day)
+);
+)sql";
+
+const Migration kSteps[] = {{kV1}, {kV2}};
 static_assert(sizeof(kSteps) / sizeof(kSteps[0]) == kReportsSchemaVersion);
 
 }  // namespace
+
+Task<bool> claim_report(Pool& pool, std::string_view kind, std::string domain, int64_t day, int64_t now) {
+  const std::string k(kind);  // before the first suspension
+  auto lease = co_await pool.acquire();
+  if (!lease) co_return lease.error();
+  auto taken = co_await (*lease)->query(
+      "INSERT INTO report_claim (kind, domain, day, until) VALUES ($1, $2, $3, $4) "
+      "ON CONFLICT (kind, domain, day) DO UPDATE SET until = excluded.until WHERE report_claim.until <= $5 RETURNING 1",
+      Param::text(k), Param::text(domain), Param::integer(day), Param::integer(now + kReportClaimSeconds),
+      Param::integer(now));
+  if (!taken) co_return taken.error();
+  co_return taken->size() == 1;
+}
+
+Task<void> end_report_claim(Connection& c, std::string_view kind, std::string domain, int64_t day) {
+  const std::string k(kind);
+  auto ended = co_await c.query("DELETE FROM report_claim WHERE kind = $1 AND domain = $2 AND day = $3", Param::text(k),
+                                Param::text(domain), Param::integer(day));
+  if (!ended) co_return ended.error();
+  co_return Result<void>{};
+}
 
 Task<int> migrate_reports_schema(Connection& conn) { return migrate(conn, "reports", kSteps); }
 

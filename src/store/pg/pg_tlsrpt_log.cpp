@@ -130,7 +130,15 @@ Task<void> PgTlsRptLog::mark_sent(std::string domain, int64_t day) {
   auto dropped = co_await (*lease)->query("DELETE FROM tlsrpt_policy WHERE domain = $1 AND day = $2",
                                           Param::text(domain), Param::integer(day));
   if (!dropped) co_return dropped.error();
-  co_return Result<void>{};
+  auto ended_task = end_report_claim(**lease, "tlsrpt", domain, day);
+  auto ended = co_await std::move(ended_task);
+  co_return ended;
+}
+
+Task<bool> PgTlsRptLog::claim(std::string domain, int64_t day, int64_t now) {
+  auto taken_task = claim_report(pool_, "tlsrpt", std::move(domain), day, now);
+  auto taken = co_await std::move(taken_task);
+  co_return taken;
 }
 
 }  // namespace posthorn::store::pg

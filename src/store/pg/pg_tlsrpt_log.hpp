@@ -40,6 +40,8 @@ class PgTlsRptLog final : public queue::TlsReportLog {
   Task<void> record(queue::TlsSession session, int64_t now) override;
   Task<std::vector<queue::TlsReport>> due(int64_t before_day) override;
   Task<void> mark_sent(std::string domain, int64_t day) override;
+  // One node at a time sends a report (table report_claim, pg_reports_schema.hpp).
+  Task<bool> claim(std::string domain, int64_t day, int64_t now) override;
 
  private:
   PgTlsRptLog(boost::asio::any_io_executor executor, const PgTlsRptLogOptions& options);
