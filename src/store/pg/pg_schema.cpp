@@ -1,5 +1,8 @@
 #include "store/pg/pg_schema.hpp"
 
+// g++ 12's false maybe-uninitialized on Result<void> in coroutine frames (as in pg_client.cpp).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 #include <spdlog/spdlog.h>
 
 #include <string>
