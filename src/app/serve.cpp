@@ -375,7 +375,8 @@ class Server {
 
   // Blob garbage collection while serving [issue 28 item 5]: every [store] gc_interval, when a
   // commit removed messages or mailboxes since the last look, the message files nothing refers to
-  // are removed (on the blocking pool; safe beside deliveries: SqliteMailStore::collect_garbage).
+  // are removed (collect_garbage_async, on the store's blocking pool; safe beside deliveries:
+  // SqliteMailStore::collect_garbage).
   static asio::awaitable<void> gc_loop(Server* self) {
     if (self->backends_->sqlite_store() == nullptr) co_return;  // PostgreSQL's blobs go in their transactions
     for (;;) {
@@ -389,13 +390,11 @@ class Server {
         if (ec || self->registry_->stopping()) co_return;
         continue;
       }
-      auto gc = co_await run_blocking(self->pool_, [self, store] {
-        auto r = store->collect_garbage(store::sqlite::SqliteMailStore::GcMode::kServing);
-        self->gc_running_ = false;
-        return r;
-      });
+      auto collect = store->collect_garbage_async(store::sqlite::SqliteMailStore::GcMode::kServing);
+      auto gc = co_await std::move(collect);
       if (!gc) spdlog::warn("mail store garbage collection failed: {}", gc.error().message);
       if (!gc || gc->skipped) store->mark_garbage();  // try again at the next tick
+      self->gc_running_ = false;  // the store is not touched after this
     }
   }
 

@@ -968,6 +968,10 @@ Task<void> SqliteMailStore::delete_account(AccountId id) {
   co_return r;
 }
 
+Task<SqliteMailStore::GcStats> SqliteMailStore::collect_garbage_async(GcMode mode) {
+  return run_blocking(shared_->pool, [this, mode] { return collect_garbage(mode); });
+}
+
 Result<SqliteMailStore::GcStats> SqliteMailStore::collect_garbage(GcMode mode) {
   std::lock_guard gc_lock(gc_mu_);
   // Converting our shared lock to an exclusive one succeeds only when no other process holds it.

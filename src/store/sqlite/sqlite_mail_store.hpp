@@ -89,6 +89,8 @@ class SqliteMailStore final : public MailStore {
   // store open, collection is skipped (stats.skipped) instead of racing it. Removes nothing when any
   // index cannot be read. Counts its work in Metrics (posthorn_blob_gc_*).
   Result<GcStats> collect_garbage(GcMode mode = GcMode::kStartup);
+  // The same on the blocking pool given to open(), for a caller on an I/O thread (serve's GC loop).
+  Task<GcStats> collect_garbage_async(GcMode mode);
   // True when blobs may have become garbage since the last call (and clears that); a caller that
   // then cannot collect (error, skipped) calls mark_garbage() to try again later.
   bool take_garbage() { return shared_->garbage.exchange(false); }
