@@ -934,6 +934,16 @@ TEST_P(MailStoreContract, MaildropExpiresMessagesRetrievedBeforeTheCutoff) {
 
 // ---- Moving an installation (posthorn migrate) ----
 
+// A mailbox as migrate hands it to restore_mailbox().
+inline MailboxInfo mailbox_image(std::string name, uint32_t uid_validity, Uid uid_next, ModSeq highest_modseq) {
+  MailboxInfo m;
+  m.name = std::move(name);
+  m.uid_validity = uid_validity;
+  m.uid_next = uid_next;
+  m.highest_modseq = highest_modseq;
+  return m;
+}
+
 inline RestoredMessage restored(Uid uid, ModSeq modseq, std::string bytes, Flags flags = {}, int64_t date = 1600000000) {
   RestoredMessage m;
   m.info.uid = uid;
@@ -947,11 +957,7 @@ inline RestoredMessage restored(Uid uid, ModSeq modseq, std::string bytes, Flags
 
 TEST_P(MailStoreContract, RestoreKeepsUidsModseqsFlagsAndBytesExactly) {
   auto a = account(1);
-  MailboxInfo given;
-  given.name = "inbox";
-  given.uid_validity = 777;
-  given.uid_next = 501;
-  given.highest_modseq = 9000;
+  MailboxInfo given = mailbox_image("inbox", 777, 501, 9000);
   auto inbox_info = run(a->restore_mailbox(given));
   ASSERT_TRUE(inbox_info) << inbox_info.error().message;
   EXPECT_EQ(inbox_info->name, "INBOX");
@@ -1031,11 +1037,7 @@ TEST_P(MailStoreContract, RestoreIntoANonEmptyMailboxIsRefused) {
   auto a = account(1);
   auto inbox = open(*a, "INBOX");
   append(*inbox, msg("already here"));
-  MailboxInfo given;
-  given.name = "INBOX";
-  given.uid_validity = 5;
-  given.uid_next = 10;
-  given.highest_modseq = 10;
+  MailboxInfo given = mailbox_image("INBOX", 5, 10, 10);
   auto refused = run(a->restore_mailbox(given));
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, Errc::kConflict);
@@ -1071,11 +1073,7 @@ TEST_P(MailStoreContract, RestoreIntoANonEmptyMailboxIsRefused) {
 
 TEST_P(MailStoreContract, RestoredMailboxesKeepTheirUidValidityAndNewOnesStayAbove) {
   auto a = account(1);
-  MailboxInfo given;
-  given.name = "Lists/Posthorn";
-  given.uid_validity = 4000000000u;  // above any time-based one
-  given.uid_next = 3;
-  given.highest_modseq = 7;
+  MailboxInfo given = mailbox_image("Lists/Posthorn", 4000000000u, 3, 7);  // above any time-based one
   given.special_use = SpecialUse::kArchive;
   auto made = run(a->restore_mailbox(given));
   ASSERT_TRUE(made) << made.error().message;
